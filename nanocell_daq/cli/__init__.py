@@ -1,0 +1,91 @@
+"""The ``nanocell`` command: the composition root that builds stations and runs from files.
+
+Each area registers its sub-commands from its own module (``register(app)``), so the pieces stay apart.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from nanocell_daq import __version__
+from nanocell_daq.errors import UserError
+
+app = typer.Typer(
+    name="nanocell",
+    help="In situ cycling, source/drain I-V and Raman mapping of on-chip single-nanowire batteries.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"nanocell-daq {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """In situ cycling, source/drain I-V and Raman mapping of on-chip single-nanowire batteries."""
+
+
+def _register_all() -> None:
+    from nanocell_daq.cli import (
+        analysis_commands,
+        bench_commands,
+        gui_commands,
+        run_commands,
+        sim_commands,
+        station_commands,
+        store_commands,
+    )
+
+    for module in (
+        store_commands,
+        sim_commands,
+        station_commands,
+        run_commands,
+        analysis_commands,
+        gui_commands,
+        bench_commands,
+    ):
+        module.register(app)
+
+
+_register_all()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; user mistakes end with a message, never a traceback."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
+    except SystemExit as exc:  # click exits this way for usage errors after printing them
+        return int(exc.code or 0)
+    except Exception as exc:  # noqa: BLE001 - click raises its own usage errors as exceptions in this mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The probe-station GUI: thin PySide6/pyqtgraph views over the Qt-free models of the core."""

@@ -1,0 +1,1 @@
+"""nanocell_daq.storage."""
