@@ -1,0 +1,297 @@
+"""Galvanostatic cycling metrics: capacity per half-cycle, coulombic efficiency, mean voltages, energy, dQ/dV.
+
+Units: time s, current A, voltage V, charge C (and Ah / pAh), energy J (and Wh).
+Sign convention: a positive current charges the cell (``charge_sign=+1``); pass ``charge_sign=-1`` for an
+instrument that reports the opposite sign.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.signal import savgol_filter
+
+AH_PER_C = 1.0 / 3600.0
+PAH_PER_AH = 1e12
+
+
+@dataclass(frozen=True)
+class HalfCycle:
+    """One charge or discharge segment: charge passed, mean voltage and energy.
+
+    ``capacity_C`` is |∫I dt| (C); ``capacity_Ah``/``capacity_pAh`` the same in Ah/pAh;
+    ``mean_voltage_V`` is the charge-weighted mean ∫E|I|dt / ∫|I|dt (V); ``energy_J`` is |∫E·I dt| (J).
+    """
+
+    cycle: int
+    direction: str  # "charge" | "discharge"
+    capacity_C: float
+    capacity_Ah: float
+    capacity_pAh: float
+    mean_voltage_V: float
+    energy_J: float
+    energy_Wh: float
+    start_s: float
+    duration_s: float
+    v_start_V: float
+    v_end_V: float
+    mean_current_A: float
+    n_points: int
+    step_id: int | None = None
+    label: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _finite(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Keep the points where every array is finite (NaN-safe integration)."""
+    arrays = tuple(np.asarray(a, dtype=float) for a in arrays)
+    ok = np.ones(arrays[0].shape, dtype=bool)
+    for a in arrays:
+        ok &= np.isfinite(a)
+    return tuple(a[ok] for a in arrays)
+
+
+def cumulative_charge(t: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """Signed cumulative charge ∫I dt (C) at each point, trapezoidal, starting at 0."""
+    t = np.asarray(t, dtype=float)
+    current = np.asarray(current, dtype=float)
+    if t.size < 2:
+        return np.zeros(t.shape)
+    increments = 0.5 * (current[1:] + current[:-1]) * np.diff(t)
+    return np.concatenate([[0.0], np.cumsum(increments)])
+
+
+def direction_of(current: np.ndarray, charge_sign: int = 1) -> str:
+    """``"charge"`` if the mean current (A) has the sign ``charge_sign``, else ``"discharge"``."""
+    mean = float(np.nanmean(np.asarray(current, dtype=float))) if np.size(current) else 0.0
+    return "charge" if mean * charge_sign > 0 else "discharge"
+
+
+def half_cycle(
+    t: np.ndarray,
+    current: np.ndarray,
+    voltage: np.ndarray,
+    *,
+    cycle: int = 1,
+    charge_sign: int = 1,
+    step_id: int | None = None,
+    label: str | None = None,
+) -> HalfCycle:
+    """Metrics of one half-cycle from its points: ``t`` (s), ``current`` (A), ``voltage`` (V)."""
+    t, current, voltage = _finite(t, current, voltage)
+    order = np.argsort(t, kind="stable")
+    t, current, voltage = t[order], current[order], voltage[order]
+    n = int(t.size)
+    if n < 2:
+        nan = float("nan")
+        return HalfCycle(cycle, direction_of(current, charge_sign), nan, nan, nan, nan, nan, nan,
+                         float(t[0]) if n else nan, 0.0, nan, nan, nan, n, step_id, label)
+    q = cumulative_charge(t, current)
+    capacity = abs(float(q[-1]))
+    dt = np.diff(t)
+    mid_abs_i = 0.5 * (np.abs(current[1:]) + np.abs(current[:-1]))
+    mid_v = 0.5 * (voltage[1:] + voltage[:-1])
+    abs_charge = float(np.sum(mid_abs_i * dt))
+    mean_v = float(np.sum(mid_v * mid_abs_i * dt) / abs_charge) if abs_charge > 0 else float(np.mean(voltage))
+    energy = abs(float(np.sum(mid_v * 0.5 * (current[1:] + current[:-1]) * dt)))
+    return HalfCycle(
+        cycle=int(cycle),
+        direction=direction_of(current, charge_sign),
+        capacity_C=capacity,
+        capacity_Ah=capacity * AH_PER_C,
+        capacity_pAh=capacity * AH_PER_C * PAH_PER_AH,
+        mean_voltage_V=mean_v,
+        energy_J=energy,
+        energy_Wh=energy / 3600.0,
+        start_s=float(t[0]),
+        duration_s=float(t[-1] - t[0]),
+        v_start_V=float(voltage[0]),
+        v_end_V=float(voltage[-1]),
+        mean_current_A=float(np.mean(current)),
+        n_points=n,
+        step_id=step_id,
+        label=label,
+    )
+
+
+def split_by_sign(current: np.ndarray, rest_threshold_A: float = 0.0, min_points: int = 3) -> list[slice]:
+    """Split a record into runs of constant current sign (rest points, |I| <= threshold, end a run).
+
+    For data without step boundaries; runs shorter than ``min_points`` are dropped.
+    """
+    current = np.asarray(current, dtype=float)
+    sign = np.where(np.abs(current) > rest_threshold_A, np.sign(current), 0.0)
+    sign[~np.isfinite(current)] = 0.0
+    slices: list[slice] = []
+    start = None
+    for k in range(sign.size + 1):
+        s = sign[k] if k < sign.size else 0.0
+        if start is not None and (s != sign[start]):
+            if k - start >= min_points:
+                slices.append(slice(start, k))
+            start = None
+        if start is None and s != 0.0:
+            start = k
+    return slices
+
+
+def half_cycles_from_points(
+    points: pd.DataFrame,
+    *,
+    charge_sign: int = 1,
+    rest_threshold_A: float = 0.0,
+) -> list[HalfCycle]:
+    """Half-cycles from a points table with columns ``t_s``, ``current_A``, ``voltage_V``.
+
+    If ``step_id`` is present each step is one half-cycle (and ``cycle``/``label`` columns are used when
+    present); otherwise the record is split where the current changes sign and cycles are numbered from the
+    directions.
+    """
+    if points.empty:
+        return []
+    out: list[HalfCycle] = []
+    if "step_id" in points.columns:
+        for step_id, seg in points.groupby("step_id", sort=False):
+            first = seg.iloc[0]
+            cyc = int(first["cycle"]) if "cycle" in seg.columns and pd.notna(first["cycle"]) else 0
+            lab = str(first["label"]) if "label" in seg.columns and pd.notna(first["label"]) else None
+            out.append(half_cycle(seg["t_s"].to_numpy(), seg["current_A"].to_numpy(),
+                                  seg["voltage_V"].to_numpy(), cycle=cyc, charge_sign=charge_sign,
+                                  step_id=int(step_id), label=lab))
+        out.sort(key=lambda h: h.start_s)
+    else:
+        t = points["t_s"].to_numpy(dtype=float)
+        i = points["current_A"].to_numpy(dtype=float)
+        v = points["voltage_V"].to_numpy(dtype=float)
+        for sl in split_by_sign(i, rest_threshold_A):
+            out.append(half_cycle(t[sl], i[sl], v[sl], cycle=0, charge_sign=charge_sign))
+    if any(h.cycle <= 0 for h in out):
+        numbers = number_cycles([h.direction for h in out])
+        out = [HalfCycle(**{**h.as_dict(), "cycle": c}) for h, c in zip(out, numbers, strict=True)]
+    return out
+
+
+def number_cycles(directions: Sequence[str]) -> list[int]:
+    """Number cycles 1, 1, 2, 2, ...: a new cycle starts whenever the opening direction comes back.
+
+    The opening direction is that of the first half-cycle; consecutive half-cycles of the same direction (a
+    charge interrupted by a checkpoint) stay in the same cycle.
+    """
+    numbers: list[int] = []
+    cycle = 0
+    opener = directions[0] if directions else "charge"
+    previous = None
+    for d in directions:
+        if d == opener and previous != opener:
+            cycle += 1
+        numbers.append(max(cycle, 1))
+        previous = d
+    return numbers
+
+
+def half_cycle_table(half_cycles: Sequence[HalfCycle]) -> pd.DataFrame:
+    """One row per half-cycle (columns as the HalfCycle fields)."""
+    columns = list(HalfCycle.__dataclass_fields__)
+    return pd.DataFrame([h.as_dict() for h in half_cycles], columns=columns)
+
+
+def cycle_table(half_cycles: Sequence[HalfCycle]) -> pd.DataFrame:
+    """One row per cycle: charge/discharge capacity (Ah, pAh, C), coulombic efficiency, mean voltages, energy.
+
+    Partial half-cycles of the same direction in one cycle are summed. Coulombic efficiency is
+    Q(second direction)/Q(opening direction) of that cycle: Q_discharge/Q_charge for a charge-first (Si anode)
+    cell, Q_charge/Q_discharge for a discharge-first (pristine cathode wire) cell. Hysteresis is
+    V̄_charge − V̄_discharge (V).
+    """
+    columns = ["cycle", "charge_capacity_Ah", "discharge_capacity_Ah", "charge_capacity_pAh",
+               "discharge_capacity_pAh", "charge_capacity_C", "discharge_capacity_C", "coulombic_efficiency",
+               "mean_charge_voltage_V", "mean_discharge_voltage_V", "voltage_hysteresis_V",
+               "charge_energy_J", "discharge_energy_J", "energy_efficiency"]
+    if not half_cycles:
+        return pd.DataFrame(columns=columns)
+    opener = sorted(half_cycles, key=lambda h: h.start_s)[0].direction
+    rows = []
+    for cycle in sorted({h.cycle for h in half_cycles}):
+        row: dict[str, float] = {"cycle": cycle}
+        for d in ("charge", "discharge"):
+            hs = [h for h in half_cycles
+                  if h.cycle == cycle and h.direction == d and np.isfinite(h.capacity_C)]
+            q = float(sum(h.capacity_C for h in hs)) if hs else float("nan")
+            e = float(sum(h.energy_J for h in hs)) if hs else float("nan")
+            v = float(sum(h.mean_voltage_V * h.capacity_C for h in hs) / q) if hs and q > 0 else float("nan")
+            row[f"{d}_capacity_C"] = q
+            row[f"{d}_capacity_Ah"] = q * AH_PER_C
+            row[f"{d}_capacity_pAh"] = q * AH_PER_C * PAH_PER_AH
+            row[f"mean_{d}_voltage_V"] = v
+            row[f"{d}_energy_J"] = e
+        other = "discharge" if opener == "charge" else "charge"
+        q_in, q_out = row[f"{opener}_capacity_C"], row[f"{other}_capacity_C"]
+        row["coulombic_efficiency"] = q_out / q_in if np.isfinite(q_in) and q_in > 0 else float("nan")
+        row["voltage_hysteresis_V"] = row["mean_charge_voltage_V"] - row["mean_discharge_voltage_V"]
+        e_ch, e_dis = row["charge_energy_J"], row["discharge_energy_J"]
+        row["energy_efficiency"] = e_dis / e_ch if e_ch and np.isfinite(e_ch) and e_ch > 0 else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def dqdv(
+    voltage: np.ndarray,
+    charge: np.ndarray,
+    *,
+    bin_V: float = 0.005,
+    window: int = 7,
+    polyorder: int = 2,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Smoothed incremental capacity dQ/dV (C/V) of one half-cycle.
+
+    ``charge`` is the cumulative |charge| (C) at each ``voltage`` (V). The points are binned by voltage
+    (``bin_V``, V; pA data are too noisy to differentiate point by point), the mean charge per bin is
+    differentiated and then smoothed with a Savitzky-Golay filter (``window`` bins, ``polyorder``).
+    Returns (bin centres V, dQ/dV C/V); empty arrays if fewer than 3 occupied bins.
+    """
+    voltage, charge = _finite(voltage, charge)
+    if voltage.size < 3 or bin_V <= 0:
+        return np.array([]), np.array([])
+    lo, hi = float(voltage.min()), float(voltage.max())
+    if hi - lo < 2 * bin_V:
+        return np.array([]), np.array([])
+    edges = np.arange(lo, hi + bin_V, bin_V)
+    idx = np.clip(np.digitize(voltage, edges) - 1, 0, edges.size - 2)
+    counts = np.bincount(idx, minlength=edges.size - 1)
+    sums = np.bincount(idx, weights=charge, minlength=edges.size - 1)
+    occupied = counts > 0
+    centres = (0.5 * (edges[:-1] + edges[1:]))[occupied]
+    q_mean = sums[occupied] / counts[occupied]
+    if centres.size < 3:
+        return np.array([]), np.array([])
+    grad = np.abs(np.gradient(q_mean, centres))
+    win = min(window, centres.size if centres.size % 2 else centres.size - 1)
+    if win > polyorder + 1:
+        grad = savgol_filter(grad, win, polyorder, mode="interp")
+    return centres, grad
+
+
+def dqdv_table(points: pd.DataFrame, half_cycles: Sequence[HalfCycle], *, bin_V: float = 0.005,
+               window: int = 7, polyorder: int = 2) -> pd.DataFrame:
+    """dQ/dV (C/V) of every half-cycle that has a ``step_id`` in ``points``.
+
+    Columns: cycle, direction, step_id, voltage_V, dqdv_C_per_V.
+    """
+    frames = []
+    for h in half_cycles:
+        if h.step_id is None or "step_id" not in points.columns:
+            continue
+        seg = points[points["step_id"] == h.step_id].sort_values("t_s")
+        q = np.abs(cumulative_charge(seg["t_s"].to_numpy(float), seg["current_A"].to_numpy(float)))
+        v, g = dqdv(seg["voltage_V"].to_numpy(float), q, bin_V=bin_V, window=window, polyorder=polyorder)
+        if v.size:
+            frames.append(pd.DataFrame({"cycle": h.cycle, "direction": h.direction, "step_id": h.step_id,
+                                        "voltage_V": v, "dqdv_C_per_V": g}))
+    if not frames:
+        return pd.DataFrame(columns=["cycle", "direction", "step_id", "voltage_V", "dqdv_C_per_V"])
+    return pd.concat(frames, ignore_index=True)

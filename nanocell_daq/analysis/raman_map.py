@@ -1,0 +1,172 @@
+"""Raman maps: fit every pixel, arrange the results on the map grid, and take profiles along the wire.
+
+Stage positions in um, wavenumbers in cm-1, intensities as integrated areas (counts·cm-1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from nanocell_daq.analysis.raman import FIT_WINDOW_CM1, SiFit, fit_si
+from nanocell_daq.analysis.raman_preprocess import remove_spikes, subtract_baseline
+
+PIXEL_COLUMNS = ["pixel", "x_um", "y_um", *SiFit.__dataclass_fields__, "n_spikes"]
+
+
+def fit_map(
+    axis: np.ndarray,
+    spectra: np.ndarray,
+    positions: np.ndarray | None = None,
+    *,
+    y: float = 0.8,
+    window: tuple[float, float] = FIT_WINDOW_CM1,
+    despike: bool = True,
+    spike_threshold: float = 6.0,
+    baseline: str = "none",
+) -> pd.DataFrame:
+    """Fit c-Si/a-Si in every spectrum of a map; one row per pixel (columns :data:`PIXEL_COLUMNS`).
+
+    ``spectra``: (n_pixels, n_wavenumbers) counts; ``positions``: (n_pixels, 2 or 3) stage x, y[, z] (um).
+    Cosmic rays are removed first (``despike``); ``baseline`` ("none", "poly", "als") is subtracted before the
+    fit, which has its own linear background over ``window`` (cm-1) either way.
+    """
+    axis = np.asarray(axis, dtype=float)
+    data = np.atleast_2d(np.asarray(spectra, dtype=float))
+    n = data.shape[0]
+    pos = np.zeros((n, 2)) if positions is None else np.atleast_2d(np.asarray(positions, dtype=float))
+    sel = (axis >= window[0] - 20) & (axis <= window[1] + 20)
+    # Only the fit window matters; cropping first keeps spike search and baselines cheap on big maps.
+    x, data = axis[sel], data[:, sel]
+    spikes = np.zeros(data.shape, dtype=bool)
+    if despike and x.size >= 5:
+        data, spikes = remove_spikes(data, threshold=spike_threshold)
+    if baseline != "none" and x.size:
+        data = subtract_baseline(x, data, method=baseline, order=1,
+                                 exclude=((400.0, 550.0),))
+    rows = []
+    for k in range(n):
+        fit = fit_si(x, data[k], y=y, window=window)
+        y_um = float(pos[k, 1]) if pos.shape[1] > 1 else 0.0
+        rows.append({"pixel": k, "x_um": float(pos[k, 0]), "y_um": y_um, **fit.as_dict(),
+                     "n_spikes": int(spikes[k].sum())})
+    return pd.DataFrame(rows, columns=PIXEL_COLUMNS)
+
+
+def map_grid(
+    pixels: pd.DataFrame, column: str, decimals: int = 3
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x values um, y values um, 2-D array [len(y), len(x)]) of ``column``; NaN where no pixel was measured.
+
+    Positions are rounded to ``decimals`` so stage jitter does not split one grid column into many.
+    """
+    if pixels.empty:
+        return np.array([]), np.array([]), np.empty((0, 0))
+    xr = pixels["x_um"].round(decimals).to_numpy()
+    yr = pixels["y_um"].round(decimals).to_numpy()
+    xs, ix = np.unique(xr, return_inverse=True)
+    ys, iy = np.unique(yr, return_inverse=True)
+    grid = np.full((ys.size, xs.size), np.nan)
+    grid[iy, ix] = pixels[column].to_numpy(dtype=float)
+    return xs, ys, grid
+
+
+def wire_axis(
+    pixels: pd.DataFrame, start: Sequence[float] | None = None, end: Sequence[float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(origin (x, y) um, unit vector) of the wire: from ``start`` to ``end`` when given (the device's
+    wire position), else the principal direction of the map pixels."""
+    if start is not None and end is not None:
+        a, b = np.asarray(start[:2], dtype=float), np.asarray(end[:2], dtype=float)
+        d = b - a
+        if np.linalg.norm(d) > 0:
+            return a, d / np.linalg.norm(d)
+    pts = pixels[["x_um", "y_um"]].to_numpy(dtype=float)
+    centre = pts.mean(axis=0)
+    if pts.shape[0] < 2:
+        return centre, np.array([1.0, 0.0])
+    _, _, vt = np.linalg.svd(pts - centre, full_matrices=False)
+    d = vt[0] if vt[0][np.argmax(np.abs(vt[0]))] > 0 else -vt[0]
+    along = (pts - centre) @ d
+    return centre + along.min() * d, d
+
+
+def profile_along_wire(
+    pixels: pd.DataFrame,
+    column: str = "xc",
+    *,
+    start: Sequence[float] | None = None,
+    end: Sequence[float] | None = None,
+    bin_um: float | None = None,
+) -> pd.DataFrame:
+    """Mean and standard deviation of ``column`` in bins of distance along the wire (um).
+
+    Area maps are averaged across the wire; ``bin_um`` defaults to the median spacing of the pixels along the
+    wire. Columns: distance_um, mean, std, n.
+    """
+    if pixels.empty:
+        return pd.DataFrame(columns=["distance_um", "mean", "std", "n"])
+    origin, d = wire_axis(pixels, start, end)
+    pts = pixels[["x_um", "y_um"]].to_numpy(dtype=float)
+    s = (pts - origin) @ d
+    if bin_um is None:
+        steps = np.diff(np.unique(np.round(s, 3)))
+        bin_um = float(np.median(steps)) if steps.size else 1.0
+    bin_um = max(bin_um, 1e-6)
+    k = np.round((s - s.min()) / bin_um).astype(int)
+    values = pixels[column].to_numpy(dtype=float)
+    frame = pd.DataFrame({"k": k, "v": values})
+    grouped = frame.groupby("k")["v"]
+    out = pd.DataFrame({
+        "distance_um": grouped.size().index.to_numpy() * bin_um + s.min(),
+        "mean": grouped.mean().to_numpy(),
+        "std": grouped.std(ddof=0).to_numpy(),
+        "n": grouped.count().to_numpy(),
+    })
+    return out
+
+
+def on_wire(pixels: pd.DataFrame, fraction: float = 0.1) -> np.ndarray:
+    """Pixels whose total Si signal Ic + Ia exceeds ``fraction`` of the map's strongest pixel.
+
+    That is the wire, not the bare substrate, whose Xc is noise.
+    """
+    if pixels.empty:
+        return np.zeros(0, dtype=bool)
+    c = pixels["c_area"].fillna(0).clip(lower=0)
+    total = (c + pixels["a_area"].fillna(0).clip(lower=0)).to_numpy(float)
+    ok = pixels["success"].astype(bool).to_numpy()
+    top = float(np.max(total[ok])) if ok.any() else 0.0
+    return ok & (total > fraction * top) if top > 0 else np.zeros(len(pixels), dtype=bool)
+
+
+def map_summary(pixels: pd.DataFrame, y: float | None = None) -> dict[str, float]:
+    """Map-wide numbers over the on-wire pixels: mean/std of Xc, Xc of the summed areas (``xc_pooled``),
+    median c-Si position and FWHM (cm-1), summed areas, pixel counts."""
+    nan = float("nan")
+    wire = on_wire(pixels)
+    if pixels.empty or not wire.any():
+        return {"xc_mean": nan, "xc_std": nan, "xc_pooled": nan, "c_position_median": nan,
+                "c_fwhm_median": nan, "c_area_sum": nan, "a_area_sum": nan,
+                "n_pixels": len(pixels), "n_wire_pixels": 0,
+                "n_spikes": int(pixels["n_spikes"].sum()) if "n_spikes" in pixels else 0}
+    sub = pixels[wire]
+    xc = sub["xc"].to_numpy(dtype=float)
+    xc = xc[np.isfinite(xc)]
+    y = float(sub["y"].iloc[0]) if y is None else y
+    ic, ia = float(np.nansum(sub["c_area"])), float(np.nansum(sub["a_area"]))
+    pos, fwhm = sub["c_position"].to_numpy(float), sub["c_fwhm"].to_numpy(float)
+    return {
+        "xc_mean": float(np.mean(xc)) if xc.size else nan,
+        "xc_std": float(np.std(xc)) if xc.size else nan,
+        "xc_pooled": ic / (ic + y * ia) if ic + y * ia > 0 else nan,
+        "c_position_median": float(np.nanmedian(pos)) if np.isfinite(pos).any() else nan,
+        "c_fwhm_median": float(np.nanmedian(fwhm)) if np.isfinite(fwhm).any() else nan,
+        "c_area_sum": ic,
+        "a_area_sum": ia,
+        "n_pixels": len(pixels),
+        "n_wire_pixels": int(wire.sum()),
+        "n_spikes": int(pixels["n_spikes"].sum()),
+    }

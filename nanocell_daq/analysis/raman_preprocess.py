@@ -1,0 +1,172 @@
+"""Raman preprocessing: cosmic-ray (spike) removal after Whitaker & Hayes, and baselines (polynomial, ALS).
+
+Spectra are 1-D (n_wavenumbers) or 2-D (n_spectra, n_wavenumbers) arrays of counts; axes in cm-1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse.linalg import spsolve
+
+# Regions (cm-1) holding the Si bands; baselines are fitted away from them.
+SI_BANDS_CM1: tuple[tuple[float, float], ...] = ((405.0, 545.0), (920.0, 1020.0))
+
+
+def modified_z(values: np.ndarray) -> np.ndarray:
+    """Modified z-score 0.6745·(x − median)/MAD along the last axis (Iglewicz & Hoaglin)."""
+    med = np.median(values, axis=-1, keepdims=True)
+    mad = np.median(np.abs(values - med), axis=-1, keepdims=True)
+    mad = np.where(mad > 0, mad, np.finfo(float).tiny)
+    return 0.6745 * (values - med) / mad
+
+
+def spike_mask(
+    spectra: np.ndarray, threshold: float = 6.0, max_width: int = 3, sharpness: float = 0.75
+) -> np.ndarray:
+    """Boolean mask of cosmic-ray pixels (same shape as ``spectra``).
+
+    Whitaker & Hayes (2018): a pixel is a candidate where the modified z-score of the first difference exceeds
+    ``threshold``. A strong, narrow c-Si peak can pass that test too, so a candidate run (joined over gaps of
+    one pixel, at most ``max_width`` pixels wide) is kept only if it is sharper than any instrument-broadened
+    band: its largest one-pixel jump must reach ``sharpness`` times its height above the local median.
+    """
+    y = np.atleast_2d(np.asarray(spectra, dtype=float))
+    mask = np.zeros(y.shape, dtype=bool)
+    if y.shape[1] < 5:
+        return mask.reshape(np.shape(spectra))
+    z = np.abs(modified_z(np.diff(y, axis=1)))
+    flagged = z > threshold
+    rows = np.nonzero(flagged.any(axis=1))[0]
+    half = max(2 * max_width, 5)
+    for r in rows:
+        cand = np.zeros(y.shape[1], dtype=bool)
+        idx = np.nonzero(flagged[r])[0]
+        cand[idx] = True
+        cand[idx + 1] = True  # a jump between k and k+1 implicates both pixels
+        for start, stop in _runs(cand):
+            lo, hi = max(0, start - half), min(y.shape[1], stop + half)
+            around = np.concatenate([y[r, lo:start], y[r, stop:hi]])
+            if around.size == 0:
+                continue
+            base = float(np.median(around))
+            seg = y[r, start:stop]
+            peak = int(np.argmax(seg)) + start
+            height = y[r, peak] - base
+            if height <= 0:
+                continue
+            local = y[r, max(0, start - 1):min(y.shape[1], stop + 1)]
+            jump = float(np.max(np.abs(np.diff(local)))) if local.size > 1 else 0.0
+            # The spike proper: pixels in the run that stand clearly above the surroundings.
+            core = np.arange(start, stop)[seg - base > 0.25 * height]
+            if core.size <= max_width and jump >= sharpness * height:
+                mask[r, core] = True
+    return mask.reshape(np.shape(spectra))
+
+
+def _runs(flags: np.ndarray, join_gap: int = 1) -> list[tuple[int, int]]:
+    """[start, stop) index ranges of True runs, joining runs separated by <= ``join_gap`` False pixels."""
+    idx = np.nonzero(flags)[0]
+    if idx.size == 0:
+        return []
+    breaks = np.nonzero(np.diff(idx) > join_gap + 1)[0]
+    starts = np.concatenate([[idx[0]], idx[breaks + 1]])
+    stops = np.concatenate([idx[breaks], [idx[-1]]]) + 1
+    return list(zip(starts.tolist(), stops.tolist(), strict=True))
+
+
+def remove_spikes(
+    spectra: np.ndarray,
+    threshold: float = 6.0,
+    window: int = 5,
+    max_width: int = 3,
+    sharpness: float = 0.75,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cosmic rays replaced by the mean of the non-spike neighbours within ±``window`` pixels.
+
+    Returns (cleaned spectra (float64, same shape), spike mask). See :func:`spike_mask` for the detection.
+    """
+    y = np.array(spectra, dtype=float, copy=True)
+    mask = spike_mask(y, threshold, max_width, sharpness)
+    y2, m2 = np.atleast_2d(y), np.atleast_2d(mask)
+    n = y2.shape[1]
+    for r, k in zip(*np.nonzero(m2), strict=True):
+        lo, hi = max(0, k - window), min(n, k + window + 1)
+        good = ~m2[r, lo:hi]
+        if good.any():
+            y2[r, k] = float(np.mean(y2[r, lo:hi][good]))
+    return y2.reshape(y.shape), mask
+
+
+def region_mask(axis: np.ndarray, exclude: Sequence[tuple[float, float]]) -> np.ndarray:
+    """True where ``axis`` (cm-1) lies outside every (lo, hi) region of ``exclude``."""
+    axis = np.asarray(axis, dtype=float)
+    keep = np.ones(axis.shape, dtype=bool)
+    for lo, hi in exclude:
+        keep &= ~((axis >= lo) & (axis <= hi))
+    return keep
+
+
+def baseline_poly(
+    axis: np.ndarray,
+    spectra: np.ndarray,
+    order: int = 3,
+    exclude: Sequence[tuple[float, float]] = SI_BANDS_CM1,
+) -> np.ndarray:
+    """Polynomial baseline of every spectrum, fitted on the pixels outside the ``exclude`` regions (cm-1).
+
+    One least-squares solve for all spectra (a shared design matrix), so a map of hundreds of spectra takes
+    milliseconds. Returns the baseline with the shape of ``spectra``.
+    """
+    axis = np.asarray(axis, dtype=float)
+    y = np.atleast_2d(np.asarray(spectra, dtype=float))
+    keep = region_mask(axis, exclude)
+    if keep.sum() <= order:
+        keep = np.ones(axis.shape, dtype=bool)
+    centre, scale = axis.mean(), max(np.ptp(axis) / 2, 1e-12)
+    x = (axis - centre) / scale
+    design = np.vander(x, order + 1)
+    coef, *_ = np.linalg.lstsq(design[keep], y[:, keep].T, rcond=None)
+    return (design @ coef).T.reshape(np.shape(spectra))
+
+
+def baseline_als(spectrum: np.ndarray, lam: float = 1e5, p: float = 0.01, n_iter: int = 10) -> np.ndarray:
+    """Asymmetric least-squares baseline of one spectrum (Eilers & Boelens 2005).
+
+    ``lam`` sets the smoothness, ``p`` the asymmetry (points above the baseline weigh ``p``, below ``1 - p``).
+    """
+    y = np.asarray(spectrum, dtype=float)
+    n = y.size
+    diff2 = sparse.diags([1.0, -2.0, 1.0], [0, 1, 2], shape=(n - 2, n))
+    penalty = lam * (diff2.T @ diff2)
+    w = np.ones(n)
+    z = y
+    for _ in range(n_iter):
+        weights = sparse.diags(w)
+        z = spsolve((weights + penalty).tocsc(), w * y)
+        w = np.where(y > z, p, 1.0 - p)
+    return np.asarray(z)
+
+
+def subtract_baseline(
+    axis: np.ndarray,
+    spectra: np.ndarray,
+    *,
+    method: str = "poly",
+    order: int = 3,
+    exclude: Sequence[tuple[float, float]] = SI_BANDS_CM1,
+    lam: float = 1e5,
+    p: float = 0.01,
+) -> np.ndarray:
+    """Spectra minus their baseline (``method`` "poly" or "als"); "none" returns a copy."""
+    y = np.asarray(spectra, dtype=float)
+    if method == "none":
+        return y.copy()
+    if method == "poly":
+        return y - baseline_poly(axis, y, order, exclude)
+    if method == "als":
+        y2 = np.atleast_2d(y)
+        return np.vstack([row - baseline_als(row, lam, p) for row in y2]).reshape(y.shape)
+    raise ValueError(f"baseline method {method!r}: expected 'poly', 'als' or 'none'")

@@ -1,0 +1,87 @@
+"""Cycling metrics recover the capacity, efficiency, voltages and energy of synthetic half-cycles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nanocell_daq.analysis.cycling import (
+    cumulative_charge,
+    cycle_table,
+    dqdv,
+    half_cycle,
+    half_cycles_from_points,
+    number_cycles,
+    split_by_sign,
+)
+from tests.analysis.synthetic import cycling_points
+
+
+def test_known_capacity_in_c_ah_and_pah():
+    t = np.linspace(0, 400.0, 401)
+    h = half_cycle(t, np.full(t.size, 5e-12), np.linspace(3.0, 3.9, t.size))
+    assert h.capacity_C == pytest.approx(2.0e-9, rel=1e-9)
+    assert h.capacity_Ah == pytest.approx(2.0e-9 / 3600)
+    assert h.capacity_pAh == pytest.approx(2.0e-9 / 3600 * 1e12)
+    assert h.direction == "charge"
+    assert h.mean_voltage_V == pytest.approx(3.45, abs=1e-9)
+    assert h.energy_J == pytest.approx(2.0e-9 * 3.45, rel=1e-6)
+
+
+def test_nan_points_are_ignored_and_negative_current_is_a_discharge():
+    t = np.linspace(0, 100.0, 101)
+    i = np.full(t.size, -1e-12)
+    i[10] = np.nan
+    h = half_cycle(t, i, np.full(t.size, 3.5))
+    assert h.direction == "discharge"
+    assert h.capacity_C == pytest.approx(1e-10, rel=1e-6)
+
+
+def test_cycle_table_gives_efficiency_and_hysteresis():
+    pts = cycling_points(capacity_C=2e-9)
+    # make the discharge of cycle 1 deliver 90 %
+    mask = (pts["step_id"] == 2)
+    pts.loc[mask, "current_A"] *= 0.9
+    hcs = half_cycles_from_points(pts)
+    assert [h.direction for h in hcs] == ["charge", "discharge", "charge", "discharge"]
+    table = cycle_table(hcs)
+    assert list(table["cycle"]) == [1, 2]
+    assert table.loc[0, "coulombic_efficiency"] == pytest.approx(0.9, rel=1e-6)
+    assert table.loc[1, "coulombic_efficiency"] == pytest.approx(1.0, rel=1e-6)
+    assert table.loc[0, "charge_capacity_pAh"] == pytest.approx(2e-9 / 3600 * 1e12, rel=1e-6)
+    # charge climbs 3.0 -> 3.9, discharge falls 3.85 -> 2.95: mean 3.45 vs 3.40 V
+    assert table.loc[1, "voltage_hysteresis_V"] == pytest.approx(0.05, abs=1e-6)
+
+
+def test_without_step_ids_the_record_is_split_by_current_sign():
+    pts = cycling_points().drop(columns=["step_id", "cycle", "label"])
+    hcs = half_cycles_from_points(pts)
+    assert [h.cycle for h in hcs] == [1, 1, 2, 2]
+    assert all(h.capacity_C == pytest.approx(2e-9, rel=1e-6) for h in hcs)
+
+
+def test_discharge_first_cells_number_cycles_from_the_discharge():
+    assert number_cycles(["discharge", "charge", "discharge", "charge"]) == [1, 1, 2, 2]
+    assert number_cycles(["charge", "charge", "discharge", "charge"]) == [1, 1, 1, 2]
+
+
+def test_split_by_sign_ignores_rest():
+    i = np.array([0, 1, 1, 1, 0, 0, -1, -1, -1, -1, 0], dtype=float) * 1e-12
+    assert split_by_sign(i) == [slice(1, 4), slice(6, 10)]
+
+
+def test_dqdv_finds_a_plateau():
+    # a plateau at 3.6 V holding half the capacity appears as a dQ/dV peak there
+    v = np.linspace(3.2, 4.0, 3000)
+    q = 1e-9 * (0.5 * (v - 3.2) / 0.8 + 0.5 / (1 + np.exp(-(v - 3.6) / 0.02)))
+    noisy_v = v + np.random.default_rng(0).normal(0, 1e-3, v.size)
+    centres, g = dqdv(noisy_v, q, bin_V=0.005)
+    assert centres.size > 100
+    assert centres[np.argmax(g)] == pytest.approx(3.6, abs=0.01)
+    # the plateau holds ~0.5 nC: the peak integrates to about that
+    assert np.trapezoid(g, centres) == pytest.approx(1e-9, rel=0.1)
+
+
+def test_cumulative_charge_is_trapezoidal():
+    q = cumulative_charge(np.array([0.0, 1.0, 3.0]), np.array([1.0, 1.0, 3.0]))
+    assert q == pytest.approx([0.0, 1.0, 5.0])

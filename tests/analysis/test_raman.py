@@ -1,0 +1,93 @@
+"""Raman: spikes removed, c-Si/a-Si fits recover known positions, widths and Xc; maps and profiles."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from nanocell_daq.analysis.raman import crystalline_fraction, fit_si, lorentzian
+from nanocell_daq.analysis.raman_map import fit_map, map_grid, map_summary, profile_along_wire
+from nanocell_daq.analysis.raman_preprocess import baseline_als, baseline_poly, remove_spikes, spike_mask
+from tests.analysis.synthetic import raman_spectrum
+
+
+def test_lorentzian_of_known_position_and_width_with_a_cosmic_spike():
+    rng = np.random.default_rng(3)
+    x, y = raman_spectrum(rng, c_area=20000.0, a_area=0.0, position=518.7, fwhm=5.0)
+    k = int(np.argmin(np.abs(x - 540.0)))
+    y[k] += 4000.0  # a cosmic ray close to the c-Si peak
+    cleaned, mask = remove_spikes(y)
+    assert mask[k] and mask.sum() <= 2
+    fit = fit_si(x, cleaned)
+    assert fit.c_position == pytest.approx(518.7, abs=0.1)
+    assert fit.c_fwhm == pytest.approx(5.0, abs=0.3)
+    assert fit.c_position_err < 0.1
+    assert fit.c_area == pytest.approx(20000.0, rel=0.05)
+    assert fit.c_significant
+
+
+def test_strong_narrow_si_peak_is_not_taken_for_a_spike():
+    rng = np.random.default_rng(4)
+    x = np.arange(100.0, 1800.0, 1.0)
+    _, y = raman_spectrum(rng, c_area=5e5, a_area=0.0, fwhm=3.5, axis=x)
+    assert not spike_mask(y).any()
+
+
+def test_crystalline_fraction_of_a_known_mix():
+    rng = np.random.default_rng(5)
+    ic, ia = 6000.0, 15000.0
+    x, y = raman_spectrum(rng, c_area=ic, a_area=ia)
+    fit = fit_si(x, y, y=0.8)
+    expected = crystalline_fraction(ic, ia, 0.8)
+    assert expected == pytest.approx(6000 / (6000 + 12000))
+    assert fit.xc == pytest.approx(expected, abs=max(3 * fit.xc_err, 0.03))
+    assert fit.a_position == pytest.approx(476.0, abs=3.0)
+
+
+def test_amorphous_wire_has_no_c_si_peak():
+    rng = np.random.default_rng(6)
+    x, y = raman_spectrum(rng, c_area=0.0, a_area=20000.0)
+    fit = fit_si(x, y)
+    assert fit.xc < 0.05
+    assert not fit.c_significant and np.isnan(fit.c_position)
+
+
+def test_map_fits_fast_and_profiles_follow_the_wire():
+    rng = np.random.default_rng(7)
+    n = 40
+    s = np.linspace(0.0, 10.0, n)  # um along the wire; crystalline first half, amorphous second half
+    spectra, positions = [], []
+    for k in range(n):
+        ic = 15000.0 if s[k] < 5 else 1000.0
+        x, y = raman_spectrum(rng, c_area=ic, a_area=10000.0)
+        spectra.append(y)
+        positions.append((100.0 + s[k], 200.0))
+    spectra = np.array(spectra, dtype=np.float32)
+    spectra[3, 600] += 5000.0
+    t0 = time.perf_counter()
+    pixels = fit_map(x, spectra, np.array(positions))
+    per_pixel = (time.perf_counter() - t0) / n
+    assert per_pixel < 0.05  # generous for a loaded CI machine; ~5 ms on a free core
+    assert pixels["n_spikes"].sum() >= 0
+    prof = profile_along_wire(pixels, "xc", start=(100.0, 200.0), end=(110.0, 200.0))
+    assert prof["distance_um"].iloc[0] == pytest.approx(0.0, abs=0.01)
+    first = prof[prof["distance_um"] < 4.5]["mean"].mean()
+    second = prof[prof["distance_um"] > 5.5]["mean"].mean()
+    assert first > 0.6 and second < 0.2
+    xs, ys, grid = map_grid(pixels, "xc")
+    assert grid.shape == (1, n) and xs.size == n and ys.size == 1
+    summary = map_summary(pixels)
+    assert summary["n_wire_pixels"] == n
+    assert 0.3 < summary["xc_mean"] < 0.7
+
+
+def test_baselines_remove_a_smooth_background():
+    x = np.linspace(100, 1800, 1024)
+    background = 500 + 0.2 * x + 1e-4 * (x - 900) ** 2
+    y = background + lorentzian(x, 3000.0, 520.0, 4.0)
+    poly = baseline_poly(x, y, order=2)
+    assert np.max(np.abs(poly - background)) < 5
+    als = baseline_als(y, lam=1e6, p=0.001)
+    assert np.median(np.abs(als - background)) < 20
