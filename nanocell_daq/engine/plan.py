@@ -1,0 +1,198 @@
+"""Expand a protocol into a flat plan and check every step against a station, before anything is touched."""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from typing import Any
+
+from nanocell_daq.engine.protocol import ParallelBlock, Protocol, RepeatBlock, StepSpec
+from nanocell_daq.engine.stationview import StationView
+from nanocell_daq.errors import UserError
+from procedures import STEPS, Step
+
+
+@dataclass
+class PlanItem:
+    """One step to run: position in the plan, label, cycle, the step with its parameters, and what it uses."""
+
+    index: int
+    kind: str
+    label: str
+    cycle: int | None
+    step: Step
+    spec: StepSpec
+    on_fault: str
+    group: int
+    estimate_s: float = 0.0
+    roles: set[str] = field(default_factory=set)
+    wirings: list[str] = field(default_factory=list)
+    instruments: set[str] = field(default_factory=set)
+    pads: set[str] = field(default_factory=set)
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return self.step.parameters_dict()
+
+
+@dataclass
+class Plan:
+    """The expanded protocol: items in order; items sharing ``group`` run in parallel."""
+
+    protocol: Protocol
+    station: StationView
+    items: list[PlanItem]
+
+    def groups(self) -> list[list[PlanItem]]:
+        out: list[list[PlanItem]] = []
+        for item in self.items:
+            if out and out[-1][0].group == item.group:
+                out[-1].append(item)
+            else:
+                out.append([item])
+        return out
+
+    def group_estimate_s(self, group: list[PlanItem]) -> float:
+        return max(i.estimate_s for i in group)
+
+    @property
+    def total_s(self) -> float:
+        return sum(self.group_estimate_s(g) for g in self.groups())
+
+
+class _Formatter(string.Formatter):
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def get_value(self, key: Any, args: Any, kwargs: Any) -> Any:
+        if isinstance(key, str) and key not in kwargs:
+            known = ", ".join("{" + k + "}" for k in kwargs) or "none here (not inside a repeat)"
+            raise UserError(f"{self.where}: unknown placeholder {{{key}}} (known: {known})")
+        return super().get_value(key, args, kwargs)
+
+
+def _label(spec: StepSpec, variables: dict[str, int]) -> str:
+    if spec.label is None:
+        inner = list(variables.values())
+        return spec.kind + (f" {inner[-1]}" if inner else "")
+    try:
+        return _Formatter(spec.where_field("label")).format(spec.label, **variables)
+    except (ValueError, IndexError) as exc:
+        raise UserError(f"{spec.where_field('label')}: bad label template {spec.label!r}: {exc}") from None
+
+
+def _make_step(spec: StepSpec, errors: list[str]) -> Step | None:
+    cls = STEPS.get(spec.kind)
+    if cls is None:
+        errors.append(f"{spec.where(spec.kind)}: unknown step kind (known: {', '.join(sorted(STEPS))})")
+        return None
+    try:
+        return cls.from_params(spec.params)
+    except NameError as exc:
+        name = str(exc)
+        errors.append(f"{spec.where_field(name)}: unknown parameter (parameters of {spec.kind}: "
+                      f"{', '.join(cls.parameter_names())})")
+    except ValueError as exc:
+        name = str(exc).split(":", 1)[0]
+        errors.append(f"{spec.where_field(name)}: {str(exc).split(': ', 1)[-1]}")
+    return None
+
+
+def expand(protocol: Protocol, station: StationView) -> Plan:
+    """The flat plan, every step validated against ``station``; all problems in one UserError."""
+    errors: list[str] = []
+    items: list[PlanItem] = []
+    counter = {"group": 0}
+
+    def add(spec: StepSpec, variables: dict[str, int], group: int) -> None:
+        step = _make_step(spec, errors)
+        if step is None:
+            return
+        try:
+            label = _label(spec, variables)
+        except UserError as exc:
+            errors.append(str(exc))
+            return
+        problems = step.check(station)
+        for problem in problems:
+            errors.append(f"{spec.where_field(problem.field)}: {problem.message}")
+        needs = step.needs(station)
+        instruments = {station.instrument_of(r) for r in needs.roles if r != "router"} - {None}
+        pads = {p for w in needs.wirings if w in station.wirings for p in station.wirings[w].pads}
+        cycle = list(variables.values())[-1] if variables else None
+        items.append(PlanItem(index=len(items), kind=spec.kind, label=label, cycle=cycle, step=step, spec=spec,
+                              on_fault=spec.on_fault or protocol.on_fault, group=group,
+                              estimate_s=0.0 if problems else step.estimate_s(station),
+                              roles=needs.roles, wirings=needs.wirings, instruments=instruments, pads=pads))
+
+    def walk(nodes: list[Any], variables: dict[str, int]) -> None:
+        for node in nodes:
+            if isinstance(node, RepeatBlock):
+                for n in range(1, node.times + 1):
+                    walk(node.body, {**variables, node.var: n})
+            elif isinstance(node, ParallelBlock):
+                counter["group"] += 1
+                group = counter["group"]
+                start = len(items)
+                for spec in node.steps:
+                    add(spec, variables, group)
+                _check_parallel(node, items[start:], errors)
+            else:
+                counter["group"] += 1
+                add(node, variables, counter["group"])
+
+    walk(protocol.body, {})
+    if errors:
+        raise UserError("\n".join(dict.fromkeys(errors)))
+    return Plan(protocol=protocol, station=station, items=items)
+
+
+def _check_parallel(block: ParallelBlock, members: list[PlanItem], errors: list[str]) -> None:
+    """Refuse steps that would share an instrument, a pad, or need different router wirings."""
+    for a_i, a in enumerate(members):
+        for b in members[a_i + 1:]:
+            shared = a.instruments & b.instruments
+            if shared:
+                errors.append(f"{b.spec.where(b.kind)}: cannot run in parallel with {a.kind!r} "
+                              f"(line {a.spec.where.line}): both use instrument {', '.join(sorted(shared))}")
+            pads = a.pads & b.pads
+            if pads:
+                errors.append(f"{b.spec.where(b.kind)}: cannot run in parallel with {a.kind!r} "
+                              f"(line {a.spec.where.line}): both touch pad {', '.join(sorted(pads))}")
+    wirings = {w for m in members for w in m.wirings}
+    if len(wirings) > 1:
+        errors.append(f"{block.where('parallel')}: steps in a parallel block need one router wiring, "
+                      f"these need {', '.join(sorted(wirings))}")
+
+
+def fmt_duration(seconds: float) -> str:
+    """``1 h 02 min``, ``3 min 05 s``, ``12.0 s``."""
+    if seconds != seconds or seconds == float("inf"):
+        return "unbounded"
+    s = int(round(seconds))
+    if s >= 3600:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    if s >= 60:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{seconds:.1f} s"
+
+
+def plan_table(plan: Plan) -> Any:
+    """A rich Table: index, label, kind, key parameters, estimated duration (parallel groups marked)."""
+    from rich.table import Table
+
+    table = Table(title=f"{plan.protocol.name} on {plan.station.path}", show_lines=False)
+    for col in ("#", "label", "kind", "parameters", "estimate"):
+        table.add_column(col, justify="right" if col in ("#", "estimate") else "left")
+    sizes: dict[int, int] = {}
+    for item in plan.items:
+        sizes[item.group] = sizes.get(item.group, 0) + 1
+    for item in plan.items:
+        kind = item.kind + (" (parallel)" if sizes[item.group] > 1 else "")
+        table.add_row(str(item.index), item.label, kind, item.step.describe(), fmt_duration(item.estimate_s))
+    speed = plan.station.speed
+    total = f"total {fmt_duration(plan.total_s)}"
+    if speed != 1:
+        total += f" (simulated; {fmt_duration(plan.total_s / speed)} at speed {speed:g})"
+    table.caption = total
+    return table

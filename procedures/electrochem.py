@@ -1,0 +1,118 @@
+"""The streaming loop shared by every electrochemical step: start a technique, poll samples, cut off."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from drivers.roles import Sample
+from procedures.base import Needs, Problem, Step
+
+_MIN_POLL_WALL_S = 0.02
+"""Poll at least this far apart on the wall clock: fast simulations must not flood the link."""
+
+
+class ElectrochemStep(Step):
+    """A technique on the cell (wiring ``cycling``) streaming t/E/I; records t, E, I and Q passed (C).
+
+    Subclasses give ``role_name``, ``start_technique(remaining_s)``, ``max_time()`` and ``cutoff()``.
+    A pause turns the cell off (the engine does it); on resume the technique restarts for what remains.
+    """
+
+    role_name = "galvanostat"
+    interval_param = "interval_s"
+
+    def needs(self, station: Any) -> Needs:
+        return Needs(roles={self.role_name, "router"}, wirings=["cycling"])
+
+    def check(self, station: Any) -> list[Problem]:
+        problems = []
+        if not station.has_role(self.role_name):
+            problems.append(Problem(self.kind, f"the station has no {self.role_name!r} role"))
+        if "cycling" not in station.wirings:
+            problems.append(Problem(self.kind, f"the station has no 'cycling' wiring ({station.path})"))
+        return problems
+
+    def check_window(self, station: Any, name: str, value: float) -> list[Problem]:
+        _, window = station.cycling_limits()
+        if window is None or window[0] <= value <= window[1]:
+            return []
+        return [Problem(name, f"{value:g} V is outside the device's cycling voltage window "
+                              f"[{window[0]:g}, {window[1]:g}] V ({station.where('limits', 'cycling', 'voltage_window_V')})")]
+
+    # --- hooks ---
+    def max_time(self) -> float:
+        return float(getattr(self, "max_time_s", math.inf))
+
+    def start_technique(self, role: Any, remaining_s: float) -> None:
+        raise NotImplementedError
+
+    def cutoff(self, sample: Sample, q_C: float, elapsed_s: float) -> str | None:
+        """Why to stop now (a reason string), or None to go on."""
+        return None
+
+    def fraction(self, q_C: float, elapsed_s: float) -> float:
+        m = self.max_time()
+        return elapsed_s / m if m and math.isfinite(m) else 0.0
+
+    # --- the loop ---
+    def startup(self) -> None:
+        self.ctx.use_wiring("cycling")
+        self.q_C = 0.0
+        self.reason = ""
+        self.n_samples = 0
+
+    def execute(self) -> None:
+        ctx = self.ctx
+        role = ctx.role(self.role_name)
+        interval = float(getattr(self, self.interval_param, 1.0))
+        step_t0 = ctx.clock.now()
+        ran_s = 0.0  # engine seconds of technique already done before a pause
+
+        def arm() -> tuple[float, float]:
+            self.start_technique(role, max(self.max_time() - ran_s, interval))
+            return ctx.clock.now(), 0.0
+
+        tech_t0, prev_t = arm()
+        while True:
+            if ctx.checkpoint():
+                ran_s = ctx.clock.now() - step_t0
+                tech_t0, prev_t = arm()
+                continue
+            reason = None
+            for s in ctx.query(role.poll):
+                dt = max(s.t - prev_t, 0.0)
+                prev_t = s.t
+                self.q_C += s.current * dt
+                self.n_samples += 1
+                elapsed = tech_t0 - step_t0 + s.t
+                ctx.recorder.cycling(tech_t0 + s.t, s.potential, s.current, self.q_C)
+                reason = self.cutoff(s, self.q_C, elapsed)
+                if reason:
+                    break
+            elapsed = ctx.clock.now() - step_t0
+            if reason is None and elapsed >= self.max_time() + interval:
+                reason = f"time limit {self.max_time():g} s"
+            if reason is None and not role.running:
+                if ctx.checkpoint():
+                    ran_s = ctx.clock.now() - step_t0
+                    tech_t0, prev_t = arm()
+                    continue
+                for s in ctx.query(role.poll):  # the last samples after the device stopped itself
+                    dt = max(s.t - prev_t, 0.0)
+                    prev_t = s.t
+                    self.q_C += s.current * dt
+                    ctx.recorder.cycling(tech_t0 + s.t, s.potential, s.current, self.q_C)
+                reason = "technique ended on the device"
+            if reason:
+                role.stop()
+                self.reason = reason
+                ctx.recorder.event("info", f"{self.kind}: stopped: {reason}; Q = {self.q_C:.4g} C")
+                return
+            ctx.progress(min(self.fraction(self.q_C, elapsed), 1.0))
+            ctx.sleep(max(interval, _MIN_POLL_WALL_S * ctx.clock.speed))
+
+    def shutdown(self) -> None:
+        ctx = getattr(self, "ctx", None)
+        if ctx is not None:
+            ctx.role(self.role_name).stop()

@@ -1,0 +1,90 @@
+"""Galvanostatic charge/discharge with voltage, capacity (Ah or fraction of nominal) and time cut-offs."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pymeasure.experiment import FloatParameter
+
+from drivers.roles import Sample
+from procedures.base import Problem
+from procedures.electrochem import ElectrochemStep
+
+
+class GalvanostaticStep(ElectrochemStep):
+    """Apply ``current_A`` (positive = charge) until E reaches ``v_max_V`` (charge) or ``v_min_V``
+    (discharge), the charge passed reaches the capacity cut-off, or ``max_time_s`` elapses.
+
+    Records t (s), E (V), I (A) and Q (C, signed like the current).
+    """
+
+    kind = "galvanostatic"
+    role_name = "galvanostat"
+    summary_fields = ("current_A", "v_min_V", "v_max_V", "capacity_Ah", "capacity_fraction", "max_time_s")
+    DATA_COLUMNS = ["t (s)", "E (V)", "I (A)", "Q (C)"]
+
+    current_A = FloatParameter("Current", units="A", minimum=-1e-3, maximum=1e-3, default=1e-11)
+    v_min_V = FloatParameter("Lower voltage cut-off", units="V", minimum=-10, maximum=10, default=2.5)
+    v_max_V = FloatParameter("Upper voltage cut-off", units="V", minimum=-10, maximum=10, default=3.95)
+    capacity_Ah = FloatParameter("Capacity cut-off (0 = none)", units="Ah", minimum=0, maximum=1, default=0.0)
+    capacity_fraction = FloatParameter("Capacity cut-off as fraction of nominal (0 = none)", minimum=0,
+                                       maximum=10, default=0.0)
+    max_time_s = FloatParameter("Time limit", units="s", minimum=1e-3, maximum=1e8, default=36000.0)
+    interval_s = FloatParameter("Sampling period", units="s", minimum=1e-3, maximum=3600, default=1.0)
+
+    def capacity_limit_Ah(self, nominal_Ah: float | None) -> float:
+        """The tightest capacity cut-off (Ah), ``inf`` when none is set."""
+        limits = []
+        if self.capacity_Ah > 0:
+            limits.append(self.capacity_Ah)
+        if self.capacity_fraction > 0 and nominal_Ah:
+            limits.append(self.capacity_fraction * nominal_Ah)
+        return min(limits) if limits else math.inf
+
+    @property
+    def direction(self) -> str:
+        return "charge" if self.current_A > 0 else "discharge"
+
+    def check(self, station: Any) -> list[Problem]:
+        problems = super().check(station)
+        if self.current_A == 0:
+            problems.append(Problem("current_A", "must not be 0 (positive = charge, negative = discharge)"))
+        max_i, _ = station.cycling_limits()
+        if max_i is not None and abs(self.current_A) > max_i:
+            problems.append(Problem("current_A", f"|{self.current_A:g}| A exceeds the device's cycling limit "
+                                    f"{max_i:g} A ({station.where('limits', 'cycling', 'max_current_A')})"))
+        if self.v_min_V >= self.v_max_V:
+            problems.append(Problem("v_min_V", f"{self.v_min_V:g} V must be below v_max_V {self.v_max_V:g} V"))
+        problems += self.check_window(station, "v_min_V", self.v_min_V)
+        problems += self.check_window(station, "v_max_V", self.v_max_V)
+        if self.capacity_fraction > 0 and not station.nominal_capacity_Ah:
+            problems.append(Problem("capacity_fraction", "the station's device has no nominal_capacity_Ah"))
+        return problems
+
+    def estimate_s(self, station: Any) -> float:
+        cap = self.capacity_limit_Ah(station.nominal_capacity_Ah)
+        if not math.isfinite(cap) and station.nominal_capacity_Ah:
+            cap = station.nominal_capacity_Ah  # a voltage cut-off comes at about one nominal capacity
+        t = cap * 3600.0 / abs(self.current_A) if self.current_A and math.isfinite(cap) else math.inf
+        return min(t, self.max_time_s)
+
+    def start_technique(self, role: Any, remaining_s: float) -> None:
+        self.limit_C = self.capacity_limit_Ah(self.ctx.station.nominal_capacity_Ah) * 3600.0
+        role.start_galvanostatic(self.current_A, self.interval_s, remaining_s, self.v_min_V, self.v_max_V)
+
+    def cutoff(self, sample: Sample, q_C: float, elapsed_s: float) -> str | None:
+        if self.current_A > 0 and sample.potential >= self.v_max_V:
+            return f"voltage cut-off {self.v_max_V:g} V"
+        if self.current_A < 0 and sample.potential <= self.v_min_V:
+            return f"voltage cut-off {self.v_min_V:g} V"
+        if abs(q_C) >= self.limit_C:
+            return f"capacity cut-off {self.limit_C / 3600.0:.4g} Ah"
+        if elapsed_s >= self.max_time_s:
+            return f"time limit {self.max_time_s:g} s"
+        return None
+
+    def fraction(self, q_C: float, elapsed_s: float) -> float:
+        by_time = elapsed_s / self.max_time_s
+        by_q = abs(q_C) / self.limit_C if math.isfinite(self.limit_C) else 0.0
+        return max(by_time, by_q)

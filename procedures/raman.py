@@ -1,0 +1,152 @@
+"""Raman map: one spectrum per stage position (point, line or area), shutter open only while acquiring."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParameter, ListParameter
+
+from procedures.base import Needs, Problem, Step
+
+_MOVE_S = 0.2
+"""Rough stage move + settle time per pixel (s), for duration estimates."""
+
+
+class RamanMap(Step):
+    """Raman spectra at a point, along a line or on an area grid (stage coordinates in um).
+
+    ``along_wire`` (default) takes the line/area from the station's ``device.wire_position_um``: a line of
+    ``nx`` points from the wire's start to its end; an area of ``nx`` x ``ny`` with ``ny`` rows spread over
+    ``width_um`` across it. Otherwise ``x0_um, y0_um`` with ``dx_um, dy_um`` (line: ``nx`` points of step
+    (dx, dy); area: ``nx`` x ``ny`` grid). A point map measures ``x0_um, y0_um`` (or the wire's middle).
+    """
+
+    kind = "raman_map"
+    summary_fields = ("mode", "nx", "ny", "exposure_s", "accumulations", "laser_power_mW")
+    DATA_COLUMNS = ["x (um)", "y (um)", "z (um)", "spectrum"]
+
+    mode = ListParameter("Map", choices=["point", "line", "area"], default="line")
+    along_wire = BooleanParameter("Along the wire (from the station)", default=True)
+    nx = IntegerParameter("Points along x / the wire", minimum=1, maximum=100000, default=20)
+    ny = IntegerParameter("Rows (area)", minimum=1, maximum=100000, default=1)
+    x0_um = FloatParameter("Start x", units="um", minimum=-1e6, maximum=1e6, default=0.0)
+    y0_um = FloatParameter("Start y", units="um", minimum=-1e6, maximum=1e6, default=0.0)
+    dx_um = FloatParameter("Step x", units="um", minimum=-1e4, maximum=1e4, default=0.5)
+    dy_um = FloatParameter("Step y", units="um", minimum=-1e4, maximum=1e4, default=0.5)
+    width_um = FloatParameter("Area width across the wire", units="um", minimum=0, maximum=1e4, default=2.0)
+    z_um = FloatParameter("Focus z (NaN = the wire's)", units="um", minimum=-1e6, maximum=1e6, default=math.nan)
+    exposure_s = FloatParameter("Exposure", units="s", minimum=0, maximum=3600, default=1.0)
+    accumulations = IntegerParameter("Accumulations", minimum=1, maximum=1000, default=1)
+    laser_power_mW = FloatParameter("Laser power at the sample", units="mW", minimum=0, maximum=1000, default=0.1)
+
+    # --- geometry ---
+    def _z(self, station: Any) -> float:
+        if not math.isnan(self.z_um):
+            return self.z_um
+        wire = station.wire_position_um or {}
+        return float(wire.get("z", 0.0))
+
+    def grid(self, station: Any) -> tuple[float, float, float, float, int, int]:
+        """(x0, y0, dx, dy, nx, ny) in um: pixel (i, j) sits at (x0 + i dx, y0 + j dy) on an area grid and at
+        (x0 + i dx, y0 + i dy) on a line."""
+        wire = station.wire_position_um if self.along_wire else None
+        if self.mode == "point":
+            if wire:
+                (xs, ys), (xe, ye) = wire["start"], wire["end"]
+                return (xs + xe) / 2, (ys + ye) / 2, 0.0, 0.0, 1, 1
+            return self.x0_um, self.y0_um, 0.0, 0.0, 1, 1
+        if wire:
+            (xs, ys), (xe, ye) = wire["start"], wire["end"]
+            n = self.nx
+            dx = (xe - xs) / (n - 1) if n > 1 else 0.0
+            dy = (ye - ys) / (n - 1) if n > 1 else 0.0
+            if self.mode == "line":
+                return xs, ys, dx, dy, n, 1
+            rows = self.ny
+            dyr = self.width_um / (rows - 1) if rows > 1 else 0.0
+            return xs, ys - self.width_um / 2, dx, dyr, n, rows
+        if self.mode == "line":
+            return self.x0_um, self.y0_um, self.dx_um, self.dy_um, self.nx, 1
+        return self.x0_um, self.y0_um, self.dx_um, self.dy_um, self.nx, self.ny
+
+    def positions(self, station: Any) -> list[tuple[float, float, float]]:
+        """Stage positions (x, y, z) um in acquisition order (area: serpentine rows)."""
+        x0, y0, dx, dy, nx, ny = self.grid(station)
+        z = self._z(station)
+        if self.mode != "area":
+            return [(x0 + i * dx, y0 + i * dy, z) for i in range(nx)]
+        out = []
+        for j in range(ny):
+            cols = range(nx) if j % 2 == 0 else range(nx - 1, -1, -1)
+            out += [(x0 + i * dx, y0 + j * dy, z) for i in cols]
+        return out
+
+    def pixel_of(self, x: float, y: float, station: Any) -> int:
+        x0, y0, dx, dy, nx, _ = self.grid(station)
+        i = round((x - x0) / dx) if dx else 0
+        if self.mode != "area":
+            return i if dx else (round((y - y0) / dy) if dy else 0)
+        j = round((y - y0) / dy) if dy else 0
+        return j * nx + i
+
+    # --- planning ---
+    def needs(self, station: Any) -> Needs:
+        return Needs(roles={"stage", "spectrometer", "shutter", "laser"}, wirings=[])
+
+    def check(self, station: Any) -> list[Problem]:
+        problems = [Problem(self.kind, f"the station has no {role!r} role")
+                    for role in ("stage", "spectrometer", "shutter", "laser") if not station.has_role(role)]
+        if self.along_wire and self.mode != "point" and not station.wire_position_um:
+            problems.append(Problem("along_wire", f"the station's device has no wire_position_um ({station.path})"))
+            return problems
+        max_p = station.max_laser_power_mW
+        if max_p is not None and self.laser_power_mW > max_p:
+            problems.append(Problem("laser_power_mW", f"{self.laser_power_mW:g} mW exceeds the device limit "
+                                    f"{max_p:g} mW ({station.where('limits', 'max_laser_power_mW')})"))
+        travel = station.stage_travel_um
+        for x, y, z in self.positions(station):
+            for axis, value in (("x", x), ("y", y), ("z", z)):
+                lim = travel.get(axis)
+                if lim and not lim[0] <= value <= lim[1]:
+                    problems.append(Problem(self.kind, f"map position {axis} = {value:g} um is outside the stage "
+                                            f"travel [{lim[0]:g}, {lim[1]:g}] um "
+                                            f"({station.where('limits', 'stage_travel_um')})"))
+                    return problems
+        return problems
+
+    def estimate_s(self, station: Any) -> float:
+        return len(self.positions(station)) * (self.exposure_s * self.accumulations + _MOVE_S)
+
+    # --- run ---
+    def startup(self) -> None:
+        ctx = self.ctx
+        ctx.role("shutter").close()
+        ctx.role("laser").power_mW = self.laser_power_mW
+        spec = ctx.role("spectrometer")
+        spec.exposure_s = self.exposure_s
+        spec.accumulations = self.accumulations
+
+    def execute(self) -> None:
+        ctx = self.ctx
+        stage, spec, shutter = ctx.role("stage"), ctx.role("spectrometer"), ctx.role("shutter")
+        x0, y0, dx, dy, nx, ny = self.grid(ctx.station)
+        positions = self.positions(ctx.station)
+        grid_id = ctx.recorder.map_grid(x0, y0, dx, dy, nx, ny, positions[0][2])
+        self.xy = np.array([(x, y) for x, y, _ in positions])
+        for k, (x, y, z) in enumerate(positions):
+            ctx.checkpoint()
+            stage.move_to(x, y, z)
+            shutter.open()
+            try:
+                spectrum = spec.acquire()
+            finally:
+                shutter.close()
+            ctx.recorder.spectrum(x, y, z, spectrum, grid_id, self.pixel_of(x, y, ctx.station))
+            ctx.progress((k + 1) / len(positions))
+
+    def shutdown(self) -> None:
+        ctx = getattr(self, "ctx", None)
+        if ctx is not None:
+            ctx.role("shutter").close()
