@@ -1,0 +1,93 @@
+"""Where a store lives: a plain path or an SQLAlchemy URL, checked before anything is created or written."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from nanocell_daq.errors import UserError
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+OUR_TABLES = frozenset({"alembic_version", "runs", "steps"})
+
+
+@dataclass(frozen=True)
+class Location:
+    """A resolved store location: ``url`` to connect, ``path`` for SQLite files, ``shown`` for messages."""
+
+    url: URL
+    path: Path | None
+    shown: str
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
+
+def resolve(url_or_path: str | os.PathLike[str]) -> Location:
+    """Turn what the user typed into a Location; UserError for a URL SQLAlchemy cannot use."""
+    text = os.fspath(url_or_path)
+    if "://" not in text:
+        path = Path(text).expanduser().absolute()
+        return Location(URL.create("sqlite+pysqlite", database=str(path)), path, str(text))
+    try:
+        url = make_url(text)
+        url.get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise UserError(f"{text}: not a usable database URL or path ({exc})") from None
+    shown = url.render_as_string(hide_password=True)
+    if url.get_backend_name() != "sqlite":
+        return Location(url, None, shown)
+    if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
+        raise UserError(f"{shown}: give an SQLite file (in-memory databases cannot be shared by processes)")
+    return Location(url, Path(url.database).expanduser().absolute(), shown)
+
+
+def check_new_file(loc: Location) -> None:
+    """Before creating an SQLite file: its folder must exist and be writable."""
+    assert loc.path is not None
+    parent = loc.path.parent
+    if not parent.exists():
+        raise UserError(f"{loc.shown}: cannot create the database: folder {parent} does not exist")
+    if not parent.is_dir():
+        raise UserError(f"{loc.shown}: cannot create the database: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"{loc.shown}: cannot create the database: folder {parent} is not writable")
+
+
+def check_existing_file(loc: Location) -> None:
+    """An existing SQLite file must be one of our stores; checked read-only, so nothing is changed."""
+    path = loc.path
+    assert path is not None
+    if path.is_dir():
+        raise UserError(f"{loc.shown}: is a folder, not a database file")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise UserError(f"{loc.shown}: cannot read the database: {exc.strerror}") from None
+    if head != SQLITE_MAGIC:
+        what = "an empty file" if not head else "not an SQLite file"
+        raise UserError(f"{loc.shown}: is not a nanocell run database ({what}); nothing was changed")
+    try:
+        con = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        try:
+            names = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if names >= OUR_TABLES:
+                con.execute("SELECT version_num FROM alembic_version").fetchall()
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        raise UserError(
+            f"{loc.shown}: the database file is corrupt or unreadable ({exc}); nothing was changed"
+        ) from None
+    if not names >= OUR_TABLES:
+        raise UserError(
+            f"{loc.shown}: is an SQLite database but not a nanocell run database "
+            f"(no runs/alembic_version tables); nothing was changed"
+        )

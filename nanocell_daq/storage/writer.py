@@ -1,0 +1,259 @@
+"""The engine's hot path: queue points in memory, commit them in batches from a background thread."""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import itertools
+import logging
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sqlalchemy import Connection, insert, select
+
+from nanocell_daq.storage.schema import EVENT_LEVELS, CyclingBlock, Event, IVPoint, SpectrumRow, Step
+
+if TYPE_CHECKING:
+    from nanocell_daq.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class StoreWriteError(RuntimeError):
+    """The writer thread failed to commit; raised by the next append, ``flush()`` or ``close()``."""
+
+
+class Writer:
+    """Batches data points and commits them at least every ``flush_interval`` s from its own thread.
+
+    Appends put one tuple on a deque (thread-safe, never touches the disk). ``flush()`` waits until all
+    rows appended before it are committed; ``close()`` flushes and stops the thread.
+    """
+
+    def __init__(self, store: Store, flush_interval: float = 0.5) -> None:
+        if not flush_interval > 0:
+            raise ValueError(f"flush_interval must be > 0 s, got {flush_interval}")
+        self._store = store
+        self.flush_interval = float(flush_interval)
+        self._cyc: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._iv: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._spec: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._ev: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._wake = threading.Event()
+        self._cond = threading.Condition()
+        self._requested = 0  # flush requests handed to the thread
+        self._done = 0  # flush requests it has committed
+        self._dead: BaseException | str | None = None  # set once: the thread's error, or "closed"
+        self._stop = False
+        self._run_of_step: dict[int, int] = {}
+        self.committed = {"cycling": 0, "iv": 0, "spectra": 0, "events": 0}  # rows committed so far
+        self._thread = threading.Thread(target=self._loop, name="nanocell-store-writer", daemon=True)
+        self._thread.start()
+
+    # --- appends (any thread; cheap) -------------------------------------------------------------
+    def cycling_point(self, step_id: int, t: float, E: float, I: float, Q: float) -> None:  # noqa: E741
+        """Queue a cycling point: t (s, engine clock), E (V), I (A), Q (C)."""
+        if self._dead is not None:
+            self._raise()
+        self._cyc.append((step_id, t, E, I, Q))
+
+    def iv_point(  # noqa: PLR0917 - the engine appends positionally, like cycling_point
+        self,
+        step_id: int,
+        V: float,
+        I: float,  # noqa: E741
+        direction: str,
+        pair: str,
+        t: float | None = None,
+    ) -> None:
+        """Queue an I-V point: V (V), I (A), direction "up"/"down", contact pair (e.g. "S-D"), t (s)."""
+        if self._dead is not None:
+            self._raise()
+        self._iv.append((step_id, V, I, direction, pair, t))
+
+    def spectrum(  # noqa: PLR0917
+        self,
+        step_id: int,
+        x_um: float,
+        y_um: float,
+        z_um: float,
+        exposure_s: float,
+        counts: Sequence[float] | np.ndarray,
+        axis_id: int,
+        grid_id: int | None = None,
+        pixel: int | None = None,
+        t: float | None = None,
+    ) -> None:
+        """Queue a spectrum (counts copied as float32) at stage position (um) on axis ``axis_id``."""
+        if self._dead is not None:
+            self._raise()
+        blob = np.ascontiguousarray(counts, dtype="<f4").tobytes()
+        self._spec.append((step_id, x_um, y_um, z_um, exposure_s, blob, axis_id, grid_id, pixel, t))
+
+    def event(self, run_id: int | None, level: str, message: str, step_id: int | None = None) -> None:
+        """Queue a log line (level debug/info/warning/error); timestamped now (UTC)."""
+        if level not in EVENT_LEVELS:
+            raise ValueError(f"event level {level!r}: use one of {', '.join(EVENT_LEVELS)}")
+        if self._dead is not None:
+            self._raise()
+        self._ev.append((run_id, step_id, dt.datetime.now(dt.UTC), level, str(message)))
+
+    # --- control -----------------------------------------------------------------------------------
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until every row appended before this call is committed (StoreWriteError if it failed)."""
+        if self._dead is not None:
+            self._raise()
+        with self._cond:
+            self._requested += 1
+            target = self._requested
+            self._wake.set()
+            ok = self._cond.wait_for(lambda: self._done >= target or self._dead is not None, timeout)
+        if self._dead is not None:
+            self._raise()
+        if not ok:
+            raise TimeoutError(f"store writer did not commit within {timeout} s")
+
+    def close(self) -> None:
+        """Flush, stop the thread; raises StoreWriteError if anything could not be committed."""
+        if self._dead == "closed":
+            return
+        with self._cond:
+            self._stop = True
+            self._requested += 1
+            self._wake.set()
+        self._thread.join()
+        self._store._forget_writer(self)
+        if self._dead is not None and self._dead != "closed":
+            self._raise()
+        self._dead = "closed"
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def error(self) -> BaseException | None:
+        """The writer thread's error, if it failed."""
+        return self._dead if isinstance(self._dead, BaseException) else None
+
+    def _raise(self) -> None:
+        if self._dead == "closed":
+            raise StoreWriteError("the store writer is closed")
+        raise StoreWriteError(f"the store writer failed: {self._dead}") from self.error
+
+    # --- the thread --------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        try:
+            with self._store._engine.connect() as conn:
+                while True:
+                    self._wake.wait(self.flush_interval)
+                    with self._cond:
+                        self._wake.clear()
+                        target = self._requested
+                        stop = self._stop
+                    self._write_pending(conn)
+                    with self._cond:
+                        self._done = target
+                        self._cond.notify_all()
+                    if stop:
+                        return
+        except BaseException as exc:
+            log.exception("store writer failed; data of the current batch are not stored")
+            with self._cond:
+                self._dead = exc
+                self._cond.notify_all()
+
+    def _write_pending(self, conn: Connection) -> None:
+        batches = [_drain(q) for q in (self._cyc, self._iv, self._spec, self._ev)]
+        if not any(batches):
+            return
+        cyc, iv, spec, ev = batches
+        with conn.begin():
+            if cyc:
+                self._write_cycling(conn, cyc)
+            if iv:
+                self._insert_points(conn, IVPoint, iv, ("step_id", "v_v", "i_a", "direction", "pair", "t_s"))
+            if spec:
+                cols = (
+                    "step_id",
+                    "x_um",
+                    "y_um",
+                    "z_um",
+                    "exposure_s",
+                    "counts",
+                    "axis_id",
+                    "grid_id",
+                    "pixel",
+                    "t_s",
+                )
+                self._insert_points(conn, SpectrumRow, spec, cols)
+            if ev:
+                cols = ("run_id", "step_id", "time", "level", "message")
+                conn.execute(insert(Event), [dict(zip(cols, row, strict=True)) for row in ev])
+        for key, rows in zip(("cycling", "iv", "spectra", "events"), batches, strict=True):
+            self.committed[key] += len(rows)
+
+    def _runs_of(self, conn: Connection, step_ids: set[int]) -> dict[int, int]:
+        missing = [s for s in step_ids if s not in self._run_of_step]
+        if missing:
+            rows = conn.execute(select(Step.id, Step.run_id).where(Step.id.in_(missing))).all()
+            self._run_of_step.update({int(s): int(r) for s, r in rows})
+            unknown = sorted(set(missing) - self._run_of_step.keys())
+            if unknown:
+                raise StoreWriteError(
+                    f"data for step id(s) {unknown} that do not exist (call store.start_step first)"
+                )
+        return self._run_of_step
+
+    def _write_cycling(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+        n = len(rows)
+        arr = np.fromiter(itertools.chain.from_iterable(rows), np.float64, count=5 * n).reshape(n, 5)
+        steps = arr[:, 0]
+        if (steps == steps[0]).all():
+            groups = [(int(steps[0]), arr)]
+        else:  # several steps in one flush (rare): one block per step, keeping append order inside each
+            ids = np.unique(steps)
+            groups = [(int(s), arr[steps == s]) for s in ids]
+        run_of = self._runs_of(conn, {s for s, _ in groups})
+        values = [
+            {
+                "run_id": run_of[s],
+                "step_id": s,
+                "n": len(g),
+                "t_first_s": float(g[0, 1]),
+                "t_last_s": float(g[-1, 1]),
+                "t_s": g[:, 1].astype("<f8").tobytes(),
+                "e_v": g[:, 2].astype("<f8").tobytes(),
+                "i_a": g[:, 3].astype("<f8").tobytes(),
+                "q_c": g[:, 4].astype("<f8").tobytes(),
+            }
+            for s, g in groups
+        ]
+        conn.execute(insert(CyclingBlock), values)
+
+    def _insert_points(
+        self, conn: Connection, table: Any, rows: list[tuple[Any, ...]], cols: tuple[str, ...]
+    ) -> None:
+        run_of = self._runs_of(conn, {r[0] for r in rows})
+        if conn.dialect.name == "sqlite":
+            # executemany on the driver connection (same transaction): no per-row dict, ~1 us/row
+            names = ", ".join(("run_id", *cols))
+            marks = ", ".join("?" * (len(cols) + 1))
+            sql = f"INSERT INTO {table.__tablename__} ({names}) VALUES ({marks})"
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            driver.executemany(sql, [(run_of[r[0]], *r) for r in rows])
+        else:
+            conn.execute(
+                insert(table), [{"run_id": run_of[r[0]], **dict(zip(cols, r, strict=True))} for r in rows]
+            )
+
+
+def _drain(q: collections.deque[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Take what is on the deque now; appends racing with us stay for the next batch."""
+    pop = q.popleft
+    return [pop() for _ in range(len(q))]
