@@ -1,9 +1,73 @@
-"""CLI commands of the store area (placeholder until that area lands)."""
+"""``nanocell db upgrade``, ``nanocell runs`` and ``nanocell bench storage``: the run store from the shell."""
 
 from __future__ import annotations
 
+import json
+
 import typer
+
+from nanocell_daq.cli.bench_commands import bench_app
+
+db_app = typer.Typer(help="Run database maintenance.", no_args_is_help=True)
+
+DB_HELP = "Run database: a file path (SQLite) or an SQLAlchemy URL."
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: str = typer.Option(..., "--db", help=DB_HELP)) -> None:
+    """Create the database, or migrate it to the schema of this nanocell-daq."""
+    from nanocell_daq.storage import upgrade_database
+
+    before, after = upgrade_database(db)
+    if before is None:
+        typer.echo(f"{db}: created at schema revision {after}")
+    elif before == after:
+        typer.echo(f"{db}: already at schema revision {after}")
+    else:
+        typer.echo(f"{db}: upgraded from schema revision {before} to {after}")
+
+
+def runs(
+    db: str = typer.Option(..., "--db", help=DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table."),
+) -> None:
+    """List the runs in a database: id, started, status, device, protocol, number of steps."""
+    from nanocell_daq.storage import Store
+
+    with Store.open(db, create=False) as store:
+        summaries = store.runs()
+    if as_json:
+        typer.echo(json.dumps([s.as_json() for s in summaries], indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"runs in {db}")
+    for col, justify in (("id", "right"), ("started (UTC)", "left"), ("status", "left"), ("device", "left")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    table.add_column("protocol")
+    table.add_column("steps", justify="right")
+    for s in summaries:
+        started = s.started.strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(str(s.id), started, s.status, s.device or "-", s.protocol_name, str(s.n_steps))
+    Console(width=max(100, Console().width)).print(table)
+    if not summaries:
+        typer.echo("no runs yet")
+
+
+@bench_app.command("storage")
+def bench_storage(
+    quick: bool = typer.Option(
+        False, "--quick", help="Small sizes (a format check; figures not comparable)."
+    ),
+) -> None:
+    """Write/load rates of the run store vs plain sqlite3; the last line is one JSON object."""
+    from nanocell_daq.storage.benchmark import main
+
+    main(quick=quick)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the root app."""
+    """Add ``nanocell db ...`` and ``nanocell runs`` (``bench storage`` hangs on bench_commands' group)."""
+    app.add_typer(db_app, name="db")
+    app.command("runs")(runs)
