@@ -1,0 +1,346 @@
+"""PalmSens EmStat4 over MethodSCRIPT: each role call becomes a script; fills Potentiostat and Galvanostat."""
+
+from __future__ import annotations
+
+import queue
+import re
+import threading
+import time
+
+import pyvisa
+from pymeasure.instruments import Instrument
+
+from drivers import methodscript as ms
+from drivers._common import with_defaults
+from drivers.errors import InstrumentError, TechniqueError
+from drivers.roles import Sample
+
+_LOOP_START = re.compile(r"^[MC][0-9A-Fa-f]{4}$|^L$")
+
+
+class EmStat4(Instrument):
+    """PalmSens EmStat4 (LR/HR) driven by MethodSCRIPT over a newline-terminated serial/socket link.
+
+    Techniques run on the device: galvanostatic (``meas_loop_cp`` with device-side cut-offs
+    ``if p > v_max breakloop``), OCP, potentiostatic (``meas_loop_ca``) and CV. A background thread
+    reads the data packages; :meth:`poll` returns them as :class:`Sample` (t from the device timer).
+
+    :param adapter: VISA resource string (``ASRLn::INSTR`` at 921600 baud, or a SOCKET) or an adapter.
+    :param kwargs: forwarded to the VISA adapter (defaults: ``\\n`` terminations, 1 s timeout: the reader
+        loops on short timeouts as PalmSens advises, so long techniques never hit the VISA timeout).
+    """
+
+    IDENTITY = re.compile(r"^(es4|mes4)", re.IGNORECASE)
+    pgstat_mode_cp = 6  # EmStat4/Nexus galvanostatic mode in PalmSens' CP example
+    pgstat_mode_ca = 3  # low-speed potentiostatic mode used by PalmSens' CA/CV/OCP examples
+    current_range = "100n"  # default current range for CA/CV (A, MethodSCRIPT literal)
+
+    def __init__(self, adapter, name: str = "PalmSens EmStat4", **kwargs):
+        kwargs = with_defaults(kwargs, read_termination="\n", write_termination="\n", timeout=1000,
+                               asrl={"baud_rate": 921600})
+        super().__init__(adapter, name, includeSCPI=False, **kwargs)
+        self._lock = threading.RLock()
+        self._samples: queue.SimpleQueue[Sample] = queue.SimpleQueue()
+        self._reader: threading.Thread | None = None
+        self._running = False
+        self._error: Exception | None = None
+        self._aborting = False
+        self.stop_reason: str | None = None
+        self.script: str | None = None
+        self._window: tuple[float | None, float | None] = (None, None)
+        self._last_potential: float | None = None
+
+    # --- identity -----------------------------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        """Firmware version (``t``: two lines, the first starts with ``t``, the last ends with ``*``)."""
+        with self._lock:
+            self.write("t")
+            first = self.read()
+            lines = [first]
+            while not lines[-1].endswith("*") and len(lines) < 5:
+                lines.append(self.read())
+        if not first.startswith("t"):
+            raise InstrumentError(f"{self.name}: unexpected reply to 't': {lines!r}")
+        return " ".join(lines)[1:].rstrip("*").strip()
+
+    @property
+    def mscript_version(self) -> str:
+        self.write("v")
+        return self.read()[1:]
+
+    @property
+    def serial_number(self) -> str:
+        self.write("i")
+        return self.read()[1:]
+
+    # --- script compilation (pure) ------------------------------------------------------------------------
+    @staticmethod
+    def script_galvanostatic(current_A: float, interval_s: float, max_time_s: float,
+                             v_min: float, v_max: float, *, mode: int = 6) -> list[str]:
+        """Chronopotentiometry with device-side cut-offs; the cell is off when the script ends."""
+        lit = ms.si_literal
+        current_range = lit(_range_for(abs(current_A)))
+        e_range = lit(max(abs(v_min), abs(v_max), 1.0))
+        return [
+            "var c", "var p", "var t", "var vmax", "var vmin",
+            f"store_var vmax {lit(v_max)} ab",
+            f"store_var vmin {lit(v_min)} ab",
+            "set_pgstat_chan 0",
+            f"set_pgstat_mode {mode}",
+            "set_max_bandwidth 10",
+            f"set_range ab {e_range}",
+            f"set_autoranging ab 100m {e_range}",
+            f"set_range db {current_range}",
+            "set_i 0",
+            "cell_on",
+            "timer_start",
+            f"meas_loop_cp p c {lit(current_A)} {lit(interval_s)} {lit(max_time_s)}",
+            "timer_get t",
+            "pck_start", "pck_add t", "pck_add p", "pck_add c", "pck_end",
+            "if p > vmax", "breakloop", "endif",
+            "if p < vmin", "breakloop", "endif",
+            "endloop",
+            "on_finished:",
+            "cell_off",
+        ]
+
+    @staticmethod
+    def script_ocp(interval_s: float, max_time_s: float, *, mode: int = 3) -> list[str]:
+        """Open-circuit potential with the cell off."""
+        lit = ms.si_literal
+        return [
+            "var p", "var t",
+            "set_pgstat_chan 0",
+            f"set_pgstat_mode {mode}",
+            "set_max_bandwidth 60",
+            "set_range ab 5",
+            "set_autoranging ab 100m 5",
+            "cell_off",
+            "timer_start",
+            f"meas_loop_ocp p {lit(interval_s)} {lit(max_time_s)}",
+            "timer_get t",
+            "pck_start", "pck_add t", "pck_add p", "pck_end",
+            "endloop",
+            "on_finished:",
+            "cell_off",
+        ]
+
+    @staticmethod
+    def script_potentiostatic(potential_V: float, interval_s: float, max_time_s: float, *,
+                              mode: int = 3, current_range: str = "100n") -> list[str]:
+        """Chronoamperometry at ``potential_V``."""
+        lit = ms.si_literal
+        return [
+            "var c", "var p", "var t",
+            "set_pgstat_chan 0",
+            f"set_pgstat_mode {mode}",
+            "set_max_bandwidth 60",
+            f"set_range ba {current_range}",
+            f"set_autoranging ba 1n {current_range}",
+            f"set_e {lit(potential_V)}",
+            "cell_on",
+            "timer_start",
+            f"meas_loop_ca p c {lit(potential_V)} {lit(interval_s)} {lit(max_time_s)}",
+            "timer_get t",
+            "pck_start", "pck_add t", "pck_add p", "pck_add c", "pck_end",
+            "endloop",
+            "on_finished:",
+            "cell_off",
+        ]
+
+    @staticmethod
+    def script_cv(e_begin: float, vertex1: float, vertex2: float, step_V: float,  # noqa: PLR0917
+                  scan_rate_V_s: float, cycles: int, *, mode: int = 3,
+                  current_range: str = "100n") -> list[str]:
+        """Cyclic voltammetry, ``cycles`` scans."""
+        lit = ms.si_literal
+        scans = f" nscans({cycles})" if cycles > 1 else ""
+        return [
+            "var c", "var p", "var t",
+            "set_pgstat_chan 0",
+            f"set_pgstat_mode {mode}",
+            "set_max_bandwidth 60",
+            f"set_range ba {current_range}",
+            f"set_autoranging ba 1n {current_range}",
+            f"set_e {lit(e_begin)}",
+            "cell_on",
+            "timer_start",
+            f"meas_loop_cv p c {lit(e_begin)} {lit(vertex1)} {lit(vertex2)} {lit(step_V)} "
+            f"{lit(scan_rate_V_s)}{scans}",
+            "timer_get t",
+            "pck_start", "pck_add t", "pck_add p", "pck_add c", "pck_end",
+            "endloop",
+            "on_finished:",
+            "cell_off",
+        ]
+
+    # --- Galvanostat / Potentiostat roles -----------------------------------------------------------------
+    def start_galvanostatic(self, current_A: float, interval_s: float, max_time_s: float,
+                            v_min: float, v_max: float) -> None:
+        """Apply ``current_A`` (A); the device samples every ``interval_s`` and stops itself at
+        ``max_time_s`` (s) or when E leaves [v_min, v_max] (V)."""
+        _check_times(interval_s, max_time_s)
+        if not v_min < v_max:
+            raise ValueError(f"voltage window must have v_min < v_max (got {v_min:g}, {v_max:g})")
+        if not abs(current_A) <= 10e-3:
+            raise ValueError(f"|current| must be <= 10 mA (got {current_A:g} A)")
+        self._run(self.script_galvanostatic(current_A, interval_s, max_time_s, v_min, v_max,
+                                            mode=self.pgstat_mode_cp), v_min, v_max)
+
+    def start_ocp(self, interval_s: float, max_time_s: float) -> None:
+        """Cell off; record the open-circuit potential every ``interval_s`` (s) for ``max_time_s`` (s)."""
+        _check_times(interval_s, max_time_s)
+        self._run(self.script_ocp(interval_s, max_time_s, mode=self.pgstat_mode_ca))
+
+    def start_potentiostatic(self, potential_V: float, interval_s: float, max_time_s: float) -> None:
+        """Hold ``potential_V`` (V) and record the current."""
+        _check_times(interval_s, max_time_s)
+        if not abs(potential_V) <= 3:
+            raise ValueError(f"|potential| must be <= 3 V (got {potential_V:g} V)")
+        self._run(self.script_potentiostatic(potential_V, interval_s, max_time_s,
+                                             mode=self.pgstat_mode_ca, current_range=self.current_range))
+
+    def start_cv(self, e_begin: float, vertex1: float, vertex2: float, step_V: float,  # noqa: PLR0917
+                 scan_rate_V_s: float, cycles: int) -> None:
+        """Cyclic voltammetry between the vertices (V) at ``scan_rate_V_s`` (V/s)."""
+        if not step_V > 0 or not scan_rate_V_s > 0:
+            raise ValueError("step_V and scan_rate_V_s must be > 0")
+        if not (isinstance(cycles, int) and cycles >= 1):
+            raise ValueError(f"cycles must be an integer >= 1 (got {cycles!r})")
+        self._run(self.script_cv(e_begin, vertex1, vertex2, step_V, scan_rate_V_s, cycles,
+                                 mode=self.pgstat_mode_ca, current_range=self.current_range))
+
+    def poll(self) -> list[Sample]:
+        """Samples decoded since the last call; raises the reader's error once, if it had one."""
+        out = []
+        while True:
+            try:
+                out.append(self._samples.get_nowait())
+            except queue.Empty:
+                break
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        return out
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Abort the script (``Z``); the script's ``on_finished: cell_off`` turns the cell off."""
+        with self._lock:
+            if not self._running:
+                return
+            self._aborting = True
+            self.write("Z")
+        self.wait(timeout_s)
+        self.stop_reason = "stopped"
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Wait for the running script to end; True if it did."""
+        reader = self._reader
+        if reader is not None:
+            reader.join(timeout_s)
+            return not reader.is_alive()
+        return True
+
+    def shutdown(self) -> None:
+        """Abort any script and leave the cell off."""
+        if self._running:
+            self.stop()
+        self.isShutdown = True
+
+    # --- script execution ---------------------------------------------------------------------------------
+    def _run(self, lines: list[str], v_min: float | None = None, v_max: float | None = None) -> None:
+        with self._lock:
+            if self._running:
+                raise TechniqueError(f"{self.name}: a technique is already running; stop() it first")
+            self.script = "e\n" + "\n".join(lines) + "\n"
+            self.stop_reason = None
+            self._error = None
+            self._aborting = False
+            # One write: the adapter appends the final "\n", so the script ends with the empty line.
+            self.write(self.script)
+            ack = self.read()
+            while ack.startswith("Z"):  # a late abort reply ("Z!0006": nothing was running) - skip it
+                ack = self.read()
+            found = ms.find_error(ack)
+            if found:
+                raise TechniqueError(f"{self.name}: script rejected: !{found[0]:04X} {found[1]}")
+            if ack != "e":
+                raise TechniqueError(f"{self.name}: expected the script ack 'e', got {ack!r}")
+            self._running = True
+            self._window = (v_min, v_max)
+            self._last_potential = None
+            self._reader = threading.Thread(target=self._read_stream, name=f"{self.name} reader",
+                                            daemon=True)
+            self._reader.start()
+
+    def _read_stream(self) -> None:
+        try:
+            while True:
+                try:
+                    line = self.read()
+                except pyvisa.errors.VisaIOError as exc:
+                    if exc.error_code == pyvisa.constants.StatusCode.error_timeout:
+                        continue
+                    raise
+                if self._handle_line(line):
+                    break
+        except Exception as exc:  # handed to the caller of poll(), never swallowed
+            self._error = exc
+        finally:
+            self._running = False
+
+    def _handle_line(self, line: str) -> bool:
+        """Process one line of a running script's output; True when the script has ended."""
+        if line == "":
+            self._finish()
+            return True
+        found = ms.find_error(line)
+        if found:
+            if self._aborting and line.startswith("Z"):
+                return False
+            raise TechniqueError(f"{self.name}: device error !{found[0]:04X}: {found[1]}")
+        if line.startswith("P"):
+            package = ms.decode_package(line)
+            t = package.get("eb")
+            potential = package.get("ab", "da")
+            current = package.get("ba", "db")
+            self._samples.put(Sample(t if t is not None else time.monotonic(),
+                                     potential if potential is not None else float("nan"),
+                                     current if current is not None else 0.0))
+            self._last_potential = potential
+        # "M0000"/"C0000"/"L" open loops, "*", "+", "-" close them, "Z" acknowledges an abort,
+        # text lines come from send_string: none of them carries a sample.
+        return False
+
+    def _finish(self) -> None:
+        if self._aborting:
+            self.stop_reason = "stopped"
+            return
+        v_min, v_max = self._window
+        last = self._last_potential
+        if last is not None and v_max is not None and last > v_max:
+            self.stop_reason = "v_max"
+        elif last is not None and v_min is not None and last < v_min:
+            self.stop_reason = "v_min"
+        else:
+            self.stop_reason = "max_time"
+
+
+def _range_for(current_A: float) -> float:
+    """Smallest EmStat4 LR current range (A) that holds ``current_A``."""
+    for rng in (1e-9, 10e-9, 100e-9, 1e-6, 10e-6, 100e-6, 1e-3, 10e-3):
+        if current_A <= rng:
+            return rng
+    return 10e-3
+
+
+def _check_times(interval_s: float, max_time_s: float) -> None:
+    if not interval_s > 0:
+        raise ValueError(f"interval_s must be > 0 (got {interval_s!r})")
+    if not max_time_s > 0:
+        raise ValueError(f"max_time_s must be > 0 (got {max_time_s!r})")

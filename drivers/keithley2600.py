@@ -1,0 +1,180 @@
+"""Keithley 2600B SourceMeter (e.g. 2636B) over TSP, %g numbers so nA values survive; fills SourceMeter."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+from pymeasure.instruments import Channel, Instrument
+from pymeasure.instruments.validators import strict_discrete_set, strict_range
+
+from drivers._common import with_defaults
+from drivers.errors import InstrumentError
+
+
+def _tsp_bool(text: str) -> bool:
+    """TSP prints booleans as ``true``/``false`` and numbers as ``1.00000e+00``."""
+    text = text.strip().lower()
+    if text in ("true", "false"):
+        return text == "true"
+    return bool(float(text))
+
+
+class SMUChannel(Channel):
+    """One SMU channel (``smua``/``smub``). Numbers go out as ``%g``: PyMeasure's ``%f`` sends 1e-9 A as 0."""
+
+    source_function = Channel.control(
+        "print(smu{ch}.source.func)", "smu{ch}.source.func=%d",
+        """Control the source function: 'voltage' (OUTPUT_DCVOLTS = 1) or 'current' (OUTPUT_DCAMPS = 0).""",
+        validator=strict_discrete_set, values={"voltage": 1, "current": 0}, map_values=True,
+        get_process=lambda v: int(float(v)),
+    )
+    source_output = Channel.control(
+        "print(smu{ch}.source.output)", "smu{ch}.source.output=%d",
+        """Control the output state (bool).""",
+        validator=strict_discrete_set, values={True: 1, False: 0}, map_values=True,
+        get_process=lambda v: int(float(v)),
+    )
+    off_mode = Channel.control(
+        "print(smu{ch}.source.offmode)", "smu{ch}.source.offmode=%d",
+        """Control the output-off mode: 'normal' (0), 'zero' (1) or 'high_z' (2, floats a battery).""",
+        validator=strict_discrete_set, values={"normal": 0, "zero": 1, "high_z": 2}, map_values=True,
+        get_process=lambda v: int(float(v)),
+    )
+    source_voltage = Channel.control(
+        "print(smu{ch}.source.levelv)", "smu{ch}.source.levelv=%g",
+        """Control the source voltage (V), -200 to 200.""",
+        validator=strict_range, values=[-200, 200],
+    )
+    source_current = Channel.control(
+        "print(smu{ch}.source.leveli)", "smu{ch}.source.leveli=%g",
+        """Control the source current (A), -1.5 to 1.5.""",
+        validator=strict_range, values=[-1.5, 1.5],
+    )
+    compliance_current = Channel.control(
+        "print(smu{ch}.source.limiti)", "smu{ch}.source.limiti=%g",
+        """Control the current limit (A) while sourcing voltage.""",
+        validator=strict_range, values=[1e-10, 1.5],
+    )
+    compliance_voltage = Channel.control(
+        "print(smu{ch}.source.limitv)", "smu{ch}.source.limitv=%g",
+        """Control the voltage limit (V) while sourcing current.""",
+        validator=strict_range, values=[0.02, 200],
+    )
+    current_range = Channel.control(
+        "print(smu{ch}.measure.rangei)", "smu{ch}.measure.rangei=%g",
+        """Control the current measure range (A); 100 pA is the lowest on a 2635B/2636B.""",
+        validator=strict_range, values=[1e-10, 1.5],
+    )
+    current_autorange = Channel.control(
+        "print(smu{ch}.measure.autorangei)", "smu{ch}.measure.autorangei=%d",
+        """Control current measure autorange (bool).""",
+        validator=strict_discrete_set, values={True: 1, False: 0}, map_values=True,
+        get_process=lambda v: int(float(v)),
+    )
+    # PyMeasure's measure_nplc has map_values=True with values=[0.001, 25], so 25 is sent as the list index.
+    measure_nplc = Channel.control(
+        "print(smu{ch}.measure.nplc)", "smu{ch}.measure.nplc=%g",
+        """Control the integration time in power-line cycles, 0.001 to 25.""",
+        validator=strict_range, values=[0.001, 25],
+    )
+    current = Channel.measurement("print(smu{ch}.measure.i())", """Measure the current (A).""")
+    voltage = Channel.measurement("print(smu{ch}.measure.v())", """Measure the voltage (V).""")
+    compliance = Channel.measurement(
+        "print(smu{ch}.source.compliance)", """Get whether the source is in compliance (bool).""",
+        get_process=_tsp_bool,
+    )
+
+
+class Keithley2600(Instrument):
+    """Keithley 2600B series (2601B...2636B) over TSP; one channel fills the ``SourceMeter`` role.
+
+    :param adapter: VISA resource string or a PyMeasure adapter.
+    :param channel: ``"a"`` or ``"b"``: the channel used for the role.
+    :param kwargs: forwarded to the VISA adapter (defaults: ``\\n`` terminations, 10 s timeout).
+    """
+
+    IDENTITY = re.compile(r"KEITHLEY INSTRUMENTS.*MODEL 26\d\d", re.IGNORECASE)
+
+    smua = Instrument.ChannelCreator(SMUChannel, "a")
+    smub = Instrument.ChannelCreator(SMUChannel, "b")
+
+    def __init__(self, adapter, name: str = "Keithley 2600B SourceMeter", channel: str = "a", **kwargs):
+        kwargs = with_defaults(kwargs, read_termination="\n", write_termination="\n", timeout=10000)
+        super().__init__(adapter, name, includeSCPI=False, **kwargs)
+        if channel not in ("a", "b"):
+            raise ValueError(f"channel must be 'a' or 'b' (got {channel!r})")
+        self.smu: SMUChannel = self.smua if channel == "a" else self.smub
+
+    id = Instrument.measurement("*IDN?", """Get the identity (``*IDN?`` works on TSP instruments).""",
+                                cast=str, maxsplit=0)
+
+    def errors(self) -> list[tuple[int, str]]:
+        """Drain ``errorqueue``: ``[(code, message), ...]`` (TAB-separated ``errorqueue.next()``)."""
+        found = []
+        count = int(float(self.ask("print(errorqueue.count)")))
+        for _ in range(count):
+            code, _, rest = self.ask("print(errorqueue.next())").partition("\t")
+            found.append((int(float(code)), rest.split("\t")[0].strip()))
+        return found
+
+    def raise_errors(self, doing: str) -> None:
+        found = self.errors()
+        if found:
+            listed = "; ".join(f"{code} {message}" for code, message in found)
+            raise InstrumentError(f"{self.name}: {doing}: {listed}")
+
+    def reset(self) -> None:
+        self.write("reset()")
+
+    # --- SourceMeter role ---------------------------------------------------------------------------------
+    def configure_voltage_source(self, compliance_A: float, nplc: float = 1.0,
+                                 current_range_A: float | None = None) -> None:
+        """Source V, measure I with a current limit (A); output-off mode high-Z."""
+        smu = self.smu
+        smu.source_function = "voltage"
+        smu.off_mode = "high_z"
+        smu.compliance_current = compliance_A
+        smu.measure_nplc = nplc
+        if current_range_A is None:
+            smu.current_autorange = True
+        else:
+            smu.current_range = current_range_A
+        self.raise_errors("configure voltage source")
+
+    def set_voltage(self, volts: float) -> None:
+        self.smu.source_voltage = volts
+
+    def measure_current(self) -> float:
+        return float(self.smu.current)
+
+    def sweep_voltage(self, voltages: Sequence[float], delay_s: float) -> np.ndarray:
+        """Point by point; the settling ``delay_s`` runs on the instrument (TSP ``delay()``)."""
+        strict_range(delay_s, [0, 10000])
+        currents = []
+        for v in voltages:
+            self.smu.source_voltage = float(v)
+            if delay_s > 0:
+                self.write(f"delay({delay_s:g})")
+            currents.append(self.measure_current())
+        return np.asarray(currents, dtype=float)
+
+    def enable_output(self) -> None:
+        self.smu.source_output = True
+
+    def disable_output(self) -> None:
+        self.smu.source_output = False
+
+    @property
+    def output_enabled(self) -> bool:
+        return bool(self.smu.source_output)
+
+    @property
+    def compliance_tripped(self) -> bool:
+        return bool(self.smu.compliance)
+
+    def shutdown(self) -> None:
+        """Turn the role's channel output off (single-channel models have no ``smub`` to address)."""
+        self.smu.source_output = False
+        self.isShutdown = True
