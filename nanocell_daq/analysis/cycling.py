@@ -89,8 +89,24 @@ def half_cycle(
     n = int(t.size)
     if n < 2:
         nan = float("nan")
-        return HalfCycle(cycle, direction_of(current, charge_sign), nan, nan, nan, nan, nan, nan,
-                         float(t[0]) if n else nan, 0.0, nan, nan, nan, n, step_id, label)
+        return HalfCycle(
+            cycle,
+            direction_of(current, charge_sign),
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            float(t[0]) if n else nan,
+            0.0,
+            nan,
+            nan,
+            nan,
+            n,
+            step_id,
+            label,
+        )
     q = cumulative_charge(t, current)
     capacity = abs(float(q[-1]))
     dt = np.diff(t)
@@ -160,9 +176,17 @@ def half_cycles_from_points(
             first = seg.iloc[0]
             cyc = int(first["cycle"]) if "cycle" in seg.columns and pd.notna(first["cycle"]) else 0
             lab = str(first["label"]) if "label" in seg.columns and pd.notna(first["label"]) else None
-            out.append(half_cycle(seg["t_s"].to_numpy(), seg["current_A"].to_numpy(),
-                                  seg["voltage_V"].to_numpy(), cycle=cyc, charge_sign=charge_sign,
-                                  step_id=int(step_id), label=lab))
+            out.append(
+                half_cycle(
+                    seg["t_s"].to_numpy(),
+                    seg["current_A"].to_numpy(),
+                    seg["voltage_V"].to_numpy(),
+                    cycle=cyc,
+                    charge_sign=charge_sign,
+                    step_id=int(step_id),
+                    label=lab,
+                )
+            )
         out.sort(key=lambda h: h.start_s)
     else:
         t = points["t_s"].to_numpy(dtype=float)
@@ -208,10 +232,22 @@ def cycle_table(half_cycles: Sequence[HalfCycle]) -> pd.DataFrame:
     cell, Q_charge/Q_discharge for a discharge-first (pristine cathode wire) cell. Hysteresis is
     V̄_charge − V̄_discharge (V).
     """
-    columns = ["cycle", "charge_capacity_Ah", "discharge_capacity_Ah", "charge_capacity_pAh",
-               "discharge_capacity_pAh", "charge_capacity_C", "discharge_capacity_C", "coulombic_efficiency",
-               "mean_charge_voltage_V", "mean_discharge_voltage_V", "voltage_hysteresis_V",
-               "charge_energy_J", "discharge_energy_J", "energy_efficiency"]
+    columns = [
+        "cycle",
+        "charge_capacity_Ah",
+        "discharge_capacity_Ah",
+        "charge_capacity_pAh",
+        "discharge_capacity_pAh",
+        "charge_capacity_C",
+        "discharge_capacity_C",
+        "coulombic_efficiency",
+        "mean_charge_voltage_V",
+        "mean_discharge_voltage_V",
+        "voltage_hysteresis_V",
+        "charge_energy_J",
+        "discharge_energy_J",
+        "energy_efficiency",
+    ]
     if not half_cycles:
         return pd.DataFrame(columns=columns)
     opener = sorted(half_cycles, key=lambda h: h.start_s)[0].direction
@@ -219,8 +255,9 @@ def cycle_table(half_cycles: Sequence[HalfCycle]) -> pd.DataFrame:
     for cycle in sorted({h.cycle for h in half_cycles}):
         row: dict[str, float] = {"cycle": cycle}
         for d in ("charge", "discharge"):
-            hs = [h for h in half_cycles
-                  if h.cycle == cycle and h.direction == d and np.isfinite(h.capacity_C)]
+            hs = [
+                h for h in half_cycles if h.cycle == cycle and h.direction == d and np.isfinite(h.capacity_C)
+            ]
             q = float(sum(h.capacity_C for h in hs)) if hs else float("nan")
             e = float(sum(h.energy_J for h in hs)) if hs else float("nan")
             v = float(sum(h.mean_voltage_V * h.capacity_C for h in hs) / q) if hs and q > 0 else float("nan")
@@ -276,8 +313,14 @@ def dqdv(
     return centres, grad
 
 
-def dqdv_table(points: pd.DataFrame, half_cycles: Sequence[HalfCycle], *, bin_V: float = 0.005,
-               window: int = 7, polyorder: int = 2) -> pd.DataFrame:
+def dqdv_table(
+    points: pd.DataFrame,
+    half_cycles: Sequence[HalfCycle],
+    *,
+    bin_V: float = 0.005,
+    window: int = 7,
+    polyorder: int = 2,
+) -> pd.DataFrame:
     """dQ/dV (C/V) of every half-cycle that has a ``step_id`` in ``points``.
 
     Columns: cycle, direction, step_id, voltage_V, dqdv_C_per_V.
@@ -290,8 +333,17 @@ def dqdv_table(points: pd.DataFrame, half_cycles: Sequence[HalfCycle], *, bin_V:
         q = np.abs(cumulative_charge(seg["t_s"].to_numpy(float), seg["current_A"].to_numpy(float)))
         v, g = dqdv(seg["voltage_V"].to_numpy(float), q, bin_V=bin_V, window=window, polyorder=polyorder)
         if v.size:
-            frames.append(pd.DataFrame({"cycle": h.cycle, "direction": h.direction, "step_id": h.step_id,
-                                        "voltage_V": v, "dqdv_C_per_V": g}))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "cycle": h.cycle,
+                        "direction": h.direction,
+                        "step_id": h.step_id,
+                        "voltage_V": v,
+                        "dqdv_C_per_V": g,
+                    }
+                )
+            )
     if not frames:
         return pd.DataFrame(columns=["cycle", "direction", "step_id", "voltage_V", "dqdv_C_per_V"])
     return pd.concat(frames, ignore_index=True)

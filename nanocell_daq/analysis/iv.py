@@ -204,8 +204,7 @@ def iv_metrics(
     n = int(v.size)
     g0, g0_err, offset, window, n_in = zero_bias_conductance(v, i, g0_window_V)
     if n < 2:
-        return IVMetrics(g0, g0_err, window, n_in, offset, NAN, NAN, NAN, NAN, NAN, NAN, NAN,
-                         NAN, NAN, n)
+        return IVMetrics(g0, g0_err, window, n_in, offset, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, n)
     vmax = float(np.max(np.abs(v)))
     imax = float(np.max(np.abs(i)))
 

@@ -135,13 +135,14 @@ def fit_si(
     p0 = np.clip(p0, lo, hi)
     p0[[0, 3]] = np.maximum(p0[[0, 3]], 1e-6)  # strictly inside the bounds, as trf requires
     try:
-        res = least_squares(lambda p: si_model(x, p) - sn, p0, bounds=(lo, hi), method="trf",
-                            x_scale="jac", max_nfev=400)
+        res = least_squares(
+            lambda p: si_model(x, p) - sn, p0, bounds=(lo, hi), method="trf", x_scale="jac", max_nfev=400
+        )
     except (ValueError, np.linalg.LinAlgError):
         return _failed(y)
     p = res.x
     dof = max(x.size - p.size, 1)
-    redchi = float(np.sum(res.fun ** 2) / dof)
+    redchi = float(np.sum(res.fun**2) / dof)
     jac = res.jac
     try:
         cov = np.linalg.pinv(jac.T @ jac) * redchi
@@ -157,13 +158,24 @@ def fit_si(
     c_pos, c_pos_err = (p[1], err[1]) if significant else (NAN, NAN)
     c_w, c_w_err = (p[2], err[2]) if significant else (NAN, NAN)
     return SiFit(
-        c_position=float(c_pos), c_position_err=float(c_pos_err),
-        c_fwhm=float(c_w), c_fwhm_err=float(c_w_err),
-        c_area=float(ac), c_area_err=float(ac_err),
-        a_position=float(p[4]), a_position_err=float(err[4]), a_fwhm=float(p[5]), a_fwhm_err=float(err[5]),
-        a_area=float(aa), a_area_err=float(aa_err),
-        xc=float(xc), xc_err=float(xc_err), y=float(y), c_significant=significant,
-        redchi=redchi * scale**2, success=bool(res.success),
+        c_position=float(c_pos),
+        c_position_err=float(c_pos_err),
+        c_fwhm=float(c_w),
+        c_fwhm_err=float(c_w_err),
+        c_area=float(ac),
+        c_area_err=float(ac_err),
+        a_position=float(p[4]),
+        a_position_err=float(err[4]),
+        a_fwhm=float(p[5]),
+        a_fwhm_err=float(err[5]),
+        a_area=float(aa),
+        a_area_err=float(aa_err),
+        xc=float(xc),
+        xc_err=float(xc_err),
+        y=float(y),
+        c_significant=significant,
+        redchi=redchi * scale**2,
+        success=bool(res.success),
     )
 
 
@@ -179,5 +191,6 @@ def _xc_error(ic: float, ia: float, var_c: float, var_a: float, *, cov_ca: float
 
 
 def _failed(y: float) -> SiFit:
-    return SiFit(NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, float(y), False, NAN,
-                 False)
+    return SiFit(
+        NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, float(y), False, NAN, False
+    )

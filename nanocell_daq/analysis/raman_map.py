@@ -44,14 +44,20 @@ def fit_map(
     if despike and x.size >= 5:
         data, spikes = remove_spikes(data, threshold=spike_threshold)
     if baseline != "none" and x.size:
-        data = subtract_baseline(x, data, method=baseline, order=1,
-                                 exclude=((400.0, 550.0),))
+        data = subtract_baseline(x, data, method=baseline, order=1, exclude=((400.0, 550.0),))
     rows = []
     for k in range(n):
         fit = fit_si(x, data[k], y=y, window=window)
         y_um = float(pos[k, 1]) if pos.shape[1] > 1 else 0.0
-        rows.append({"pixel": k, "x_um": float(pos[k, 0]), "y_um": y_um, **fit.as_dict(),
-                     "n_spikes": int(spikes[k].sum())})
+        rows.append(
+            {
+                "pixel": k,
+                "x_um": float(pos[k, 0]),
+                "y_um": y_um,
+                **fit.as_dict(),
+                "n_spikes": int(spikes[k].sum()),
+            }
+        )
     return pd.DataFrame(rows, columns=PIXEL_COLUMNS)
 
 
@@ -119,12 +125,14 @@ def profile_along_wire(
     values = pixels[column].to_numpy(dtype=float)
     frame = pd.DataFrame({"k": k, "v": values})
     grouped = frame.groupby("k")["v"]
-    out = pd.DataFrame({
-        "distance_um": grouped.size().index.to_numpy() * bin_um + s.min(),
-        "mean": grouped.mean().to_numpy(),
-        "std": grouped.std(ddof=0).to_numpy(),
-        "n": grouped.count().to_numpy(),
-    })
+    out = pd.DataFrame(
+        {
+            "distance_um": grouped.size().index.to_numpy() * bin_um + s.min(),
+            "mean": grouped.mean().to_numpy(),
+            "std": grouped.std(ddof=0).to_numpy(),
+            "n": grouped.count().to_numpy(),
+        }
+    )
     return out
 
 
@@ -148,10 +156,18 @@ def map_summary(pixels: pd.DataFrame, y: float | None = None) -> dict[str, float
     nan = float("nan")
     wire = on_wire(pixels)
     if pixels.empty or not wire.any():
-        return {"xc_mean": nan, "xc_std": nan, "xc_pooled": nan, "c_position_median": nan,
-                "c_fwhm_median": nan, "c_area_sum": nan, "a_area_sum": nan,
-                "n_pixels": len(pixels), "n_wire_pixels": 0,
-                "n_spikes": int(pixels["n_spikes"].sum()) if "n_spikes" in pixels else 0}
+        return {
+            "xc_mean": nan,
+            "xc_std": nan,
+            "xc_pooled": nan,
+            "c_position_median": nan,
+            "c_fwhm_median": nan,
+            "c_area_sum": nan,
+            "a_area_sum": nan,
+            "n_pixels": len(pixels),
+            "n_wire_pixels": 0,
+            "n_spikes": int(pixels["n_spikes"].sum()) if "n_spikes" in pixels else 0,
+        }
     sub = pixels[wire]
     xc = sub["xc"].to_numpy(dtype=float)
     xc = xc[np.isfinite(xc)]

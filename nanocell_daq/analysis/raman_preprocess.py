@@ -57,7 +57,7 @@ def spike_mask(
             height = y[r, peak] - base
             if height <= 0:
                 continue
-            local = y[r, max(0, start - 1):min(y.shape[1], stop + 1)]
+            local = y[r, max(0, start - 1) : min(y.shape[1], stop + 1)]
             jump = float(np.max(np.abs(np.diff(local)))) if local.size > 1 else 0.0
             # The spike proper: pixels in the run that stand clearly above the surroundings.
             core = np.arange(start, stop)[seg - base > 0.25 * height]

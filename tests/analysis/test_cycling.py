@@ -40,7 +40,7 @@ def test_nan_points_are_ignored_and_negative_current_is_a_discharge():
 def test_cycle_table_gives_efficiency_and_hysteresis():
     pts = cycling_points(capacity_C=2e-9)
     # make the discharge of cycle 1 deliver 90 %
-    mask = (pts["step_id"] == 2)
+    mask = pts["step_id"] == 2
     pts.loc[mask, "current_A"] *= 0.9
     hcs = half_cycles_from_points(pts)
     assert [h.direction for h in hcs] == ["charge", "discharge", "charge", "discharge"]

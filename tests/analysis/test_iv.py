@@ -62,8 +62,10 @@ def test_nan_points_and_hysteresis():
 
 def test_table_per_step_and_pair():
     v = sweep(0.5, 0.01)
-    frames = [pd.DataFrame({"step_id": 1, "pair": p, "voltage_V": v, "current_A": g * v})
-              for p, g in (("S-D", 1e-6), ("S-C1", 3e-6))]
+    frames = [
+        pd.DataFrame({"step_id": 1, "pair": p, "voltage_V": v, "current_A": g * v})
+        for p, g in (("S-D", 1e-6), ("S-C1", 3e-6))
+    ]
     table = iv_table(pd.concat(frames))
     assert list(table["pair"]) == ["S-D", "S-C1"]
     assert table["conductance_S"].to_numpy() == pytest.approx([1e-6, 3e-6])

@@ -1,0 +1,379 @@
+"""Analyse one stored run: cycling, I-V, Raman maps and the checkpoint time line, cached in the store.
+
+``analyze_run(store, run_id, y=0.8)`` reads the run through the store API, computes every metric, stores the
+results back as derived results keyed by the analysis parameters, and returns a :class:`RunAnalysis`.
+Raman map fits (the slow part: a few ms per pixel) are cached per map step, keyed by the fit parameters and
+the spectra they saw, so a second call, or a call with another cross-section ratio ``y`` (Xc is recomputed
+from the stored band areas), does not refit. Cycling and I-V metrics take milliseconds and are recomputed.
+
+Runs still running are analysed (the data so far) with a warning in ``RunAnalysis.warnings``; an unknown run,
+or a run without any data point, raises :class:`~nanocell_daq.errors.UserError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nanocell_daq.analysis import correlation
+from nanocell_daq.analysis.cycling import (
+    cumulative_charge,
+    cycle_table,
+    dqdv_table,
+    half_cycle_table,
+    half_cycles_from_points,
+)
+from nanocell_daq.analysis.frames import frame_from_json, frame_to_json, jsonable
+from nanocell_daq.analysis.iv import iv_table
+from nanocell_daq.analysis.raman import crystalline_fraction
+from nanocell_daq.analysis.raman_map import fit_map, map_summary, profile_along_wire
+from nanocell_daq.errors import UserError
+
+log = logging.getLogger(__name__)
+
+ANALYSIS_VERSION = 1
+KIND_SUMMARY = "run_analysis"
+KIND_MAP_FIT = "raman_map_fit"
+
+
+@dataclass(frozen=True)
+class AnalysisParams:
+    """Settings of the analysis (the key of stored results).
+
+    ``y``: a-Si/c-Si Raman cross-section ratio in Xc = Ic/(Ic + y·Ia); ``g0_window_V``: half-width of the
+    zero-bias fit (V); ``high_bias_fraction``: top fraction of |V| for the high-bias slope;
+    ``spike_threshold``: Whitaker-Hayes modified z-score; ``fit_window_cm1``: Si fit window (cm-1);
+    ``baseline``: "none", "poly" or "als" before the fit; ``dqdv_bin_V``: voltage bin of dQ/dV (V);
+    ``charge_sign``: +1 if a positive current charges the cell.
+    """
+
+    y: float = 0.8
+    g0_window_V: float = 0.05
+    high_bias_fraction: float = 0.2
+    spike_threshold: float = 6.0
+    fit_window_cm1: tuple[float, float] = (380.0, 600.0)
+    baseline: str = "none"
+    dqdv_bin_V: float = 0.005
+    charge_sign: int = 1
+
+    def key(self) -> dict[str, Any]:
+        return jsonable({**asdict(self), "version": ANALYSIS_VERSION})
+
+    def map_fit_key(self, step_id: int, n_spectra: int, last_id: int) -> dict[str, Any]:
+        """Key of one map's pixel fits: fit settings and the spectra seen (not ``y``: Xc is recomputed)."""
+        return jsonable(
+            {
+                "step_id": step_id,
+                "n_spectra": n_spectra,
+                "last_spectrum_id": last_id,
+                "spike_threshold": self.spike_threshold,
+                "fit_window_cm1": self.fit_window_cm1,
+                "baseline": self.baseline,
+                "version": ANALYSIS_VERSION,
+            }
+        )
+
+
+@dataclass
+class RunAnalysis:
+    """Everything computed for one run.
+
+    ``checkpoints``: list of dicts (label, cycle, time_s, charge_passed_C, soc, conductance_S, nonlinearity,
+    rectification, xc_mean, xc_pooled, iv_step_id, map_step_id, step_ids, per_pair);
+    ``half_cycles``: list of dicts (cycle, direction, capacity_Ah, capacity_pAh, capacity_C, mean_voltage_V,
+    energy_J, step_id, label, ...); tables as DataFrames; ``maps``: map step id -> pixel table;
+    ``profiles``: map step id -> Xc profile along the wire.
+    """
+
+    run_id: int
+    run: dict[str, Any]
+    params: AnalysisParams
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)
+    half_cycles: list[dict[str, Any]] = field(default_factory=list)
+    cycle_table: pd.DataFrame = field(default_factory=pd.DataFrame)
+    half_cycle_table: pd.DataFrame = field(default_factory=pd.DataFrame)
+    dqdv: pd.DataFrame = field(default_factory=pd.DataFrame)
+    iv_table: pd.DataFrame = field(default_factory=pd.DataFrame)
+    timeline: pd.DataFrame = field(default_factory=pd.DataFrame)
+    maps: dict[int, pd.DataFrame] = field(default_factory=dict)
+    map_summaries: dict[int, dict[str, float]] = field(default_factory=dict)
+    profiles: dict[int, pd.DataFrame] = field(default_factory=dict)
+    cycling_points: pd.DataFrame = field(default_factory=pd.DataFrame)
+    iv_points: pd.DataFrame = field(default_factory=pd.DataFrame)
+    steps: pd.DataFrame = field(default_factory=pd.DataFrame)
+    nominal_capacity_Ah: float | None = None
+    warnings: list[str] = field(default_factory=list)
+    maps_refitted: int = 0
+
+    @property
+    def checkpoint_table(self) -> pd.DataFrame:
+        """The checkpoints as a DataFrame (without the per-pair dict)."""
+        rows = [{k: v for k, v in c.items() if k != "per_pair"} for c in self.checkpoints]
+        return pd.DataFrame(rows)
+
+    def summary(self) -> str:
+        """A few lines for a terminal: capacities per half-cycle, then one line per checkpoint."""
+        r = self.run
+        lines = [
+            f"run {self.run_id} ({r.get('status')}): {r.get('protocol_name')} on {r.get('device') or '?'}"
+        ]
+        lines += [f"warning: {w}" for w in self.warnings]
+        for h in self.half_cycles:
+            lines.append(
+                f"  cycle {h['cycle']} {h['direction']:<9} {h['capacity_pAh']:8.4f} pAh "
+                f"({h['capacity_C'] * 1e9:.3f} nC), mean {h['mean_voltage_V']:.3f} V"
+            )
+        for c in self.checkpoints:
+            soc = (
+                f"SOC {c['soc']:5.2f}" if c.get("soc") is not None and np.isfinite(c["soc"]) else "SOC   n/a"
+            )
+            lines.append(
+                f"  {c['label']:<22} {soc}  G0 {_fmt(c['conductance_S'], 'S')}  "
+                f"NL {_num(c['nonlinearity'])}  Xc {_num(c['xc_mean'])}"
+            )
+        return "\n".join(lines)
+
+
+def _num(x: float | None) -> str:
+    return "  n/a" if x is None or not np.isfinite(x) else f"{x:5.2f}"
+
+
+def _fmt(x: float | None, unit: str) -> str:
+    if x is None or not np.isfinite(x):
+        return "   n/a   "
+    return f"{x:9.3e} {unit}"
+
+
+def load_run_or_fail(store: Any, run_id: int | str) -> Any:
+    """The store's RunInfo, or a UserError naming the database and the runs it has."""
+    try:
+        return store.run(run_id)
+    except KeyError:
+        ids = [r.id for r in store.runs()]
+        have = f"runs in it: {', '.join(map(str, ids[-10:]))}" if ids else "it has no runs"
+        raise UserError(f"{store.location.shown}: no run {run_id!r} ({have})") from None
+
+
+def run_context(store: Any, info: Any) -> tuple[dict[str, Any], float | None, tuple | None]:
+    """(run header dict, nominal capacity Ah or None, wire (start, end) stage coordinates um or None)."""
+    device: dict[str, Any] = {}
+    chip = None
+    if getattr(info, "device_id", None) is not None:
+        try:
+            d = store.device(info.device_id)
+            chip = d.chip
+            device = {"chip": d.chip, "wire": d.wire, **(d.dimensions or {}), **(d.extra or {})}
+        except KeyError:
+            pass
+    station_dev = (info.station or {}).get("device", {}) if isinstance(info.station, dict) else {}
+    merged = {**station_dev, **{k: v for k, v in device.items() if v not in (None, "")}}
+    chip = chip or station_dev.get("chip")
+    cap = merged.get("nominal_capacity_Ah")
+    pos = merged.get("wire_position_um") or {}
+    wire = (pos["start"], pos["end"]) if isinstance(pos, dict) and "start" in pos and "end" in pos else None
+    header = {
+        "id": info.id,
+        "uuid": info.uuid,
+        "protocol_name": info.protocol_name,
+        "status": info.status,
+        "device": chip,
+        "wire": merged.get("wire"),
+        "started": info.started,
+        "ended": info.ended,
+        "operator": info.operator,
+        "reason": info.reason,
+        "software_version": info.software_version,
+    }
+    return header, (float(cap) if cap else None), wire
+
+
+def steps_frame(steps: list[Any], started: dt.datetime | None) -> pd.DataFrame:
+    """Steps as a table, with ``time_s`` = start time in seconds since the run started (wall clock)."""
+    rows = []
+    for s in steps:
+        t = (s.started - started).total_seconds() if (s.started and started) else float("nan")
+        rows.append(
+            {
+                "step_id": s.id,
+                "index": s.index,
+                "kind": s.kind,
+                "label": s.label,
+                "cycle": s.cycle,
+                "status": s.status,
+                "time_s": t,
+                "started": s.started,
+                "ended": s.ended,
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["step_id", "index", "kind", "label", "cycle", "status", "time_s", "started", "ended"]
+    )
+
+
+def _cycling_frame(store: Any, run_id: int, steps: pd.DataFrame) -> pd.DataFrame:
+    data = store.cycling(run_id)
+    frame = pd.DataFrame(
+        {"step_id": data.step_id, "t_s": data.t, "voltage_V": data.E, "current_A": data.I, "charge_C": data.Q}
+    )
+    meta = steps[["step_id", "kind", "label", "cycle"]]
+    return frame.merge(meta, on="step_id", how="left")
+
+
+def _iv_frame(store: Any, run_id: int, steps: pd.DataFrame) -> pd.DataFrame:
+    data = store.iv(run_id)
+    frame = pd.DataFrame(
+        {
+            "step_id": data.step_id,
+            "voltage_V": data.V,
+            "current_A": data.I,
+            "direction": data.direction,
+            "pair": data.pair,
+            "t_s": data.t,
+        }
+    )
+    return frame.merge(steps[["step_id", "label", "cycle"]], on="step_id", how="left")
+
+
+def _map_pixels(
+    store: Any, run_id: int, step_id: int, params: AnalysisParams, *, use_cache: bool
+) -> tuple[pd.DataFrame | None, bool]:
+    """Pixel fits of one map step (cached), with Xc for ``params.y``; (None, False) if it has no spectra."""
+    spectra = store.spectra(run_id, step_id=step_id)
+    if len(spectra) == 0:
+        return None, False
+    key = params.map_fit_key(step_id, len(spectra), int(spectra.last_id))
+    stored = store.get_derived(run_id, KIND_MAP_FIT, key) if use_cache else None
+    refitted = stored is None
+    if stored is None:
+        positions = np.column_stack([spectra.x_um, spectra.y_um])
+        pixels = fit_map(
+            spectra.axis,
+            spectra.counts,
+            positions,
+            y=params.y,
+            window=params.fit_window_cm1,
+            spike_threshold=params.spike_threshold,
+            baseline=params.baseline,
+        )
+        pixels["spectrum_id"] = spectra.id
+        pixels["grid_pixel"] = spectra.pixel
+        store.put_derived(run_id, KIND_MAP_FIT, key, frame_to_json(pixels))
+    else:
+        pixels = frame_from_json(stored)
+    pixels["y"] = params.y
+    pixels["xc"] = crystalline_fraction(
+        pixels["c_area"].to_numpy(float), pixels["a_area"].to_numpy(float), params.y
+    )
+    return pixels, refitted
+
+
+def analyze_run(
+    store: Any,
+    run_id: int | str,
+    y: float = 0.8,
+    *,
+    params: AnalysisParams | None = None,
+    use_cache: bool = True,
+    save: bool = True,
+) -> RunAnalysis:
+    """Compute every metric of a run from the store, store the results back, return a :class:`RunAnalysis`.
+
+    ``y`` is the a-Si/c-Si cross-section ratio (ignored if ``params`` is given). ``use_cache=False`` refits
+    the Raman maps; ``save=False`` leaves the store untouched (apart from the map-fit cache when refitting).
+    """
+    params = params or AnalysisParams(y=y)
+    info = load_run_or_fail(store, run_id)
+    rid = int(info.id)
+    header, capacity_ah, wire = run_context(store, info)
+    steps = store.steps(rid)
+    result = RunAnalysis(run_id=rid, run=header, params=params, nominal_capacity_Ah=capacity_ah)
+    if not steps:
+        raise UserError(f"run {rid} ({info.status}) has no steps yet: nothing to analyse")
+    if info.status == "running":
+        result.warnings.append(f"run {rid} is still running: this analysis covers the data recorded so far")
+    result.steps = steps_frame(steps, info.started)
+
+    cyc = _cycling_frame(store, rid, result.steps)
+    ivp = _iv_frame(store, rid, result.steps)
+    n_spectra = {s.id: 0 for s in steps if s.kind == "raman_map"}
+    if cyc.empty and ivp.empty and not any(len(store.spectra(rid, step_id=k)) for k in n_spectra):
+        raise UserError(
+            f"run {rid} ({info.status}) has {len(steps)} step(s) but no data points yet: nothing to analyse"
+        )
+    result.cycling_points, result.iv_points = cyc, ivp
+
+    # Cycling: each non-quiet step with points is a half-cycle (rests log V(t) at I = 0).
+    active = (
+        cyc[~cyc["kind"].isin(correlation.QUIET_KINDS + correlation.PROBE_KINDS)] if not cyc.empty else cyc
+    )
+    if not active.empty:
+        pts = active.assign(cycle=active["cycle"].fillna(0).astype(int))
+        hcs = half_cycles_from_points(pts, charge_sign=params.charge_sign)
+        result.half_cycles = [h.as_dict() for h in hcs]
+        result.half_cycle_table = half_cycle_table(hcs)
+        result.cycle_table = cycle_table(hcs)
+        result.dqdv = dqdv_table(pts, hcs, bin_V=params.dqdv_bin_V)
+    step_charge: dict[int, float] = {}
+    for sid, unsorted in active.groupby("step_id") if not active.empty else []:
+        seg = unsorted.sort_values("t_s")
+        q = cumulative_charge(seg["t_s"].to_numpy(float), seg["current_A"].to_numpy(float))
+        step_charge[int(sid)] = params.charge_sign * float(q[-1]) if q.size else 0.0
+
+    result.iv_table = iv_table(
+        ivp, ("step_id", "pair"), g0_window_V=params.g0_window_V, high_bias_fraction=params.high_bias_fraction
+    )
+
+    for s in steps:
+        if s.kind != "raman_map":
+            continue
+        pixels, refitted = _map_pixels(store, rid, s.id, params, use_cache=use_cache)
+        if pixels is None:
+            continue
+        result.maps_refitted += int(refitted)
+        result.maps[s.id] = pixels
+        result.map_summaries[s.id] = map_summary(pixels, params.y)
+        start, end = wire if wire else (None, None)
+        result.profiles[s.id] = profile_along_wire(pixels, "xc", start=start, end=end)
+
+    rows = [
+        correlation.StepRow(
+            id=int(r.step_id),
+            index=int(r.index),
+            kind=str(r.kind),
+            label=None if pd.isna(r.label) else str(r.label),
+            cycle=None if pd.isna(r.cycle) else int(r.cycle),
+            time_s=float(r.time_s),
+            status=str(r.status),
+        )
+        for r in result.steps.itertuples()
+    ]
+    cap_c = capacity_ah * 3600.0 if capacity_ah else None
+    result.timeline = correlation.timeline(rows, result.iv_table, result.map_summaries, step_charge, cap_c)
+    result.checkpoints = [
+        c.as_dict()
+        for c in correlation.checkpoints(rows, result.iv_table, result.map_summaries, step_charge, cap_c)
+    ]
+    if save:
+        store.put_derived(rid, KIND_SUMMARY, params.key(), _summary_value(result))
+    return result
+
+
+def _summary_value(result: RunAnalysis) -> dict[str, Any]:
+    """What is stored for other readers (GUI, notebooks): every table but the raw points and pixel fits."""
+    return jsonable(
+        {
+            "run_status": result.run.get("status"),
+            "warnings": result.warnings,
+            "checkpoints": result.checkpoints,
+            "half_cycles": result.half_cycles,
+            "cycle_table": frame_to_json(result.cycle_table),
+            "iv_table": frame_to_json(result.iv_table),
+            "timeline": frame_to_json(result.timeline),
+            "map_summaries": {str(k): v for k, v in result.map_summaries.items()},
+        }
+    )
