@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +38,14 @@ def resolve(url_or_path: str | os.PathLike[str]) -> Location:
         return Location(URL.create("sqlite+pysqlite", database=str(path)), path, str(text))
     try:
         url = make_url(text)
+    except (ArgumentError, ValueError) as exc:
+        hidden = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", text)
+        raise UserError(f"{hidden}: not a usable database URL or path ({exc})") from None
+    shown = url.render_as_string(hide_password=True)  # messages never show a password
+    try:
         url.get_dialect()
-    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
-        raise UserError(f"{text}: not a usable database URL or path ({exc})") from None
-    shown = url.render_as_string(hide_password=True)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise UserError(f"{shown}: no database driver for this URL ({exc})") from None
     if url.get_backend_name() != "sqlite":
         return Location(url, None, shown)
     if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
@@ -74,6 +79,18 @@ def check_existing_file(loc: Location) -> None:
     if head != SQLITE_MAGIC:
         what = "an empty file" if not head else "not an SQLite file"
         raise UserError(f"{loc.shown}: is not a nanocell run database ({what}); nothing was changed")
+    side_files = [Path(f"{path}{suffix}") for suffix in ("-wal", "-shm")]
+    absent = [f for f in side_files if not f.exists()]
+    try:
+        _check_tables(loc, path)
+    except UserError:
+        # SQLite makes -wal/-shm next to a WAL-mode file even read-only; leave the folder as we found it.
+        for f in absent:
+            f.unlink(missing_ok=True)
+        raise
+
+
+def _check_tables(loc: Location, path: Path) -> None:
     try:
         con = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
         try:

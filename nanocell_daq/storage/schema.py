@@ -209,7 +209,7 @@ class DerivedResultRow(Base):
     kind: Mapped[str] = mapped_column(String(64))
     params_hash: Mapped[str] = mapped_column(String(64))
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    value: Mapped[Any] = mapped_column(JSON)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
     software_version: Mapped[str] = mapped_column(String(64))
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
