@@ -14,7 +14,7 @@ class OCVRest(ElectrochemStep):
     """Record E at open circuit for ``time_s``, or until |dE/dt| < ``dEdt_V_s`` (if > 0) after
     ``min_time_s``. Records t, E, I (~0) and Q (0)."""
 
-    kind = "ocv_rest"
+    kind = "rest"
     role_name = "galvanostat"
     summary_fields = ("time_s", "dEdt_V_s")
     DATA_COLUMNS = ["t (s)", "E (V)", "I (A)", "Q (C)"]

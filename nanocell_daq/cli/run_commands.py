@@ -1,9 +1,191 @@
-"""CLI commands of the run area (placeholder until that area lands)."""
+"""``nanocell run | resume | check | demo`` and ``nanocell bench map``: protocol runs from the command line."""
 
 from __future__ import annotations
 
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from nanocell_daq.errors import UserError
+
+EXIT = {"completed": 0, "failed": 1, "aborted": 3, "interrupted": 3}
+
+
+def _overrides(values: list[str] | None) -> dict[str, str]:
+    out = {}
+    for v in values or []:
+        if "=" not in v:
+            raise UserError(f"--set {v}: expected NAME=VALUE (a parameter of the protocol)")
+        k, _, val = v.partition("=")
+        out[k.strip()] = val.strip()
+    return out
+
+
+class _Display:
+    """Rich progress on stderr: the step, overall fraction and ETA; log lines of warnings and errors."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.console = Console(stderr=True)
+        self.quiet = quiet
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
+                                 TextColumn("ETA"), TimeRemainingColumn(), console=self.console, transient=True)
+        self.task = self.progress.add_task("starting", total=1.0)
+
+    def __enter__(self) -> _Display:
+        if not self.quiet:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def on_progress(self, label: str, fraction: float, eta: float | None) -> None:
+        self.progress.update(self.task, description=label[:40], completed=fraction)
+
+    def on_log(self, level: str, message: str) -> None:
+        if level in ("warning", "error") and not self.quiet:
+            self.console.print(f"[{'yellow' if level == 'warning' else 'red'}]{level}: {message.splitlines()[0]}")
+
+
+def _open_store(db: Path) -> Any:
+    from nanocell_daq.storage import Store
+
+    return Store.open(db, create=True)
+
+
+def cmd_check(protocol: str, station: Path, sets: list[str] | None) -> int:
+    from nanocell_daq.engine.plan import plan_table
+    from nanocell_daq.engine.service import make_plan
+
+    plan = make_plan(protocol, station, _overrides(sets))
+    Console().print(plan_table(plan))
+    return 0
+
+
+def cmd_run(protocol: str, station: Path, db: Path, operator: str | None, sets: list[str] | None) -> int:
+    from nanocell_daq.engine.service import make_plan, run_plan
+
+    plan = make_plan(protocol, station, _overrides(sets))
+    store = _open_store(db)
+    try:
+        with _Display() as display:
+            result = run_plan(plan, store, operator=operator, on_progress=display.on_progress,
+                              on_log=display.on_log)
+        typer.echo(f"run {result.run_id} {result.status}" + (f": {result.reason}" if result.reason else "")
+                   + f" (database {db})")
+        return EXIT.get(result.status, 1)
+    finally:
+        store.close()
+
+
+def cmd_resume(run_id: int, db: Path, station: Path | None, operator: str | None) -> int:
+    from nanocell_daq.engine.resume import resume_run
+    from nanocell_daq.storage import Store
+
+    store = Store.open(db, create=False)
+    try:
+        with _Display() as display:
+            result = resume_run(store, run_id, station, operator=operator, on_progress=display.on_progress,
+                                on_log=display.on_log)
+        typer.echo(f"run {result.run_id} {result.status}" + (f": {result.reason}" if result.reason else ""))
+        return EXIT.get(result.status, 1)
+    finally:
+        store.close()
+
+
+def cmd_demo(db: Path, speed: float, as_json: bool, cycles: int) -> int:
+    from nanocell_daq.engine.service import make_plan, run_plan
+    from nanocell_daq.engine.summary import run_summary, summary_lines
+    from simulated_instruments.bench import SimulatedBench
+
+    t0 = time.monotonic()
+    store = _open_store(db)
+    with tempfile.TemporaryDirectory(prefix="nanocell-demo-") as tmp, \
+            SimulatedBench(preset="si", speed=speed, seed=0) as bench:
+        station = Path(tmp) / "station.yaml"
+        bench.write_station(station)
+        plan = make_plan("si_seed", station, {"cycles": str(cycles)})
+        with _Display(quiet=as_json) as display:
+            result = run_plan(plan, store, operator="demo", on_progress=display.on_progress, on_log=display.on_log)
+    summary = run_summary(store, result.run_id)
+    summary["wall_s"] = round(time.monotonic() - t0, 2)
+    summary["database"] = str(db)
+    store.close()
+    if not as_json:
+        for line in summary_lines(summary):
+            typer.echo(line)
+        typer.echo(f"database {db}; wall time {summary['wall_s']:.1f} s")
+    else:
+        typer.echo(json.dumps(summary))
+    return EXIT.get(result.status, 1)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the root app."""
+    """Add ``run``, ``resume``, ``check``, ``demo`` and ``bench map``."""
+
+    @app.command("check")
+    def check(
+        protocol: str = typer.Argument(..., help="Protocol YAML file, or a shipped protocol name (si_seed)."),
+        station: Path = typer.Option(..., "--station", help="Station YAML file."),
+        sets: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: NAME=VALUE."),
+    ) -> None:
+        """Validate a protocol against a station and print the plan with estimated durations."""
+        raise typer.Exit(cmd_check(protocol, station, sets))
+
+    @app.command("run")
+    def run(
+        protocol: str = typer.Argument(..., help="Protocol YAML file, or a shipped protocol name (si_seed)."),
+        station: Path = typer.Option(..., "--station", help="Station YAML file."),
+        db: Path = typer.Option(Path("nanocell.db"), "--db", help="Run database (created if absent)."),
+        operator: str = typer.Option(None, "--operator", help="Who runs it (stored with the run)."),
+        sets: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: NAME=VALUE."),
+    ) -> None:
+        """Run a protocol on a station (Ctrl-C / SIGTERM abort safely; pause via the store's control table)."""
+        raise typer.Exit(cmd_run(protocol, station, db, operator, sets))
+
+    @app.command("resume")
+    def resume(
+        run_id: int = typer.Argument(..., help="The run to continue."),
+        db: Path = typer.Option(..., "--db", help="Run database."),
+        station: Path = typer.Option(None, "--station", help="Station file (default: the stored snapshot)."),
+        operator: str = typer.Option(None, "--operator"),
+    ) -> None:
+        """Continue a killed or aborted run: interrupted step kept, OCV re-check, then the rest."""
+        raise typer.Exit(cmd_resume(run_id, db, station, operator))
+
+    @app.command("demo")
+    def demo(
+        db: Path = typer.Option(Path("nanocell-demo.db"), "--db", help="Database to write."),
+        speed: float = typer.Option(2000.0, "--speed", help="Simulated seconds per wall second."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object as the last line."),
+        cycles: int = typer.Option(2, "--cycles", help="Number of cycles."),
+    ) -> None:
+        """Run the shipped Si protocol on the simulated bench and print the summary."""
+        raise typer.Exit(cmd_demo(db, speed, as_json, cycles))
+
+    from nanocell_daq.cli.bench_commands import bench_app
+
+    @bench_app.command("map")
+    def bench_map(
+        pixels: int = typer.Option(400, "--pixels", help="Pixels in the map."),
+    ) -> None:
+        """Raman map overhead per pixel (engine + drivers + VISA + emulator + store); JSON last line."""
+        from nanocell_daq.engine.benchmark import map_overhead
+        from simulated_instruments.bench import SimulatedBench
+
+        with SimulatedBench(preset="si", speed=1e6, seed=0) as bench, \
+                tempfile.TemporaryDirectory(prefix="nanocell-bench-") as tmp:
+            station = Path(tmp) / "station.yaml"
+            bench.write_station(station)
+            figures = map_overhead(station, Path(tmp) / "bench.db", pixels)
+        for k, v in figures.items():
+            typer.echo(f"{k}: {v}", err=True)
+        typer.echo(json.dumps(figures))
+        sys.stdout.flush()

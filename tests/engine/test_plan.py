@@ -48,7 +48,7 @@ def test_parallel_map_during_cycling_is_accepted(station):
 
 @pytest.mark.parametrize(("a", "b", "why"), [
     ("iv: {}", "iv: {}", "both use instrument shutter, smu"),
-    ("galvanostatic: {current_A: 1.0e-11}", "ocv_rest: {}", "both use instrument pstat"),
+    ("galvanostatic: {current_A: 1.0e-11}", "rest: {}", "both use instrument pstat"),
     ("galvanostatic: {current_A: 1.0e-11}", "iv: {}", "both touch pad S"),
     ("iv: {}", "raman_map: {}", "both use instrument shutter"),
 ])

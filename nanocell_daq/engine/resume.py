@@ -1,0 +1,123 @@
+"""Resume a run that was killed or aborted: mark the interrupted step, re-check the cell, run the rest.
+
+An interrupted galvanostatic step continues for what remains: its capacity cut-off minus the charge already
+passed (from the stored points of every earlier attempt), and its time limit minus the time already spent.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from nanocell_daq.engine.plan import Plan, PlanItem, expand
+from nanocell_daq.engine.protocol import StepSpec, Where, parse_protocol
+from nanocell_daq.engine.runner import Engine, ProgressCallback, RunResult
+from nanocell_daq.engine.station_io import open_station
+from nanocell_daq.engine.stationview import StationView
+from nanocell_daq.errors import UserError
+from procedures import GalvanostaticStep, OCVRest
+
+RECHECK_S = 30.0
+"""OCV re-check before the rest of a resumed run (engine s)."""
+
+_DONE_FRACTION = 0.01
+"""A galvanostatic step with less than this fraction of its capacity left counts as done."""
+
+
+def _attempts(store: Any, run_id: int) -> dict[int, list[Any]]:
+    by_index: dict[int, list[Any]] = {}
+    for s in store.steps(run_id):
+        idx = (s.parameters or {}).get("plan_index")
+        if idx is not None and idx >= 0:
+            by_index.setdefault(int(idx), []).append(s)
+    return by_index
+
+
+def _galvanostatic_rest(item: PlanItem, rows: list[Any], store: Any, run_id: int,
+                        nominal_Ah: float | None) -> dict[str, Any] | None:
+    """Parameter overrides for what remains of an interrupted galvanostatic step; None when it is done."""
+    step = item.step
+    assert isinstance(step, GalvanostaticStep)
+    q_C, spent_s = 0.0, 0.0
+    for row in rows:
+        data = store.cycling(run_id, step_id=row.id)
+        if len(data.t):
+            q_C += abs(float(data.Q[-1]))
+            spent_s += float(data.t[-1] - data.t[0])
+    limit_Ah = step.capacity_limit_Ah(nominal_Ah)
+    over: dict[str, Any] = {"max_time_s": max(step.max_time_s - spent_s, step.interval_s)}
+    if math.isfinite(limit_Ah):
+        left = limit_Ah - q_C / 3600.0
+        if left <= _DONE_FRACTION * limit_Ah:
+            return None
+        over.update(capacity_Ah=left, capacity_fraction=0.0)
+    return over
+
+
+def prepare_resume(store: Any, run_id: int, station: str | Path | None = None) -> tuple[Plan, dict[str, Any]]:
+    """Rebuild the run's plan from its stored protocol and station; return it with the Engine arguments."""
+    info = store.run(run_id)
+    if info.status == "completed":
+        raise UserError(f"run {run_id} is already completed: nothing to resume")
+    if station is not None:
+        view = StationView.from_file(station)
+    else:
+        snap = info.station or {}
+        if "config" not in snap:
+            raise UserError(f"run {run_id}: no station snapshot stored; give --station FILE")
+        # the station layer opens instruments from a file: write the stored configuration to one
+        tmp = Path(tempfile.mkdtemp(prefix="nanocell-resume-")) / f"run{run_id}-station.yaml"
+        tmp.write_text(yaml.safe_dump(snap["config"], sort_keys=False), encoding="utf-8")
+        view = StationView.from_file(tmp)
+    proto = parse_protocol(info.protocol_text, f"run {run_id} protocol")
+    plan = expand(proto, view)
+    attempts = _attempts(store, run_id)
+    skip: set[int] = set()
+    overrides: dict[int, dict[str, Any]] = {}
+    for item in plan.items:
+        rows = attempts.get(item.index, [])
+        for row in rows:
+            if row.status == "running":
+                store.end_step(row.id, "interrupted")
+        if any(r.status == "completed" for r in rows):
+            skip.add(item.index)
+        elif rows and isinstance(item.step, GalvanostaticStep):
+            over = _galvanostatic_rest(item, rows, store, run_id, view.nominal_capacity_Ah)
+            if over is None:
+                skip.add(item.index)
+            else:
+                overrides[item.index] = over
+    cyc = store.cycling(run_id)
+    clock_start = float(np.max(cyc.t)) if len(cyc.t) else 0.0
+    prelude = []
+    if view.has_role("galvanostat") and "cycling" in view.wirings and len(skip) < len(plan.items):
+        step = OCVRest.from_params({"time_s": RECHECK_S, "interval_s": 1.0})
+        spec = StepSpec("rest", {}, "resume: OCV re-check", None, Where(f"run {run_id}"))
+        prelude.append(PlanItem(index=-1, kind="rest", label="resume: OCV re-check", cycle=None, step=step,
+                                spec=spec, on_fault="stop", group=-1, estimate_s=RECHECK_S, roles={"galvanostat"},
+                                wirings=["cycling"]))
+    return plan, {"run_id": run_id, "skip": skip, "overrides": overrides, "prelude": prelude,
+                  "clock_start": clock_start}
+
+
+def resume_run(store: Any, run_id: int, station: str | Path | None = None, *, operator: str | None = None,
+               on_progress: ProgressCallback | None = None,
+               on_log: Callable[[str, str], None] | None = None) -> RunResult:
+    """Continue run ``run_id`` on ``station`` (default: the stored snapshot's file content)."""
+    plan, kw = prepare_resume(store, run_id, station)
+    opened = open_station(plan.station)
+    try:
+        store.reopen_run(run_id)
+        done = len(kw["skip"])
+        store.log_event(run_id, "warning", f"resuming: {done}/{len(plan.items)} steps done; "
+                                           f"continuing {len(kw['overrides'])} interrupted step(s)")
+        engine = Engine(plan, opened, store, operator=operator, on_progress=on_progress, on_log=on_log, **kw)
+        return engine.run()
+    finally:
+        opened.close()

@@ -1,0 +1,316 @@
+"""The run engine: runs a plan on a station, records everything, and leaves every output off on any exit.
+
+Threads, not asyncio (pyvisa/pymeasure block): the main thread runs steps; a parallel block runs one thread
+per step (lane); a monitor thread polls the store's control table and updates progress.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nanocell_daq import __version__
+from nanocell_daq.engine.clock import EngineClock
+from nanocell_daq.engine.context import EngineStepContext, digest
+from nanocell_daq.engine.control import ControlMonitor, RunControl, SignalHandlers
+from nanocell_daq.engine.guard import Instruments
+from nanocell_daq.engine.plan import Plan, PlanItem
+from nanocell_daq.engine.protocol import with_parameters
+from nanocell_daq.engine.safety import all_safe, outputs_off
+from nanocell_daq.engine.station_io import OpenStation
+from procedures.context import StepAborted, StepFault
+
+ProgressCallback = Callable[[str, float, float | None], None]
+
+
+@dataclass
+class StepOutcome:
+    item: PlanItem
+    step_id: int
+    status: str
+    error: BaseException | None = None
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    status: str
+    reason: str | None
+    outcomes: list[StepOutcome]
+
+
+class Engine:
+    """Runs ``plan`` on an opened station into ``store``.
+
+    For a resumed run pass ``run_id`` (existing run), ``skip`` (plan indices already done), ``overrides``
+    (plan index -> parameter changes, e.g. the remaining capacity), ``prelude`` (items run first, e.g. an
+    OCV re-check) and ``clock_start`` (the stored time axis continues).
+    """
+
+    def __init__(self, plan: Plan, opened: OpenStation, store: Any, *, operator: str | None = None,  # noqa: PLR0917
+                 run_id: int | None = None, skip: set[int] | None = None,
+                 overrides: dict[int, dict[str, Any]] | None = None, prelude: list[PlanItem] | None = None,
+                 clock_start: float = 0.0, on_progress: ProgressCallback | None = None,
+                 on_log: Callable[[str, str], None] | None = None, flush_interval: float = 0.5) -> None:
+        self.plan, self.opened, self.store = plan, opened, store
+        self.view = plan.station
+        self.operator = operator
+        self.run_id = run_id  # type: ignore[assignment]
+        self.skip = set(skip or ())
+        self.overrides = dict(overrides or {})
+        self.prelude = list(prelude or [])
+        self.clock = EngineClock(self.view.speed, clock_start)
+        self.on_progress, self.on_log = on_progress, on_log
+        self.flush_interval = flush_interval
+        self.control = RunControl()
+        self.instruments = Instruments(opened.roles, opened.names)
+        self.writer: Any = None
+        self._route_lock = threading.RLock()
+        self._safe_lock = threading.Lock()
+        self._wiring: str | None = None
+        self._group_wiring: str | None = None
+        self._axes: dict[str, int] = {}
+        self._lanes: dict[int, tuple[PlanItem, EngineStepContext]] = {}
+        self._done_est = 0.0
+        self._label = "starting"
+        self._next_index = 0
+        self._made_safe_for_pause = False
+        self.outcomes: list[StepOutcome] = []
+
+    # --- services for steps -------------------------------------------------------------------------
+    def log(self, level: str, message: str, step_id: int | None = None) -> None:
+        if self.writer is not None and self.run_id is not None:
+            try:
+                self.writer.event(self.run_id, level, message, step_id)
+            except Exception:  # noqa: BLE001 - the writer's own error is raised on the data path
+                pass
+        if self.on_log:
+            self.on_log(level, message)
+
+    def axis_id(self, wavenumbers: np.ndarray) -> int:
+        key = digest(np.ascontiguousarray(wavenumbers, dtype="<f8"))
+        if key not in self._axes:
+            self._axes[key] = self.store.add_axis(wavenumbers)
+        return self._axes[key]
+
+    def route(self, wiring: str) -> None:
+        """Connect ``wiring``: every output off, break-before-make, channels read back."""
+        with self._route_lock:
+            if self._wiring == wiring:
+                return
+            if self._group_wiring is not None:
+                raise StepFault(f"cannot switch the router to {wiring!r} while a parallel block uses "
+                                f"{self._group_wiring!r}")
+            if wiring not in self.view.wirings:
+                raise StepFault(f"the station has no wiring {wiring!r}")
+            failures = outputs_off(self.instruments)
+            if failures:
+                raise StepFault(f"refusing to switch to {wiring!r}: outputs not confirmed off: {'; '.join(failures)}")
+            router = self.instruments.role("router")
+            self._wiring = None
+            router.connect(wiring)
+            closed = set(router.closed_channels())
+            expected = set(self.view.wirings[wiring].channels)
+            if closed != expected:
+                router.open_all()
+                raise StepFault(f"router read-back for {wiring!r}: closed {sorted(closed)}, expected {sorted(expected)}")
+            self._wiring = wiring
+            self.log("info", f"router: {wiring} ({', '.join(sorted(expected))} closed)")
+
+    def pause_safely(self) -> None:
+        """On pause: every output off once (the steps re-arm on resume)."""
+        with self._safe_lock:
+            if self._made_safe_for_pause or not self.control.paused:
+                return
+            failures = outputs_off(self.instruments)
+            self.control.safe_generation += 1
+            self._made_safe_for_pause = True
+            self.log("warning" if failures else "info",
+                     "paused: every output off" + (f" (failed: {'; '.join(failures)})" if failures else ""))
+            self._label = f"paused ({self._label})"
+        self._report_progress()
+
+    # --- progress -------------------------------------------------------------------------------------
+    def _fraction(self) -> float:
+        total = self.plan.total_s or 1.0
+        current = max((item.estimate_s * ctx.fraction for item, ctx in list(self._lanes.values())), default=0.0)
+        return min((self._done_est + current) / total, 1.0)
+
+    def _report_progress(self) -> None:
+        if self.run_id is None:
+            return
+        if not self.control.paused:
+            self._made_safe_for_pause = False
+        frac = self._fraction()
+        eta = self.clock.wall(self.plan.total_s * (1 - frac)) if self.plan.total_s else None
+        self.store.set_progress(self.run_id, self._label, frac, eta)
+        if self.on_progress:
+            self.on_progress(self._label, frac, eta)
+
+    # --- the run --------------------------------------------------------------------------------------
+    def _create_run(self) -> None:
+        view = self.view
+        dev = view.device
+        device_id = self.store.add_device(str(dev.get("chip", "unknown chip")), str(dev.get("wire", "")),
+                                          materials=dev.get("materials"), dimensions=dev.get("dimensions"),
+                                          contacts=view.pads, extra={k: v for k, v in dev.items() if k not in
+                                                                     ("chip", "wire", "materials", "dimensions")})
+        proto = self.plan.protocol
+        snapshot = {"path": view.path, "config": view.config, "instruments": self.opened.snapshot}
+        self.run_id = self.store.create_run(proto.name, with_parameters(proto.text, proto.parameters),
+                                            device_id=device_id, station=snapshot, operator=self.operator,
+                                            software_version=__version__)
+
+    def run(self) -> RunResult:
+        if self.run_id is None:
+            self._create_run()
+        else:
+            self._next_index = 1 + max((s.index for s in self.store.steps(self.run_id)), default=-1)
+        self.writer = self.store.writer(self.flush_interval)
+        monitor = ControlMonitor(self.store, self.run_id, self.control, tick=self._report_progress, log=self.log)
+        status, reason = "completed", None
+        with SignalHandlers(self.control):
+            monitor.start()
+            try:
+                status, reason = self._run_all()
+            except StepAborted as exc:
+                status, reason = "aborted", str(exc)
+            except BaseException as exc:  # noqa: BLE001 - every error path ends safe and recorded
+                status, reason = "failed", f"{type(exc).__name__}: {exc}"
+                self.log("error", "engine error:\n" + traceback.format_exc())
+                if isinstance(exc, KeyboardInterrupt):
+                    status, reason = "aborted", "KeyboardInterrupt"
+            finally:
+                status, reason = self._finish(monitor, status, reason)
+        return RunResult(self.run_id, status, reason, self.outcomes)
+
+    def _finish(self, monitor: ControlMonitor, status: str, reason: str | None) -> tuple[str, str | None]:
+        failures = all_safe(self.instruments)
+        self._wiring = None
+        failures += self.opened.shutdown_all()
+        if failures:
+            self.log("error", "could not make everything safe: " + "; ".join(failures))
+            if status == "completed":
+                status, reason = "failed", "could not make everything safe: " + "; ".join(failures)
+        self.log("info" if status == "completed" else "error",
+                 f"run {status}" + (f": {reason}" if reason else "") + "; every output off, matrix open")
+        monitor.stop()
+        try:
+            self.writer.close()
+        except Exception as exc:  # noqa: BLE001 - storage is critical: the run fails
+            status, reason = "failed", f"store write failed: {exc}"
+        self._label = status
+        self._lanes.clear()
+        if status == "completed":
+            self._done_est = self.plan.total_s
+        self._report_progress()
+        self.store.finish_run(self.run_id, status, reason)
+        return status, reason
+
+    def _run_all(self) -> tuple[str, str | None]:
+        failures = all_safe(self.instruments)
+        if failures:
+            raise StepFault("cannot start from a safe state: " + "; ".join(failures))
+        self.log("info", f"run started: {self.plan.protocol.name} ({len(self.plan.items)} steps, "
+                         f"estimated {self.plan.total_s:.0f} s at clock speed {self.clock.speed:g})")
+        failed: list[str] = []
+        for group in [[p] for p in self.prelude] + self.plan.groups():
+            est = self.plan.group_estimate_s(group) if group[0] not in self.prelude else 0.0
+            todo = [i for i in group if i.index not in self.skip or i in self.prelude]
+            if not todo:
+                self._done_est += est
+                continue
+            outcomes = self._run_group(todo)
+            self._done_est += est
+            for out in outcomes:
+                if out.status == "failed":
+                    failed.append(f"{out.item.label}: {out.error}")
+                    if out.item.on_fault == "stop":
+                        return "failed", f"step {out.item.index} '{out.item.label}' failed: {out.error}"
+            self.control.raise_if_aborted()
+        if failed:
+            return "completed", f"{len(failed)} step(s) failed, run continued (on_fault: continue): " + "; ".join(failed)
+        return "completed", None
+
+    def _run_group(self, group: list[PlanItem]) -> list[StepOutcome]:
+        if len(group) == 1:
+            out = self._run_item(group[0], 0)
+            if out.status == "aborted":
+                raise StepAborted(str(out.error))
+            return [out]
+        wirings = {w for item in group for w in item.wirings}
+        if wirings:
+            (wiring,) = wirings
+            self.route(wiring)
+            self._group_wiring = wiring
+        results: dict[int, StepOutcome] = {}
+
+        def lane(k: int, item: PlanItem) -> None:
+            out = self._run_item(item, k)
+            results[k] = out
+            if out.status == "failed" and item.on_fault == "stop":
+                self.control.request_abort(f"parallel step '{item.label}' failed: {out.error}")
+
+        threads = [threading.Thread(target=lane, args=(k, item), name=f"lane-{k}") for k, item in enumerate(group)]
+        try:
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            self._group_wiring = None
+        outs = [results[k] for k in range(len(group))]
+        failed = [o for o in outs if o.status == "failed"]
+        if failed and failed[0].item.on_fault == "stop":
+            return failed
+        if any(o.status == "aborted" for o in outs):
+            self.control.raise_if_aborted()
+        return outs
+
+    def _run_item(self, item: PlanItem, lane: int) -> StepOutcome:
+        params = {**item.parameters, **self.overrides.get(item.index, {})}
+        step = type(item.step).from_params(params)
+        resumed = item.index in self.overrides
+        label = item.label + (" (resumed)" if resumed else "")
+        index, self._next_index = self._next_index, self._next_index + 1
+        stored = {**params, "plan_index": item.index}
+        step_id = self.store.start_step(self.run_id, index, item.kind, stored, cycle=item.cycle, label=label)
+        ctx = EngineStepContext(self, step_id, label, lane)
+        step.bind(ctx)
+        self._lanes[lane] = (item, ctx)
+        self._label = label if len(self._lanes) == 1 else " + ".join(i.label for i, _ in self._lanes.values())
+        self.log("info", f"step {item.index} '{label}' ({item.kind}) started", step_id)
+        status, error = "completed", None
+        try:
+            step.startup()
+            step.execute()
+        except StepAborted as exc:
+            status, error = "aborted", exc
+        except StepFault as exc:
+            status, error = "failed", exc
+        except Exception as exc:  # noqa: BLE001 - any step error ends the step safely; policy decides
+            status, error = "failed", exc
+            self.log("error", f"step '{label}' error:\n{traceback.format_exc()}", step_id)
+        finally:
+            try:
+                step.shutdown()
+            except Exception as exc:  # noqa: BLE001 - the engine makes everything safe next
+                self.log("warning", f"step '{label}' shutdown: {exc}", step_id)
+            if status != "completed":
+                failures = outputs_off(self.instruments)
+                if failures:
+                    self.log("error", "outputs off failed: " + "; ".join(failures), step_id)
+            self._lanes.pop(lane, None)
+        self.store.end_step(step_id, status)
+        level = "info" if status == "completed" else ("warning" if status == "aborted" else "error")
+        self.log(level, f"step {item.index} '{label}' {status}" + (f": {error}" if error else ""), step_id)
+        result = {k: getattr(step, k) for k in ("q_C", "reason") if hasattr(step, k)}
+        out = StepOutcome(item, step_id, status, error, result)
+        self.outcomes.append(out)
+        return out

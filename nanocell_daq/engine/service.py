@@ -1,0 +1,39 @@
+"""One call from files to a finished run: load the protocol, plan against the station, open it, run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from nanocell_daq.engine.plan import Plan, expand
+from nanocell_daq.engine.protocol import load_protocol, shipped_protocols
+from nanocell_daq.engine.runner import Engine, ProgressCallback, RunResult
+from nanocell_daq.engine.station_io import open_station
+from nanocell_daq.engine.stationview import StationView
+
+
+def protocol_path(name_or_path: str | Path) -> Path:
+    """A protocol file path, or the path of a shipped protocol given by name (``si_seed``)."""
+    p = Path(name_or_path)
+    if p.exists() or p.suffix:
+        return p
+    return shipped_protocols().get(str(name_or_path), p)
+
+
+def make_plan(protocol: str | Path, station: str | Path, overrides: dict[str, Any] | None = None) -> Plan:
+    """Parse and validate: UserError (file:line: field) before any instrument is touched."""
+    proto = load_protocol(protocol_path(protocol), overrides)
+    return expand(proto, StationView.from_file(station))
+
+
+def run_plan(plan: Plan, store: Any, *, operator: str | None = None, on_progress: ProgressCallback | None = None,
+             on_log: Callable[[str, str], None] | None = None, **engine_kw: Any) -> RunResult:
+    """Open the plan's station and run it into ``store`` (instruments closed afterwards)."""
+    opened = open_station(plan.station)
+    try:
+        engine = Engine(plan, opened, store, operator=operator, on_progress=on_progress, on_log=on_log,
+                        **engine_kw)
+        return engine.run()
+    finally:
+        opened.close()
