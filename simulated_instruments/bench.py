@@ -1,0 +1,231 @@
+"""SimulatedBench: the cell model, the wiring and every instrument emulator served on loopback sockets.
+
+```python
+with SimulatedBench(preset="si", speed=1000.0, seed=0) as bench:
+    bench.resources["smu"]          # "TCPIP::127.0.0.1::PORT::SOCKET"
+    bench.write_station("station.yaml")
+    bench.inject("smu", "timeout")  # faults: see simulated_instruments.faults
+```
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from simulated_instruments.clock import SimClock
+from simulated_instruments.emstat import EmStat4
+from simulated_instruments.emulator import Emulator, LogEntry
+from simulated_instruments.faults import FaultBox, FaultError
+from simulated_instruments.keithley707b import Keithley707B
+from simulated_instruments.keithley2450 import Keithley2450
+from simulated_instruments.proscan import ProScan3
+from simulated_instruments.sc10 import SC10
+from simulated_instruments.server import InstrumentServer
+from simulated_instruments.spectrometer import Spectrometer
+from simulated_instruments.wiring import DamageEvent, Wiring
+
+INSTRUMENTS = ("smu", "pstat", "stage", "spectrometer", "shutter", "matrix")
+DRIVERS = {"smu": "keithley2450", "pstat": "emstat4", "stage": "proscan3",
+           "spectrometer": "nanocell_spectrometer", "shutter": "sc10", "matrix": "keithley707b"}
+TERMINATION = {"smu": "\n", "pstat": "\n", "stage": "\r", "spectrometer": "\n", "shutter": "\r",
+               "matrix": "\n"}
+ROLES = {"source_meter": "smu", "galvanostat": "pstat", "potentiostat": "pstat", "stage": "stage",
+         "spectrometer": "spectrometer", "laser": "spectrometer", "shutter": "shutter", "router": "matrix"}
+PAD_COLUMNS = {"S": "01", "D": "02", "C1": "03"}
+VOLTAGE_WINDOWS = {"si": [2.4, 4.05], "h2v3o8": [1.1, 3.9]}
+
+
+class BenchError(RuntimeError):
+    """Misuse of the bench (unknown instrument, not started)."""
+
+
+def _load_model(preset: str | Path, seed: int) -> Any:
+    from simulated_instruments.cell import CellModel, load_card
+
+    return CellModel(load_card(str(preset)), seed=seed)
+
+
+class SimulatedBench:
+    """One process, six emulators, one cell; see the conventions file for the contract."""
+
+    def __init__(self, preset: str | Path = "si", speed: float = 1000.0, seed: int = 0,
+                 faults: dict[str, dict[str, dict[str, Any]]] | None = None, model: Any = None) -> None:
+        self.preset = str(preset)
+        self.seed = seed
+        self.clock = SimClock(speed)
+        self.model = model if model is not None else _load_model(preset, seed)
+        self.wiring = Wiring(self.model, self.clock)
+        self._fault_boxes = {name: FaultBox(name) for name in INSTRUMENTS}
+        self.travel_um = self._travel()
+        fb = self._fault_boxes
+        shutter = SC10("shutter", self.clock, fb["shutter"])
+        stage = ProScan3("stage", self.clock, fb["stage"], self.travel_um)
+        self.emulators: dict[str, Emulator] = {
+            "smu": Keithley2450("smu", self.clock, fb["smu"], model=self.model, wiring=self.wiring,
+                                seed=seed + 1),
+            "pstat": EmStat4("pstat", self.clock, fb["pstat"], model=self.model, wiring=self.wiring,
+                             seed=seed + 2),
+            "stage": stage,
+            "spectrometer": Spectrometer("spectrometer", self.clock, fb["spectrometer"], model=self.model,
+                                         position=stage.position, shutter_open=shutter.is_open,
+                                         seed=seed + 3),
+            "shutter": shutter,
+            "matrix": Keithley707B("matrix", self.clock, fb["matrix"], self.wiring),
+        }
+        self._servers = {name: InstrumentServer(emu, seed=seed + 10 + i)
+                         for i, (name, emu) in enumerate(self.emulators.items())}
+        self._started = False
+        for name, kinds in (faults or {}).items():
+            for kind, params in kinds.items():
+                self.inject(name, kind, **(params or {}))
+
+    def _travel(self) -> dict[str, tuple[float, float]]:
+        xs = [self.model.wire_start_um[0], self.model.wire_end_um[0]]
+        ys = [self.model.wire_start_um[1], self.model.wire_end_um[1]]
+        return {"x": (min(0.0, min(xs) - 100.0), max(1000.0, max(xs) + 100.0)),
+                "y": (min(0.0, min(ys) - 100.0), max(1000.0, max(ys) + 100.0)),
+                "z": (-50.0, 50.0)}
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> SimulatedBench:
+        if not self._started:
+            for server in self._servers.values():
+                server.start()
+            self._started = True
+        return self
+
+    def stop(self) -> None:
+        for emu in self.emulators.values():
+            emu.stop()
+        for server in self._servers.values():
+            server.stop()
+        self._started = False
+
+    def __enter__(self) -> SimulatedBench:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ inspection
+    @property
+    def resources(self) -> dict[str, str]:
+        if not self._started:
+            raise BenchError("the bench is not started (call start() or use it as a context manager)")
+        return {name: server.resource for name, server in self._servers.items()}
+
+    def _emulator(self, name: str) -> Emulator:
+        if name not in self.emulators:
+            raise BenchError(f"unknown instrument {name!r}; known: {', '.join(self.emulators)}")
+        return self.emulators[name]
+
+    def log(self, name: str) -> list[LogEntry]:
+        """Commands ``name`` was told, oldest first (a copy)."""
+        emu = self._emulator(name)
+        with emu.lock:
+            return list(emu.log)
+
+    def errors(self, name: str) -> list[str]:
+        """Errors ``name`` raised (unknown commands, bad arguments, injected), oldest first."""
+        emu = self._emulator(name)
+        with emu.lock:
+            return list(emu.errors)
+
+    def output_on(self, name: str) -> bool:
+        """SMU output / potentiostat cell on / laser emitting / shutter open / stage moving / a crosspoint
+        closed."""
+        emu = self._emulator(name)
+        with emu.lock:
+            return emu.output_on()
+
+    def inject(self, instrument: str, fault: str, **params: Any) -> None:
+        """Add a fault (see ``simulated_instruments.faults``); ``count=None`` keeps it until cleared."""
+        self._emulator(instrument)
+        if fault == "compliance_trip" and instrument != "smu":
+            raise FaultError("compliance_trip applies to the smu only")
+        if fault == "stage_limit" and instrument != "stage":
+            raise FaultError("stage_limit applies to the stage only")
+        self._fault_boxes[instrument].add(fault, **params)
+
+    def clear_faults(self, instrument: str | None = None) -> None:
+        for name, box in self._fault_boxes.items():
+            if instrument in (None, name):
+                box.clear()
+
+    @property
+    def damage(self) -> list[DamageEvent]:
+        return list(self.wiring.damage)
+
+    # ------------------------------------------------------------------ station file
+    def station_dict(self) -> dict[str, Any]:
+        """A complete station file (team format) naming this bench's resources, wirings and limits."""
+        res = self.resources
+        instruments: dict[str, Any] = {}
+        for name in INSTRUMENTS:
+            term = TERMINATION[name]
+            timeout = 20000 if name in ("spectrometer", "smu") else 5000
+            instruments[name] = {"driver": DRIVERS[name], "resource": res[name],
+                                 "options": {"timeout_ms": timeout, "read_termination": term,
+                                             "write_termination": term}}
+        pads: dict[str, Any] = {}
+        counter = None
+        for pad_name, pad in self.model.pads.items():
+            if pad.kind == "counter":
+                pads[pad_name] = {"kind": "counter"}
+                counter = pad_name
+            else:
+                pads[pad_name] = {"kind": "contact", "along_wire_um": float(pad.along_wire_um)}
+        wirings: dict[str, Any] = {
+            "cycling": {"instrument": "pstat", "channels": ["1A01", "1B04"], "pads": ["S", counter]}}
+        pairs = [("S", "D")]
+        if "C1" in self.model.pads:
+            pairs += [("S", "C1"), ("C1", "D")]
+        limits_wirings: dict[str, Any] = {}
+        for hi, lo in pairs:
+            key = f"conductance:{hi}-{lo}"
+            wirings[key] = {"instrument": "smu", "channels": [f"1C{PAD_COLUMNS[hi]}", f"1D{PAD_COLUMNS[lo]}"],
+                            "pads": [hi, lo]}
+            limits_wirings[key] = {"max_current_A": 1.0e-6, "max_voltage_V": 1.0}
+        info = dict(self.model.device_info())
+        window = info.pop("voltage_window_V", None) or VOLTAGE_WINDOWS.get(self.preset.lower(), [2.4, 4.05])
+        device = {k: v for k, v in info.items() if k in ("chip", "wire", "materials", "dimensions")}
+        device.setdefault("chip", f"SIM-{Path(self.preset).stem.upper()}-01")
+        device["nominal_capacity_Ah"] = float(self.model.nominal_capacity_Ah)
+        device["wire_position_um"] = {"start": [float(v) for v in self.model.wire_start_um[:2]],
+                                      "end": [float(v) for v in self.model.wire_end_um[:2]],
+                                      "z": float(self.model.wire_z_um)}
+        return {
+            "name": f"simulated bench ({Path(self.preset).stem})",
+            "simulation": {"speed": self.clock.speed},
+            "instruments": instruments,
+            "roles": dict(ROLES),
+            "device": _plain(device),
+            "pads": pads,
+            "wirings": wirings,
+            "limits": {
+                "cycling": {"max_current_A": 1.0e-9, "voltage_window_V": [float(v) for v in window]},
+                "wirings": limits_wirings,
+                "max_laser_power_mW": 0.5,
+                "stage_travel_um": {axis: [float(a), float(b)] for axis, (a, b) in self.travel_um.items()},
+            },
+        }
+
+    def write_station(self, path: str | Path) -> Path:
+        out = Path(path)
+        out.write_text("# written by the simulated bench; resources change on every start\n"
+                       + yaml.safe_dump(self.station_dict(), sort_keys=False, allow_unicode=True))
+        return out
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars/arrays and tuples -> plain YAML types."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return value

@@ -1,0 +1,147 @@
+"""Raman spectrometer/CCD + laser controller emulator: our documented dialect (see ``spectrometer.md``).
+
+SCPI-like, ``\\n`` terminated: ``*IDN?``, ``*RST``, ``*CLS``, ``*OPC?``, ``EXP <s>``/``EXP?``,
+``ACC <n>``/``ACC?``, ``LASER:POW <mW>``/``LASER:POW?``, ``LASER:STAT ON|OFF``/``LASER:STAT?``,
+``LASER:WAV?``, ``POIN?``, ``TEMP?``, ``AXIS?`` (IEEE 488.2 block of float64 little-endian wavenumbers, cm-1),
+``ACQ?`` (block of float32 little-endian counts), ``SYST:ERR?`` (``0,"No error"``), ``SYST:ERR:COUN?``.
+``ACQ?`` takes EXP x ACC seconds of simulated time and looks at the stage's current position; the sample is
+lit only when the laser is on and the SC10 shutter is open, otherwise the spectrum is dark (CCD offset,
+dark current and read noise only).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from simulated_instruments import scpi
+from simulated_instruments.emulator import Emulator, Reply
+from simulated_instruments.scpi import CommandTable, ScpiError, need, parse_args, to_bool, to_float
+
+IDN = "NANOCELL,SIMSPEC-532,SIM00001,1.0"
+CCD_OFFSET = 600.0  # counts per accumulation (bias)
+DARK_RATE = 0.05  # counts / pixel / s at -60 degC
+READ_NOISE = 4.0  # counts rms per read
+
+
+class Spectrometer(Emulator):
+    """``position`` gives the stage position (um) at a simulated time; ``shutter_open`` the SC10 state."""
+
+    def __init__(self, name: str, clock: Any, faults: Any, *, model: Any,
+                 position: Callable[[float], tuple[float, float, float]], shutter_open: Callable[[], bool],
+                 seed: int = 0) -> None:
+        super().__init__(name, clock, faults)
+        self.model = model
+        self.position = position
+        self.shutter_open = shutter_open
+        self.rng = np.random.default_rng(seed)
+        self.queue: deque[tuple[int, str]] = deque(maxlen=20)
+        self._overflowed = False
+        self.table = CommandTable()
+        self._build()
+        self._reset()
+
+    def _reset(self) -> None:
+        self.exposure_s = 1.0
+        self.accumulations = 1
+        self.laser_on = False
+        self.laser_mW = 0.1
+
+    def output_on(self) -> bool:
+        """The laser is emitting (whether or not the shutter lets it reach the sample)."""
+        return self.laser_on
+
+    def _queue(self, code: int, message: str) -> None:
+        if len(self.queue) >= 20:
+            self.queue[-1] = (-350, "Queue overflow")
+        else:
+            self.queue.append((code, message))
+        self.record_error(f"{code},{message}")
+
+    def overlong(self, conn: Reply) -> None:
+        self._queue(-363, "Input buffer overrun")
+
+    def injected_error(self, line: str, conn: Reply) -> None:
+        self._queue(-200, "Execution error")
+
+    def handle(self, line: str, conn: Reply) -> str | bytes | None:
+        try:
+            units = scpi.parse_units(line)
+        except ScpiError as err:
+            self._queue(err.code, err.message)
+            return None
+        replies: list[str | bytes] = []
+        for unit in units:
+            try:
+                out = self.table.find(unit)(parse_args(unit.args))
+            except ScpiError as err:
+                self._queue(err.code, err.message)
+                break
+            if out is not None:
+                replies.append(out)
+        if not replies:
+            return None
+        if any(isinstance(r, bytes) for r in replies):
+            # a block is its own message: send it with the terminator already appended
+            return b"".join(r if isinstance(r, bytes) else r.encode() + b";" for r in replies)
+        return ";".join(replies) + "\n"  # type: ignore[arg-type]
+
+    def _build(self) -> None:
+        t = self.table
+        t.add("*IDN?", lambda a: IDN)
+        t.add("*RST", lambda a: self._reset())
+        t.add("*CLS", lambda a: self.queue.clear())
+        t.add("*OPC?", lambda a: "1")
+        t.add("EXPosure", lambda a: setattr(self, "exposure_s", self._num(a, 1e-3, 600.0)))
+        t.add("EXPosure?", lambda a: f"{self.exposure_s:.6e}")
+        t.add("ACCumulations", lambda a: setattr(self, "accumulations", self._int(a, 1, 1000)))
+        t.add("ACCumulations?", lambda a: str(self.accumulations))
+        t.add("LASer:POWer", lambda a: setattr(self, "laser_mW", self._num(a, 0.0, 50.0)))
+        t.add("LASer:POWer?", lambda a: f"{self.laser_mW:.6e}")
+        t.add("LASer:STATe", self._set_laser)
+        t.add("LASer:STATe?", lambda a: "1" if self.laser_on else "0")
+        t.add("LASer:WAVelength?", lambda a: "532.0")
+        t.add("POINts?", lambda a: str(len(self.model.wavenumbers)))
+        t.add("TEMPerature?", lambda a: f"{-60.0:.6e}")
+        t.add("AXIS?", lambda a: scpi.ieee_block(np.asarray(self.model.wavenumbers, dtype="<f8").tobytes()))
+        t.add("ACQuire?", lambda a: scpi.ieee_block(self.acquire().astype("<f4").tobytes()))
+        t.add("SYSTem:ERRor[:NEXT]?", lambda a: self._next_error())
+        t.add("SYSTem:ERRor:COUNt?", lambda a: str(len(self.queue)))
+
+    def _num(self, args: list[str], lo: float, hi: float) -> float:
+        need(args, 1)
+        return to_float(args[0], lo, hi)
+
+    def _int(self, args: list[str], lo: int, hi: int) -> int:
+        value = self._num(args, lo, hi)
+        if value != int(value):
+            raise ScpiError(-104, "Data type error")
+        return int(value)
+
+    def _set_laser(self, args: list[str]) -> None:
+        need(args, 1)
+        self.laser_on = to_bool(args[0])
+
+    def _next_error(self) -> str:
+        if not self.queue:
+            return '0,"No error"'
+        code, message = self.queue.popleft()
+        return f'{code},"{message}"'
+
+    def acquire(self) -> np.ndarray:
+        """One spectrum (counts, float32), after EXP x ACC simulated seconds."""
+        duration = self.exposure_s * self.accumulations
+        t0 = self.clock.now()
+        self.clock.sleep(duration)
+        n = len(self.model.wavenumbers)
+        dark = self.accumulations * (CCD_OFFSET + DARK_RATE * self.exposure_s) + self.rng.normal(
+            0.0, READ_NOISE * np.sqrt(self.accumulations), n)
+        if not (self.laser_on and self.shutter_open()) or self.laser_mW <= 0:
+            return dark.astype(np.float32)
+        x, y, z = self.position(t0 + duration / 2)
+        light = self.model.raman_spectrum(t0 + duration, x, y, z, self.exposure_s, self.accumulations,
+                                          self.laser_mW, rng=self.rng)
+        return (np.asarray(light, dtype=np.float64) + dark).astype(np.float32)
