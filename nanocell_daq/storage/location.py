@@ -45,7 +45,7 @@ def resolve(url_or_path: str | os.PathLike[str]) -> Location:
     try:
         url.get_dialect()
     except (NoSuchModuleError, ImportError) as exc:
-        raise UserError(f"{shown}: no database driver for this URL ({exc})") from None
+        raise UserError(f"{shown}: not a usable database URL: unknown database or driver ({exc})") from None
     if url.get_backend_name() != "sqlite":
         return Location(url, None, shown)
     if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
