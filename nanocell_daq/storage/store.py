@@ -132,10 +132,16 @@ class Store(StoreReads):
             raise UserError(f"{loc.shown}: cannot open the database ({detail})") from None
 
     def close(self) -> None:
-        """Close open writers (flushing them) and release connections."""
+        """Close open writers (flushing them) and release connections; re-raises a writer's failure."""
+        errors: list[Exception] = []
         for w in list(self._writers):
-            w.close()
+            try:
+                w.close()
+            except Exception as exc:  # raised below, once the connections are released
+                errors.append(exc)
         self._engine.dispose()
+        if errors:
+            raise errors[0]
 
     def __enter__(self) -> Store:
         return self

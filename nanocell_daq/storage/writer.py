@@ -48,6 +48,8 @@ class Writer:
         self._dead: BaseException | str | None = None  # set once: the thread's error, or "closed"
         self._stop = False
         self._run_of_step: dict[int, int] = {}
+        # executemany on the raw sqlite3 connection; other databases go through SQLAlchemy Core
+        self._sqlite_fast = store.location.is_sqlite
         self.committed = {"cycling": 0, "iv": 0, "spectra": 0, "events": 0}  # rows committed so far
         self._thread = threading.Thread(target=self._loop, name="nanocell-store-writer", daemon=True)
         self._thread.start()
@@ -239,7 +241,7 @@ class Writer:
         self, conn: Connection, table: Any, rows: list[tuple[Any, ...]], cols: tuple[str, ...]
     ) -> None:
         run_of = self._runs_of(conn, {r[0] for r in rows})
-        if conn.dialect.name == "sqlite":
+        if self._sqlite_fast:
             # executemany on the driver connection (same transaction): no per-row dict, ~1 us/row
             names = ", ".join(("run_id", *cols))
             marks = ", ".join("?" * (len(cols) + 1))
