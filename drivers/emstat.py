@@ -257,12 +257,13 @@ class EmStat4(Instrument):
         with self._lock:
             if self._running:
                 raise TechniqueError(f"{self.name}: a technique is already running; stop() it first")
-            self.script = "e\n" + "\n".join(lines) + "\n"
+            self.script = "e\n" + "\n".join(lines) + "\n\n"
             self.stop_reason = None
             self._error = None
             self._aborting = False
-            # One write: the adapter appends the final "\n", so the script ends with the empty line.
-            self.write(self.script)
+            # One raw write, terminators included: the empty last line starts the script (pyvisa's
+            # write() would warn about a message that already ends with its termination).
+            self.write_bytes(self.script.encode("ascii"))
             ack = self.read()
             while ack.startswith("Z"):  # a late abort reply ("Z!0006": nothing was running) - skip it
                 ack = self.read()

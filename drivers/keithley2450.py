@@ -314,13 +314,15 @@ class Keithley2450(_PyMeasureKeithley2450):
         self.write(":OUTP OFF")
 
     def shutdown(self) -> None:
-        """Abort any sweep and turn the output off; no ramp (HIMP leaves the cell floating)."""
+        """Abort any sweep, turn the output off, read back that it is off (no ramp: HIMP floats the cell)."""
         with self._lock:
             self.write(":ABOR")
             self._stop_output()
             if self._technique is not None and self._technique.running:
                 self._technique.running = False
                 self._technique.stop_reason = "stopped"
+            if self.output_enabled:
+                raise InstrumentError(f"{self.name}: output still on after :OUTP OFF")
             self.isShutdown = True
 
 

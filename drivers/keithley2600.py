@@ -175,6 +175,8 @@ class Keithley2600(Instrument):
         return bool(self.smu.compliance)
 
     def shutdown(self) -> None:
-        """Turn the role's channel output off (single-channel models have no ``smub`` to address)."""
+        """Turn the role's channel output off and read it back (single-channel models have no ``smub``)."""
         self.smu.source_output = False
+        if self.smu.source_output:
+            raise InstrumentError(f"{self.name}: output still on after switching it off")
         self.isShutdown = True

@@ -80,6 +80,9 @@ class Keithley707B(Instrument):
         self.write("reset()")
 
     def shutdown(self) -> None:
-        """Open every crosspoint."""
+        """Open every crosspoint and read back that none is closed."""
         self.open_all()
+        still = self.closed()
+        if still:
+            raise InstrumentError(f"{self.name}: {', '.join(sorted(still))} still closed after opening all")
         self.isShutdown = True

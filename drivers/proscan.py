@@ -40,7 +40,9 @@ class ProScan3(Instrument):
     :param kwargs: forwarded to the VISA adapter (defaults: ``\\r`` terminations, 5 s timeout).
     """
 
-    IDENTITY = re.compile(r"PROSCAN", re.IGNORECASE)
+    # The ``?`` block starts with "PROSCAN INFORMATION" on some firmware and lists the fitted devices
+    # ("STAGE = H117") on all; either marks a ProScan controller.
+    IDENTITY = re.compile(r"PROSCAN|STAGE\s*=", re.IGNORECASE)
 
     def __init__(self, adapter, name: str = "Prior ProScan III", move_timeout_ms: float = 120000,
                  um_per_unit: float = 1.0, **kwargs):
@@ -80,13 +82,13 @@ class ProScan3(Instrument):
 
     @property
     def id(self) -> str:
-        """The first line of the ``?`` information block (which ends with ``END``)."""
+        """The ``?`` information block (up to its ``END`` line), joined with ``; ``."""
         self.write("?")
         lines = [self.read()]
         while lines[-1].strip() != "END" and len(lines) < 40:
             lines.append(self.read())
         self._reply_ok(lines[0], "?")
-        return lines[0].strip()
+        return "; ".join(line.strip() for line in lines[:-1] if line.strip())
 
     def _units(self, um: float) -> str:
         value = um / self.um_per_unit

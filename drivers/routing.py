@@ -83,7 +83,7 @@ class MatrixRouter:
         return None
 
     def shutdown(self) -> None:
-        """Open every crosspoint."""
+        """Open every crosspoint (the matrix reads it back)."""
         self.matrix.shutdown()
 
 

@@ -123,6 +123,8 @@ class NanocellSpectrometer(SCPIMixin, Instrument):
         return np.frombuffer(payload, dtype=dtype)
 
     def shutdown(self) -> None:
-        """Turn laser emission off."""
+        """Turn laser emission off and read back that it is off."""
         self.laser_enabled = False
+        if self.laser_enabled:
+            raise InstrumentError(f"{self.name}: laser still emitting after LASER:STAT OFF")
         self.isShutdown = True

@@ -18,7 +18,7 @@ def package(t: float, e: float, i: float) -> str:
 
 
 def script(lines: list[str]) -> str:
-    return "e\n" + "\n".join(lines) + "\n"
+    return "e\n" + "\n".join(lines) + "\n\n"
 
 
 def test_id_reads_firmware_lines():

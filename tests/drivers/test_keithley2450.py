@@ -157,7 +157,10 @@ def test_window_must_be_ordered():
 
 
 def test_shutdown_aborts_and_turns_output_off():
-    with expected_protocol(Keithley2450, [(":ABOR", None), (":OUTP OFF", None)]) as smu:
+    with expected_protocol(Keithley2450, [(":ABOR", None), (":OUTP OFF", None), (":OUTP?", "0")]) as smu:
+        smu.shutdown()
+    with expected_protocol(Keithley2450, [(":ABOR", None), (":OUTP OFF", None), (":OUTP?", "1")]) as smu, \
+            pytest.raises(InstrumentError, match="still on"):
         smu.shutdown()
 
 

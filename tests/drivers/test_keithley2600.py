@@ -65,6 +65,7 @@ def test_measure_sweep_and_output():
         ("print(smua.measure.i())", "1.00000e-09"),
         ("print(smua.source.compliance)", "false"),
         ("smua.source.output=0", None),
+        ("print(smua.source.output)", "0.00000e+00"),
     ]) as smu:
         smu.enable_output()
         assert smu.output_enabled

@@ -79,3 +79,11 @@ def test_unknown_wiring_lists_known_ones():
 
 def test_router_fills_router_role():
     assert missing_members(MatrixRouter, Router) == []
+
+
+def test_shutdown_opens_all_and_reads_back():
+    with expected_protocol(Keithley707B, [
+        ('channel.open("allslots")', None),
+        ('print(channel.getclose("allslots"))', "nil"),
+    ]) as matrix:
+        matrix.shutdown()

@@ -35,9 +35,11 @@ def test_error_reply_names_its_meaning():
 
 
 def test_identity_reads_until_end():
-    with expected_protocol(ProScan3, [("?", "PROSCAN INFORMATION"), (None, "DRIVE CHIP L6470"),
+    with expected_protocol(ProScan3, [("?", "DRIVE CHIP 6 4 2"), (None, "STAGE = H117"),
                                       (None, "END")]) as stage:
-        assert stage.id == "PROSCAN INFORMATION"
+        identity = stage.id
+    assert identity == "DRIVE CHIP 6 4 2; STAGE = H117"
+    assert ProScan3.IDENTITY.search(identity)
 
 
 def test_speed_setting_checks_reply_and_stop():

@@ -81,7 +81,7 @@ def test_out_of_range_settings_are_refused():
 
 
 def test_shutdown_turns_laser_off():
-    with expected_protocol(NanocellSpectrometer, [("LASER:STAT OFF", None)]) as spec:
+    with expected_protocol(NanocellSpectrometer, [("LASER:STAT OFF", None), ("LASER:STAT?", "0")]) as spec:
         spec.shutdown()
 
 

@@ -1,0 +1,97 @@
+"""Device limits as the engine enforces them: strict, talkative checks that name the station file line."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from nanocell_daq.errors import UserError
+from nanocell_daq.station.config import LimitsConfig
+from nanocell_daq.station.loader import SourceMap
+
+
+class LimitError(UserError):
+    """A requested setpoint exceeds a device limit of the station file (nothing was clipped or sent)."""
+
+
+class Limits:
+    """The ``limits:`` section of a station, with checks that raise :class:`LimitError`.
+
+    A limit that the station file does not set is not checked. Every message says what was requested,
+    the limit, and where it is written (``station.yaml line 14``).
+    """
+
+    def __init__(self, config: LimitsConfig, wirings: Sequence[str] = (), source: SourceMap | None = None):
+        self.config = config
+        self.wirings = tuple(wirings)
+        self._source = source
+
+    def _at(self, *loc: str) -> str:
+        if self._source is None:
+            return "station limits"
+        line = self._source.line(loc)
+        return f"{self._source.path.name} line {line}" if line else self._source.path.name
+
+    def check_iv(self, wiring: str, max_abs_V: float, compliance_A: float) -> None:
+        """An I-V on ``wiring`` up to ``max_abs_V`` (V) with current compliance ``compliance_A`` (A)."""
+        if self.wirings and wiring not in self.wirings:
+            raise LimitError(f"unknown wiring {wiring!r} (station wirings: {', '.join(self.wirings)})")
+        if not compliance_A > 0:
+            raise LimitError(f"compliance must be > 0 A (got {compliance_A:g} A) on {wiring!r}")
+        lim = self.config.wirings.get(wiring)
+        if lim is None:
+            return
+        if compliance_A > lim.max_current_A:
+            where = self._at("limits", "wirings", wiring, "max_current_A")
+            raise LimitError(f"requested {compliance_A:g} A on {wiring!r}, device limit "
+                             f"{lim.max_current_A:g} A ({where})")
+        if lim.max_voltage_V is not None and abs(max_abs_V) > lim.max_voltage_V:
+            where = self._at("limits", "wirings", wiring, "max_voltage_V")
+            raise LimitError(f"requested {abs(max_abs_V):g} V on {wiring!r}, device limit "
+                             f"{lim.max_voltage_V:g} V ({where})")
+
+    def check_cycling(self, current_A: float, v_min: float, v_max: float) -> None:
+        """A galvanostatic step at ``current_A`` (A, sign = direction) with cut-offs [v_min, v_max] (V)."""
+        if not v_min < v_max:
+            raise LimitError(f"cut-offs must have v_min < v_max (got {v_min:g} V, {v_max:g} V)")
+        lim = self.config.cycling
+        if lim is None:
+            return
+        if abs(current_A) > lim.max_current_A:
+            raise LimitError(f"requested {abs(current_A):g} A for cycling, device limit "
+                             f"{lim.max_current_A:g} A ({self._at('limits', 'cycling', 'max_current_A')})")
+        low, high = lim.voltage_window_V
+        if v_min < low or v_max > high:
+            raise LimitError(f"requested cut-offs [{v_min:g}, {v_max:g}] V, device window "
+                             f"[{low:g}, {high:g}] V ({self._at('limits', 'cycling', 'voltage_window_V')})")
+
+    def check_potential(self, potential_V: float) -> None:
+        """A potentiostatic hold or CV vertex (V) inside the cycling window."""
+        lim = self.config.cycling
+        if lim is None:
+            return
+        low, high = lim.voltage_window_V
+        if not low <= potential_V <= high:
+            raise LimitError(f"requested {potential_V:g} V, device window [{low:g}, {high:g}] V"
+                             f" ({self._at('limits', 'cycling', 'voltage_window_V')})")
+
+    def check_laser(self, power_mW: float) -> None:
+        """Laser power at the sample (mW)."""
+        if power_mW < 0:
+            raise LimitError(f"laser power must be >= 0 mW (got {power_mW:g} mW)")
+        top = self.config.max_laser_power_mW
+        if top is not None and power_mW > top:
+            raise LimitError(f"requested {power_mW:g} mW laser power, device limit {top:g} mW"
+                             f" ({self._at('limits', 'max_laser_power_mW')})")
+
+    def check_stage(self, x_um: float, y_um: float, z_um: float | None = None) -> None:
+        """A stage target (um) inside the allowed travel region."""
+        travel = self.config.stage_travel_um
+        if travel is None:
+            return
+        for axis, value, span in (("x", x_um, travel.x), ("y", y_um, travel.y), ("z", z_um, travel.z)):
+            if value is None or span is None:
+                continue
+            if not span[0] <= value <= span[1]:
+                where = self._at("limits", "stage_travel_um", axis)
+                raise LimitError(f"requested stage {axis} = {value:g} um, allowed "
+                                 f"[{span[0]:g}, {span[1]:g}] um ({where})")

@@ -1,0 +1,208 @@
+"""Load a station file: YAML with line numbers (ruamel.yaml), schema and cross-reference checks.
+
+Every problem becomes one line ``file:line: field: what is wrong``; all of them are raised together as a
+:class:`StationFileError` (a UserError, shown without a traceback).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError
+
+from drivers import registry
+from drivers.keithley707b import CHANNEL
+from drivers.roles import ROLES
+from nanocell_daq.errors import UserError
+from nanocell_daq.station.config import StationConfig
+
+Loc = tuple[str | int, ...]
+
+
+class StationFileError(UserError):
+    """The station file is not valid; the message lists each problem on its own line."""
+
+
+class SourceMap:
+    """Line numbers (1-based) of the keys in a loaded YAML document."""
+
+    def __init__(self, path: Path, root: Any) -> None:
+        self.path = path
+        self.root = root
+
+    def line(self, loc: Sequence[str | int]) -> int | None:
+        """Line of the deepest key of ``loc`` that exists in the document."""
+        node = self.root
+        line = None
+        for key in loc:
+            lc = getattr(node, "lc", None)
+            if lc is None:
+                break
+            try:
+                if isinstance(node, dict) and key in node:
+                    line = lc.key(key)[0] + 1
+                    node = node[key]
+                elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+                    line = lc.item(key)[0] + 1
+                    node = node[key]
+                else:
+                    break
+            except (KeyError, TypeError, AttributeError):
+                break
+        if line is None and hasattr(self.root, "lc"):
+            return 1
+        return line
+
+    def where(self, loc: Sequence[str | int]) -> str:
+        """``file:line`` for ``loc``."""
+        line = self.line(loc)
+        return f"{self.path.name}:{line}" if line else self.path.name
+
+
+def field_name(loc: Sequence[str | int]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def load_station(path: str | Path) -> StationConfig:
+    """Parse and validate a station file; raises :class:`StationFileError` listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise StationFileError(f"{path}: no such station file") from None
+    except OSError as exc:
+        raise StationFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return parse_station(text, path)
+
+
+def parse_station(text: str, path: str | Path = "station.yaml") -> StationConfig:
+    """Validate station YAML ``text``; ``path`` names it in messages."""
+    path = Path(path)
+    try:
+        data = YAML(typ="rt", pure=True).load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else "?"
+        problem = exc.problem or exc.context or "syntax error"
+        raise StationFileError(f"{path.name}:{line}: YAML syntax error: {problem}") from None
+    if not isinstance(data, dict):
+        raise StationFileError(f"{path.name}:1: the station file must be a mapping (name:, instruments:...)")
+    source = SourceMap(path, data)
+    try:
+        config = StationConfig.model_validate(_plain(data))
+    except ValidationError as exc:
+        problems = [(tuple(err["loc"]), _message(err)) for err in exc.errors()]
+        raise StationFileError(_format(source, problems)) from None
+    problems = cross_reference_problems(config)
+    if problems:
+        raise StationFileError(_format(source, problems))
+    config._source = source  # type: ignore[attr-defined]
+    return config
+
+
+def source_of(config: StationConfig) -> SourceMap | None:
+    """The line map a config was loaded with (None if it was built in code)."""
+    return getattr(config, "_source", None)
+
+
+def cross_reference_problems(config: StationConfig) -> list[tuple[Loc, str]]:
+    """Problems that need more than one section: roles, wirings, pads, limits."""
+    problems: list[tuple[Loc, str]] = []
+    instruments = config.instruments
+    for name, inst in instruments.items():
+        try:
+            registry.resolve(inst.driver)
+        except KeyError:
+            known = ", ".join(sorted(registry.DRIVERS))
+            problems.append((("instruments", name, "driver"),
+                             f"unknown driver {inst.driver!r} (known: {known}; or 'package.module:Class')"))
+        except (ImportError, AttributeError, TypeError) as exc:
+            problems.append((("instruments", name, "driver"), f"cannot load {inst.driver!r}: {exc}"))
+    for role, inst_name in config.roles.items():
+        loc: Loc = ("roles", role)
+        if role not in ROLES:
+            problems.append((loc, f"unknown role {role!r} (known: {', '.join(ROLES)})"))
+            continue
+        if inst_name not in instruments:
+            problems.append((loc, f"names instrument {inst_name!r}, which is not under instruments:"
+                                  f" ({', '.join(instruments)})"))
+            continue
+        try:
+            info = registry.resolve(instruments[inst_name].driver)
+        except (KeyError, ImportError, AttributeError, TypeError):
+            continue  # already reported on the instrument
+        if role not in info.roles:
+            problems.append((loc, f"instrument {inst_name!r} ({info.name}) cannot fill role {role!r}"
+                                  f" (it fills: {', '.join(info.roles) or 'nothing'})"))
+    for name, wiring in config.wirings.items():
+        if wiring.instrument not in instruments:
+            problems.append((("wirings", name, "instrument"),
+                             f"names instrument {wiring.instrument!r}, which is not under instruments:"))
+        for i, channel in enumerate(wiring.channels):
+            if not CHANNEL.match(channel):
+                problems.append((("wirings", name, "channels", i),
+                                 f"{channel!r} is not a matrix channel (slot, row A-H, column 01-12: 1A01)"))
+        if len(set(wiring.channels)) != len(wiring.channels):
+            problems.append((("wirings", name, "channels"), "a channel is listed twice"))
+        for i, pad in enumerate(wiring.pads):
+            if pad not in config.pads:
+                problems.append((("wirings", name, "pads", i),
+                                 f"pad {pad!r} is not under pads: ({', '.join(config.pads) or 'none'})"))
+    if config.wirings and "router" not in config.roles:
+        problems.append((("roles",), "wirings are defined but no instrument fills the 'router' role"))
+    for name in config.limits.wirings:
+        if name not in config.wirings:
+            problems.append((("limits", "wirings", name),
+                             f"limit for wiring {name!r}, which is not under wirings:"
+                             f" ({', '.join(config.wirings) or 'none'})"))
+    for name, pad in config.pads.items():
+        if pad.kind == "contact" and pad.along_wire_um is not None and pad.along_wire_um < 0:
+            problems.append((("pads", name, "along_wire_um"), f"must be >= 0 (got {pad.along_wire_um:g})"))
+    return problems
+
+
+def _message(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    got = err.get("input")
+    if kind == "greater_than":
+        return f"must be > {_num(ctx.get('gt'))} (got {got!r})"
+    if kind == "less_than_equal":
+        return f"must be <= {_num(ctx.get('le'))} (got {got!r}; check the unit in the field name)"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        return "unknown field (check the spelling)"
+    if kind == "value_error":
+        return re.sub(r"^Value error, ", "", err.get("msg", ""))
+    if kind.startswith("too_short") and isinstance(got, dict | list) and not got:
+        return "must not be empty"
+    shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+    return f"{err.get('msg', 'invalid')}{shown}"
+
+
+def _num(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
+
+
+def _format(source: SourceMap, problems: list[tuple[Loc, str]]) -> str:
+    lines = []
+    for loc, message in problems:
+        where = source.where(loc)
+        name = field_name(loc)
+        lines.append(f"{where}: {name}: {message}" if name else f"{where}: {message}")
+    return "\n".join(lines)
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's round-trip containers -> plain dicts/lists (pydantic wants plain types)."""
+    if isinstance(node, dict):
+        return {str(k) if not isinstance(k, str) else k: _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
