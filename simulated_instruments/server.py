@@ -206,6 +206,11 @@ class InstrumentServer:
 
     def stop(self) -> None:
         self._stopping.set()
+        if self._listener is not None:
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() at once
+            except OSError:
+                pass
         if self._thread is not None:
             self._thread.join(timeout=2)
         if self._listener is not None:

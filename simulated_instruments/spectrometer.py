@@ -5,8 +5,8 @@ SCPI-like, ``\\n`` terminated: ``*IDN?``, ``*RST``, ``*CLS``, ``*OPC?``, ``EXP <
 ``LASER:WAV?``, ``POIN?``, ``TEMP?``, ``AXIS?`` (IEEE 488.2 block of float64 little-endian wavenumbers, cm-1),
 ``ACQ?`` (block of float32 little-endian counts), ``SYST:ERR?`` (``0,"No error"``), ``SYST:ERR:COUN?``.
 ``ACQ?`` takes EXP x ACC seconds of simulated time and looks at the stage's current position; the sample is
-lit only when the laser is on and the SC10 shutter is open, otherwise the spectrum is dark (CCD offset,
-dark current and read noise only).
+lit only when the laser is on and the SC10 shutter is open, otherwise the spectrum is dark (dark current
+and read noise only, plus the rare cosmic-ray spike).
 """
 
 from __future__ import annotations
@@ -22,9 +22,6 @@ from simulated_instruments.emulator import Emulator, Reply
 from simulated_instruments.scpi import CommandTable, ScpiError, need, parse_args, to_bool, to_float
 
 IDN = "NANOCELL,SIMSPEC-532,SIM00001,1.0"
-CCD_OFFSET = 600.0  # counts per accumulation (bias)
-DARK_RATE = 0.05  # counts / pixel / s at -60 degC
-READ_NOISE = 4.0  # counts rms per read
 
 
 class Spectrometer(Emulator):
@@ -136,12 +133,9 @@ class Spectrometer(Emulator):
         duration = self.exposure_s * self.accumulations
         t0 = self.clock.now()
         self.clock.sleep(duration)
-        n = len(self.model.wavenumbers)
-        dark = self.accumulations * (CCD_OFFSET + DARK_RATE * self.exposure_s) + self.rng.normal(
-            0.0, READ_NOISE * np.sqrt(self.accumulations), n)
-        if not (self.laser_on and self.shutter_open()) or self.laser_mW <= 0:
-            return dark.astype(np.float32)
+        lit = self.laser_on and self.shutter_open() and self.laser_mW > 0
         x, y, z = self.position(t0 + duration / 2)
-        light = self.model.raman_spectrum(t0 + duration, x, y, z, self.exposure_s, self.accumulations,
-                                          self.laser_mW, rng=self.rng)
-        return (np.asarray(light, dtype=np.float64) + dark).astype(np.float32)
+        # no light on the sample: the CCD still integrates its dark current and read noise (and cosmics)
+        counts = self.model.raman_spectrum(t0 + duration, x, y, z, self.exposure_s, self.accumulations,
+                                           self.laser_mW if lit else 0.0, rng=self.rng)
+        return np.asarray(counts, dtype=np.float32)
