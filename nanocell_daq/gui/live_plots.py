@@ -1,0 +1,298 @@
+"""Live plots of one run: E(t) and I(t), E vs Q per half-cycle, I-V per checkpoint, G vs checkpoint, Raman.
+
+A thin view over ``LiveRunModel``: model signals only mark plots dirty; ``refresh()`` (called by the poller
+after each batch) redraws the dirty ones, so a batch of 10 000 points costs one redraw, not 10 000.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
+
+from nanocell_daq.gui.map_view import MapView
+from nanocell_daq.gui.theme import (
+    E_COLOR,
+    I_COLOR,
+    MUTED,
+    PIXEL_COLOR,
+    SPECTRUM_COLOR,
+    checkpoint_color,
+    style_plot,
+)
+from nanocell_daq.viewmodels import LiveRunModel
+
+PLOTS = ("E(t)", "I(t)", "E vs Q", "I-V", "log|I|-V", "G vs checkpoint", "spectrum", "map")
+
+
+def _pen(color: str | tuple[int, int, int], width: float = 1.2) -> pg.QtGui.QPen:
+    return pg.mkPen(color=color, width=width)
+
+
+class TracePlots(pg.GraphicsLayoutWidget):
+    """E(t) above I(t), x linked; the whole run as a min/max envelope, a zoomed part at full detail."""
+
+    def __init__(self, model: LiveRunModel) -> None:
+        super().__init__()
+        self.model = model
+        self.e_plot = self.addPlot(row=0, col=0)
+        self.i_plot = self.addPlot(row=1, col=0)
+        style_plot(self.e_plot, "Cell potential", ("t", "s"), ("E", "V"))
+        style_plot(self.i_plot, "Cell current", ("t", "s"), ("I", "A"))
+        self.i_plot.setXLink(self.e_plot)
+        self.e_curve = self.e_plot.plot(pen=_pen(E_COLOR), skipFiniteCheck=True)
+        self.i_curve = self.i_plot.plot(pen=_pen(I_COLOR), skipFiniteCheck=True)
+        self.dirty = True
+        self.e_plot.sigXRangeChanged.connect(self._range_changed)
+
+    def _range_changed(self, *_: object) -> None:
+        if not self.e_plot.vb.autoRangeEnabled()[0]:
+            self.dirty = True
+
+    def refresh(self) -> None:
+        """Redraw from the model's traces (envelope when following, window when zoomed)."""
+        if not self.dirty:
+            return
+        self.dirty = False
+        vb = self.e_plot.vb
+        if vb.autoRangeEnabled()[0] or not len(self.model.E):
+            (ex, ey), (ix, iy) = self.model.E.envelope(), self.model.I.envelope()
+        else:
+            (x0, x1) = vb.viewRange()[0]
+            buckets = max(int(vb.width()), 200)
+            (ex, ey), (ix, iy) = self.model.E.window(x0, x1, buckets), self.model.I.window(x0, x1, buckets)
+        self.e_curve.setData(ex, ey)
+        self.i_curve.setData(ix, iy)
+
+
+class HalfCyclePlot(pg.PlotWidget):
+    """E vs Q of the last 20 half-cycles, early ones cool, late ones warm."""
+
+    def __init__(self, model: LiveRunModel) -> None:
+        super().__init__()
+        self.model = model
+        style_plot(self.getPlotItem(), "E vs Q per half-cycle", ("Q", "C"), ("E", "V"))
+        self.curves: list[pg.PlotDataItem] = []
+        self.dirty = True
+
+    def refresh(self) -> None:
+        """Redraw every shown half-cycle."""
+        if not self.dirty:
+            return
+        self.dirty = False
+        data = self.model.halfcycle_curves()
+        while len(self.curves) < len(data):
+            self.curves.append(self.plot(skipFiniteCheck=True))
+        for k, curve in enumerate(self.curves):
+            if k < len(data):
+                _, q, e = data[k]
+                curve.setPen(_pen(checkpoint_color(k, len(data))))
+                curve.setData(q, e)
+            else:
+                curve.setData([], [])
+
+
+class IVPlots(QTabWidget):
+    """I-V curves overlaid per checkpoint: linear and log |I|, coloured along the run."""
+
+    def __init__(self, model: LiveRunModel) -> None:
+        super().__init__()
+        self.model = model
+        self.lin = pg.PlotWidget()
+        self.log = pg.PlotWidget()
+        style_plot(self.lin.getPlotItem(), "I-V per checkpoint", ("V", "V"), ("I", "A"))
+        style_plot(self.log.getPlotItem(), "|I|-V per checkpoint (log)", ("V", "V"), ("|I|", "A"))
+        self.log.setLogMode(False, True)
+        self.legend = self.lin.addLegend(offset=(6, 6), labelTextSize="8pt")
+        self.addTab(self.lin, "I-V linear")
+        self.addTab(self.log, "I-V log |I|")
+        self.setTabPosition(QTabWidget.TabPosition.South)
+        self.lin_curves: dict[tuple[int, str], pg.PlotDataItem] = {}
+        self.log_curves: dict[tuple[int, str], pg.PlotDataItem] = {}
+        self.dirty = True
+
+    def refresh(self) -> None:
+        """Redraw the curves (few points each)."""
+        if not self.dirty:
+            return
+        self.dirty = False
+        curves = self.model.iv.curves
+        if not curves and self.lin_curves:
+            self.lin.clear()
+            self.log.clear()
+            self.legend.clear()
+            self.lin_curves.clear()
+            self.log_curves.clear()
+        n = max((c.order for c in curves.values()), default=0) + 1
+        for key, c in curves.items():
+            pen = _pen(checkpoint_color(c.order, n), 1.5)
+            if key not in self.lin_curves:
+                self.lin_curves[key] = self.lin.plot(name=c.label, symbol="o", symbolSize=3)
+                self.log_curves[key] = self.log.plot(symbol="o", symbolSize=3)
+            v, i = c.V.view, c.I.view
+            self.lin_curves[key].setData(v, i, pen=pen, symbolPen=None, symbolBrush=pen.color())
+            pos = np.abs(i) > 0  # log axis: zero current has no place on it
+            self.log_curves[key].setData(
+                v[pos], np.abs(i[pos]), pen=pen, symbolPen=None, symbolBrush=pen.color()
+            )
+
+
+class ConductancePlot(pg.PlotWidget):
+    """Zero-bias conductance G0 (S, log axis) at each checkpoint, one line per contact pair."""
+
+    def __init__(self, model: LiveRunModel) -> None:
+        super().__init__()
+        self.model = model
+        style_plot(self.getPlotItem(), "Conductance vs checkpoint", ("checkpoint", None), ("G0", "S"))
+        self.setLogMode(False, True)
+        self.addLegend(offset=(-6, 6), labelTextSize="8pt")
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.dirty = True
+
+    def refresh(self) -> None:
+        """Redraw G0 per pair; non-positive or failed fits are left out (no place on a log axis)."""
+        if not self.dirty:
+            return
+        self.dirty = False
+        pairs = self.model.iv.pairs()
+        if not pairs and self.curves:
+            for c in self.curves.values():
+                self.removeItem(c)
+            self.curves.clear()
+        for k, pair in enumerate(pairs):
+            x, g, _ = self.model.iv.conductance_series(pair)
+            ok = np.isfinite(g) & (g > 0)
+            if pair not in self.curves:
+                color = [SPECTRUM_COLOR, E_COLOR, PIXEL_COLOR, I_COLOR][k % 4]
+                self.curves[pair] = self.plot(
+                    name=pair or "G0",
+                    pen=_pen(color, 1.5),
+                    symbol="o",
+                    symbolSize=7,
+                    symbolBrush=color,
+                    symbolPen=None,
+                )
+            self.curves[pair].setData(x[ok], g[ok])
+
+
+class SpectrumPlot(pg.PlotWidget):
+    """The latest Raman spectrum and, once a map pixel is clicked, that pixel's spectrum."""
+
+    def __init__(self, model: LiveRunModel) -> None:
+        super().__init__()
+        self.model = model
+        style_plot(self.getPlotItem(), "Raman spectrum", ("Raman shift", "cm⁻¹"), ("counts", None))
+        self.getAxis("bottom").enableAutoSIPrefix(False)
+        self.addLegend(offset=(-6, 6), labelTextSize="8pt")
+        self.latest = self.plot(name="latest", pen=_pen(SPECTRUM_COLOR), skipFiniteCheck=True)
+        self.pixel = self.plot(name="clicked pixel", pen=_pen(PIXEL_COLOR), skipFiniteCheck=True)
+        for lo, hi in ((505, 535), (440, 500)):
+            band = pg.LinearRegionItem(
+                (lo, hi), movable=False, brush=pg.mkBrush(120, 130, 150, 28), pen=pg.mkPen(MUTED, width=0.5)
+            )
+            self.addItem(band)
+        self.dirty = True
+
+    def refresh(self) -> None:
+        """Redraw the latest spectrum."""
+        if not self.dirty:
+            return
+        self.dirty = False
+        if self.model.latest_spectrum is None:
+            self.latest.setData([], [])
+            self.pixel.setData([], [])
+            return
+        axis, counts, (x, y, _) = self.model.latest_spectrum
+        self.latest.setData(axis, counts)
+        self.setTitle(f"Raman spectrum — latest ({x:.1f}, {y:.1f}) µm", size="10pt")
+
+    def show_pixel(self, axis: np.ndarray, counts: np.ndarray | None) -> None:
+        """Overlay a map pixel's spectrum (None clears it)."""
+        if counts is None:
+            self.pixel.setData([], [])
+        else:
+            self.pixel.setData(axis, counts)
+
+
+class LivePlotsWidget(QWidget):
+    """Every live plot of a run in one resizable grid (the central widget of the main window)."""
+
+    def __init__(self, model: LiveRunModel) -> None:
+        super().__init__()
+        self.model = model
+        self.traces = TracePlots(model)
+        self.halfcycles = HalfCyclePlot(model)
+        self.iv = IVPlots(model)
+        self.conductance = ConductancePlot(model)
+        self.spectrum = SpectrumPlot(model)
+        self.map = MapView(model.map)
+        self.map.pixel_clicked.connect(self._pixel_clicked)
+
+        top = QSplitter(Qt.Orientation.Horizontal)
+        for w in (self.traces, self.halfcycles, self.map):
+            top.addWidget(w)
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        for w in (self.iv, self.conductance, self.spectrum):
+            bottom.addWidget(w)
+        for s in (top, bottom):
+            s.setStretchFactor(0, 5)
+            s.setStretchFactor(1, 3)
+            s.setStretchFactor(2, 4)
+        rows = QSplitter(Qt.Orientation.Vertical)
+        rows.addWidget(top)
+        rows.addWidget(bottom)
+        rows.setStretchFactor(0, 3)
+        rows.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(rows)
+
+        model.run_changed.connect(self._mark_all)
+        model.cycling_changed.connect(self._cycling)
+        model.iv_changed.connect(self._iv)
+        model.spectrum_changed.connect(self._spectrum)
+
+    def _mark_all(self, *_: object) -> None:
+        for v in (self.traces, self.halfcycles, self.iv, self.conductance, self.spectrum):
+            v.dirty = True
+        self.map.dirty = True
+
+    def _cycling(self, *_: object) -> None:
+        self.traces.dirty = self.halfcycles.dirty = True
+
+    def _iv(self, *_: object) -> None:
+        self.iv.dirty = self.conductance.dirty = True
+
+    def _spectrum(self, *_: object) -> None:
+        self.spectrum.dirty = True
+
+    def _pixel_clicked(self, ix: int, iy: int) -> None:
+        self.spectrum.show_pixel(self.model.map.axis, self.model.map.spectrum_at(ix, iy))
+
+    def refresh(self) -> None:
+        """Redraw what changed since the last call."""
+        self.traces.refresh()
+        self.halfcycles.refresh()
+        self.iv.refresh()
+        self.conductance.refresh()
+        self.spectrum.refresh()
+        self.map.refresh()
+
+    def plot_data(self) -> dict[str, int]:
+        """Points currently drawn in each plot (``PLOTS`` keys): what a test checks after a run."""
+
+        def n(item: pg.PlotDataItem) -> int:
+            x, _ = item.getData()
+            return 0 if x is None else len(x)
+
+        return {
+            "E(t)": n(self.traces.e_curve),
+            "I(t)": n(self.traces.i_curve),
+            "E vs Q": sum(n(c) for c in self.halfcycles.curves),
+            "I-V": sum(n(c) for c in self.iv.lin_curves.values()),
+            "log|I|-V": sum(n(c) for c in self.iv.log_curves.values()),
+            "G vs checkpoint": sum(n(c) for c in self.conductance.curves.values()),
+            "spectrum": n(self.spectrum.latest),
+            "map": int(self.model.map.filled_count()[0]),
+        }

@@ -1,0 +1,195 @@
+"""Run control: start a protocol on a station, pause/resume/abort, progress with step and ETA, the log."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QTextCursor
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from nanocell_daq.errors import UserError
+from nanocell_daq.gui.theme import MUTED, STATUS_COLORS
+from nanocell_daq.storage import EventInfo, Progress
+from nanocell_daq.viewmodels import LiveRunModel, RunControlModel
+from nanocell_daq.viewmodels.run_browser import format_duration
+
+LEVEL_COLORS = {"debug": MUTED, "info": "#d7dae0", "warning": "#e5c07b", "error": "#ff5c5c"}
+
+
+def _path_row(edit: QLineEdit, caption: str, pattern: str) -> QHBoxLayout:
+    row = QHBoxLayout()
+    row.addWidget(edit, 1)
+    browse = QToolButton(text="…")
+    browse.setToolTip(f"Choose the {caption}")
+
+    def choose() -> None:
+        path, _ = QFileDialog.getOpenFileName(edit, f"Choose the {caption}", edit.text(), pattern)
+        if path:
+            edit.setText(path)
+
+    browse.clicked.connect(choose)
+    row.addWidget(browse)
+    return row
+
+
+class RunControlPanel(QWidget):
+    """Buttons and read-outs of ``RunControlModel`` + the followed ``LiveRunModel``."""
+
+    def __init__(self, control: RunControlModel, live: LiveRunModel) -> None:
+        super().__init__()
+        self.control = control
+        self.live = live
+        self.protocol = QLineEdit(placeholderText="protocol YAML")
+        self.station = QLineEdit(placeholderText="station YAML")
+        form = QFormLayout()
+        form.addRow("Protocol", _path_row(self.protocol, "protocol file", "YAML (*.yaml *.yml)"))
+        form.addRow("Station", _path_row(self.station, "station file", "YAML (*.yaml *.yml)"))
+
+        style = self.style()
+        self.start_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "Start")
+        self.start_button.setToolTip(
+            "Start `nanocell run` as its own process: closing this window never stops it"
+        )
+        self.pause_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPause), "Pause")
+        resume_icon = style.standardIcon(QStyle.StandardPixmap.SP_MediaSkipForward)
+        self.resume_button = QPushButton(resume_icon, "Resume")
+        self.abort_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaStop), "Abort")
+        self.abort_button.setStyleSheet("QPushButton:enabled { color: #ff7070; }")
+        buttons = QHBoxLayout()
+        for b in (self.start_button, self.pause_button, self.resume_button, self.abort_button):
+            buttons.addWidget(b)
+
+        self.run_label = QLabel("no run")
+        self.run_label.setTextFormat(Qt.TextFormat.RichText)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setFormat("idle")
+        self.step_label = QLabel("")
+        self.step_label.setStyleSheet(f"color: {MUTED}")
+        self.step_label.setWordWrap(True)
+        self.log_view = QPlainTextEdit(readOnly=True)
+        self.log_view.setMaximumBlockCount(5000)
+        self.log_view.setPlaceholderText("the run's log appears here")
+        self.log_view.setMinimumHeight(90)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.run_label)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.step_label)
+        layout.addWidget(self.log_view, 1)
+
+        self.start_button.clicked.connect(self.start)
+        self.pause_button.clicked.connect(lambda: self._request("pause"))
+        self.resume_button.clicked.connect(lambda: self._request("resume"))
+        self.abort_button.clicked.connect(self._abort)
+        live.run_changed.connect(self._run_changed)
+        live.status_changed.connect(self._status_changed)
+        live.progress_changed.connect(self._progress_changed)
+        live.events_added.connect(self._events_added)
+        control.message.connect(self._message)
+        control.process_ended.connect(self._process_ended)
+        self._update_buttons()
+
+    # -- actions ---------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the chosen protocol on the chosen station (errors shown, never raised into Qt)."""
+        try:
+            self.control.start(self.protocol.text().strip(), self.station.text().strip())
+        except UserError as exc:
+            QMessageBox.warning(self, "Cannot start the run", str(exc))
+            return
+        self.progress.setFormat("starting…")
+        self._update_buttons()
+
+    def _request(self, action: str) -> None:
+        try:
+            self.control.request(action)
+        except UserError as exc:
+            QMessageBox.warning(self, f"Cannot {action}", str(exc))
+
+    def _abort(self) -> None:
+        if self.control.run_id is None:
+            return
+        answer = QMessageBox.question(
+            self,
+            "Abort the run?",
+            f"Abort run {self.control.run_id}? The engine stops after the current point"
+            " and turns every output off.",
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self._request("abort")
+
+    # -- model -> view ---------------------------------------------------------------------------------
+    def _update_buttons(self) -> None:
+        running = self.live.status == "running"
+        attached = self.control.run_id is not None
+        starting = self.control.process is not None and self.control.run_id is None
+        self.start_button.setEnabled(not running and not starting)
+        for b in (self.pause_button, self.resume_button, self.abort_button):
+            b.setEnabled(attached and running)
+
+    def _run_changed(self, run_id: int | None) -> None:
+        self.log_view.clear()
+        self.progress.setValue(0)
+        self.progress.setFormat("idle" if run_id is None else "waiting for progress…")
+        self.step_label.setText("")
+        self._status_changed(self.live.status)
+
+    def _status_changed(self, status: str) -> None:
+        run_id = self.live.run_id
+        if run_id is None:
+            self.run_label.setText("no run")
+        else:
+            color = STATUS_COLORS.get(status, MUTED)
+            reason = f" — {self.live.reason}" if self.live.reason else ""
+            self.run_label.setText(
+                f"<b>Run {run_id}</b>: <span style='color:{color}'>{status or '…'}</span>{reason}"
+            )
+        if status and status != "running":
+            self.progress.setFormat(f"{status}  %p%")
+        self._update_buttons()
+
+    def _progress_changed(self, p: Progress) -> None:
+        self.progress.setValue(round(1000 * min(max(p.fraction, 0.0), 1.0)))
+        eta = f"ETA {format_duration(p.eta_s)}" if p.eta_s is not None else "ETA unknown"
+        state = "" if self.live.status in ("running", "") else f"{self.live.status}  "
+        self.progress.setFormat(f"{state}%p%  ·  {eta}")
+        self.step_label.setText(p.step_label)
+
+    def _events_added(self, events: list[EventInfo]) -> None:
+        lines = []
+        for e in events:
+            color = LEVEL_COLORS.get(e.level, MUTED)
+            when = e.time.astimezone().strftime("%H:%M:%S")
+            text = e.message.replace("&", "&amp;").replace("<", "&lt;")
+            lines.append(
+                f"<span style='color:{MUTED}'>{when}</span> <span style='color:{color}'>"
+                f"{e.level.upper():7s} {text}</span>"
+            )
+        self.log_view.appendHtml("<br>".join(lines))
+        self.log_view.moveCursor(QTextCursor.MoveOperation.End)
+
+    def _message(self, text: str) -> None:
+        self.log_view.appendHtml(f"<span style='color:{MUTED}'>[gui] {text.replace('<', '&lt;')}</span>")
+        self._update_buttons()
+
+    def _process_ended(self, code: int, tail: str) -> None:
+        if code != 0:
+            last = "\n".join(tail.strip().splitlines()[-12:])
+            self.log_view.appendPlainText(f"[gui] run process exit code {code}:\n{last}")
+        self._update_buttons()

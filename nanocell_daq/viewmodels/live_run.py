@@ -1,0 +1,254 @@
+"""Follow one run from the store by reading only rows newer than the last seen id (the database is the bus).
+
+``fetch()`` does every database read and touches no model state, so a view may run it on a worker thread;
+``apply(batch)`` updates the model and emits its signals (call it on the GUI thread). ``poll()`` does both.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nanocell_daq.storage import (
+    CyclingData,
+    EventInfo,
+    IVData,
+    MapGrid,
+    Progress,
+    SpectraData,
+    StepInfo,
+    Store,
+)
+from nanocell_daq.viewmodels.events import Signal
+from nanocell_daq.viewmodels.iv_checkpoints import IVCheckpointsModel
+from nanocell_daq.viewmodels.raman_map import MapModel
+from nanocell_daq.viewmodels.trace import DecimatedTrace, GrowingArray
+
+MAX_LOG_LINES = 5000
+
+
+@dataclass
+class PollBatch:
+    """What one poll read: new rows since the previous cursors, plus the run's current state."""
+
+    run_id: int
+    cycling: CyclingData
+    iv: IVData
+    spectra: SpectraData | None
+    events: list[EventInfo]
+    progress: Progress | None
+    status: str
+    reason: str | None
+    steps: list[StepInfo] | None  # None when not re-read this time
+    grids: list[MapGrid] | None
+    read_at: float = field(default_factory=time.perf_counter)  # perf_counter() when the reads finished
+
+
+@dataclass
+class HalfCycle:
+    """E vs Q of one galvanostatic step: Q (C) counted from the step's first point, E (V)."""
+
+    step_id: int
+    label: str
+    Q: GrowingArray = field(default_factory=GrowingArray)
+    E: GrowingArray = field(default_factory=GrowingArray)
+    q0: float = float("nan")
+
+
+class LiveRunModel:
+    """The data of one run as it grows: traces E(t), I(t), half-cycles, I-V checkpoints, spectra, map, log.
+
+    Signals: ``run_changed(run_id)``, ``status_changed(status)``, ``progress_changed(progress)``,
+    ``cycling_changed(n_new)``, ``iv_changed``, ``spectrum_changed``, ``map`` (a ``MapModel``) ``.changed``,
+    ``events_added(list[EventInfo])``, ``steps_changed(list[StepInfo])``.
+    """
+
+    def __init__(self, store: Store | None = None, run_id: int | None = None, *, target: int = 2000) -> None:
+        self.store = store
+        self.run_id: int | None = None
+        self.E = DecimatedTrace(target)  # E(t): t s, E V
+        self.I = DecimatedTrace(target)  # I(t): t s, I A
+        self.halfcycles: dict[int, HalfCycle] = {}
+        self.iv = IVCheckpointsModel()
+        self.map = MapModel()
+        self.steps: list[StepInfo] = []
+        self.status = ""
+        self.reason: str | None = None
+        self.progress: Progress | None = None
+        self.log: deque[EventInfo] = deque(maxlen=MAX_LOG_LINES)
+        self.latest_spectrum: tuple[np.ndarray, np.ndarray, tuple[float, float, float]] | None = None
+        self.n_spectra = 0
+        self.last_batch_read_at: float | None = None
+        self._cursors = {"cycling": 0, "iv": 0, "spectra": 0, "events": 0}
+        self._known_steps: set[int] = set()
+        self._known_grids: set[int] = set()
+        self._polls = 0
+        self.run_changed = Signal("run_changed")
+        self.status_changed = Signal("status_changed")
+        self.progress_changed = Signal("progress_changed")
+        self.cycling_changed = Signal("cycling_changed")
+        self.iv_changed = self.iv.changed
+        self.spectrum_changed = Signal("spectrum_changed")
+        self.events_added = Signal("events_added")
+        self.steps_changed = Signal("steps_changed")
+        if run_id is not None:
+            self.set_run(run_id)
+
+    # -- which run -------------------------------------------------------------------------------------
+    def set_store(self, store: Store | None) -> None:
+        """Follow runs of another store (forgets the current run)."""
+        self.store = store
+        self.set_run(None)
+
+    def set_run(self, run_id: int | None) -> None:
+        """Follow ``run_id`` from its first row (None: follow nothing); clears every trace."""
+        self.run_id = run_id
+        self.E.clear()
+        self.I.clear()
+        self.halfcycles.clear()
+        self.iv.clear()
+        self.map.clear()
+        self.steps = []
+        self.status, self.reason, self.progress = "", None, None
+        self.log.clear()
+        self.latest_spectrum = None
+        self.n_spectra = 0
+        self._cursors = dict.fromkeys(self._cursors, 0)
+        self._known_steps.clear()
+        self._known_grids.clear()
+        self._polls = 0
+        self.run_changed.emit(run_id)
+
+    @property
+    def n_points(self) -> int:
+        """Cycling points received so far."""
+        return len(self.E)
+
+    # -- reading ---------------------------------------------------------------------------------------
+    def fetch(self) -> PollBatch | None:
+        """Read everything newer than the cursors (thread-safe with respect to the model: reads only)."""
+        store, run_id = self.store, self.run_id
+        if store is None or run_id is None:
+            return None
+        c = dict(self._cursors)
+        info = store.run(run_id)
+        cycling = store.cycling_since(run_id, c["cycling"])
+        iv = store.iv_since(run_id, c["iv"])
+        spectra = store.spectra(run_id, after_id=c["spectra"])
+        events = store.events(run_id, after_id=c["events"])
+        progress = store.progress(run_id)
+        step_ids = set(np.unique(cycling.step_id).tolist()) | set(np.unique(iv.step_id).tolist())
+        if len(spectra):
+            step_ids |= set(np.unique(spectra.step_id).tolist())
+        old = self.progress
+        label_moved = old is None or progress is None or progress.step_label != old.step_label
+        stale = self._polls % 10 == 0 or not step_ids <= self._known_steps or label_moved
+        steps = store.steps(run_id) if stale else None
+        new_grids = len(spectra) and not set(np.unique(spectra.grid_id).tolist()) - {-1} <= self._known_grids
+        grids = store.map_grids(run_id) if stale or new_grids else None
+        return PollBatch(
+            run_id,
+            cycling,
+            iv,
+            spectra if len(spectra) else None,
+            events,
+            progress,
+            info.status,
+            info.reason,
+            steps,
+            grids,
+        )
+
+    def apply(self, batch: PollBatch | None) -> None:
+        """Merge a batch into the model and emit what changed; batches of another run are ignored."""
+        if batch is None or batch.run_id != self.run_id:
+            return
+        self._polls += 1
+        self.last_batch_read_at = batch.read_at
+        if (batch.steps is not None and [s.id for s in batch.steps] != [s.id for s in self.steps]) or (
+            batch.steps is not None and batch.steps != self.steps
+        ):
+            self.steps = batch.steps
+            self._known_steps = {s.id for s in batch.steps}
+            self.iv.set_steps(batch.steps)
+            for hc in self.halfcycles.values():
+                hc.label = self._step_label(hc.step_id)
+            self.steps_changed.emit(self.steps)
+        if batch.grids is not None:
+            self._known_grids = {g.id for g in batch.grids}
+            self.map.set_grids(batch.grids)
+        if len(batch.cycling):
+            self._cursors["cycling"] = batch.cycling.last_id
+            self._add_cycling(batch.cycling)
+        if len(batch.iv):
+            self._cursors["iv"] = batch.iv.last_id
+            self.iv.add(batch.iv)
+        if batch.spectra is not None:
+            self._cursors["spectra"] = batch.spectra.last_id
+            self._add_spectra(batch.spectra)
+        if batch.events:
+            self._cursors["events"] = batch.events[-1].id
+            self.log.extend(batch.events)
+            self.events_added.emit(batch.events)
+        if batch.progress is not None and batch.progress != self.progress:
+            self.progress = batch.progress
+            self.progress_changed.emit(batch.progress)
+        if batch.status != self.status:
+            self.status, self.reason = batch.status, batch.reason
+            self.status_changed.emit(batch.status)
+
+    def poll(self) -> PollBatch | None:
+        """``apply(fetch())`` on the calling thread; returns the batch."""
+        batch = self.fetch()
+        self.apply(batch)
+        return batch
+
+    # -- merging ---------------------------------------------------------------------------------------
+    def _step_label(self, step_id: int) -> str:
+        for s in self.steps:
+            if s.id == step_id:
+                return s.label or f"{s.kind} #{s.index}"
+        return f"step {step_id}"
+
+    def _add_cycling(self, data: CyclingData) -> None:
+        self.E.extend(data.t, data.E)
+        self.I.extend(data.t, data.I)
+        sid = data.step_id
+        bounds = np.flatnonzero(np.diff(sid)) + 1
+        for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(sid)], strict=True):
+            step_id = int(sid[lo])
+            hc = self.halfcycles.get(step_id)
+            if hc is None:
+                hc = self.halfcycles[step_id] = HalfCycle(step_id, self._step_label(step_id))
+                hc.q0 = float(data.Q[lo])
+            hc.Q.extend(data.Q[lo:hi] - hc.q0)
+            hc.E.extend(data.E[lo:hi])
+        self.cycling_changed.emit(len(data))
+
+    def _add_spectra(self, data: SpectraData) -> None:
+        self.n_spectra += len(data)
+        last = len(data) - 1
+        self.latest_spectrum = (
+            np.asarray(data.axis, dtype=np.float64),
+            np.asarray(data.counts[last], dtype=np.float64),
+            (float(data.x_um[last]), float(data.y_um[last]), float(data.z_um[last])),
+        )
+        self.map.add(data)
+        self.spectrum_changed.emit()
+
+    def halfcycle_curves(
+        self, last: int = 20, max_points: int = 2000
+    ) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """(label, Q C, E V) of the last ``last`` half-cycles, each strided to at most ``max_points``."""
+        out = []
+        for hc in list(self.halfcycles.values())[-last:]:
+            n = len(hc.Q)
+            stride = max(1, int(np.ceil(n / max_points)))
+            q, e = hc.Q.view[::stride], hc.E.view[::stride]
+            if n and (n - 1) % stride:
+                q, e = np.r_[q, hc.Q.view[-1]], np.r_[e, hc.E.view[-1]]
+            out.append((hc.label, q.copy(), e.copy()))
+        return out

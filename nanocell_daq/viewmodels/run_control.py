@@ -1,0 +1,151 @@
+"""Start a run as its own process (``nanocell run``), follow it, and pause/resume/abort it through the store.
+
+The run is started in a new session (``start_new_session=True``), so closing or crashing the GUI never stops
+it; a GUI opened later finds it again as a run whose status is "running" (``reattach``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from nanocell_daq.errors import UserError
+from nanocell_daq.storage import Store
+from nanocell_daq.viewmodels.events import Signal
+
+
+def nanocell_command() -> list[str]:
+    """The command that runs our CLI with this interpreter (works without the console script on PATH)."""
+    return [sys.executable, "-m", "nanocell_daq"]
+
+
+class RunControlModel:
+    """Launches and controls runs of one database.
+
+    Signals: ``attached(run_id | None)``, ``message(text)`` (what happened, for the status bar / log),
+    ``process_ended(returncode, log_tail)`` when a run process this model started exits.
+    """
+
+    def __init__(
+        self, store: Store | None, db_path: str | os.PathLike[str] | None, *, log_dir: Path | None = None
+    ) -> None:
+        self.store = store
+        self.db_path = None if db_path is None else str(db_path)
+        self.log_dir = log_dir
+        self.run_id: int | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path: Path | None = None
+        self._id_before_start: int | None = None
+        self.attached = Signal("attached")
+        self.message = Signal("message")
+        self.process_ended = Signal("process_ended")
+
+    # -- starting --------------------------------------------------------------------------------------
+    def build_command(
+        self, protocol: str | os.PathLike[str], station: str | os.PathLike[str], extra: Sequence[str] = ()
+    ) -> list[str]:
+        """The ``nanocell run`` command line for a protocol file and a station file."""
+        if self.db_path is None:
+            raise UserError("no database: open or create one first (File > Open database)")
+        return [
+            *nanocell_command(),
+            "run",
+            str(protocol),
+            "--station",
+            str(station),
+            "--db",
+            self.db_path,
+            *extra,
+        ]
+
+    def start(
+        self, protocol: str | os.PathLike[str], station: str | os.PathLike[str], extra: Sequence[str] = ()
+    ) -> subprocess.Popen[bytes]:
+        """Launch the engine detached (own session); its output goes to a log file next to the database."""
+        for label, path in (("protocol", protocol), ("station", station)):
+            if not Path(path).is_file():
+                raise UserError(f"{path}: {label} file not found")
+        if self.process is not None and self.process.poll() is None:
+            raise UserError("a run started from this window is still running; abort it or wait for it")
+        cmd = self.build_command(protocol, station, extra)
+        log_dir = self.log_dir or Path(self.db_path or ".").resolve().parent / "run-logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        self.log_path = log_dir / f"run-{stamp}-{Path(protocol).stem}.log"
+        self._id_before_start = max((r.id for r in self.store.runs()), default=0) if self.store else 0
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.message.emit(f"started: {' '.join(cmd)} (pid {self.process.pid}, log {self.log_path})")
+        return self.process
+
+    def check(self) -> None:
+        """Call periodically: attaches to the run the started process created; reports the process's end."""
+        if self.store is not None and self._id_before_start is not None:
+            new = [r for r in self.store.runs() if r.id > self._id_before_start]
+            if new:
+                self._id_before_start = None
+                self.attach(min(r.id for r in new))
+        if self.process is not None and self.process.poll() is not None:
+            code = self.process.returncode
+            self.process = None
+            self._id_before_start = None
+            tail = self.log_tail()
+            self.message.emit(f"run process ended with exit code {code}")
+            self.process_ended.emit(code, tail)
+
+    def log_tail(self, n_bytes: int = 4000) -> str:
+        """The end of the started process's output (errors of ``nanocell run`` land here)."""
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        with open(self.log_path, "rb") as f:
+            f.seek(max(0, self.log_path.stat().st_size - n_bytes))
+            return f.read().decode(errors="replace")
+
+    # -- following -------------------------------------------------------------------------------------
+    def attach(self, run_id: int | None) -> None:
+        """Control and show ``run_id`` (None: detach)."""
+        self.run_id = run_id
+        self.attached.emit(run_id)
+
+    def reattach(self) -> int | None:
+        """Attach to the newest run the database says is running (e.g. after the GUI was closed); its id."""
+        if self.store is None:
+            return None
+        running = [r for r in self.store.runs() if r.status == "running"]
+        if not running:
+            return None
+        run_id = max(r.id for r in running)
+        self.attach(run_id)
+        self.message.emit(f"re-attached to running run {run_id}")
+        return run_id
+
+    # -- controlling -----------------------------------------------------------------------------------
+    def request(self, action: str) -> int:
+        """Ask the engine to pause, resume or abort the attached run (it acts between points)."""
+        if self.store is None or self.run_id is None:
+            raise UserError("no run attached: start one or open a running run")
+        control_id = self.store.request_control(self.run_id, action, requested_by=f"gui pid {os.getpid()}")
+        self.message.emit(f"{action} requested for run {self.run_id}")
+        return control_id
+
+    def pause(self) -> int:
+        """Request a pause (between points)."""
+        return self.request("pause")
+
+    def resume(self) -> int:
+        """Request a resume."""
+        return self.request("resume")
+
+    def abort(self) -> int:
+        """Request an abort (the engine turns every output off and marks the run aborted)."""
+        return self.request("abort")

@@ -1,0 +1,49 @@
+"""Decimated traces: bounded size whatever the length, spikes kept, zoomed windows exact."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nanocell_daq.viewmodels.trace import DecimatedTrace, GrowingArray, envelope
+
+
+def test_growing_array_keeps_every_value_in_order() -> None:
+    a = GrowingArray(capacity=16)
+    for k in range(100):
+        a.extend(np.arange(k * 7, (k + 1) * 7))
+    assert np.array_equal(a.view, np.arange(700))
+
+
+def test_envelope_stays_bounded_as_the_trace_grows_to_a_million_points() -> None:
+    t = DecimatedTrace(target=1000)
+    rng = np.random.default_rng(0)
+    for k in range(100):
+        x = np.arange(k * 10_000, (k + 1) * 10_000, dtype=float)
+        t.extend(x, rng.normal(size=x.size))
+    ex, _ey = t.envelope()
+    assert len(t) == 1_000_000
+    assert len(ex) <= 4 * 1000 + t.block  # <= 2*target blocks x 2 points, plus a partial tail
+    assert np.all(np.diff(ex) >= 0)  # drawn in time order
+
+
+def test_a_single_spike_survives_decimation_and_zoom() -> None:
+    t = DecimatedTrace(target=500)
+    x = np.arange(500_000, dtype=float)
+    y = np.zeros_like(x)
+    y[123_457] = 7.0
+    y[400_001] = -3.0
+    for lo in range(0, len(x), 33_333):
+        t.extend(x[lo : lo + 33_333], y[lo : lo + 33_333])
+    _, ey = t.envelope()
+    assert ey.max() == 7.0 and ey.min() == -3.0
+    wx, wy = t.window(120_000, 130_000, 300)
+    assert wy.max() == 7.0 and wx.min() >= 119_000 and wx.max() <= 131_000
+
+
+def test_short_traces_are_drawn_raw_and_nans_never_win() -> None:
+    t = DecimatedTrace(target=100)
+    t.extend([0, 1, 2], [1.0, np.nan, 3.0])
+    ex, _ey = t.envelope()
+    assert np.array_equal(ex, [0, 1, 2])
+    _x, y = envelope(np.arange(1000.0), np.where(np.arange(1000) % 2, np.nan, 1.0), 10)
+    assert np.all(np.isfinite(y))
