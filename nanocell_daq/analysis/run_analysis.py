@@ -107,6 +107,7 @@ class RunAnalysis:
     iv_points: pd.DataFrame = field(default_factory=pd.DataFrame)
     steps: pd.DataFrame = field(default_factory=pd.DataFrame)
     nominal_capacity_Ah: float | None = None
+    wire: tuple | None = None  # (start, end) stage coordinates of the wire ends, um, if the station gave them
     warnings: list[str] = field(default_factory=list)
     maps_refitted: int = 0
 
@@ -291,7 +292,7 @@ def analyze_run(
     rid = int(info.id)
     header, capacity_ah, wire = run_context(store, info)
     steps = store.steps(rid)
-    result = RunAnalysis(run_id=rid, run=header, params=params, nominal_capacity_Ah=capacity_ah)
+    result = RunAnalysis(run_id=rid, run=header, params=params, nominal_capacity_Ah=capacity_ah, wire=wire)
     if not steps:
         raise UserError(f"run {rid} ({info.status}) has no steps yet: nothing to analyse")
     if info.status == "running":

@@ -1,9 +1,69 @@
-"""CLI commands of the analysis area (placeholder until that area lands)."""
+"""``nanocell analyze``, ``nanocell export`` and ``nanocell report``: the analysis area from the shell."""
 
 from __future__ import annotations
 
 import typer
 
+DB_HELP = "Run database: a file path (SQLite) or an SQLAlchemy URL."
+RUN_HELP = "Run id (see `nanocell runs`) or uuid."
+Y_HELP = "a-Si/c-Si Raman cross-section ratio y in Xc = Ic/(Ic + y*Ia)."
+PARTIAL_HELP = "Allow a run that is still running (the output covers the data so far)."
+
+
+def _run_key(run: str) -> int | str:
+    return int(run) if run.isdigit() else run
+
+
+def analyze(
+    run: str = typer.Argument(..., help=RUN_HELP),
+    db: str = typer.Option(..., "--db", help=DB_HELP),
+    y: float = typer.Option(0.8, "--y", help=Y_HELP),
+    refit: bool = typer.Option(False, "--refit", help="Refit the Raman maps even if cached."),
+) -> None:
+    """Analyse a run (capacities, conductance, nonlinearity, Xc per checkpoint); store and print it."""
+    from nanocell_daq.analysis.run_analysis import analyze_run
+    from nanocell_daq.storage import Store
+
+    with Store.open(db, create=False) as store:
+        result = analyze_run(store, _run_key(run), y, use_cache=not refit)
+    typer.echo(result.summary())
+
+
+def export(  # noqa: PLR0917 - typer maps parameters to options
+    run: str = typer.Argument(..., help=RUN_HELP),
+    db: str = typer.Option(..., "--db", help=DB_HELP),
+    fmt: str = typer.Option(..., "--format", "-f", help="csv (a folder of files) or hdf5 (one file)."),
+    output: str = typer.Option(..., "--output", "-o", help="Folder (csv) or file (hdf5) to write."),
+    y: float = typer.Option(0.8, "--y", help=Y_HELP),
+    partial: bool = typer.Option(False, "--partial", help=PARTIAL_HELP),
+) -> None:
+    """Export every table of a run (points, spectra with axis and map coordinates, events, analysis)."""
+    from nanocell_daq.analysis.export import export_run
+    from nanocell_daq.storage import Store
+
+    with Store.open(db, create=False) as store:
+        written = export_run(store, _run_key(run), fmt.lower(), output, y=y, allow_running=partial)
+    typer.echo(f"run {run}: wrote {len(written)} file(s) to {output}")
+
+
+def report(
+    run: str = typer.Argument(..., help=RUN_HELP),
+    db: str = typer.Option(..., "--db", help=DB_HELP),
+    output: str = typer.Option(..., "--output", "-o", help="report.png or report.pdf"),
+    y: float = typer.Option(0.8, "--y", help=Y_HELP),
+    partial: bool = typer.Option(False, "--partial", help=PARTIAL_HELP),
+) -> None:
+    """Write the one-page report of a run: V vs capacity, I-V per checkpoint, G0/Xc trends, maps, numbers."""
+    from nanocell_daq.analysis.report import write_report
+    from nanocell_daq.storage import Store
+
+    with Store.open(db, create=False) as store:
+        path = write_report(store, _run_key(run), output, y=y, allow_running=partial)
+    typer.echo(f"run {run}: report written to {path}")
+
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the root app."""
+    """Add ``analyze``, ``export`` and ``report`` to the root app."""
+    app.command("analyze")(analyze)
+    app.command("export")(export)
+    app.command("report")(report)

@@ -1,0 +1,420 @@
+"""The one-page run report (PNG or PDF), in the spirit of Figure 10 E-I of the seed review.
+
+Voltage vs capacity per cycle, the I-V curve at every checkpoint (linear, scaled to share one axis as in the
+seed's "primary state/100", and log |I|), conductance and mean Xc vs checkpoint, Xc along the wire per
+checkpoint (map strips and profiles), and a table of the numbers. matplotlib with the Agg backend only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nanocell_daq.analysis.cycling import cumulative_charge
+from nanocell_daq.analysis.export import require_finished
+from nanocell_daq.analysis.raman_map import map_grid, wire_axis
+from nanocell_daq.analysis.run_analysis import AnalysisParams, RunAnalysis, analyze_run, load_run_or_fail
+from nanocell_daq.errors import UserError
+
+REPORT_SUFFIXES = (".png", ".pdf")
+PAH_PER_C = 1e12 / 3600.0
+
+
+def _pyplot() -> Any:
+    """matplotlib on the Agg backend (no display, no Qt), imported only when a report is drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _colors(n: int) -> list[Any]:
+    import matplotlib
+
+    cmap = matplotlib.colormaps["plasma"]
+    return [cmap(0.05 + 0.8 * k / max(n - 1, 1)) for k in range(n)]
+
+
+def _si(value: float | None, unit: str, digits: int = 3) -> str:
+    """1.23 nS style (engineering prefix)."""
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    if value == 0:
+        return f"0 {unit}"
+    prefixes = {-15: "f", -12: "p", -9: "n", -6: "µ", -3: "m", 0: "", 3: "k", 6: "M", 9: "G"}
+    value = float(f"{value:.{digits}g}")  # round first so 0.9999e-6 shows as 1 µS, not 1e+03 nS
+    exp = int(math.floor(math.log10(abs(value)) / 3) * 3)
+    exp = min(max(exp, -15), 9)
+    return f"{value / 10**exp:.{digits}g} {prefixes[exp]}{unit}"
+
+
+def _num(value: float | None, fmt: str = ".2f") -> str:
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    text = format(value, fmt)
+    return text[1:] if text.startswith("-") and float(text) == 0 else text  # no "-0.00"
+
+
+def _title(a: RunAnalysis) -> str:
+    r = a.run
+    started = r.get("started")
+    ended = r.get("ended")
+    when = started.strftime("%Y-%m-%d %H:%M UTC") if isinstance(started, dt.datetime) else "?"
+    if isinstance(started, dt.datetime) and isinstance(ended, dt.datetime):
+        hours = (ended - started).total_seconds() / 3600
+        when += f", {hours:.2f} h" if hours < 10 else f", {hours:.0f} h"
+    device = r.get("device") or "unknown device"
+    wire = f" ({r['wire']})" if r.get("wire") else ""
+    status = str(r.get("status"))
+    if r.get("reason"):
+        status += f": {r['reason']}"
+    return (
+        f"Run {a.run_id} · {device}{wire} · {r.get('protocol_name')}\n"
+        f"status {status} · started {when} · Xc with y = {a.params.y:g}"
+    )
+
+
+def _plot_cycling(ax: Any, a: RunAnalysis) -> None:
+    ax.set_title("a  Voltage vs capacity", loc="left", fontweight="bold")
+    pts = a.cycling_points
+    hcs = a.half_cycles
+    if pts.empty or not hcs:
+        ax.text(0.5, 0.5, "no cycling data", ha="center", va="center", transform=ax.transAxes, color="0.4")
+        ax.set_axis_off()
+        return
+    cycles = sorted({h["cycle"] for h in hcs})
+    colors = dict(zip(cycles, _colors(len(cycles)), strict=True))
+    for h in hcs:
+        seg = pts[pts["step_id"] == h["step_id"]].sort_values("t_s")
+        q = (
+            np.abs(cumulative_charge(seg["t_s"].to_numpy(float), seg["current_A"].to_numpy(float)))
+            * PAH_PER_C
+        )
+        style = "-" if h["direction"] == "charge" else "--"
+        ax.plot(
+            q,
+            seg["voltage_V"].to_numpy(float),
+            style,
+            color=colors[h["cycle"]],
+            lw=1.6,
+            label=f"cycle {h['cycle']} {h['direction']}",
+        )
+    ax.set_xlabel("capacity (pAh)")
+    ax.set_ylabel("cell voltage (V)")
+    ax.legend(fontsize=7, frameon=False, loc="best")
+    ax.grid(alpha=0.3)
+
+
+def _iv_curves(a: RunAnalysis) -> list[tuple[str, pd.DataFrame, Any]]:
+    """(label, points, color) of the primary pair's I-V at each checkpoint that has one."""
+    cps = [c for c in a.checkpoints if c.get("iv_step_id") is not None]
+    colors = _colors(len(cps))
+    out = []
+    for c, color in zip(cps, colors, strict=True):
+        seg = a.iv_points[a.iv_points["step_id"] == c["iv_step_id"]]
+        if "pair" in seg.columns and (seg["pair"] == "S-D").any():
+            seg = seg[seg["pair"] == "S-D"]
+        elif "pair" in seg.columns and not seg.empty:
+            seg = seg[seg["pair"] == seg["pair"].iloc[0]]
+        out.append((c["label"], seg, color))
+    return out
+
+
+def _plot_iv(ax_lin: Any, ax_log: Any, a: RunAnalysis) -> None:
+    ax_lin.set_title("b  I-V at each checkpoint", loc="left", fontweight="bold")
+    ax_log.set_title("c  I-V, log scale", loc="left", fontweight="bold")
+    curves = _iv_curves(a)
+    if not curves:
+        for ax in (ax_lin, ax_log):
+            ax.text(0.5, 0.5, "no I-V data", ha="center", va="center", transform=ax.transAxes, color="0.4")
+            ax.set_axis_off()
+        return
+    peaks = [float(np.nanmax(np.abs(seg["current_A"]))) for _, seg, _ in curves if not seg.empty]
+    smallest = min(p for p in peaks if p > 0) if any(p > 0 for p in peaks) else 1.0
+    unit_exp = int(math.floor(math.log10(smallest) / 3) * 3)
+    unit = {-15: "fA", -12: "pA", -9: "nA", -6: "µA", -3: "mA"}.get(unit_exp, "A")
+    for label, seg, color in curves:
+        if seg.empty:
+            continue
+        v = seg["voltage_V"].to_numpy(float)
+        i = seg["current_A"].to_numpy(float)
+        # Scale big curves down by powers of ten so every curve is visible on one axis (seed: "primary/100").
+        peak = float(np.nanmax(np.abs(i)))
+        k = max(0, math.floor(math.log10(peak / smallest))) if peak > 0 and smallest > 0 else 0
+        tag = f" (÷{10**k:g})" if k else ""
+        ax_lin.plot(v, i / 10**k / 10**unit_exp, "-", color=color, lw=1.4, label=label + tag)
+        ax_log.semilogy(v, np.abs(i), "-", color=color, lw=1.2, label=label)
+    ax_lin.set_xlabel("bias V (V)")
+    ax_lin.set_ylabel(f"current I ({unit})")
+    ax_lin.axhline(0, color="0.6", lw=0.6)
+    ax_lin.axvline(0, color="0.6", lw=0.6)
+    ax_lin.legend(fontsize=7, frameon=False, loc="upper left")
+    ax_lin.grid(alpha=0.3)
+    ax_log.set_xlabel("bias V (V)")
+    ax_log.set_ylabel("|I| (A)")
+    ax_log.grid(alpha=0.3, which="both")
+    ax_log.legend(fontsize=7, frameon=False, loc="lower right")
+
+
+def _plot_trend(ax: Any, a: RunAnalysis) -> None:
+    ax.set_title("d  Conductance and Xc vs checkpoint", loc="left", fontweight="bold")
+    cps = a.checkpoints
+    if not cps:
+        ax.text(0.5, 0.5, "no checkpoints", ha="center", va="center", transform=ax.transAxes, color="0.4")
+        ax.set_axis_off()
+        return
+    x = np.arange(len(cps))
+    g = np.array([c["conductance_S"] if c["conductance_S"] is not None else np.nan for c in cps], float)
+    ok = np.isfinite(g) & (g > 0)
+    ax.semilogy(x[ok], g[ok], "o-", color="tab:blue", lw=1.6, ms=6, label="G0 (zero bias)")
+    ax.set_ylabel("zero-bias conductance G0 (S)", color="tab:blue")
+    ax.tick_params(axis="y", colors="tab:blue", which="both")
+    if ok.sum() >= 2:
+        lo, hi = np.log10(g[ok].min()), np.log10(g[ok].max())
+        ax.set_ylim(10 ** (math.floor(lo) - 0.2), 10 ** (math.ceil(hi) + 0.2))
+    ax.set_xticks(x)
+    ax.set_xticklabels([c["label"] for c in cps], rotation=25, ha="right", fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    xc = np.array([c["xc_mean"] if c["xc_mean"] is not None else np.nan for c in cps], float)
+    twin = ax.twinx()
+    okx = np.isfinite(xc)
+    twin.plot(x[okx], xc[okx], "s--", color="tab:green", lw=1.4, ms=6, label="mean Xc")
+    twin.set_ylim(-0.02, 1.02)
+    twin.set_ylabel("mean crystalline fraction Xc", color="tab:green")
+    twin.tick_params(axis="y", colors="tab:green")
+    if ok.sum() >= 2:
+        decades = math.log10(g[ok][0] / g[ok][-1])
+        ax.text(
+            0.98,
+            0.96,
+            f"ΔG0 = {-decades:+.1f} decades",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=8,
+            bbox={"boxstyle": "round", "fc": "white", "ec": "0.7"},
+        )
+
+
+def _map_checkpoints(a: RunAnalysis) -> list[tuple[str, pd.DataFrame]]:
+    return [
+        (c["label"], a.maps[c["map_step_id"]])
+        for c in a.checkpoints
+        if c.get("map_step_id") is not None and c["map_step_id"] in a.maps
+    ]
+
+
+def _plot_maps(fig: Any, spec: Any, a: RunAnalysis) -> None:
+    """Xc along the wire: one strip (line map) or image (area map) per checkpoint, and the profiles."""
+    maps = _map_checkpoints(a)
+    left, right = spec.subgridspec(1, 2, width_ratios=[1.35, 1.0], wspace=0.28)
+    if not maps:
+        ax = fig.add_subplot(spec)
+        ax.text(0.5, 0.5, "no Raman maps", ha="center", va="center", transform=ax.transAxes, color="0.4")
+        ax.set_axis_off()
+        return
+    shown = maps[:6]
+    strips = left.subgridspec(len(shown), 1, hspace=0.15)
+    image = None
+    wire = a.wire
+    for k, (label, pixels) in enumerate(shown):
+        ax = fig.add_subplot(strips[k])
+        xs, ys, grid = map_grid(pixels, "xc")
+        if grid.size == 0:
+            continue
+        if ys.size == 1:
+            origin, d = wire_axis(pixels, *(wire or (None, None)))
+            s = (pixels[["x_um", "y_um"]].to_numpy(float) - origin) @ d
+            order = np.argsort(s)
+            step = np.median(np.diff(s[order])) if s.size > 1 else 1.0
+            extent = (s.min() - step / 2, s.max() + step / 2, 0, 1)
+            image = ax.imshow(
+                pixels["xc"].to_numpy(float)[order][None, :],
+                aspect="auto",
+                extent=extent,
+                cmap="viridis",
+                vmin=0,
+                vmax=1,
+                interpolation="nearest",
+            )
+            ax.set_yticks([])
+        else:
+            dx = np.median(np.diff(xs)) if xs.size > 1 else 1.0
+            dy = np.median(np.diff(ys)) if ys.size > 1 else 1.0
+            extent = (xs[0] - dx / 2, xs[-1] + dx / 2, ys[0] - dy / 2, ys[-1] + dy / 2)
+            image = ax.imshow(
+                grid,
+                origin="lower",
+                extent=extent,
+                aspect="auto",
+                cmap="viridis",
+                vmin=0,
+                vmax=1,
+                interpolation="nearest",
+            )
+            ax.tick_params(labelsize=7)
+            ax.set_ylabel("y (µm)", fontsize=7)
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8) if ys.size == 1 else None
+        if k == 0:
+            ax.set_title("e  Xc map along the wire (per checkpoint)", loc="left", fontweight="bold")
+        if k < len(shown) - 1:
+            ax.set_xticklabels([])
+        else:
+            ax.set_xlabel("distance along the wire (µm)" if ys.size == 1 else "x (µm)")
+    if image is not None:
+        bar = fig.colorbar(image, ax=fig.axes[-len(shown) :], location="right", fraction=0.025, pad=0.01)
+        bar.set_label("Xc", fontsize=8)
+        bar.ax.tick_params(labelsize=7)
+    axp = fig.add_subplot(right)
+    axp.set_title("f  Xc profile along the wire", loc="left", fontweight="bold")
+    colors = dict(zip([c["label"] for c in a.checkpoints], _colors(len(a.checkpoints)), strict=True))
+    for label, _pixels in maps:
+        sid = next(c["map_step_id"] for c in a.checkpoints if c["label"] == label)
+        prof = a.profiles.get(sid)
+        if prof is None or prof.empty:
+            continue
+        axp.plot(prof["distance_um"], prof["mean"], "o-", ms=3, lw=1.4, color=colors.get(label), label=label)
+        if (prof["n"] > 1).any():
+            axp.fill_between(
+                prof["distance_um"],
+                prof["mean"] - prof["std"],
+                prof["mean"] + prof["std"],
+                color=colors.get(label),
+                alpha=0.15,
+            )
+    axp.set_ylim(-0.02, 1.02)
+    axp.set_xlabel("distance along the wire (µm)")
+    axp.set_ylabel("crystalline fraction Xc")
+    axp.grid(alpha=0.3)
+    axp.legend(fontsize=7, frameon=False, loc="best")
+
+
+def _checkpoint_rows(a: RunAnalysis) -> tuple[list[str], list[list[str]]]:
+    header = [
+        "checkpoint",
+        "cycle",
+        "SOC",
+        "charge (nC)",
+        "G0",
+        "chord G",
+        "NL",
+        "rect.",
+        "Xc mean",
+        "c-Si (cm⁻¹)",
+    ]
+    rows = []
+    tl = a.timeline
+    for c in a.checkpoints:
+        chord = np.nan
+        if c.get("iv_step_id") is not None and not a.iv_table.empty:
+            sub = a.iv_table[a.iv_table["step_id"] == c["iv_step_id"]]
+            if not sub.empty:
+                chord = float(sub["chord_conductance_S"].iloc[0])
+        pos = np.nan
+        if c.get("map_step_id") is not None and not tl.empty:
+            hit = tl[tl["step_id"] == c["map_step_id"]]
+            if not hit.empty:
+                pos = float(hit["c_position_cm1"].iloc[0])
+        rows.append(
+            [
+                str(c["label"]),
+                "-" if c.get("cycle") is None else str(c["cycle"]),
+                _num(c.get("soc")),
+                _num((c.get("charge_passed_C") or 0.0) * 1e9, ".3f"),
+                _si(c.get("conductance_S"), "S"),
+                _si(chord, "S"),
+                _num(c.get("nonlinearity"), ".1f"),
+                _num(c.get("rectification"), ".2f"),
+                _num(c.get("xc_mean")),
+                _num(pos, ".1f"),
+            ]
+        )
+    return header, rows
+
+
+def _cycle_rows(a: RunAnalysis) -> tuple[list[str], list[list[str]]]:
+    header = ["cycle", "Q ch (pAh)", "Q dis (pAh)", "CE", "V̄ ch (V)", "V̄ dis (V)", "ΔV (V)"]
+    rows = []
+    for _, r in a.cycle_table.iterrows():
+        rows.append(
+            [
+                str(int(r["cycle"])),
+                _num(r["charge_capacity_pAh"], ".4f"),
+                _num(r["discharge_capacity_pAh"], ".4f"),
+                _num(r["coulombic_efficiency"], ".3f"),
+                _num(r["mean_charge_voltage_V"], ".3f"),
+                _num(r["mean_discharge_voltage_V"], ".3f"),
+                _num(r["voltage_hysteresis_V"], ".3f"),
+            ]
+        )
+    return header, rows
+
+
+def _table(ax: Any, title: str, header: list[str], rows: list[list[str]]) -> None:
+    ax.set_axis_off()
+    ax.set_title(title, loc="left", fontweight="bold")
+    if not rows:
+        ax.text(0.0, 0.8, "none", transform=ax.transAxes, color="0.4")
+        return
+    table = ax.table(cellText=rows, colLabels=header, loc="upper center", cellLoc="center")
+    table.auto_set_font_size(False)
+    table.set_fontsize(9)
+    table.scale(1.0, 1.35)
+    for (row, _col), cell in table.get_celld().items():
+        cell.set_edgecolor("0.8")
+        if row == 0:
+            cell.set_facecolor("0.92")
+            cell.set_text_props(fontweight="bold")
+
+
+def draw_report(a: RunAnalysis) -> Any:
+    """The report figure of an analysed run (a matplotlib Figure, Agg backend)."""
+    plt = _pyplot()
+    fig = plt.figure(figsize=(16.5, 11.7), dpi=100, layout="constrained")
+    fig.get_layout_engine().set(h_pad=0.08, w_pad=0.08, hspace=0.05, wspace=0.04)
+    outer = fig.add_gridspec(3, 1, height_ratios=[1.0, 0.85, 0.5])
+    top = outer[0].subgridspec(1, 4)
+    _plot_cycling(fig.add_subplot(top[0]), a)
+    _plot_iv(fig.add_subplot(top[1]), fig.add_subplot(top[2]), a)
+    _plot_trend(fig.add_subplot(top[3]), a)
+    _plot_maps(fig, outer[1], a)
+    bottom = outer[2].subgridspec(1, 2, width_ratios=[1.75, 1.0])
+    _table(fig.add_subplot(bottom[0]), "g  Checkpoints", *_checkpoint_rows(a))
+    _table(fig.add_subplot(bottom[1]), "h  Cycles", *_cycle_rows(a))
+    fig.suptitle(_title(a), fontsize=13, fontweight="bold")
+    if a.warnings:
+        fig.text(0.01, 0.003, "; ".join(a.warnings), fontsize=8, color="tab:red", va="bottom")
+    return fig
+
+
+def write_report(
+    store: Any,
+    run_id: int | str,
+    output: str | Path,
+    *,
+    y: float = 0.8,
+    allow_running: bool = False,
+) -> Path:
+    """Analyse the run (cached) and write its one-page report; PNG or PDF by the file suffix."""
+    out = Path(output)
+    if out.suffix.lower() not in REPORT_SUFFIXES:
+        raise UserError(f"{out}: the report is written as .png or .pdf (got {out.suffix or 'no suffix'!r})")
+    if not out.parent.exists():
+        raise UserError(f"{out}: folder {out.parent} does not exist")
+    info = load_run_or_fail(store, run_id)
+    require_finished(info, "report", allow_running)
+    a = analyze_run(store, info.id, params=AnalysisParams(y=y))
+    fig = draw_report(a)
+    plt = _pyplot()
+    try:
+        fig.savefig(out, dpi=150)
+    finally:
+        plt.close(fig)
+    return out
