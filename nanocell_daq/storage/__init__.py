@@ -58,8 +58,13 @@ Reads (also from other processes while a run writes: the database is the bus)::
         # counts (n, m) float32, axis (m,) cm-1, x_um/y_um/z_um, exposure_s, grid_id, pixel, .last_id
     store.map_grids(run_id) -> list[MapGrid] ; store.axis(axis_id) -> np.ndarray
     store.events(run_id=None, after_id=0) -> list[EventInfo]
-    store.progress(run_id) -> Progress | None
+    store.progress(run_id) -> Progress | None ; store.device(device_id) -> DeviceInfo
+    store.controls(run_id) -> list[ControlRequest] ; store.derived(run_id, kind=None) -> list[DerivedResult]
     store.close()
+
+Cycling points are stored column-wise in blocks (one row of float64 BLOBs per step per flush, table
+``cycling_blocks``): rows per point would cap loads at ~1 M points/s in sqlite3, blocks load 1 M points in
+a few ms. Their ``.last_id`` cursor is a block id; I-V points, spectra and events are one row each.
 
 Times of day are timezone-aware UTC ``datetime``; data-point times ``t`` are seconds of the engine clock.
 """
