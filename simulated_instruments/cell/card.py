@@ -85,6 +85,7 @@ class H2V3O8Wire(_Strict):
     density_g_cm3: Pos = 3.0
     q_per_Li_mAh_g: Pos = 94.8
     x_max: Pos = 4.0
+    initial_x: NonNeg = 0.1
     sigma0_S_cm: Pos = 1.0e-2
     ocv_u0_V: float = 3.45
     ocv_slope_V: float = 0.05

@@ -34,8 +34,8 @@ class VOxElectrode:
         self.per_li_C = mass_g * card.q_per_Li_mAh_g * _MAH_TO_C
         self.capacity_C = self.per_li_C * card.x_max
         self.local = np.sqrt(rate) / np.sqrt(rate).mean()  # local Li content relative to the mean
-        self.x = 0.0
-        self.x_deepest = 0.0
+        self.x = card.initial_x
+        self.x_deepest = card.initial_x
         self.h = 1.0
         self.throughput = 0.0
         self.q_side = 0.0
@@ -88,7 +88,7 @@ class VOxElectrode:
     def decades_lost(self) -> np.ndarray:
         """Per-node log10 conductance loss: reversible (present x) + irreversible (deepest x)."""
         c = self.card
-        x_loc = self.x * self.local
+        x_loc = np.maximum(self.x - c.initial_x, 0.0) * self.local  # inserted since synthesis
         deep = np.maximum(self.x_deepest * self.local - c.deep_x_critical, 0.0)
         rev = c.reversible_decades * (1.0 - np.exp(-x_loc / c.reversible_x_scale))
         irr = c.irreversible_decades * (1.0 - np.exp(-deep / c.irreversible_x_scale))
