@@ -1,9 +1,71 @@
-"""CLI commands of the station area (placeholder until that area lands)."""
+"""CLI commands of the station area: ``nanocell station check FILE``."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import typer
+
+station_app = typer.Typer(name="station", help="Station files: validate and check the instruments.",
+                          no_args_is_help=True)
+
+
+@station_app.command("check")
+def check(
+    file: Path = typer.Argument(..., help="Station file (YAML)."),
+) -> None:
+    """Validate FILE, connect every instrument, check identities, roles and wirings; switch nothing on."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from nanocell_daq.station.check import check_station
+    from nanocell_daq.station.loader import load_station
+    from nanocell_daq.station.station import StationError
+
+    config = load_station(file)
+    # a pipe or a CI log has no terminal width: rich would fold every column to 80 characters
+    console = Console(width=max(shutil.get_terminal_size((140, 24)).columns, 120))
+    report = check_station(config)
+
+    table = Table(title=f"station {config.name!r} ({file})")
+    for column in ("instrument", "driver", "resource", "identity", "roles", "status"):
+        table.add_column(column, overflow="fold")
+    for s in report.instruments:
+        status = "[green]ok[/green]" if s.ok else f"[red]{_escape(s.problem)}[/red]"
+        identity = s.identity if len(s.identity) <= 48 else s.identity[:47] + "…"
+        table.add_row(s.name, s.driver, s.resource, _escape(identity), ", ".join(s.roles) or "-", status)
+    console.print(table)
+
+    bad_roles = [r for r in report.roles if not r.ok and r.detail != "instrument not ready"]
+    for r in bad_roles:
+        console.print(f"[red]role {r.role!r} ({r.instrument}): {_escape(r.detail)}[/red]")
+
+    if report.wirings:
+        wires = Table(title="wirings")
+        for column in ("wiring", "instrument", "channels", "pads", "status"):
+            wires.add_column(column, overflow="fold")
+        for w in report.wirings:
+            status = "[green]ok[/green]" if w.ok else f"[red]{_escape(w.detail)}[/red]"
+            wires.add_row(w.wiring, w.instrument, ", ".join(w.channels), ", ".join(w.pads), status)
+        console.print(wires)
+
+    if report.ok:
+        console.print("[green]station ready[/green]")
+        return
+    failed = [f"{s.name} ({s.problem})" for s in report.instruments if not s.ok]
+    failed += [f"role {r.role}" for r in bad_roles]
+    failed += [f"wiring {w.wiring}" for w in report.wirings if not w.ok]
+    # a UserError, not typer.Exit: the root main() turns it into the exit code without a traceback
+    raise StationError(f"{file}: station not ready: {'; '.join(failed)}", exit_code=1)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
+    app.add_typer(station_app, name="station")

@@ -1,0 +1,63 @@
+"""Limits the engine enforces: strict, and the message names the limit and the station file line."""
+
+from __future__ import annotations
+
+import pytest
+
+from nanocell_daq.errors import UserError
+from nanocell_daq.station import LimitError, Limits, parse_station
+
+
+@pytest.fixture
+def limits(example_text) -> Limits:
+    config = parse_station(example_text, "station.yaml")
+    from nanocell_daq.station.loader import source_of
+
+    return Limits(config.limits, list(config.wirings), source_of(config))
+
+
+def test_iv_over_the_wiring_limit_is_talkative(limits, example_text):
+    needle = '"conductance:S-D": {max_current'
+    line = next(i for i, t in enumerate(example_text.splitlines(), 1) if needle in t)
+    with pytest.raises(LimitError) as info:
+        limits.check_iv("conductance:S-D", 0.5, 2e-6)
+    assert str(info.value) == (f"requested 2e-06 A on 'conductance:S-D', device limit 1e-06 A "
+                               f"(station.yaml line {line})")
+    assert isinstance(info.value, UserError)
+
+
+def test_iv_voltage_and_allowed(limits):
+    limits.check_iv("conductance:S-D", 1.0, 1e-6)
+    with pytest.raises(LimitError, match=r"requested 1\.5 V"):
+        limits.check_iv("conductance:S-D", -1.5, 1e-7)
+    with pytest.raises(LimitError, match="unknown wiring"):
+        limits.check_iv("conductance:S-Q", 0.1, 1e-7)
+
+
+def test_cycling(limits):
+    limits.check_cycling(-1e-11, 2.5, 3.95)
+    with pytest.raises(LimitError, match="requested 2e-09 A for cycling, device limit 1e-09 A"):
+        limits.check_cycling(-2e-9, 2.5, 3.95)
+    with pytest.raises(LimitError, match=r"cut-offs \[2.5, 4.2\] V, device window \[2.4, 4.05\] V"):
+        limits.check_cycling(1e-11, 2.5, 4.2)
+    with pytest.raises(LimitError, match="v_min < v_max"):
+        limits.check_cycling(1e-11, 3.9, 3.0)
+
+
+def test_laser_and_stage(limits):
+    limits.check_laser(0.5)
+    with pytest.raises(LimitError, match=r"requested 1 mW laser power, device limit 0\.5 mW"):
+        limits.check_laser(1.0)
+    limits.check_stage(500, 500, 0)
+    with pytest.raises(LimitError, match=r"stage y = 1200 um, allowed \[0, 1000\] um \(station.yaml line"):
+        limits.check_stage(500, 1200)
+    with pytest.raises(LimitError, match="stage z"):
+        limits.check_stage(500, 500, 60)
+
+
+def test_no_limit_configured_means_no_check():
+    config = parse_station("name: x\ninstruments: {a: {driver: sc10, resource: 'ASRL1::INSTR'}}\n")
+    limits = Limits(config.limits)
+    limits.check_laser(40)
+    limits.check_stage(-1e6, 1e6)
+    limits.check_cycling(1e-3, -5, 5)

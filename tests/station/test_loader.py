@@ -1,0 +1,92 @@
+"""Station file validation: every error names file, line and field; YAML syntax errors name their line."""
+
+from __future__ import annotations
+
+import pytest
+
+from nanocell_daq.errors import UserError
+from nanocell_daq.station import StationFileError, load_station, parse_station
+
+
+def line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def test_example_loads(example_file):
+    config = load_station(example_file)
+    assert config.clock_speed == 1000.0
+    assert config.roles["router"] == "matrix"
+    assert config.wirings["conductance:S-D"].channels == ["1C01", "1D02"]
+    assert config.instruments["smu"].options["timeout_ms"] == 5000
+
+
+def test_negative_limit_names_file_line_and_field(example_text):
+    bad = example_text.replace("{max_current_A: 1.0e-6, max_voltage_V: 1.0}", "{max_current_A: -1.0e-6}")
+    with pytest.raises(StationFileError) as info:
+        parse_station(bad, "station.yaml")
+    line = line_of(bad, "max_current_A: -1.0e-6")
+    assert str(info.value) == (f"station.yaml:{line}: limits.wirings.conductance:S-D.max_current_A: "
+                               "must be > 0 (got -1e-06)")
+    assert isinstance(info.value, UserError)
+
+
+def test_yaml_syntax_error_names_its_line(example_text):
+    bad = example_text.replace("roles:\n", "roles: [\n", 1)
+    with pytest.raises(StationFileError, match=r"^station\.yaml:\d+: YAML syntax error"):
+        parse_station(bad, "station.yaml")
+
+
+def test_unordered_window_and_travel(example_text):
+    bad = example_text.replace("[2.4, 4.05]", "[4.05, 2.4]").replace("x: [0, 1000]", "x: [1000, 0]")
+    with pytest.raises(StationFileError) as info:
+        parse_station(bad)
+    lines = str(info.value).splitlines()
+    assert any(f":{line_of(bad, '[4.05, 2.4]')}: limits.cycling.voltage_window_V: window must be" in m
+               for m in lines)
+    assert any("limits.stage_travel_um.x: range must be" in m for m in lines)
+
+
+@pytest.mark.parametrize(("old", "new", "field", "words"), [
+    ("router: matrix", "router: nomatrix", "roles.router", "not under instruments"),
+    ("laser: spectrometer", "laser: shutter", "roles.laser", "cannot fill role 'laser'"),
+    ("  stage: stage\n", "  stage: stage\n  flux_capacitor: stage\n", "roles.flux_capacitor", "unknown role"),
+    ('channels: ["1C01", "1D02"]', 'channels: ["1C01", "D2"]', "wirings.conductance:S-D.channels.1",
+     "not a matrix channel"),
+    ("pads: [S, D]", "pads: [S, X]", "wirings.conductance:S-D.pads.1", "pad 'X'"),
+    ("instrument: pstat,", "instrument: potentiostat,", "wirings.cycling.instrument",
+     "not under instruments"),
+    ('    "conductance:S-D": {max', '    "conductance:S-X": {max', "limits.wirings.conductance:S-X",
+     "not under wirings"),
+    ("driver: sc10", "driver: sc11", "instruments.shutter.driver", "unknown driver 'sc11'"),
+    ("max_laser_power_mW: 0.5", "max_laser_power_mW: 500000", "limits.max_laser_power_mW", "must be <="),
+    ("max_laser_power_mW: 0.5", "max_laser_power_mw: 0.5", "limits.max_laser_power_mw", "unknown field"),
+    ("timeout_ms: 5000", "timeout_ms: -5", "instruments.smu.options", "timeout_ms must be a positive"),
+])
+def test_field_errors(example_text, old, new, field, words):
+    assert old in example_text
+    bad = example_text.replace(old, new, 1)
+    with pytest.raises(StationFileError) as info:
+        parse_station(bad, "station.yaml")
+    message = str(info.value)
+    assert f": {field}: " in message
+    assert words in message
+    assert message.startswith("station.yaml:")
+    number = int(message.split(":")[1])
+    assert number == line_of(bad, new.strip().split("\n")[-1].strip())
+
+
+def test_missing_file_and_not_a_mapping(tmp_path):
+    with pytest.raises(StationFileError, match="no such station file"):
+        load_station(tmp_path / "nope.yaml")
+    with pytest.raises(StationFileError, match=":1: the station file must be a mapping"):
+        parse_station("- a\n- b\n")
+
+
+def test_missing_required_section():
+    with pytest.raises(StationFileError, match="instruments: required field is missing"):
+        parse_station("name: x\n")
+
+
+def test_dotted_driver_is_accepted(example_text):
+    text = example_text.replace("driver: sc10", "driver: drivers.sc10:SC10")
+    assert parse_station(text).instruments["shutter"].driver == "drivers.sc10:SC10"
