@@ -136,7 +136,8 @@ class RamanMap(Step):
         grid_id = ctx.recorder.map_grid(x0, y0, dx, dy, nx, ny, positions[0][2])
         self.xy = np.array([(x, y) for x, y, _ in positions])
         for k, (x, y, z) in enumerate(positions):
-            ctx.checkpoint()
+            if ctx.checkpoint():  # paused: the engine turned the laser off
+                ctx.role("laser").power_mW = self.laser_power_mW
             stage.move_to(x, y, z)
             shutter.open()
             try:
@@ -150,3 +151,4 @@ class RamanMap(Step):
         ctx = getattr(self, "ctx", None)
         if ctx is not None:
             ctx.role("shutter").close()
+            ctx.role("laser").power_mW = 0.0

@@ -1,4 +1,4 @@
-"""Make the station safe: every output off (SMU off, cell off, shutter closed) and, at the end, the matrix open."""
+"""Make the station safe: every output off (SMU, cell, shutter, laser) and, at the end, the matrix open."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _try(action: Callable[[], Any], what: str, failures: list[str]) -> None:
 
 
 def outputs_off(instruments: Any) -> list[str]:
-    """SMU output off, potentiostat stopped (cell off), shutter closed; returns what could not be done."""
+    """SMU output off, potentiostat stopped (cell off), shutter closed, laser off; returns what failed."""
     failures: list[str] = []
     if instruments.has("source_meter"):
         _try(instruments.role("source_meter").disable_output, "source_meter output off", failures)
@@ -30,6 +30,8 @@ def outputs_off(instruments: Any) -> list[str]:
             break
     if instruments.has("shutter"):
         _try(instruments.role("shutter").close, "shutter close", failures)
+    if instruments.has("laser"):
+        _try(lambda: setattr(instruments.role("laser"), "power_mW", 0.0), "laser off", failures)
     return failures
 
 
