@@ -75,13 +75,29 @@ def si_model(x: np.ndarray, params: np.ndarray) -> np.ndarray:
     return lorentzian(x, ac, xc, wc) + gaussian(x, aa, xa, wa) + b0 + b1 * (x - _REF_CM1)
 
 
-def crystalline_fraction(ic: float | np.ndarray, ia: float | np.ndarray, y: float = 0.8):
-    """Xc = Ic / (Ic + y·Ia) (areas); NaN where the denominator is not positive."""
+def crystalline_fraction(
+    ic: float | np.ndarray,
+    ia: float | np.ndarray,
+    y: float = 0.8,
+    ic_err: float | np.ndarray | None = None,
+    ia_err: float | np.ndarray | None = None,
+    min_snr: float = 3.0,
+):
+    """Xc = Ic / (Ic + y·Ia) (areas); NaN where the denominator is not positive.
+
+    With the area errors given, also NaN where the Si signal Ic + y·Ia is below ``min_snr`` times its error:
+    a lithiated wire (a-LixSi has no distinct band) or a pixel off the wire has no crystalline fraction, and
+    the ratio of two noise values would read as one.
+    """
     ic = np.asarray(ic, dtype=float)
     ia = np.asarray(ia, dtype=float)
     den = ic + y * ia
+    ok = den > 0
+    if ic_err is not None and ia_err is not None:
+        noise = np.sqrt(np.asarray(ic_err, dtype=float) ** 2 + (y * np.asarray(ia_err, dtype=float)) ** 2)
+        ok &= ~(den <= min_snr * noise)  # NaN errors (failed covariance) do not veto
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(den > 0, ic / np.where(den > 0, den, 1.0), np.nan)
+        out = np.where(ok, ic / np.where(ok, den, 1.0), np.nan)
     return float(out) if out.ndim == 0 else out
 
 
@@ -153,7 +169,7 @@ def fit_si(
     ac, aa = p[0] * scale, p[3] * scale
     ac_err, aa_err = err[0] * scale, err[3] * scale
     significant = bool(ac > 3.0 * ac_err and ac > 0)
-    xc = crystalline_fraction(ac, aa, y)
+    xc = crystalline_fraction(ac, aa, y, ac_err, aa_err)
     xc_err = _xc_error(ac, aa, cov[0, 0] * scale**2, cov[3, 3] * scale**2, cov_ca=cov[0, 3] * scale**2, y=y)
     c_pos, c_pos_err = (p[1], err[1]) if significant else (NAN, NAN)
     c_w, c_w_err = (p[2], err[2]) if significant else (NAN, NAN)

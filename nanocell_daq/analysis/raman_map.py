@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from nanocell_daq.analysis.raman import FIT_WINDOW_CM1, SiFit, fit_si
+from nanocell_daq.analysis.raman import FIT_WINDOW_CM1, SiFit, crystalline_fraction, fit_si
 from nanocell_daq.analysis.raman_preprocess import remove_spikes, subtract_baseline
 
 PIXEL_COLUMNS = ["pixel", "x_um", "y_um", *SiFit.__dataclass_fields__, "n_spikes"]
@@ -152,7 +152,10 @@ def on_wire(pixels: pd.DataFrame, fraction: float = 0.1) -> np.ndarray:
 
 def map_summary(pixels: pd.DataFrame, y: float | None = None) -> dict[str, float]:
     """Map-wide numbers over the on-wire pixels: mean/std of Xc, Xc of the summed areas (``xc_pooled``),
-    median c-Si position and FWHM (cm-1), summed areas, pixel counts."""
+    median c-Si position and FWHM (cm-1), summed areas, pixel counts.
+
+    ``xc_mean`` is NaN unless at least half of the wire pixels have a defined Xc (a Si band above noise).
+    """
     nan = float("nan")
     wire = on_wire(pixels)
     if pixels.empty or not wire.any():
@@ -166,6 +169,7 @@ def map_summary(pixels: pd.DataFrame, y: float | None = None) -> dict[str, float
             "a_area_sum": nan,
             "n_pixels": len(pixels),
             "n_wire_pixels": 0,
+            "n_xc_pixels": 0,
             "n_spikes": int(pixels["n_spikes"].sum()) if "n_spikes" in pixels else 0,
         }
     sub = pixels[wire]
@@ -173,11 +177,18 @@ def map_summary(pixels: pd.DataFrame, y: float | None = None) -> dict[str, float
     xc = xc[np.isfinite(xc)]
     y = float(sub["y"].iloc[0]) if y is None else y
     ic, ia = float(np.nansum(sub["c_area"])), float(np.nansum(sub["a_area"]))
+    ic_err = float(np.sqrt(np.nansum(sub["c_area_err"] ** 2)))
+    ia_err = float(np.sqrt(np.nansum(sub["a_area_err"] ** 2)))
     pos, fwhm = sub["c_position"].to_numpy(float), sub["c_fwhm"].to_numpy(float)
+    pooled = crystalline_fraction(ic, ia, y, ic_err, ia_err)
+    # A map where most of the wire shows no Si band above noise (a lithiated wire) has no mean Xc: the few
+    # pixels that pass by chance would otherwise stand for the whole wire.
+    defined = xc.size >= max(1, 0.5 * int(wire.sum())) and np.isfinite(pooled)
     return {
-        "xc_mean": float(np.mean(xc)) if xc.size else nan,
+        "xc_mean": float(np.mean(xc)) if defined else nan,
         "xc_std": float(np.std(xc)) if xc.size else nan,
-        "xc_pooled": ic / (ic + y * ia) if ic + y * ia > 0 else nan,
+        "xc_pooled": pooled,
+        "n_xc_pixels": int(xc.size),
         "c_position_median": float(np.nanmedian(pos)) if np.isfinite(pos).any() else nan,
         "c_fwhm_median": float(np.nanmedian(fwhm)) if np.isfinite(fwhm).any() else nan,
         "c_area_sum": ic,

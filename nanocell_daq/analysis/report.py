@@ -68,8 +68,11 @@ def _title(a: RunAnalysis) -> str:
     ended = r.get("ended")
     when = started.strftime("%Y-%m-%d %H:%M UTC") if isinstance(started, dt.datetime) else "?"
     if isinstance(started, dt.datetime) and isinstance(ended, dt.datetime):
-        hours = (ended - started).total_seconds() / 3600
-        when += f", {hours:.2f} h" if hours < 10 else f", {hours:.0f} h"
+        when += f", wall time {_duration((ended - started).total_seconds())}"
+    if not a.cycling_points.empty:
+        # The engine clock (simulated time on a simulated bench) is the one the data follow.
+        span = float(np.nanmax(a.cycling_points["t_s"]) - np.nanmin(a.cycling_points["t_s"]))
+        when += f", cycling over {_duration(span)} (engine clock)"
     device = r.get("device") or "unknown device"
     wire = f" ({r['wire']})" if r.get("wire") else ""
     status = str(r.get("status"))
@@ -79,6 +82,24 @@ def _title(a: RunAnalysis) -> str:
         f"Run {a.run_id} · {device}{wire} · {r.get('protocol_name')}\n"
         f"status {status} · started {when} · Xc with y = {a.params.y:g}"
     )
+
+
+def _duration(seconds: float) -> str:
+    if not np.isfinite(seconds):
+        return "?"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _xc_cmap() -> Any:
+    import matplotlib
+
+    cmap = matplotlib.colormaps["viridis"].copy()
+    cmap.set_bad("0.82")  # grey: no Si band above noise (Xc undefined)
+    return cmap
 
 
 def _plot_cycling(ax: Any, a: RunAnalysis) -> None:
@@ -239,7 +260,7 @@ def _plot_maps(fig: Any, spec: Any, a: RunAnalysis) -> None:
                 pixels["xc"].to_numpy(float)[order][None, :],
                 aspect="auto",
                 extent=extent,
-                cmap="viridis",
+                cmap=_xc_cmap(),
                 vmin=0,
                 vmax=1,
                 interpolation="nearest",
@@ -254,14 +275,28 @@ def _plot_maps(fig: Any, spec: Any, a: RunAnalysis) -> None:
                 origin="lower",
                 extent=extent,
                 aspect="auto",
-                cmap="viridis",
+                cmap=_xc_cmap(),
                 vmin=0,
                 vmax=1,
                 interpolation="nearest",
             )
             ax.tick_params(labelsize=7)
             ax.set_ylabel("y (µm)", fontsize=7)
-        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8) if ys.size == 1 else None
+        if ys.size == 1:
+            ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+        else:
+            ax.text(0.01, 0.95, label, transform=ax.transAxes, va="top", fontsize=8, color="white")
+        if not np.isfinite(pixels["xc"].to_numpy(float)).any():
+            ax.text(
+                0.5,
+                0.5,
+                "no Si band above noise: Xc undefined",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="0.25",
+            )
         if k == 0:
             ax.set_title("e  Xc map along the wire (per checkpoint)", loc="left", fontweight="bold")
         if k < len(shown) - 1:
@@ -270,7 +305,7 @@ def _plot_maps(fig: Any, spec: Any, a: RunAnalysis) -> None:
             ax.set_xlabel("distance along the wire (µm)" if ys.size == 1 else "x (µm)")
     if image is not None:
         bar = fig.colorbar(image, ax=fig.axes[-len(shown) :], location="right", fraction=0.025, pad=0.01)
-        bar.set_label("Xc", fontsize=8)
+        bar.set_label("Xc (grey: no Si band)", fontsize=8)
         bar.ax.tick_params(labelsize=7)
     axp = fig.add_subplot(right)
     axp.set_title("f  Xc profile along the wire", loc="left", fontweight="bold")
@@ -363,7 +398,15 @@ def _table(ax: Any, title: str, header: list[str], rows: list[list[str]]) -> Non
     if not rows:
         ax.text(0.0, 0.8, "none", transform=ax.transAxes, color="0.4")
         return
-    table = ax.table(cellText=rows, colLabels=header, loc="upper center", cellLoc="center")
+    widths = [max(len(h), *(len(r[k]) for r in rows)) + 2 for k, h in enumerate(header)]
+    total = sum(widths)
+    table = ax.table(
+        cellText=rows,
+        colLabels=header,
+        loc="upper center",
+        cellLoc="center",
+        colWidths=[w / total for w in widths],
+    )
     table.auto_set_font_size(False)
     table.set_fontsize(9)
     table.scale(1.0, 1.35)

@@ -268,7 +268,11 @@ def _map_pixels(
         pixels = frame_from_json(stored)
     pixels["y"] = params.y
     pixels["xc"] = crystalline_fraction(
-        pixels["c_area"].to_numpy(float), pixels["a_area"].to_numpy(float), params.y
+        pixels["c_area"].to_numpy(float),
+        pixels["a_area"].to_numpy(float),
+        params.y,
+        pixels["c_area_err"].to_numpy(float),
+        pixels["a_area_err"].to_numpy(float),
     )
     return pixels, refitted
 

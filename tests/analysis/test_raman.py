@@ -54,6 +54,16 @@ def test_amorphous_wire_has_no_c_si_peak():
     assert not fit.c_significant and np.isnan(fit.c_position)
 
 
+def test_no_si_band_gives_no_crystalline_fraction():
+    # a lithiated wire (a-LixSi shows no distinct band): Xc is undefined, not the ratio of two noises
+    rng = np.random.default_rng(8)
+    x, y = raman_spectrum(rng, c_area=0.0, a_area=0.0)
+    fit = fit_si(x, y)
+    assert np.isnan(fit.xc)
+    assert np.isnan(crystalline_fraction(30.0, 300.0, 0.8, 30.0, 400.0))
+    assert crystalline_fraction(3000.0, 3000.0, 0.8, 30.0, 40.0) == pytest.approx(3000 / 5400)
+
+
 def test_map_fits_fast_and_profiles_follow_the_wire():
     rng = np.random.default_rng(7)
     n = 40
