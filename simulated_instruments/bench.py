@@ -215,8 +215,10 @@ class SimulatedBench:
 
     def write_station(self, path: str | Path) -> Path:
         out = Path(path)
-        out.write_text("# written by the simulated bench; resources change on every start\n"
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text("# written by the simulated bench; resources change on every start\n"
                        + yaml.safe_dump(self.station_dict(), sort_keys=False, allow_unicode=True))
+        tmp.replace(out)  # atomic: a reader never sees half a file
         return out
 
 

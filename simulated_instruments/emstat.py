@@ -61,6 +61,7 @@ class EmStat4(Emulator):
         self.wiring = wiring
         self.rng = np.random.default_rng(seed)
         self._script: list[str] | None = None
+        self._script_conn: Reply | None = None
         self._run: _ScriptRun | None = None
         self.cell_on = False
         self.pgstat_mode = 2
@@ -74,7 +75,7 @@ class EmStat4(Emulator):
 
     @property
     def running(self) -> bool:
-        return self._run is not None and self._run.thread.is_alive()
+        return self._run is not None and not self._run.done
 
     def push_wiring(self) -> None:
         if self.loop_drive is not None:
@@ -114,6 +115,8 @@ class EmStat4(Emulator):
         return "!0004\n"
 
     def handle(self, line: str, conn: Reply) -> str | None:
+        if self._script is not None and (conn is not self._script_conn or conn.closed):
+            self._script = None  # a script upload abandoned by another (dead) connection
         if self._script is not None:
             if line.strip():
                 self._script.append(line)
@@ -124,8 +127,9 @@ class EmStat4(Emulator):
         if cmd == "Z":
             if self.running:
                 assert self._run is not None
+                conn.send("Z\n")  # before the script's closing lines, which the abort releases
                 self._run.abort.set()
-                return "Z\n"
+                return None
             return "Z!0006\n"
         if self.running:
             self.record_error(f"!0008 busy: {cmd!r}")
@@ -134,6 +138,7 @@ class EmStat4(Emulator):
             return None
         if cmd == "e":
             self._script = []
+            self._script_conn = conn
             return None
         if cmd == "t":
             return "\n".join(FIRMWARE) + "\n"
@@ -178,6 +183,7 @@ class _ScriptRun:
         self.program = program
         self.conn = conn
         self.abort = threading.Event()
+        self.done = False
         self.vars: dict[str, tuple[float, str]] = {}
         self.pck: list[str] | None = None
         self.timer0 = dev.clock.now()
@@ -236,6 +242,8 @@ class _ScriptRun:
                 except (ScriptError, _Break, _Abort):
                     pass
             finally:
+                with dev.lock:
+                    self.done = True  # the device is idle once it has sent the closing empty line
                 self.emit("")
 
     def run_body(self, body: list[Stmt | Block]) -> None:

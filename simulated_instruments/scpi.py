@@ -90,8 +90,9 @@ class Unit:
     args: str
 
 
-def parse_units(message: str) -> list[Unit]:
-    """Split a message into units, resolving relative headers; raises ScpiError -102 on a bad header."""
+def parse_units(message: str, relative: bool = True) -> list[Unit]:
+    """Split a message into units, resolving relative headers (unless ``relative`` is False: every unit
+    is then absolute); raises ScpiError -102/-113 on a bad header."""
     units: list[Unit] = []
     prefix: list[str] = []
     pieces = split_outside_quotes(message, ";")
@@ -116,7 +117,7 @@ def parse_units(message: str) -> list[Unit]:
         if header.startswith("*"):
             units.append(Unit(words, query, args))
             continue
-        if not absolute and prefix:
+        if relative and not absolute and prefix:
             words = prefix + words
         prefix = words[:-1]
         units.append(Unit(words, query, args))

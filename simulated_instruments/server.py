@@ -39,6 +39,7 @@ class Connection(Reply):
         self._rng = rng
         self._send_lock = threading.Lock()
         self._closed = False
+        self._sock_closed = False
 
     @property
     def closed(self) -> bool:
@@ -65,9 +66,10 @@ class Connection(Reply):
 
     def close(self) -> None:
         with self._send_lock:
-            if self._closed:
-                return
             self._closed = True
+            if self._sock_closed:
+                return
+            self._sock_closed = True
         try:
             self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:

@@ -66,7 +66,7 @@ class Spectrometer(Emulator):
 
     def handle(self, line: str, conn: Reply) -> str | bytes | None:
         try:
-            units = scpi.parse_units(line)
+            units = scpi.parse_units(line, relative=False)
         except ScpiError as err:
             self._queue(err.code, err.message)
             return None

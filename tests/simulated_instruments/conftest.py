@@ -12,9 +12,9 @@ import pyvisa
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fake_model import FakeCell  # noqa: E402
+from fake_model import FakeCell
 
-from simulated_instruments.bench import SimulatedBench  # noqa: E402
+from simulated_instruments.bench import SimulatedBench
 
 TERMS = {"smu": "\n", "pstat": "\n", "stage": "\r", "spectrometer": "\n", "shutter": "\r", "matrix": "\n"}
 
@@ -55,7 +55,7 @@ class Opener:
         for inst in self.opened:
             try:
                 inst.close()
-            except Exception:  # noqa: BLE001 - a dropped connection may already be gone
+            except Exception:
                 pass
 
 

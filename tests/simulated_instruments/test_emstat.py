@@ -119,7 +119,8 @@ def test_ocp_ca_and_cv(bench, visa):
     pk = _packages(_read_script(pstat))
     assert len(pk) == 5 and all(0.5 < row[0] < 4.5 for row in pk)
     cv = ("e\nvar p\nvar c\nset_pgstat_mode 2\nset_e 1.5\ncell_on\n"
-          "meas_loop_cv p c 1.5 1.6 1.4 10m 100m nscans(2)\npck_start\npck_add p\npck_add c\npck_end\nendloop\n"
+          "meas_loop_cv p c 1.5 1.6 1.4 10m 100m nscans(2)\n"
+          "pck_start\npck_add p\npck_add c\npck_end\nendloop\n"
           "on_finished:\ncell_off\n\n")
     pstat.write_raw(cv.encode())
     pk = _packages(_read_script(pstat))

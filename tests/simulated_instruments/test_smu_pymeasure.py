@@ -114,5 +114,6 @@ def test_galvanostat_mode_charges_the_cell_through_s_and_ce(bench, visa):
     bench.clock.sleep(20.0)
     v1 = float(smu.query(":READ?"))
     smu.write(":OUTP OFF")
+    smu.query("*OPC?")
     assert 0.5 < v0 < 5 and v1 > v0  # the cell charges under positive current
-    assert bench.log("smu")[-1].command == ":OUTP OFF"
+    assert bench.log("smu")[-2].command == ":OUTP OFF" and not bench.output_on("smu")
