@@ -44,11 +44,40 @@ class TracePlots(pg.GraphicsLayoutWidget):
         self.e_curve = self.e_plot.plot(pen=_pen(E_COLOR), skipFiniteCheck=True)
         self.i_curve = self.i_plot.plot(pen=_pen(I_COLOR), skipFiniteCheck=True)
         self.dirty = True
+        self.follow = True  # show the whole run, x range growing in steps; False once the user zooms/pans
+        self._x_end = 0.0
+        self.e_plot.disableAutoRange(pg.ViewBox.XAxis)
+        self.e_plot.vb.sigRangeChangedManually.connect(self._user_range)
+        self.i_plot.vb.sigRangeChangedManually.connect(self._user_range)
         self.e_plot.sigXRangeChanged.connect(self._range_changed)
+        for p in (self.e_plot, self.i_plot):
+            p.autoBtn.clicked.connect(self._follow_again)
+
+    def _user_range(self, *_: object) -> None:
+        self.follow = False
+        self.dirty = True
+
+    def _follow_again(self, *_: object) -> None:
+        self.follow = True
+        self._x_end = 0.0
+        self.e_plot.disableAutoRange(pg.ViewBox.XAxis)
+        self.dirty = True
 
     def _range_changed(self, *_: object) -> None:
-        if not self.e_plot.vb.autoRangeEnabled()[0]:
+        if not self.follow:
             self.dirty = True
+
+    def _grow_x(self, x: np.ndarray) -> None:
+        """Grow the x range in ~25 % steps: the axes (slow to render) change only a few times per decade."""
+        if not len(x):
+            return
+        x0, x1 = float(x[0]), float(x[-1])
+        if x1 <= self._x_end and self._x_end > x0:
+            return
+        span = max(x1 - x0, 1e-9)
+        step = 10 ** np.floor(np.log10(span / 4))
+        self._x_end = x0 + np.ceil(span * 1.25 / step) * step
+        self.e_plot.setXRange(x0, self._x_end, padding=0)
 
     def refresh(self) -> None:
         """Redraw from the model's traces (envelope when following, window when zoomed)."""
@@ -56,8 +85,9 @@ class TracePlots(pg.GraphicsLayoutWidget):
             return
         self.dirty = False
         vb = self.e_plot.vb
-        if vb.autoRangeEnabled()[0] or not len(self.model.E):
+        if self.follow or not len(self.model.E):
             (ex, ey), (ix, iy) = self.model.E.envelope(), self.model.I.envelope()
+            self._grow_x(ex)
         else:
             (x0, x1) = vb.viewRange()[0]
             buckets = max(int(vb.width()), 200)

@@ -28,7 +28,7 @@ class MainWindow(QMainWindow):
         *,
         station: str | None = None,
         protocol: str | None = None,
-        interval_ms: int = 200,
+        interval_ms: int = 100,
         reattach: bool = True,
     ) -> None:
         super().__init__()

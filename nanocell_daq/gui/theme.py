@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QGraphicsItem
 
 BACKGROUND = "#1e2127"
 PANEL = "#262a31"
@@ -89,3 +89,5 @@ def style_plot(plot: pg.PlotItem, title: str, x: tuple[str, str | None], y: tupl
     plot.setLabel("left", y[0], units=y[1])
     plot.showGrid(x=True, y=True, alpha=GRID_ALPHA)
     plot.getAxis("left").setWidth(62)
+    for name in ("left", "bottom"):  # axes re-render only when their range changes, else a cached pixmap
+        plot.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
