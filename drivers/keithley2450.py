@@ -230,7 +230,7 @@ class Keithley2450(_PyMeasureKeithley2450):
             raise ValueError(f"voltage window must have v_min < v_max (got {v_min:g}, {v_max:g})")
         clamp = max(abs(v_min), abs(v_max)) + 0.05
         with self._lock:
-            self._stop_output()
+            self._stop_output(verify=False)
             self.write(":SOUR:FUNC CURR")
             self._source_function = "CURR"
             self.current_output_off_state = "HIMP"
@@ -251,7 +251,7 @@ class Keithley2450(_PyMeasureKeithley2450):
         """
         _check_technique(interval_s, max_time_s)
         with self._lock:
-            self._stop_output()
+            self._stop_output(verify=False)
             self.write(":SOUR:FUNC CURR")
             self._source_function = "CURR"
             self.current_output_off_state = "HIMP"
@@ -310,19 +310,20 @@ class Keithley2450(_PyMeasureKeithley2450):
                 self._technique.running = False
                 self._technique.stop_reason = "stopped"
 
-    def _stop_output(self) -> None:
+    def _stop_output(self, verify: bool = True) -> None:
+        """Output off; with ``verify`` read it back (a cut-off or stop must be certain, not just sent)."""
         self.write(":OUTP OFF")
+        if verify and self.output_enabled:
+            raise InstrumentError(f"{self.name}: output still on after :OUTP OFF")
 
     def shutdown(self) -> None:
         """Abort any sweep, turn the output off, read back that it is off (no ramp: HIMP floats the cell)."""
         with self._lock:
             self.write(":ABOR")
-            self._stop_output()
             if self._technique is not None and self._technique.running:
                 self._technique.running = False
                 self._technique.stop_reason = "stopped"
-            if self.output_enabled:
-                raise InstrumentError(f"{self.name}: output still on after :OUTP OFF")
+            self._stop_output()
             self.isShutdown = True
 
 

@@ -126,6 +126,7 @@ def test_galvanostatic_cutoff_in_software_turns_output_off():
         (':READ? "defbuffer1",REL,SOUR,READ', "1.6,1e-11,3.97"),
         (':READ? "defbuffer1",REL,SOUR,READ', "2.2,1e-11,4.06"),
         (":OUTP OFF", None),
+        (":OUTP?", "0"),
     ]) as smu:
         smu.start_galvanostatic(1e-11, interval_s=1.0, max_time_s=100, v_min=2.5, v_max=4.05)
         assert smu.running
@@ -145,6 +146,7 @@ def test_galvanostatic_max_time_stops():
         (':READ? "defbuffer1",REL,SOUR,READ', "0,1e-11,3.0"),
         (':READ? "defbuffer1",REL,SOUR,READ', "10.5,1e-11,3.1"),
         (":OUTP OFF", None),
+        (":OUTP?", "0"),
     ]) as smu:
         smu.start_galvanostatic(1e-11, interval_s=1.0, max_time_s=10, v_min=2.5, v_max=4.05)
         assert smu.poll()[-1].t == pytest.approx(10.5)

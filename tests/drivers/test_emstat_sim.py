@@ -1,0 +1,68 @@
+"""EmStat4 driver against the MethodSCRIPT emulator of the simulated bench."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def pstat(open_driver):
+    return open_driver("pstat")
+
+
+@pytest.fixture(scope="module")
+def cycling(open_driver):
+    matrix = open_driver("matrix")
+    matrix.exclusive_close(["1A01", "1B04"])  # WE -> S, CE/RE -> counter
+    yield
+    matrix.shutdown()
+
+
+def test_identity(pstat):
+    assert pstat.id.startswith("es4")
+
+
+def test_ocp_streams_samples_until_max_time(bench, pstat, cycling):
+    pstat.start_ocp(interval_s=1.0, max_time_s=10.0)
+    assert pstat.wait(10)
+    samples = pstat.poll()
+    assert len(samples) >= 3
+    assert all(0.5 < s.potential < 4.5 for s in samples)
+    assert pstat.stop_reason == "max_time"
+    assert not bench.output_on("pstat")
+
+
+def test_galvanostatic_runs_on_the_device_and_stops(bench, pstat, cycling):
+    pstat.start_galvanostatic(1e-11, interval_s=1.0, max_time_s=20.0, v_min=0.5, v_max=4.05)
+    assert pstat.wait(20)
+    samples = pstat.poll()
+    assert samples
+    assert all(s.current == pytest.approx(1e-11, rel=0.1) for s in samples)
+    assert pstat.stop_reason in ("max_time", "v_max")
+    assert not bench.output_on("pstat")
+
+
+def test_device_side_cutoff(bench, pstat, cycling):
+    pstat.start_ocp(interval_s=1.0, max_time_s=2.0)
+    pstat.wait(10)
+    ocv = pstat.poll()[-1].potential
+    # a v_max just below the present potential: the script's "if p > vmax breakloop" ends it at once
+    pstat.start_galvanostatic(1e-11, interval_s=1.0, max_time_s=1e5, v_min=0.0, v_max=ocv - 0.05)
+    assert pstat.wait(20)
+    assert pstat.stop_reason == "v_max"
+    assert len(pstat.poll()) <= 3
+
+
+def test_stop_aborts_a_long_technique(bench, pstat, cycling):
+    pstat.start_ocp(interval_s=10.0, max_time_s=1e6)  # ~17 min of wall time at speed 1000
+    time.sleep(0.2)
+    assert pstat.running
+    pstat.stop()
+    assert not pstat.running
+    assert pstat.stop_reason == "stopped"
+    assert not bench.output_on("pstat")
+    pstat.poll()
+    pstat.start_ocp(1.0, 3.0)  # the link is in sync again after the abort
+    assert pstat.wait(10)
