@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 
+import click
 import typer
 
 from nanocell_daq import __version__
@@ -80,13 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except SystemExit as exc:  # click exits this way for usage errors after printing them
         return int(exc.code or 0)
-    except Exception as exc:  # noqa: BLE001 - click raises its own usage errors as exceptions in this mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
+    except click.ClickException as exc:  # usage errors are raised, not printed, without standalone mode
+        exc.show()
+        return exc.exit_code
     return rc if isinstance(rc, int) else 0
 
 
