@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from nanocell_daq import __version__
@@ -66,25 +65,18 @@ _register_all()
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; user mistakes end with a message, never a traceback."""
     try:
-        # Without standalone mode click returns the exit code of typer.Exit(n) instead of raising it.
-        rc = app(args=argv, standalone_mode=False)
+        # Standalone mode: click prints usage errors itself and leaves through SystemExit with the code.
+        app(args=argv, standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     except UserError as exc:
         typer.echo(f"error: {exc}", err=True)
         return exc.exit_code
-    except typer.Exit as exc:
-        return exc.exit_code
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        return 130
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         return 130
-    except SystemExit as exc:  # click exits this way for usage errors after printing them
-        return int(exc.code or 0)
-    except click.ClickException as exc:  # usage errors are raised, not printed, without standalone mode
-        exc.show()
-        return exc.exit_code
-    return rc if isinstance(rc, int) else 0
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
