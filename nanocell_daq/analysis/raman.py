@@ -81,6 +81,7 @@ def crystalline_fraction(
     y: float = 0.8,
     ic_err: float | np.ndarray | None = None,
     ia_err: float | np.ndarray | None = None,
+    *,
     min_snr: float = 3.0,
 ):
     """Xc = Ic / (Ic + y·Ia) (areas); NaN where the denominator is not positive.

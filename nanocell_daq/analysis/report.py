@@ -97,9 +97,7 @@ def _duration(seconds: float) -> str:
 def _xc_cmap() -> Any:
     import matplotlib
 
-    cmap = matplotlib.colormaps["viridis"].copy()
-    cmap.set_bad("0.82")  # grey: no Si band above noise (Xc undefined)
-    return cmap
+    return matplotlib.colormaps["viridis"].with_extremes(bad="0.82")  # grey: no Si band (Xc undefined)
 
 
 def _plot_cycling(ax: Any, a: RunAnalysis) -> None:

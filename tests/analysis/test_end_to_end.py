@@ -1,0 +1,44 @@
+"""The shipped Si protocol through the engine on the simulated bench: the analysis sees the seed's trends."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nanocell_daq.analysis.report import write_report
+from nanocell_daq.analysis.run_analysis import analyze_run
+from nanocell_daq.storage import Store
+
+
+@pytest.mark.slow
+def test_si_demo_protocol_conductance_drop_and_xc_fall(tmp_path: Path):
+    from nanocell_daq.engine.service import make_plan, run_plan
+    from simulated_instruments.bench import SimulatedBench
+
+    t0 = time.monotonic()
+    store = Store.open(tmp_path / "demo.db")
+    with SimulatedBench(preset="si", speed=20000.0, seed=0) as bench:
+        station = tmp_path / "station.yaml"
+        bench.write_station(station)
+        plan = make_plan("si_seed", station, {"cycles": "1", "map_points": "8", "rest_s": "10"})
+        result = run_plan(plan, store)
+    assert result.status == "completed"
+    a = analyze_run(store, result.run_id)
+    labels = [c["label"] for c in a.checkpoints]
+    assert labels == ["pristine", "after charge 1", "after discharge 1"]
+    g = np.array([c["conductance_S"] for c in a.checkpoints])
+    assert g[0] > 1e-7  # pristine: ~uS
+    assert np.all(np.diff(g) < 0)  # monotonic decrease (Mai 2010, Si)
+    assert g[0] / g[-1] > 100  # > 2 decades after one cycle
+    assert a.checkpoints[-1]["nonlinearity"] > a.checkpoints[0]["nonlinearity"]
+    xc_pristine, xc_after = a.checkpoints[0]["xc_mean"], a.checkpoints[-1]["xc_mean"]
+    assert xc_pristine > 0.1 and xc_after < 0.5 * xc_pristine  # the c-Si core is consumed
+    assert [h["direction"] for h in a.half_cycles] == ["charge", "discharge"]
+    assert all(h["capacity_Ah"] > 1e-14 for h in a.half_cycles)
+    out = write_report(store, result.run_id, tmp_path / "report.png")
+    assert out.stat().st_size > 50_000
+    store.close()
+    assert time.monotonic() - t0 < 120
