@@ -72,7 +72,7 @@ class FakeCell:
     def wire_current(self, t: float, volts: float, pad_hi: str = "S", pad_lo: str = "D") -> float:
         return volts * self.wire_conductance(t, pad_hi, pad_lo) + float(self._rng.normal(0, self.noise_A))
 
-    def raman_spectrum(self, t, x_um, y_um, z_um, exposure_s, accumulations, laser_mW, rng=None):  # noqa: PLR0917
+    def raman_spectrum(self, t, x_um, y_um, z_um, exposure_s, accumulations, laser_mW, rng=None):
         rng = rng or self._rng
         on_wire = 95.0 <= x_um <= 115.0 and abs(y_um - 200.0) < 2.0
         w = self.wavenumbers

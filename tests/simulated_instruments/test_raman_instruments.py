@@ -27,7 +27,7 @@ def test_position_is_reported_while_moving(visa):
     from simulated_instruments.bench import SimulatedBench
     from tests.simulated_instruments.fake_model import FakeCell
 
-    with SimulatedBench(model=FakeCell(), speed=10.0) as slow:
+    with SimulatedBench(model=FakeCell(), speed=1.0) as slow:
         stage = visa(slow, "stage")
         stage.write("G 500,0")
         time.sleep(0.01)
