@@ -42,7 +42,7 @@ def export_run(parent: QWidget, store: Store | None, run_id: int) -> None:
     if folder:
         try:
             result = fn(store, run_id, folder)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - shown to the user; the GUI goes on
             QMessageBox.warning(parent, "Export failed", f"{type(exc).__name__}: {exc}")
             return
         QMessageBox.information(parent, "Export", f"Run {run_id} exported:\n{result or folder}")
@@ -60,7 +60,7 @@ def report_run(parent: QWidget, store: Store | None, run_id: int) -> None:
     if path:
         try:
             result = fn(store, run_id, path)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - shown to the user; the GUI goes on
             QMessageBox.warning(parent, "Report failed", f"{type(exc).__name__}: {exc}")
             return
         QMessageBox.information(parent, "Report", f"Report written: {result or path}")

@@ -185,7 +185,7 @@ class MainWindow(QMainWindow):
         try:
             self.browser.refresh()
             self.control.check()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - shown to the user; the GUI goes on
             self.statusBar().showMessage(f"database busy: {exc}", 5000)
 
     def _show_status(self, status: str) -> None:

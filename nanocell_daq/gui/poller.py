@@ -55,7 +55,7 @@ class RunPoller(QObject):
             future, self._future = self._future, None
             try:
                 batch = future.result()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - shown to the user; the GUI goes on
                 text = f"reading the run failed: {exc}"
                 if text != self._last_error:
                     log.warning(text)

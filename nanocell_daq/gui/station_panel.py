@@ -115,7 +115,7 @@ class StationPanel(QWidget):
         self.check_button.setText("Check instruments")
         try:
             future.result()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - shown to the user; the GUI goes on
             QMessageBox.warning(self, "Instrument check", str(exc))
         self._show()
 

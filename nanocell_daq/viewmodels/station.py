@@ -108,7 +108,7 @@ class StationModel:
                 try:
                     row.identity = str(inst.id) if inst is not None else ""
                     row.status = "ok" if inst is not None else "error"
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - shown to the user; the GUI goes on
                     row.status, row.identity = "error", f"{type(exc).__name__}: {exc}"
         finally:
             close = getattr(built, "close", None) or getattr(built, "shutdown", None)
