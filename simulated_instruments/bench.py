@@ -217,9 +217,22 @@ class SimulatedBench:
         out = Path(path)
         tmp = out.with_name(out.name + ".tmp")
         tmp.write_text("# written by the simulated bench; resources change on every start\n"
-                       + yaml.safe_dump(self.station_dict(), sort_keys=False, allow_unicode=True))
+                       + yaml.dump(self.station_dict(), Dumper=_StationDumper, sort_keys=False,
+                                   allow_unicode=True))
         tmp.replace(out)  # atomic: a reader never sees half a file
         return out
+
+
+class _StationDumper(yaml.SafeDumper):
+    """Writes strings with control characters (terminations) as short double-quoted scalars: "\\n"."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = '"' if any(c in value for c in "\r\n\t") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_StationDumper.add_representer(str, _represent_str)
 
 
 def _plain(value: Any) -> Any:
