@@ -63,6 +63,7 @@ class Checkpoint:
     iv_step_id: int | None = None
     map_step_id: int | None = None
     conductance_S: float = float("nan")
+    conductance_err_S: float = float("nan")
     nonlinearity: float = float("nan")
     rectification: float = float("nan")
     xc_mean: float = float("nan")
@@ -80,6 +81,7 @@ class Checkpoint:
             "iv_step_id": self.iv_step_id,
             "map_step_id": self.map_step_id,
             "conductance_S": self.conductance_S,
+            "conductance_err_S": self.conductance_err_S,
             "nonlinearity": self.nonlinearity,
             "rectification": self.rectification,
             "xc_mean": self.xc_mean,
@@ -213,6 +215,7 @@ def checkpoints(
             main = _primary_pair(sub)
             if main is not None:
                 cp.conductance_S = float(main["conductance_S"])
+                cp.conductance_err_S = float(main["conductance_err_S"])
                 cp.nonlinearity = float(main["nonlinearity"])
                 cp.rectification = float(main["rectification"])
             for _, r in sub.iterrows():

@@ -26,7 +26,7 @@ class IVMetrics:
     - ``high_bias_conductance_S``: dI/dV fitted at the largest |V| (both polarities averaged);
     - ``nonlinearity``: high-bias dI/dV / G0 (1 = ohmic, >1 barrier/tunnelling dominated; NaN if G0 is not
       significantly positive);
-    - ``rectification``: |I(+Vmax)/I(-Vmax)|;
+    - ``rectification``: |I(+Vmax)/I(-Vmax)| (NaN if either end current is lost in the noise);
     - ``hysteresis_rel``: mean |I_up - I_down| / mean |I| over the common bias range, ``hysteresis_area_W``:
       ∫|I_up - I_down| dV (A·V);
     - ``exponent``: n of |I| ∝ |V|^n at high bias.
@@ -221,7 +221,12 @@ def iv_metrics(
     high = float(np.mean(slopes)) if slopes else NAN
     g0_ok = np.isfinite(g0) and g0 > 0 and (not np.isfinite(g0_err) or g0 > significance * g0_err)
     nl = high / g0 if g0_ok and np.isfinite(high) else NAN
-    rect = abs(ends[1] / ends[-1]) if 1 in ends and -1 in ends and ends[-1] != 0 else NAN
+    # Noise: scatter of the points about the zero-bias line. A ratio of end currents lost in it means nothing.
+    near = np.abs(v) <= window
+    noise = float(np.std(i[near] - (offset + g0 * v[near]))) if near.sum() > 2 and np.isfinite(g0) else 0.0
+    both = 1 in ends and -1 in ends
+    big = both and min(abs(ends[1]), abs(ends[-1])) > significance * noise
+    rect = abs(ends[1] / ends[-1]) if both and big and ends[-1] != 0 else NAN
     ok = np.isfinite(raw_v) & np.isfinite(raw_i)
     dirs = None if direction is None else np.asarray(direction)[ok]
     hyst_rel, hyst_area = hysteresis(raw_v[ok], raw_i[ok], dirs)

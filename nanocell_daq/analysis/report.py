@@ -202,12 +202,13 @@ def _plot_trend(ax: Any, a: RunAnalysis) -> None:
     ax.set_xticklabels([c["label"] for c in cps], rotation=25, ha="right", fontsize=8)
     ax.grid(alpha=0.3, which="both")
     xc = np.array([c["xc_mean"] if c["xc_mean"] is not None else np.nan for c in cps], float)
-    twin = ax.twinx()
     okx = np.isfinite(xc)
-    twin.plot(x[okx], xc[okx], "s--", color="tab:green", lw=1.4, ms=6, label="mean Xc")
-    twin.set_ylim(-0.02, 1.02)
-    twin.set_ylabel("mean crystalline fraction Xc", color="tab:green")
-    twin.tick_params(axis="y", colors="tab:green")
+    if okx.any():  # no Xc axis for a wire without Si bands (H2V3O8) or a run without maps
+        twin = ax.twinx()
+        twin.plot(x[okx], xc[okx], "s--", color="tab:green", lw=1.4, ms=6, label="mean Xc")
+        twin.set_ylim(-0.02, 1.02)
+        twin.set_ylabel("mean crystalline fraction Xc", color="tab:green")
+        twin.tick_params(axis="y", colors="tab:green")
     if ok.sum() >= 2:
         decades = math.log10(g[ok][0] / g[ok][-1])
         ax.text(
@@ -361,7 +362,7 @@ def _checkpoint_rows(a: RunAnalysis) -> tuple[list[str], list[list[str]]]:
                 "-" if c.get("cycle") is None else str(c["cycle"]),
                 _num(c.get("soc")),
                 _num((c.get("charge_passed_C") or 0.0) * 1e9, ".3f"),
-                _si(c.get("conductance_S"), "S"),
+                _si(c.get("conductance_S"), "S") + ("*" if _below_noise(c) else ""),
                 _si(chord, "S"),
                 _num(c.get("nonlinearity"), ".1f"),
                 _num(c.get("rectification"), ".2f"),
@@ -370,6 +371,14 @@ def _checkpoint_rows(a: RunAnalysis) -> tuple[list[str], list[list[str]]]:
             ]
         )
     return header, rows
+
+
+def _below_noise(c: dict[str, Any]) -> bool:
+    """G0 within 3 standard errors of zero: the wire's current is lost in the instrument noise."""
+    g, err = c.get("conductance_S"), c.get("conductance_err_S")
+    return bool(
+        g is not None and err is not None and np.isfinite(g) and np.isfinite(err) and abs(g) <= 3 * err
+    )
 
 
 def _cycle_rows(a: RunAnalysis) -> tuple[list[str], list[list[str]]]:
@@ -420,14 +429,26 @@ def draw_report(a: RunAnalysis) -> Any:
     plt = _pyplot()
     fig = plt.figure(figsize=(16.5, 11.7), dpi=100, layout="constrained")
     fig.get_layout_engine().set(h_pad=0.08, w_pad=0.08, hspace=0.05, wspace=0.04)
-    outer = fig.add_gridspec(3, 1, height_ratios=[1.0, 0.85, 0.5])
+    map_height = 0.85 if a.maps else 0.12  # no maps: a one-line note, not an empty band
+    outer = fig.add_gridspec(3, 1, height_ratios=[1.0, map_height, 0.5])
     top = outer[0].subgridspec(1, 4)
     _plot_cycling(fig.add_subplot(top[0]), a)
     _plot_iv(fig.add_subplot(top[1]), fig.add_subplot(top[2]), a)
     _plot_trend(fig.add_subplot(top[3]), a)
     _plot_maps(fig, outer[1], a)
     bottom = outer[2].subgridspec(1, 2, width_ratios=[1.75, 1.0])
-    _table(fig.add_subplot(bottom[0]), "g  Checkpoints", *_checkpoint_rows(a))
+    ax_cp = fig.add_subplot(bottom[0])
+    _table(ax_cp, "g  Checkpoints", *_checkpoint_rows(a))
+    if any(_below_noise(c) for c in a.checkpoints):
+        ax_cp.text(
+            0.0,
+            -0.02,
+            "* G0 below 3 standard errors: the current is at the noise floor",
+            transform=ax_cp.transAxes,
+            fontsize=8,
+            color="0.3",
+            va="top",
+        )
     _table(fig.add_subplot(bottom[1]), "h  Cycles", *_cycle_rows(a))
     fig.suptitle(_title(a), fontsize=13, fontweight="bold")
     if a.warnings:

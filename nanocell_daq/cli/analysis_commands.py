@@ -29,7 +29,7 @@ def analyze(
     typer.echo(result.summary())
 
 
-def export(  # noqa: PLR0917 - typer maps parameters to options
+def export(
     run: str = typer.Argument(..., help=RUN_HELP),
     db: str = typer.Option(..., "--db", help=DB_HELP),
     fmt: str = typer.Option(..., "--format", "-f", help="csv (a folder of files) or hdf5 (one file)."),

@@ -27,7 +27,7 @@ CAPACITY_C = 2.0e-9
 CURRENT_A = 5e-12
 
 
-def _probe(  # noqa: PLR0917 - test helper
+def _probe(
     store: Store,
     w,
     run: int,
@@ -76,7 +76,7 @@ def _probe(  # noqa: PLR0917 - test helper
     return index + 2
 
 
-def _galvanostatic(  # noqa: PLR0917 - test helper
+def _galvanostatic(
     store: Store, w, run: int, index: int, label: str, cycle: int, sign: float, t0: float
 ) -> float:
     step = store.start_step(
