@@ -215,9 +215,11 @@ class SiElectrode:
             width = r.si_fwhm_cm1 + r.heating_broadening_cm1_per_K * d_t
             out += (r.si_height * c_amt) * lorentz(nu, center, width)
         if a_amt > 1e-9:
-            # equal integrated intensity per volume x y: Lorentz area (pi/2) G / Gauss area 1.0645 G
+            # integrated a-Si intensity per volume = c-Si's / y, so that the analysis' Xc = Ic/(Ic + y Ia)
+            # recovers the crystalline volume fraction (y = c-Si/a-Si cross-section ratio, as in the
+            # literature formula). Lorentz area (pi/2) G / Gauss area 1.0645 G.
             area_ratio = (math.pi / 2 * r.si_fwhm_cm1) / (1.0645 * r.aSi_fwhm_cm1)
-            h_a = r.si_height * r.y_cross_section_ratio * area_ratio
+            h_a = r.si_height * area_ratio / r.y_cross_section_ratio
             out += (h_a * a_amt) * gauss(nu, r.aSi_center_cm1, r.aSi_fwhm_cm1)
         return out
 
