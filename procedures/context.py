@@ -34,6 +34,8 @@ class InstrumentFault(StepFault):
         self.instrument = instrument
         self.call = call
         self.cause = cause
+        self.link_error = False
+        """True for a dropped connection / VISA I/O error (a reconnect may help)."""
 
 
 class Clock(Protocol):
@@ -93,7 +95,8 @@ class StepContext(Protocol):
         ...
 
     def query(self, fn: Callable[..., T], *args: Any) -> T:
-        """Call a read-only instrument function, retried on a fault (safe for queries only)."""
+        """Call an instrument function that is safe to repeat (a reading, a setting, an absolute move);
+        retried on a fault (reconnecting after a dropped link)."""
         ...
 
     def progress(self, fraction: float) -> None:

@@ -87,15 +87,15 @@ class IVSweep(Step):
         done = 0
         for pair in pairs:
             ctx.use_wiring(ctx.station.conductance_wiring(pair))
-            smu.configure_voltage_source(self.compliance_A, self.nplc)
-            smu.set_voltage(0.0)
+            ctx.query(smu.configure_voltage_source, self.compliance_A, self.nplc)
+            ctx.query(smu.set_voltage, 0.0)
             smu.enable_output()
             for direction, volts in sweeps:
                 for v in volts:
                     if ctx.checkpoint():  # paused: the engine turned the output off
-                        smu.configure_voltage_source(self.compliance_A, self.nplc)
+                        ctx.query(smu.configure_voltage_source, self.compliance_A, self.nplc)
                         smu.enable_output()
-                    smu.set_voltage(float(v))
+                    ctx.query(smu.set_voltage, float(v))
                     if self.settle_s:
                         ctx.sleep(self.settle_s)
                     current = ctx.query(smu.measure_current)

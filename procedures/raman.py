@@ -9,6 +9,10 @@ import numpy as np
 from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParameter, ListParameter
 
 from procedures.base import Needs, Problem, Step
+from procedures.context import StepFault
+
+_POSITION_TOLERANCE_UM = 0.5
+"""A move that ends farther than this from its target stops the map (um)."""
 
 _MOVE_S = 0.2
 """Rough stage move + settle time per pixel (s), for duration estimates."""
@@ -123,10 +127,10 @@ class RamanMap(Step):
     def startup(self) -> None:
         ctx = self.ctx
         ctx.role("shutter").close()
-        ctx.role("laser").power_mW = self.laser_power_mW
         spec = ctx.role("spectrometer")
-        spec.exposure_s = self.exposure_s
-        spec.accumulations = self.accumulations
+        ctx.query(setattr, spec, "exposure_s", self.exposure_s)
+        ctx.query(setattr, spec, "accumulations", self.accumulations)
+        ctx.role("laser").power_mW = self.laser_power_mW
 
     def execute(self) -> None:
         ctx = self.ctx
@@ -138,7 +142,11 @@ class RamanMap(Step):
         for k, (x, y, z) in enumerate(positions):
             if ctx.checkpoint():  # paused: the engine turned the laser off
                 ctx.role("laser").power_mW = self.laser_power_mW
-            stage.move_to(x, y, z)
+            ctx.query(stage.move_to, x, y, z)
+            px, py, _ = ctx.query(lambda: stage.position)
+            if math.hypot(px - x, py - y) > _POSITION_TOLERANCE_UM:
+                raise StepFault(f"stage stopped at ({px:.2f}, {py:.2f}) um instead of ({x:.2f}, {y:.2f}) um "
+                                f"(limit switch or obstruction?)")
             shutter.open()
             try:
                 spectrum = spec.acquire()

@@ -89,6 +89,8 @@ class EngineStepContext:
                 return fn(*args)
             except InstrumentFault as exc:
                 last = exc
+                if getattr(exc, "link_error", False):
+                    self.engine.reconnect(exc.instrument)
                 self.engine.log("warning", f"query failed (attempt {attempt + 1}/{QUERY_ATTEMPTS}), "
                                            f"retrying: {exc}", self.recorder.step_id)
                 self.engine.control.raise_if_aborted()

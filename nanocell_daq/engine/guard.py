@@ -11,6 +11,52 @@ from procedures.context import InstrumentFault, StepAborted, StepFault
 _PASS = (StepAborted, StepFault, KeyboardInterrupt)
 
 
+def _connection(obj: Any) -> Any:
+    """The pyvisa resource under a driver (or under a router's matrix), if any."""
+    for holder in (obj, getattr(obj, "matrix", None), getattr(obj, "instrument", None)):
+        adapter = getattr(holder, "adapter", None)
+        conn = getattr(adapter, "connection", None)
+        if conn is not None and hasattr(conn, "open") and hasattr(conn, "close"):
+            return conn
+    return None
+
+
+def reconnect(obj: Any) -> bool:
+    """Close and reopen the instrument's VISA session (after a dropped connection); True if done.
+
+    The timeout is restored: a reopened session starts with the VISA default.
+    """
+    conn = _connection(obj)
+    if conn is None:
+        return False
+    timeout = getattr(conn, "timeout", None)
+    read_term = getattr(conn, "read_termination", None)
+    write_term = getattr(conn, "write_termination", None)
+    try:
+        conn.close()
+    except Exception:  # noqa: BLE001, S110 - the session is dead anyway
+        pass
+    try:
+        conn.open()
+        # a new session starts with VISA defaults: put back what the driver had set
+        if timeout is not None:
+            conn.timeout = timeout
+        if read_term is not None:
+            conn.read_termination = read_term
+        if write_term is not None:
+            conn.write_termination = write_term
+        return True
+    except Exception:  # noqa: BLE001 - the caller reports the original fault
+        return False
+
+
+def _is_link_error(exc: BaseException) -> bool:
+    """A dropped connection or a VISA I/O error: worth a reconnect before the next attempt."""
+    if isinstance(exc, ConnectionError | BrokenPipeError | EOFError):
+        return True
+    return type(exc).__name__ in ("VisaIOError", "InvalidSession")
+
+
 class Guarded:
     """Wraps an instrument: every call, property read and attribute write holds the instrument's lock
     (parallel lanes and the safety code share instruments), and any driver/VISA error becomes an
@@ -29,7 +75,9 @@ class Guarded:
                 except _PASS:
                     raise
                 except Exception as exc:
-                    raise InstrumentFault(self._name, call, exc) from exc
+                    fault = InstrumentFault(self._name, call, exc)
+                    fault.link_error = _is_link_error(exc)
+                    raise fault from exc
         return guarded
 
     def __getattr__(self, attr: str) -> Any:
@@ -43,6 +91,11 @@ class Guarded:
             except Exception as exc:
                 raise InstrumentFault(self._name, attr, exc) from exc
         return self._wrap(attr, value) if callable(value) else value
+
+    def _recover(self) -> bool:
+        """Reconnect after a link error (called by retries and the safety code)."""
+        with self._lock:
+            return reconnect(self._obj)
 
     def __setattr__(self, attr: str, value: Any) -> None:
         with self._lock:

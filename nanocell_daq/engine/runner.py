@@ -93,6 +93,14 @@ class Engine:
         if self.on_log:
             self.on_log(level, message)
 
+    def reconnect(self, instrument: str) -> None:
+        """Reopen the link of ``instrument`` (by name) after a dropped connection."""
+        for role, name in self.opened.names.items():
+            if name == instrument and self.instruments.has(role):
+                ok = self.instruments.role(role)._recover()
+                self.log("warning", f"{instrument}: reconnect {'done' if ok else 'failed'}")
+                return
+
     def axis_id(self, wavenumbers: np.ndarray) -> int:
         key = digest(np.ascontiguousarray(wavenumbers, dtype="<f8"))
         if key not in self._axes:

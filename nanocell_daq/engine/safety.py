@@ -8,7 +8,8 @@ from typing import Any
 _ATTEMPTS = 3
 
 
-def _try(action: Callable[[], Any], what: str, failures: list[str]) -> None:
+def _try(action: Callable[[], Any], what: str, failures: list[str], guarded: Any = None) -> None:
+    """Try ``action`` a few times, reconnecting the instrument after a dropped link."""
     last: BaseException | None = None
     for _ in range(_ATTEMPTS):
         try:
@@ -16,6 +17,8 @@ def _try(action: Callable[[], Any], what: str, failures: list[str]) -> None:
             return
         except Exception as exc:  # noqa: BLE001 - every output must be tried even if one instrument fails
             last = exc
+            if guarded is not None:
+                guarded._recover()
     failures.append(f"{what}: {type(last).__name__}: {last}")
 
 
@@ -23,15 +26,19 @@ def outputs_off(instruments: Any) -> list[str]:
     """SMU output off, potentiostat stopped (cell off), shutter closed, laser off; returns what failed."""
     failures: list[str] = []
     if instruments.has("source_meter"):
-        _try(instruments.role("source_meter").disable_output, "source_meter output off", failures)
+        smu = instruments.role("source_meter")
+        _try(smu.disable_output, "source_meter output off", failures, smu)
     for role in ("galvanostat", "potentiostat"):
         if instruments.has(role):
-            _try(instruments.role(role).stop, f"{role} stop", failures)
+            pstat = instruments.role(role)
+            _try(pstat.stop, f"{role} stop", failures, pstat)
             break
     if instruments.has("shutter"):
-        _try(instruments.role("shutter").close, "shutter close", failures)
+        shutter = instruments.role("shutter")
+        _try(shutter.close, "shutter close", failures, shutter)
     if instruments.has("laser"):
-        _try(lambda: setattr(instruments.role("laser"), "power_mW", 0.0), "laser off", failures)
+        laser = instruments.role("laser")
+        _try(lambda: setattr(laser, "power_mW", 0.0), "laser off", failures, laser)
     return failures
 
 
@@ -39,5 +46,6 @@ def all_safe(instruments: Any) -> list[str]:
     """Every output off, then the router open (nothing connected to the chip)."""
     failures = outputs_off(instruments)
     if instruments.has("router"):
-        _try(instruments.role("router").open_all, "router open all", failures)
+        router = instruments.role("router")
+        _try(router.open_all, "router open all", failures, router)
     return failures

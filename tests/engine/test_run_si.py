@@ -1,0 +1,84 @@
+"""End to end on the simulated Si bench: the shipped protocol's stored data and the safety of the run."""
+
+from __future__ import annotations
+
+import pytest
+
+from simulated_instruments.bench import SimulatedBench
+from tests.engine import benchkit
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def si_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("si")
+    with SimulatedBench(preset="si", speed=2000, seed=0) as bench:
+        store, result = benchkit.run(bench, tmp, "si_seed", {"cycles": "1", **benchkit.FAST})
+        yield bench, store, result
+        store.close()
+
+
+def test_the_run_completes_with_every_step_stored(si_run):
+    _, store, result = si_run
+    assert result.status == "completed", result.reason
+    steps = store.steps(result.run_id)
+    assert [s.status for s in steps] == ["completed"] * 10
+    assert [s.label for s in steps][:4] == ["pristine", "pristine", "charge 1", "rest after charge 1"]
+    info = store.run(result.run_id)
+    assert info.status == "completed"
+    assert "cycles: 1" in info.protocol_text  # the stored protocol reproduces the run
+    assert info.station["config"]["device"]["chip"]
+    assert store.progress(result.run_id).fraction == pytest.approx(1.0)
+
+
+def test_conductance_drops_100x_after_a_cycle_and_turns_nonlinear(si_run):
+    _, store, result = si_run
+    g_pristine = benchkit.g0(store, result.run_id, "pristine")
+    g_after = benchkit.g0(store, result.run_id, "after discharge 1")
+    assert 1e-7 < g_pristine < 1e-5
+    assert g_pristine / g_after >= 100
+    nl_pristine = benchkit.nonlinearity(store, result.run_id, "pristine")
+    nl_after = benchkit.nonlinearity(store, result.run_id, "after discharge 1")
+    assert nl_pristine < 1.05  # ohmic
+    assert nl_after > nl_pristine + 0.1  # back-to-back Schottky contacts
+
+
+def test_cycling_data_reach_the_cut_offs(si_run):
+    _, store, result = si_run
+    steps = {s.label: s for s in store.steps(result.run_id)}
+    charge = store.cycling(result.run_id, step_id=steps["charge 1"].id)
+    discharge = store.cycling(result.run_id, step_id=steps["discharge 1"].id)
+    assert charge.E.max() >= 3.95 - 0.02 and charge.Q[-1] > 0
+    assert discharge.E.min() <= 2.5 + 0.02 and discharge.Q[-1] < 0
+    assert (charge.t[1:] >= charge.t[:-1]).all()
+    assert discharge.t[0] > charge.t[-1]  # one engine time axis across steps
+
+
+def test_maps_have_one_spectrum_per_pixel_along_the_wire(si_run):
+    bench, store, result = si_run
+    maps = [s for s in store.steps(result.run_id) if s.kind == "raman_map"]
+    assert len(maps) == 3
+    for m in maps:
+        spectra = store.spectra(result.run_id, step_id=m.id)
+        assert len(spectra.x_um) == 5
+        assert sorted(spectra.pixel.tolist()) == list(range(5))
+    wire = bench.station_dict()["device"]["wire_position_um"]
+    first = store.spectra(result.run_id, step_id=maps[0].id)
+    assert first.x_um.min() == pytest.approx(wire["start"][0])
+    assert first.x_um.max() == pytest.approx(wire["end"][0])
+
+
+def test_everything_is_off_and_no_pad_saw_two_sources(si_run):
+    bench, _, _ = si_run
+    assert benchkit.outputs_on(bench) == {}
+    assert bench.damage == []
+
+
+def test_shutter_opened_only_around_acquisitions(si_run):
+    bench, store, result = si_run
+    opens = [e for e in bench.log("shutter") if e.output_on]
+    n_spectra = len(store.spectra(result.run_id).x_um)
+    assert 0 < len(opens) <= 2 * n_spectra  # open (+ its status queries) only around each spectrum
+    smu_on = [e for e in bench.log("smu") if e.output_on]
+    assert smu_on, "the I-V sweeps drove the SMU"
