@@ -67,43 +67,39 @@ class ElectrochemStep(Step):
         role = ctx.role(self.role_name)
         interval = float(getattr(self, self.interval_param, 1.0))
         step_t0 = ctx.clock.now()
-        ran_s = 0.0  # engine seconds of technique already done before a pause
+        self._tech_t0, self._prev_t = step_t0, 0.0
 
-        def arm() -> tuple[float, float]:
+        def record(samples: list[Sample]) -> str | None:
+            for s in samples:
+                self.q_C += s.current * max(s.t - self._prev_t, 0.0)
+                self._prev_t = s.t
+                self.n_samples += 1
+                ctx.recorder.cycling(self._tech_t0 + s.t, s.potential, s.current, self.q_C)
+                reason = self.cutoff(s, self.q_C, self._tech_t0 - step_t0 + s.t)
+                if reason:
+                    return reason
+            return None
+
+        def arm() -> None:
+            record(ctx.query(role.poll))  # samples of the stopped technique, on its own time base
+            ran_s = ctx.clock.now() - step_t0
             self.start_technique(role, max(self.max_time() - ran_s, interval))
-            return ctx.clock.now(), 0.0
+            self._tech_t0, self._prev_t = ctx.clock.now(), 0.0
 
-        tech_t0, prev_t = arm()
+        arm()
         while True:
             if ctx.checkpoint():
-                ran_s = ctx.clock.now() - step_t0
-                tech_t0, prev_t = arm()
+                arm()
                 continue
-            reason = None
-            for s in ctx.query(role.poll):
-                dt = max(s.t - prev_t, 0.0)
-                prev_t = s.t
-                self.q_C += s.current * dt
-                self.n_samples += 1
-                elapsed = tech_t0 - step_t0 + s.t
-                ctx.recorder.cycling(tech_t0 + s.t, s.potential, s.current, self.q_C)
-                reason = self.cutoff(s, self.q_C, elapsed)
-                if reason:
-                    break
+            reason = record(ctx.query(role.poll))
             elapsed = ctx.clock.now() - step_t0
             if reason is None and elapsed >= self.max_time() + interval:
                 reason = f"time limit {self.max_time():g} s"
             if reason is None and not role.running:
                 if ctx.checkpoint():
-                    ran_s = ctx.clock.now() - step_t0
-                    tech_t0, prev_t = arm()
+                    arm()
                     continue
-                for s in ctx.query(role.poll):  # the last samples after the device stopped itself
-                    dt = max(s.t - prev_t, 0.0)
-                    prev_t = s.t
-                    self.q_C += s.current * dt
-                    ctx.recorder.cycling(tech_t0 + s.t, s.potential, s.current, self.q_C)
-                reason = "technique ended on the device"
+                reason = record(ctx.query(role.poll)) or "technique ended on the device"
             if reason:
                 role.stop()
                 self.reason = reason

@@ -12,6 +12,10 @@ from procedures.base import Problem
 from procedures.electrochem import ElectrochemStep
 
 
+_OPEN_LIMIT_V = (-10.0, 10.0)
+"""Device window bound used for the side a step does not cut off on (V)."""
+
+
 class GalvanostaticStep(ElectrochemStep):
     """Apply ``current_A`` (positive = charge) until E reaches ``v_max_V`` (charge) or ``v_min_V``
     (discharge), the charge passed reaches the capacity cut-off, or ``max_time_s`` elapses.
@@ -69,9 +73,16 @@ class GalvanostaticStep(ElectrochemStep):
         t = cap * 3600.0 / abs(self.current_A) if self.current_A and math.isfinite(cap) else math.inf
         return min(t, self.max_time_s)
 
-    def start_technique(self, role: Any, remaining_s: float) -> None:
+    def startup(self) -> None:
+        super().startup()
         self.limit_C = self.capacity_limit_Ah(self.ctx.station.nominal_capacity_Ah) * 3600.0
-        role.start_galvanostatic(self.current_A, self.interval_s, remaining_s, self.v_min_V, self.v_max_V)
+
+    def start_technique(self, role: Any, remaining_s: float) -> None:
+        # Only the cut-off in the direction of travel goes to the device: a pristine cell may start below
+        # the discharge cut-off and must still charge (and vice versa).
+        v_min = self.v_min_V if self.current_A < 0 else _OPEN_LIMIT_V[0]
+        v_max = self.v_max_V if self.current_A > 0 else _OPEN_LIMIT_V[1]
+        role.start_galvanostatic(self.current_A, self.interval_s, remaining_s, v_min, v_max)
 
     def cutoff(self, sample: Sample, q_C: float, elapsed_s: float) -> str | None:
         if self.current_A > 0 and sample.potential >= self.v_max_V:

@@ -32,8 +32,10 @@ class OCVRest(ElectrochemStep):
     def estimate_s(self, station: Any) -> float:
         return self.time_s
 
+    _prev: Sample | None = None
+
     def start_technique(self, role: Any, remaining_s: float) -> None:
-        self._prev: Sample | None = None
+        self._prev = None
         role.start_ocp(self.interval_s, remaining_s)
 
     def cutoff(self, sample: Sample, q_C: float, elapsed_s: float) -> str | None:

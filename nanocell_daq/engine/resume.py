@@ -18,7 +18,7 @@ import yaml
 from nanocell_daq.engine.plan import Plan, PlanItem, expand
 from nanocell_daq.engine.protocol import StepSpec, Where, parse_protocol
 from nanocell_daq.engine.runner import Engine, ProgressCallback, RunResult
-from nanocell_daq.engine.station_io import open_station
+from nanocell_daq.engine.station_io import abort_orphan_techniques, open_station
 from nanocell_daq.engine.stationview import StationView
 from nanocell_daq.errors import UserError
 from procedures import GalvanostaticStep, OCVRest
@@ -111,6 +111,8 @@ def resume_run(store: Any, run_id: int, station: str | Path | None = None, *, op
                on_log: Callable[[str, str], None] | None = None) -> RunResult:
     """Continue run ``run_id`` on ``station`` (default: the stored snapshot's file content)."""
     plan, kw = prepare_resume(store, run_id, station)
+    for note in abort_orphan_techniques(plan.station):
+        store.log_event(run_id, "warning", f"resume: {note}")
     opened = open_station(plan.station)
     try:
         store.reopen_run(run_id)

@@ -70,6 +70,48 @@ def _station_api() -> tuple[Any, Any] | None:
     return load, build
 
 
+_SCRIPT_DRIVERS = frozenset({"emstat4"})
+"""Potentiostats that keep running a MethodSCRIPT technique (cell on) after the host process died."""
+
+
+def abort_orphan_techniques(view: StationView) -> list[str]:
+    """Abort a technique a killed engine left running (a MethodSCRIPT device answers nothing else until
+    then, so the station could not even identify it). Returns what was done, for the log.
+
+    Workaround: this belongs in the driver/station layer (an identity check that first aborts a script).
+    """
+    from drivers.registry import open_driver
+
+    done = []
+    cells = {view.roles.get(r) for r in ("galvanostat", "potentiostat")} - {None}
+    for name, cfg in (view.config.get("instruments") or {}).items():
+        if name not in cells or str(cfg.get("driver")) not in _SCRIPT_DRIVERS:
+            continue
+        try:
+            inst = open_driver(str(cfg["driver"]), str(cfg["resource"]), name, dict(cfg.get("options") or {}))
+        except Exception as exc:  # noqa: BLE001 - the station open that follows reports it properly
+            done.append(f"{name}: cannot connect to abort a technique: {exc}")
+            continue
+        conn = inst.adapter.connection
+        try:
+            conn.write("Z")
+            conn.timeout = 300
+            drained = 0
+            while drained < 10000:
+                try:
+                    conn.read()
+                    drained += 1
+                except Exception:  # noqa: BLE001 - a read timeout means the device went quiet
+                    break
+            done.append(f"{name}: sent abort (Z), {drained} pending line(s) drained")
+        finally:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001, S110 - closing at the end of a recovery
+                pass
+    return done
+
+
 def open_station(view: StationView) -> OpenStation:
     """Connect to every instrument of ``view``'s station file (UserError naming the instrument on failure)."""
     api = _station_api()

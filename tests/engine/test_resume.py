@@ -1,0 +1,97 @@
+"""kill -9 of ``nanocell run`` in the middle of a galvanostatic step, then ``nanocell resume`` completes it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from nanocell_daq.cli import main
+from nanocell_daq.errors import UserError
+from nanocell_daq.storage import Store
+from simulated_instruments.bench import SimulatedBench
+from tests.engine import benchkit
+
+pytestmark = pytest.mark.slow
+
+PROTOCOL = """\
+protocol: resume test
+parameters: {current_A: 2.0e-12}
+steps:
+  - iv: {label: pristine, pairs: [S-D], points: 5}
+  - galvanostatic: {label: charge, current_A: $current_A, capacity_fraction: 0.4, interval_s: 2}
+  - rest: {label: rest, time_s: 20}
+  - iv: {label: after charge, pairs: [S-D], points: 5}
+"""
+
+
+def _wait_for_charge(db, proc, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        if db.exists():
+            try:
+                store = Store.open(db, create=False)
+            except UserError:  # the engine is still creating the schema
+                time.sleep(0.1)
+                continue
+            try:
+                runs = store.runs()
+                if runs:
+                    steps = {s.label: s for s in store.steps(runs[0].id)}
+                    charge = steps.get("charge")
+                    if charge is not None and len(store.cycling(runs[0].id, step_id=charge.id).t) >= 15:
+                        return runs[0].id
+            finally:
+                store.close()
+        time.sleep(0.1)
+    raise AssertionError("the galvanostatic step never got going")
+
+
+def test_kill_9_then_resume_completes_the_protocol(tmp_path, capsys):
+    proto = tmp_path / "p.yaml"
+    proto.write_text(PROTOCOL)
+    db = tmp_path / "runs.db"
+    with SimulatedBench(preset="si", speed=100, seed=0) as bench:
+        station = bench.write_station(tmp_path / "station.yaml")
+        proc = subprocess.Popen([sys.executable, "-m", "nanocell_daq", "run", str(proto), "--station", str(station),
+                                 "--db", str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        run_id = _wait_for_charge(db, proc)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=10)
+        assert bench.output_on("pstat"), "the killed engine left the cell charging (as a real crash would)"
+
+        # a new process: the bench's ports are the same here, but give the station again as a user would
+        code = main(["resume", str(run_id), "--db", str(db), "--station", str(station)])
+        assert code == 0, capsys.readouterr()
+        assert benchkit.outputs_on(bench) == {}
+        assert bench.damage == []
+
+    store = Store.open(db, create=False)
+    info = store.run(run_id)
+    assert info.status == "completed"
+    steps = store.steps(run_id)
+    by_label = {}
+    for s in steps:
+        by_label.setdefault(s.label, []).append(s)
+    assert [s.status for s in by_label["charge"]] == ["interrupted"]
+    assert [s.status for s in by_label["charge (resumed)"]] == ["completed"]
+    assert by_label["resume: OCV re-check"][0].status == "completed"
+    assert [s.status for s in by_label["after charge"]] == ["completed"]
+    assert len(by_label["pristine"]) == 1  # not measured again
+
+    first = store.cycling(run_id, step_id=by_label["charge"][0].id)
+    assert len(first.t) >= 15  # the interrupted step's data are kept
+    resumed = by_label["charge (resumed)"][0]
+    nominal = info.station["config"]["device"]["nominal_capacity_Ah"]
+    left = resumed.parameters["capacity_Ah"]
+    assert left == pytest.approx(0.4 * nominal - abs(first.Q[-1]) / 3600, rel=1e-6)
+    second = store.cycling(run_id, step_id=resumed.id)
+    total_Ah = (abs(first.Q[-1]) + abs(second.Q[-1])) / 3600
+    assert total_Ah == pytest.approx(0.4 * nominal, rel=0.1)
+    assert second.t[0] > first.t[-1]  # the time axis continues
+    store.close()
