@@ -6,6 +6,7 @@ import queue
 import re
 import threading
 import time
+from typing import Any
 
 import pyvisa
 from pymeasure.instruments import Instrument
@@ -49,6 +50,7 @@ class EmStat4(Instrument):
         self.script: str | None = None
         self._window: tuple[float | None, float | None] = (None, None)
         self._last_potential: float | None = None
+        self._firmware: str | None = None
 
     # --- identity -----------------------------------------------------------------------------------------
     @property
@@ -62,7 +64,8 @@ class EmStat4(Instrument):
                 lines.append(self.read())
         if not first.startswith("t"):
             raise InstrumentError(f"{self.name}: unexpected reply to 't': {lines!r}")
-        return " ".join(lines)[1:].rstrip("*").strip()
+        self._firmware = " ".join(lines)[1:].rstrip("*").strip()
+        return self._firmware
 
     @property
     def mscript_version(self) -> str:
@@ -73,6 +76,22 @@ class EmStat4(Instrument):
     def serial_number(self) -> str:
         self.write("i")
         return self.read()[1:]
+
+    def snapshot_settings(self) -> dict[str, Any]:
+        """Firmware, whether a technique runs, why the last one ended, and its script (queries only).
+
+        While a script runs its output stream owns the link, so the firmware read when the driver
+        identified the device is reported instead of asking again.
+        """
+        running = self._running
+        firmware = self._firmware if running or self._firmware is not None else self.id
+        settings: dict[str, Any] = {"firmware": firmware, "running": running, "stop_reason": self.stop_reason,
+                                    "pgstat_mode_cp": self.pgstat_mode_cp,
+                                    "pgstat_mode_ca": self.pgstat_mode_ca,
+                                    "current_range": self.current_range}
+        if self.script is not None:
+            settings["last_script"] = self.script
+        return settings
 
     # --- script compilation (pure) ------------------------------------------------------------------------
     @staticmethod
@@ -150,7 +169,7 @@ class EmStat4(Instrument):
         ]
 
     @staticmethod
-    def script_cv(e_begin: float, vertex1: float, vertex2: float, step_V: float,  # noqa: PLR0917
+    def script_cv(e_begin: float, vertex1: float, vertex2: float, step_V: float,
                   scan_rate_V_s: float, cycles: int, *, mode: int = 3,
                   current_range: str = "100n") -> list[str]:
         """Cyclic voltammetry, ``cycles`` scans."""
@@ -201,7 +220,7 @@ class EmStat4(Instrument):
         self._run(self.script_potentiostatic(potential_V, interval_s, max_time_s,
                                              mode=self.pgstat_mode_ca, current_range=self.current_range))
 
-    def start_cv(self, e_begin: float, vertex1: float, vertex2: float, step_V: float,  # noqa: PLR0917
+    def start_cv(self, e_begin: float, vertex1: float, vertex2: float, step_V: float,
                  scan_rate_V_s: float, cycles: int) -> None:
         """Cyclic voltammetry between the vertices (V) at ``scan_rate_V_s`` (V/s)."""
         if not step_V > 0 or not scan_rate_V_s > 0:
@@ -290,7 +309,7 @@ class EmStat4(Instrument):
                     raise
                 if self._handle_line(line):
                     break
-        except Exception as exc:  # handed to the caller of poll(), never swallowed
+        except Exception as exc:  # noqa: BLE001 - handed to the caller of poll(), never swallowed
             self._error = exc
         finally:
             self._running = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from pymeasure.instruments import Instrument
@@ -144,6 +145,30 @@ class Keithley2450(_PyMeasureKeithley2450):
         if found:
             listed = "; ".join(f"{code} {message}" for code, message in found)
             raise InstrumentError(f"{self.name}: {doing}: {listed}")
+
+    def snapshot_settings(self) -> dict[str, Any]:
+        """The present settings, read from the instrument (queries only: nothing is changed).
+
+        Source function, levels (V, A), limits (A, V), current measure range (A) and autorange, NPLC,
+        output state and output-off states: what a run stores with its data.
+        """
+        with self._lock:
+            ask = self.ask
+            return {
+                "source_function": ask(":SOUR:FUNC?").strip(),
+                "source_voltage_V": float(ask(":SOUR:VOLT?")),
+                "source_current_A": float(ask(":SOUR:CURR?")),
+                "current_limit_A": float(ask(":SOUR:VOLT:ILIM?")),
+                "voltage_limit_V": float(ask(":SOUR:CURR:VLIM?")),
+                "sense_function": ask(":SENS:FUNC?").strip().strip('"'),
+                "current_range_A": float(ask(":SENS:CURR:RANG?")),
+                "current_autorange": bool(float(ask(":SENS:CURR:RANG:AUTO?"))),
+                "current_nplc": float(ask(":SENS:CURR:NPLC?")),
+                "voltage_nplc": float(ask(":SENS:VOLT:NPLC?")),
+                "output_enabled": bool(float(ask(":OUTP?"))),
+                "output_off_state": {"voltage": ask(":OUTP:VOLT:SMOD?").strip(),
+                                     "current": ask(":OUTP:CURR:SMOD?").strip()},
+            }
 
     # --- SourceMeter role ---------------------------------------------------------------------------------
     def configure_voltage_source(self, compliance_A: float, nplc: float = 1.0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from pymeasure.instruments import Channel, Instrument
@@ -127,6 +128,27 @@ class Keithley2600(Instrument):
 
     def reset(self) -> None:
         self.write("reset()")
+
+    def snapshot_settings(self) -> dict[str, Any]:
+        """The role channel's present settings, read from the instrument (queries only).
+
+        Source function, levels (V, A), limits (A, V), current measure range (A) and autorange, NPLC,
+        output state and output-off mode.
+        """
+        smu = self.smu
+        return {
+            "channel": "smu" + smu.id,
+            "source_function": smu.source_function,
+            "source_voltage_V": float(smu.source_voltage),
+            "source_current_A": float(smu.source_current),
+            "current_limit_A": float(smu.compliance_current),
+            "voltage_limit_V": float(smu.compliance_voltage),
+            "current_range_A": float(smu.current_range),
+            "current_autorange": bool(smu.current_autorange),
+            "nplc": float(smu.measure_nplc),
+            "output_enabled": bool(smu.source_output),
+            "off_mode": smu.off_mode,
+        }
 
     # --- SourceMeter role ---------------------------------------------------------------------------------
     def configure_voltage_source(self, compliance_A: float, nplc: float = 1.0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from pymeasure.instruments import Instrument
 
@@ -60,6 +61,10 @@ class Keithley707B(Instrument):
         if reply in ("nil", ""):
             return frozenset()
         return frozenset(part.strip() for part in re.split(r"[;,]", reply) if part.strip())
+
+    def snapshot_settings(self) -> dict[str, Any]:
+        """The closed crosspoints, sorted (a query only)."""
+        return {"closed_channels": sorted(self.closed())}
 
     def errors(self) -> list[tuple[int, str]]:
         """Drain ``errorqueue``: ``[(code, message), ...]``."""

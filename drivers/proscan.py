@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from pymeasure.instruments import Instrument
 from pymeasure.instruments.validators import strict_range
@@ -128,6 +129,12 @@ class ProScan3(Instrument):
     def moving(self) -> bool:
         """True while any axis moves (``$`` is a bitmap of moving axes, 0 when idle)."""
         return int(self.ask_checked("$")) != 0
+
+    def snapshot_settings(self) -> dict[str, Any]:
+        """Position (um), speed and acceleration (% of maximum), motion state (queries only)."""
+        return {"position_um": list(self.position), "max_speed_percent": int(self.max_speed_percent),
+                "acceleration_percent": int(self.acceleration_percent), "moving": self.moving,
+                "um_per_unit": self.um_per_unit}
 
     def stop(self) -> None:
         """Immediate stop (``K``); the controller acknowledges with ``R``."""

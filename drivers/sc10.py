@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from pymeasure.instruments import Instrument
 
@@ -79,6 +80,10 @@ class SC10(Instrument):
         if value not in (1, 2, 3, 4, 5):
             raise ValueError(f"mode must be 1..5 (got {value!r})")
         self.set(f"mode={value}")
+
+    def snapshot_settings(self) -> dict[str, Any]:
+        """Enabled, mode (1 manual ... 5 external gate) and whether it reports closed (queries only)."""
+        return {"enabled": self.enabled, "mode": self.mode, "closed": not self.is_open}
 
     # --- Shutter role -------------------------------------------------------------------------------------
     def open(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 from pymeasure.instruments import Instrument, SCPIMixin
@@ -67,6 +68,13 @@ class NanocellSpectrometer(SCPIMixin, Instrument):
         else:
             strict_range(value, [0, 50])
             self.laser_enabled = False
+
+    def snapshot_settings(self) -> dict[str, Any]:
+        """Exposure (s), accumulations, laser setpoint (mW), emission, wavelength (nm), CCD; queries only."""
+        return {"exposure_s": float(self.exposure_s), "accumulations": int(self.accumulations),
+                "laser_setpoint_mW": float(self.laser_setpoint_mW), "laser_enabled": bool(self.laser_enabled),
+                "wavelength_nm": float(self.wavelength_nm), "points": int(self.points),
+                "ccd_temperature_C": float(self.ccd_temperature_C)}
 
     def errors(self) -> list[tuple[int, str]]:
         """Drain ``SYST:ERR?``: ``[(code, message), ...]``."""

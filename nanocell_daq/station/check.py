@@ -99,7 +99,7 @@ def _check_wirings(config: StationConfig, by_name: dict[str, InstrumentStatus]) 
             except (DriverError, OSError) as exc:
                 row.detail = str(exc)
                 continue
-            except Exception as exc:  # transport errors (pyvisa) are reported per wiring, not raised
+            except Exception as exc:  # noqa: BLE001 - transport errors (pyvisa) are reported per wiring, not raised
                 row.detail = describe_exception(exc)
                 continue
             row.ok = True
@@ -107,7 +107,7 @@ def _check_wirings(config: StationConfig, by_name: dict[str, InstrumentStatus]) 
     finally:
         try:
             router.open_all()
-        except Exception as exc:  # the per-wiring rows already say what failed; add the final state
+        except Exception as exc:  # noqa: BLE001 - the per-wiring rows already say what failed; add the final state
             rows[-1].detail += f"; final open failed: {describe_exception(exc)}"
             rows[-1].ok = False
     return rows
@@ -123,7 +123,7 @@ def _sources_on(config: StationConfig, by_name: dict[str, InstrumentStatus]) -> 
         inst = by_name[name].instance
         try:
             on = bool(getattr(inst, "output_enabled", False)) or bool(getattr(inst, "running", False))
-        except Exception as exc:  # cannot tell: assume on, and say why
+        except Exception as exc:  # noqa: BLE001 - cannot tell: assume on, and say why
             live.append(f"{name} (state unknown: {describe_exception(exc)})")
             continue
         if on:

@@ -60,7 +60,7 @@ def connect_instrument(config: StationConfig, name: str) -> InstrumentStatus:
         info = registry.resolve(inst.driver)
         status.instance = registry.open_driver(inst.driver, inst.resource, name, inst.options)
         status.identity = str(status.instance.id).strip()
-    except Exception as exc:  # any transport/driver failure becomes the reason shown to the user
+    except Exception as exc:  # noqa: BLE001 - any transport/driver failure becomes the reason shown to the user
         status.problem = f"unreachable: {describe_exception(exc)}"
         _close(status.instance)
         status.instance = None
@@ -160,7 +160,7 @@ class Station:
             done.add(id(obj))
             try:
                 obj.shutdown()
-            except Exception as exc:  # keep switching the others off, report all of them at the end
+            except Exception as exc:  # noqa: BLE001 - keep switching the others off, report all of them at the end
                 failures.append(f"{label}: {describe_exception(exc)}")
         if failures:
             raise StationError("shutdown incomplete: " + "; ".join(failures))
@@ -180,7 +180,9 @@ class Station:
             self.close()
 
     def snapshot(self) -> dict[str, Any]:
-        """What a run stores: the resolved config, each instrument's identity/driver/roles, and settings."""
+        """What a run stores: the resolved config, each instrument's identity/driver/roles, its present
+        settings (read from the instrument by the driver's ``snapshot_settings()``: queries only, nothing is
+        switched), and the named wiring the router has closed (None when none matches)."""
         instruments = {}
         for name, inst_cfg in self.config.instruments.items():
             info = registry.resolve(inst_cfg.driver)
@@ -188,7 +190,12 @@ class Station:
             settings: dict[str, Any] = {}
             reader = getattr(inst, "snapshot_settings", None)
             if callable(reader):
-                settings = reader()
+                # one instrument that cannot answer must not cost the run the rest of its record
+                try:
+                    with self.locks.get(name, threading.RLock()):
+                        settings = reader()
+                except Exception as exc:  # noqa: BLE001 - recorded in the snapshot, where the user will look for it
+                    settings = {"error": describe_exception(exc)}
             instruments[name] = {
                 "driver": info.name,
                 "class": info.target,
@@ -197,9 +204,16 @@ class Station:
                 "roles": [r for r, target in self.config.roles.items() if target == name],
                 "settings": settings,
             }
+        wiring = None
+        if self.router is not None:
+            try:
+                wiring = self.router.current_wiring
+            except Exception as exc:  # noqa: BLE001 - the matrix's own settings entry says what failed
+                wiring = f"unknown ({describe_exception(exc)})"
         return {
             "name": self.config.name,
             "file": str(self.path) if self.path else None,
+            "wiring": wiring,
             "clock_speed": self.clock_speed,
             "config": self.config.model_dump(mode="json"),
             "instruments": instruments,

@@ -360,7 +360,7 @@ class CellModel:
             return zero_bias_conductance(j_a, j_b, r_wire, self._kt)
 
     # ---- Raman ----------------------------------------------------------------------------------------
-    def raman_spectrum(  # noqa: PLR0917 - the emulators call it positionally
+    def raman_spectrum(
         self, t: float, x_um: float, y_um: float, z_um: float, exposure_s: float, accumulations: int,
         laser_mW: float, rng: np.random.Generator | None = None,
     ) -> np.ndarray:

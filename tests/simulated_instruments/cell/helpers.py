@@ -55,14 +55,14 @@ def lorentz_fit(nu: np.ndarray, counts: np.ndarray, lo: float = 500.0, hi: float
     sel = (nu > lo) & (nu < hi)
     x, y = nu[sel], counts[sel].astype(float)
 
-    def f(x, a, c, w, b0, b1):  # noqa: PLR0917 - curve_fit passes parameters positionally
+    def f(x, a, c, w, b0, b1):
         return a / (1 + ((x - c) / (w / 2)) ** 2) + b0 + b1 * (x - 520.0)
 
     p, _ = curve_fit(f, x, y, p0=[y.max() - y.min(), x[np.argmax(y)], 4.0, y.min(), 0.0], maxfev=5000)
     return float(p[1]), abs(float(p[2])), float(p[0])
 
 
-def band_area(  # noqa: PLR0917
+def band_area(
     nu: np.ndarray, counts: np.ndarray, lo: float, hi: float, base_lo: float, base_hi: float
 ) -> float:
     """Area (counts cm-1) of a band in [lo, hi] above a straight baseline through the window edges."""
