@@ -41,7 +41,7 @@ class RamanMap(Step):
     dy_um = FloatParameter("Step y", units="um", minimum=-1e4, maximum=1e4, default=0.5)
     width_um = FloatParameter("Area width across the wire", units="um", minimum=0, maximum=1e4, default=2.0)
     z_um = FloatParameter("Focus z (NaN = the wire's)", units="um", minimum=-1e6, maximum=1e6, default=math.nan)
-    exposure_s = FloatParameter("Exposure", units="s", minimum=0, maximum=3600, default=1.0)
+    exposure_s = FloatParameter("Exposure", units="s", minimum=0.001, maximum=3600, default=1.0)
     accumulations = IntegerParameter("Accumulations", minimum=1, maximum=1000, default=1)
     laser_power_mW = FloatParameter("Laser power at the sample", units="mW", minimum=0, maximum=1000, default=0.1)
 

@@ -1,6 +1,6 @@
 """``nanocell bench map``: engine overhead per Raman map pixel, and the socket round trip for scale.
 
-Overhead = wall time of a zero-exposure map on an instant stage / pixels: engine + drivers + VISA + emulator +
+Overhead = wall time of a 1 ms-exposure (the shortest the CCD takes; ~0 at the bench speed) map on an instant stage / pixels: engine + drivers + VISA + emulator +
 store, everything but the physics. The bench is started by the caller (the CLI, the composition root).
 """
 
@@ -30,7 +30,7 @@ def _map_protocol(view: StationView, pixels: int) -> str:
         protocol: map overhead benchmark
         steps:
           - raman_map: {{label: bench, mode: line, along_wire: false, x0_um: {xs}, y0_um: {ys}, dx_um: {dx},
-                         dy_um: {dy}, nx: {pixels}, exposure_s: 0, accumulations: 1, laser_power_mW: 0.1}}
+                         dy_um: {dy}, nx: {pixels}, exposure_s: 0.001, accumulations: 1, laser_power_mW: 0.1}}
         """)
 
 

@@ -1,0 +1,72 @@
+"""``nanocell check | demo | bench map`` as a user sees them."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from nanocell_daq.cli import main
+from nanocell_daq.engine.protocol import shipped_protocols
+
+
+def test_check_prints_the_plan_with_durations(station_path, capsys):
+    code = main(["check", "si_seed", "--station", str(station_path), "--set", "cycles=3"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "after discharge 3" in out
+    assert "galvanostatic" in out and "raman_map" in out
+    assert "total" in out
+
+
+def test_check_error_names_file_line_field(tmp_path, station_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(textwrap.dedent("""\
+        protocol: bad
+        steps:
+          - iv: {pairs: [S-D]}
+          - galvanostatic:
+              current_A: 1.0e-11
+              v_max_V: 4.4
+        """))
+    code = main(["check", str(bad), "--station", str(station_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{bad}:6: galvanostatic.v_max_V: 4.4 V is outside the device's cycling voltage window" in err
+    assert "Traceback" not in err
+
+
+def test_check_unknown_protocol_parameter(station_path, capsys):
+    code = main(["check", str(shipped_protocols()["si_seed"]), "--station", str(station_path), "--set", "cyc=3"])
+    assert code == 2
+    assert "parameters.cyc: not a parameter" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_json_last_line(tmp_path, capsys):
+    code = main(["demo", "--db", str(tmp_path / "demo.db"), "--json", "--cycles", "1"])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert code == 0
+    summary = json.loads(out[-1])
+    assert summary["status"] == "completed"
+    labels = [c["label"] for c in summary["checkpoints"]]
+    assert labels == ["pristine", "after charge 1", "after discharge 1"]
+    g = {c["label"]: c["conductance_S"] for c in summary["checkpoints"]}
+    assert g["pristine"] / g["after discharge 1"] >= 100
+    assert summary["checkpoints"][0]["xc_mean"] is not None  # maps analysed (fits may fail on lithiated Si)
+    assert [(h["cycle"], h["direction"]) for h in summary["half_cycles"]] == [(1, "charge"), (1, "discharge")]
+    assert all(1e-14 < h["capacity_Ah"] < 1e-11 for h in summary["half_cycles"])
+    assert (tmp_path / "demo.db").exists()
+
+
+@pytest.mark.slow
+def test_bench_map_prints_overhead_and_rtt(capsys):
+    code = main(["bench", "map", "--pixels", "60"])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert code == 0
+    figures = json.loads(out[-1])
+    assert figures["status"] == "completed"
+    assert figures["pixels"] == 60
+    assert 0 < figures["overhead_ms_per_pixel"] < 50
+    assert 0 < figures["socket_rtt_ms"] < figures["overhead_ms_per_pixel"]
