@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from nanocell_daq.gui.map_view import MapView
@@ -21,7 +22,8 @@ from nanocell_daq.gui.theme import (
     checkpoint_color,
     style_plot,
 )
-from nanocell_daq.viewmodels import LiveRunModel
+from nanocell_daq.viewmodels import LiveRunModel, Signal
+from nanocell_daq.viewmodels.ranges import grow_range
 
 PLOTS = ("E(t)", "I(t)", "E vs Q", "I-V", "log|I|-V", "G vs checkpoint", "spectrum", "map")
 
@@ -52,6 +54,14 @@ class TracePlots(pg.GraphicsLayoutWidget):
         self.e_plot.sigXRangeChanged.connect(self._range_changed)
         for p in (self.e_plot, self.i_plot):
             p.autoBtn.clicked.connect(self._follow_again)
+        self.drawn_x_end = float("nan")  # x (s) of the newest point handed to the curves
+        self.painted = Signal("painted")  # painted(drawn_x_end) after each repaint (benchmark latency)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """Paint, then tell ``painted`` listeners which data are now on screen."""
+        super().paintEvent(event)
+        if len(self.painted):
+            self.painted.emit(self.drawn_x_end)
 
     def _user_range(self, *_: object) -> None:
         self.follow = False
@@ -94,33 +104,92 @@ class TracePlots(pg.GraphicsLayoutWidget):
             (ex, ey), (ix, iy) = self.model.E.window(x0, x1, buckets), self.model.I.window(x0, x1, buckets)
         self.e_curve.setData(ex, ey)
         self.i_curve.setData(ix, iy)
+        if len(ex):
+            self.drawn_x_end = max(float(ex[-1]), float(ix[-1]) if len(ix) else -np.inf)
 
 
 class HalfCyclePlot(pg.PlotWidget):
-    """E vs Q of the last 20 half-cycles, early ones cool, late ones warm."""
+    """E vs Q of the last 20 half-cycles, early ones cool, late ones warm.
+
+    Only curves whose half-cycle grew are redrawn, and the range grows in rounded steps (``grow_range``)
+    instead of rescaling on every update; once the user zooms or pans, the view stays until "A" is pressed.
+    """
+
+    LAST = 20
 
     def __init__(self, model: LiveRunModel) -> None:
         super().__init__()
         self.model = model
-        style_plot(self.getPlotItem(), "E vs Q per half-cycle", ("Q", "C"), ("E", "V"))
+        item = self.getPlotItem()
+        style_plot(item, "E vs Q per half-cycle", ("Q", "C"), ("E", "V"))
         self.curves: list[pg.PlotDataItem] = []
+        self._shown: list[tuple[int, int, str, int] | None] = []  # (step id, points, label, curves) per curve
+        self._bounds: list[tuple[float, float, float, float] | None] = []
         self.dirty = True
+        self.follow = True
+        item.disableAutoRange()
+        item.vb.sigRangeChangedManually.connect(self._user_range)
+        item.autoBtn.clicked.connect(self._follow_again)
+
+    def _user_range(self, *_: object) -> None:
+        self.follow = False
+
+    def _follow_again(self, *_: object) -> None:
+        self.follow = True
+        self.getPlotItem().disableAutoRange()
+        self._fit(force=True)
 
     def refresh(self) -> None:
-        """Redraw every shown half-cycle."""
+        """Redraw the half-cycles that changed, then grow the range if the data left it."""
         if not self.dirty:
             return
         self.dirty = False
-        data = self.model.halfcycle_curves()
-        while len(self.curves) < len(data):
+        recent = self.model.recent_halfcycles(self.LAST)
+        while len(self.curves) < len(recent):
             self.curves.append(self.plot(skipFiniteCheck=True))
+            self._shown.append(None)
+            self._bounds.append(None)
         for k, curve in enumerate(self.curves):
-            if k < len(data):
-                _, q, e = data[k]
-                curve.setPen(_pen(checkpoint_color(k, len(data))))
-                curve.setData(q, e)
-            else:
-                curve.setData([], [])
+            if k >= len(recent):
+                if self._shown[k] is not None:
+                    curve.setData([], [])
+                    self._shown[k] = self._bounds[k] = None
+                continue
+            hc = recent[k]
+            key = (hc.step_id, len(hc.Q), hc.label, len(recent))
+            if key == self._shown[k]:
+                continue
+            q, e = self.model.halfcycle_curve(hc)
+            if self._shown[k] is None or self._shown[k][3] != len(recent):
+                curve.setPen(_pen(checkpoint_color(k, len(recent))))
+            curve.setData(q, e)
+            self._shown[k] = key
+            self._bounds[k] = _bounds(q, e)
+        self._fit()
+
+    def _fit(self, force: bool = False) -> None:
+        boxes = [b for b in self._bounds if b is not None]
+        if not boxes or not (self.follow or force):
+            return
+        q0, q1 = min(b[0] for b in boxes), max(b[1] for b in boxes)
+        e0, e1 = min(b[2] for b in boxes), max(b[3] for b in boxes)
+        vb = self.getPlotItem().vb
+        (x0, x1), (y0, y1) = vb.viewRange()
+        view_x, view_y = (None, None) if force else ((x0, x1), (y0, y1))
+        new_x = grow_range(view_x, q0, q1)
+        new_y = grow_range(view_y, e0, e1, headroom=0.05)
+        if new_x is not None:
+            vb.setXRange(*new_x, padding=0)
+        if new_y is not None:
+            vb.setYRange(*new_y, padding=0)
+
+
+def _bounds(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float] | None:
+    ok = np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        return None
+    x, y = x[ok], y[ok]
+    return float(x.min()), float(x.max()), float(y.min()), float(y.max())
 
 
 class IVPlots(QTabWidget):

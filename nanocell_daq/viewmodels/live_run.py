@@ -239,16 +239,22 @@ class LiveRunModel:
         self.map.add(data)
         self.spectrum_changed.emit()
 
+    def recent_halfcycles(self, last: int = 20) -> list[HalfCycle]:
+        """The last ``last`` half-cycles, oldest first."""
+        return list(self.halfcycles.values())[-last:]
+
+    @staticmethod
+    def halfcycle_curve(hc: HalfCycle, max_points: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+        """(Q C, E V) of one half-cycle strided to at most ``max_points`` (the last point always kept)."""
+        n = len(hc.Q)
+        stride = max(1, int(np.ceil(n / max_points)))
+        q, e = hc.Q.view[::stride], hc.E.view[::stride]
+        if n and (n - 1) % stride:
+            q, e = np.r_[q, hc.Q.view[-1]], np.r_[e, hc.E.view[-1]]
+        return q.copy(), e.copy()
+
     def halfcycle_curves(
         self, last: int = 20, max_points: int = 2000
     ) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """(label, Q C, E V) of the last ``last`` half-cycles, each strided to at most ``max_points``."""
-        out = []
-        for hc in list(self.halfcycles.values())[-last:]:
-            n = len(hc.Q)
-            stride = max(1, int(np.ceil(n / max_points)))
-            q, e = hc.Q.view[::stride], hc.E.view[::stride]
-            if n and (n - 1) % stride:
-                q, e = np.r_[q, hc.Q.view[-1]], np.r_[e, hc.E.view[-1]]
-            out.append((hc.label, q.copy(), e.copy()))
-        return out
+        return [(hc.label, *self.halfcycle_curve(hc, max_points)) for hc in self.recent_halfcycles(last)]

@@ -47,3 +47,14 @@ def test_short_traces_are_drawn_raw_and_nans_never_win() -> None:
     assert np.array_equal(ex, [0, 1, 2])
     _x, y = envelope(np.arange(1000.0), np.where(np.arange(1000) % 2, np.nan, 1.0), 10)
     assert np.all(np.isfinite(y))
+
+
+def test_grow_range_keeps_the_view_until_data_leave_it_then_grows_in_rounded_steps() -> None:
+    from nanocell_daq.viewmodels.ranges import grow_range
+
+    first = grow_range(None, 0.0, 1.0e-13)
+    assert first is not None and first[0] < 0.0 and first[1] > 1.0e-13
+    assert grow_range(first, 0.0, 1.05e-13) is None  # still inside: the axes do not re-render
+    grown = grow_range(first, 0.0, 2.0e-13)
+    assert grown is not None and grown[1] >= 2.0e-13
+    assert grow_range((0.0, 100.0), 1.0, 2.0) == (0.8, 2.2)  # a new, much smaller data set: shrink to it
