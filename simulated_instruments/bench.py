@@ -21,6 +21,7 @@ from simulated_instruments.emulator import Emulator, LogEntry
 from simulated_instruments.faults import FaultBox, FaultError
 from simulated_instruments.keithley707b import Keithley707B
 from simulated_instruments.keithley2450 import Keithley2450
+from simulated_instruments.keithley2600 import Keithley2600
 from simulated_instruments.proscan import ProScan3
 from simulated_instruments.sc10 import SC10
 from simulated_instruments.server import InstrumentServer
@@ -36,6 +37,8 @@ ROLES = {"source_meter": "smu", "galvanostat": "pstat", "potentiostat": "pstat",
          "spectrometer": "spectrometer", "laser": "spectrometer", "shutter": "shutter", "router": "matrix"}
 PAD_COLUMNS = {"S": "01", "D": "02", "C1": "03"}
 VOLTAGE_WINDOWS = {"si": [2.4, 4.05], "h2v3o8": [1.1, 3.9]}
+SMU_MODELS = {"2450": (Keithley2450, "keithley2450"), "2636b": (Keithley2600, "keithley2600")}
+"""``smu_model`` -> the emulator served as "smu" and the driver the station file names for it."""
 
 
 class BenchError(RuntimeError):
@@ -49,10 +52,22 @@ def _load_model(preset: str | Path, seed: int) -> Any:
 
 
 class SimulatedBench:
-    """One process, six emulators, one cell; see the conventions file for the contract."""
+    """One process, six emulators, one cell; see the conventions file for the contract.
+
+    ``smu_model`` chooses the SMU served as "smu" on the matrix rows C/D: ``"2450"`` (Keithley 2450, SCPI)
+    or ``"2636b"`` (Keithley 2636B, TSP; the station file then names driver ``keithley2600``).
+    """
 
     def __init__(self, preset: str | Path = "si", speed: float = 1000.0, seed: int = 0,
-                 faults: dict[str, dict[str, dict[str, Any]]] | None = None, model: Any = None) -> None:
+                 faults: dict[str, dict[str, dict[str, Any]]] | None = None, model: Any = None,
+                 smu_model: str = "2450") -> None:
+        smu_key = str(smu_model).lower()
+        if smu_key not in SMU_MODELS:
+            raise BenchError(f"unknown smu_model {smu_model!r}; known: {', '.join(SMU_MODELS)}")
+        smu_class, smu_driver = SMU_MODELS[smu_key]
+        self.smu_model = smu_key
+        self.drivers = {**DRIVERS, "smu": smu_driver}
+        """Instrument name -> the driver name the station file gives it."""
         self.preset = str(preset)
         self.seed = seed
         self.clock = SimClock(speed)
@@ -64,8 +79,8 @@ class SimulatedBench:
         shutter = SC10("shutter", self.clock, fb["shutter"])
         stage = ProScan3("stage", self.clock, fb["stage"], self.travel_um)
         self.emulators: dict[str, Emulator] = {
-            "smu": Keithley2450("smu", self.clock, fb["smu"], model=self.model, wiring=self.wiring,
-                                seed=seed + 1),
+            "smu": smu_class("smu", self.clock, fb["smu"], model=self.model, wiring=self.wiring,
+                             seed=seed + 1),
             "pstat": EmStat4("pstat", self.clock, fb["pstat"], model=self.model, wiring=self.wiring,
                              seed=seed + 2),
             "stage": stage,
@@ -167,7 +182,7 @@ class SimulatedBench:
         for name in INSTRUMENTS:
             term = TERMINATION[name]
             timeout = 20000 if name in ("spectrometer", "smu") else 5000
-            instruments[name] = {"driver": DRIVERS[name], "resource": res[name],
+            instruments[name] = {"driver": self.drivers[name], "resource": res[name],
                                  "options": {"timeout_ms": timeout, "read_termination": term,
                                              "write_termination": term}}
         pads: dict[str, Any] = {}

@@ -65,21 +65,23 @@ class SmuSettings:
 
 
 def measure(model: Any, path: tuple[str, ...], t: float, s: SmuSettings, rng: np.random.Generator, *,
-            force_trip: bool = False) -> Reading:
-    """A reading at simulated time ``t`` through ``path`` (see ``Wiring.smu_path``)."""
+            force_trip: bool = False, current_ranges: tuple[float, ...] = CURRENT_RANGES,
+            voltage_ranges: tuple[float, ...] = VOLTAGE_RANGES) -> Reading:
+    """A reading at simulated time ``t`` through ``path`` (see ``Wiring.smu_path``); the range tables are
+    the instrument's (2450 by default)."""
     if s.source_func == "VOLT":
         volts, amps, tripped = _source_voltage(model, path, t, s, force_trip)
     else:
         volts, amps, tripped = _source_current(model, path, t, s, force_trip)
     scale = 1.0 / math.sqrt(max(s.nplc, 0.01))
     if s.sense_func == "VOLT":
-        rng_v = range_for(volts, VOLTAGE_RANGES) if s.sense_auto else s.sense_range
+        rng_v = range_for(volts, voltage_ranges) if s.sense_auto else s.sense_range
         value = volts + rng.normal(0.0, VOLTAGE_NOISE * scale)
         res = rng_v * 1e-6
         overflow = abs(volts) > 1.05 * rng_v
         value = round(value / res) * res
     else:
-        rng_i = range_for(amps, CURRENT_RANGES) if s.sense_auto else s.sense_range
+        rng_i = range_for(amps, current_ranges) if s.sense_auto else s.sense_range
         value = amps + rng.normal(0.0, CURRENT_NOISE_FRACTION * rng_i * scale)
         res = rng_i * 1e-6  # 10 nA range -> 10 fA resolution
         value = round(value / res) * res

@@ -21,17 +21,20 @@ def serve(
     speed: float = typer.Option(1000.0, "--speed", help="Simulated seconds per wall second."),
     seed: int = typer.Option(0, "--seed", help="Seed of the model's noise and heterogeneity."),
     station_out: Path | None = typer.Option(None, "--station-out", help="Write the station YAML here."),
+    smu: str = typer.Option("2450", "--smu", help="SMU model served as 'smu': 2450 (SCPI) or 2636b (TSP)."),
 ) -> None:
     """Start the simulated bench on loopback sockets, print the resources, run until Ctrl-C/SIGTERM."""
     from rich.console import Console
     from rich.table import Table
 
-    from simulated_instruments.bench import DRIVERS, SimulatedBench
+    from simulated_instruments.bench import SMU_MODELS, SimulatedBench
 
     if not speed > 0:
         raise UserError(f"--speed: must be > 0 simulated s per wall s, got {speed}")
+    if smu.lower() not in SMU_MODELS:
+        raise UserError(f"--smu: must be one of {', '.join(SMU_MODELS)}, got {smu!r}")
     try:
-        bench = SimulatedBench(preset=preset, speed=speed, seed=seed)
+        bench = SimulatedBench(preset=preset, speed=speed, seed=seed, smu_model=smu)
     except (OSError, ValueError) as exc:  # the card loader's errors are ValueErrors with file and field
         raise UserError(f"--preset {preset}: {exc}") from exc
     stop = threading.Event()
@@ -49,7 +52,7 @@ def serve(
         for column in ("instrument", "driver", "resource"):
             table.add_column(column)
         for name, resource in bench.resources.items():
-            table.add_row(name, DRIVERS[name], resource)
+            table.add_row(name, bench.drivers[name], resource)
         console.print(table)
         if station_out is not None:
             console.print(f"station file: {station_out}")

@@ -46,3 +46,10 @@ def test_sim_serve_rejects_a_bad_speed():
     from nanocell_daq.cli import main
 
     assert main(["sim", "serve", "--speed", "0"]) == 2
+
+
+def test_sim_serve_rejects_an_unknown_smu_model(capsys):
+    from nanocell_daq.cli import main
+
+    assert main(["sim", "serve", "--smu", "6430"]) == 2
+    assert "--smu" in capsys.readouterr().err

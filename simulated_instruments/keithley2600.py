@@ -1,0 +1,283 @@
+"""Keithley 2600B (2636B) SourceMeter emulator: a TSP subset over a socket (``\n`` terminated).
+
+Understood (``smua`` and ``smub``): ``smuX.source.func`` (``smuX.OUTPUT_DCVOLTS`` = 1,
+``OUTPUT_DCAMPS`` = 0), ``levelv``, ``leveli``, ``limiti``, ``limitv``, ``rangev``, ``rangei``,
+``autorangev``, ``autorangei``, ``output`` (``OUTPUT_ON``/``OUTPUT_OFF``), ``offmode`` (``OUTPUT_NORMAL`` 0,
+``OUTPUT_ZERO`` 1, ``OUTPUT_HIGH_Z`` 2: the numbers our driver sends; the manual's numeric values are
+unconfirmed here), ``print(smuX.source.compliance)`` (``true``/``false``), ``smuX.measure.nplc``
+(0.001-25), ``rangei``, ``autorangei``, ``rangev``, ``autorangev``, ``smuX.measure.i()``/``v()``/``iv()``
+(current then voltage)/``r()``/``p()``, ``smuX.reset()``, ``reset()``, ``delay(s)``, ``waitcomplete()``,
+``errorqueue.count``/``next()``/``clear()``, ``localnode.*`` and ``format.*`` assignments,
+``*IDN?``/``*RST``/``*CLS``/``*OPC?``. Numbers print like TSP with ``format.asciiprecision`` 6
+(``1.00000e-09``); several ``print`` values are TAB-separated. Errors are queued, never answered: -285
+syntax, -286 runtime (unknown name), 1102/1103 parameter too big/small.
+
+``smua`` reaches the chip through the SMU rows of the 707B matrix (C = HI, D = LO), exactly like the 2450 it
+can replace; ``smub`` is connected to nothing. The lowest current range is 100 pA (measure only).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from simulated_instruments import tsp
+from simulated_instruments.emulator import Emulator, Reply
+from simulated_instruments.smu_readings import Reading, SmuSettings, measure, snap_range
+from simulated_instruments.tsp import TspError, nil_error
+from simulated_instruments.wiring import SourceState, Wiring
+
+IDN = "Keithley Instruments Inc., Model 2636B, 4401234, 4.0.4"
+MEASURE_CURRENT_RANGES = (100e-12, 1e-9, 10e-9, 100e-9, 1e-6, 10e-6, 100e-6, 1e-3, 10e-3, 100e-3, 1.0, 1.5)
+SOURCE_CURRENT_RANGES = MEASURE_CURRENT_RANGES[1:]  # 100 pA is not available for sourcing
+VOLTAGE_RANGES = (200e-3, 2.0, 20.0, 200.0)
+CONSTANTS = {"OUTPUT_DCAMPS": 0, "OUTPUT_DCVOLTS": 1, "OUTPUT_OFF": 0, "OUTPUT_ON": 1, "OUTPUT_NORMAL": 0,
+             "OUTPUT_ZERO": 1, "OUTPUT_HIGH_Z": 2, "AUTORANGE_OFF": 0, "AUTORANGE_ON": 1}
+OFF_MODES = {0: "NORM", 1: "ZERO", 2: "HIMP"}
+
+
+@dataclass
+class _Channel:
+    """One SMU channel's settings (power-on / ``smuX.reset()`` values)."""
+
+    connected: bool
+    source: dict[str, float] = field(default_factory=dict)
+    measure: dict[str, float] = field(default_factory=dict)
+    compliance: bool = False
+
+    def __post_init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.source = {"func": 1, "levelv": 0.0, "leveli": 0.0, "limiti": 100e-3, "limitv": 20.0,
+                       "rangev": 200e-3, "rangei": 100e-9, "autorangev": 1, "autorangei": 1, "output": 0,
+                       "offmode": 0}
+        self.measure = {"nplc": 1.0, "rangei": 100e-9, "rangev": 200e-3, "autorangei": 1, "autorangev": 1}
+        self.compliance = False
+
+
+_SOURCE_LIMITS: dict[str, tuple[float, float]] = {
+    "levelv": (-202.0, 202.0), "leveli": (-1.515, 1.515), "limiti": (1e-10, 1.515), "limitv": (0.02, 202.0),
+    "rangev": (0.0, 202.0), "rangei": (0.0, 1.515),
+}
+_MEASURE_LIMITS: dict[str, tuple[float, float]] = {
+    "nplc": (0.001, 25.0), "rangei": (0.0, 1.515), "rangev": (0.0, 202.0),
+}
+_ENUMS = {("source", "func"): (0, 1), ("source", "output"): (0, 1), ("source", "offmode"): (0, 1, 2),
+          ("source", "autorangev"): (0, 1), ("source", "autorangei"): (0, 1),
+          ("measure", "autorangei"): (0, 1), ("measure", "autorangev"): (0, 1)}
+
+
+class Keithley2600(Emulator):
+    """The 2636B state machine; see the module docstring for the command subset."""
+
+    def __init__(self, name: str, clock: Any, faults: Any, *, model: Any, wiring: Wiring,
+                 seed: int = 0) -> None:
+        super().__init__(name, clock, faults)
+        self.model = model
+        self.wiring = wiring
+        self.rng = np.random.default_rng(seed)
+        self.queue: deque[tuple[int, str]] = deque(maxlen=100)
+        self.channels = {"a": _Channel(connected=True), "b": _Channel(connected=False)}
+        self.misc: dict[str, Any] = {"format.asciiprecision": 6.0, "localnode.prompts": 0.0,
+                                     "localnode.showerrors": 0.0}
+        self._push_wiring()
+
+    # ------------------------------------------------------------------ state
+    def output_on(self) -> bool:
+        return bool(self.channels["a"].source["output"])
+
+    def _push_wiring(self) -> None:
+        a = self.channels["a"].source
+        mode = "potential" if a["func"] == 1 else "current"
+        level = a["levelv"] if a["func"] == 1 else a["leveli"]
+        self.wiring.set_smu(SourceState(bool(a["output"]), mode, level))
+
+    def _reset_all(self) -> None:
+        for ch in self.channels.values():
+            ch.reset()
+        self.queue.clear()
+        self._push_wiring()
+
+    # ------------------------------------------------------------------ errors
+    def _queue(self, code: int, message: str) -> None:
+        self.queue.append((code, message))
+        self.record_error(f"{code} {message}")
+
+    def overlong(self, conn: Reply) -> None:
+        self._queue(-363, "Input buffer overrun")
+
+    def injected_error(self, line: str, conn: Reply) -> None:
+        self._queue(-200, "Execution error")
+
+    # ------------------------------------------------------------------ dispatch
+    def handle(self, line: str, conn: Reply) -> str | None:
+        text = line.strip()
+        common = text.upper()
+        if common.startswith("*"):
+            return self._common(common)
+        out: list[str] = []
+        try:
+            tsp.run(text, _Names(self), out.append)
+        except TspError as err:
+            self._queue(err.code, err.message)
+        return "\n".join(out) + "\n" if out else None
+
+    def _common(self, command: str) -> str | None:
+        if command == "*IDN?":
+            return IDN + "\n"
+        if command == "*RST":
+            self._reset_all()
+        elif command == "*CLS":
+            self.queue.clear()
+        elif command == "*OPC?":
+            return "1\n"
+        elif command not in ("*OPC", "*WAI", "*TRG"):
+            self._queue(-285, f"TSP Syntax error at line 1: unexpected symbol near '{command[:20]}'")
+        return None
+
+    # ------------------------------------------------------------------ readings
+    def reading(self, ch: _Channel, sense: str, *, take_time: bool = True) -> Reading:
+        s, m = ch.source, ch.measure
+        if take_time:
+            self.clock.sleep(m["nplc"] / 50.0)  # integration takes NPLC power-line cycles (50 Hz)
+        src = "VOLT" if s["func"] == 1 else "CURR"
+        auto = bool(m["autorangei"] if sense == "CURR" else m["autorangev"])
+        rng = m["rangei"] if sense == "CURR" else m["rangev"]
+        settings = SmuSettings(src, s["levelv"] if src == "VOLT" else s["leveli"], s["limiti"], s["limitv"],
+                               sense, rng, auto, m["nplc"], bool(s["output"]), OFF_MODES[int(s["offmode"])])
+        path = self.wiring.smu_path() if ch.connected else ("open",)
+        force = take_time and self.faults.take("compliance_trip") is not None
+        reading = measure(self.model, path, self.clock.now(), settings, self.rng, force_trip=force,
+                          current_ranges=MEASURE_CURRENT_RANGES, voltage_ranges=VOLTAGE_RANGES)
+        ch.compliance = reading.tripped and bool(s["output"])
+        return reading
+
+    def measure_values(self, ch: _Channel, what: str) -> list[float]:
+        """``smuX.measure.<what>()``: i, v, iv (current, voltage), r, p."""
+        if what == "i":
+            return [self.reading(ch, "CURR").value]
+        if what == "v":
+            return [self.reading(ch, "VOLT").value]
+        if what in ("iv", "r", "p"):
+            current = self.reading(ch, "CURR")
+            volts = (current.source if ch.source["func"] == 1
+                     else self.reading(ch, "VOLT", take_time=False).value)
+            if what == "iv":
+                return [current.value, volts]
+            if what == "r":
+                return [volts / current.value if current.value else 9.91e37]
+            return [volts * current.value]
+        raise nil_error(f"smu.measure.{what}")
+
+    def compliance(self, ch: _Channel) -> bool:
+        """Live: is the source at its limit now (false with the output off)."""
+        if not ch.source["output"]:
+            return False
+        self.reading(ch, "CURR" if ch.source["func"] == 1 else "VOLT", take_time=False)
+        return ch.compliance
+
+    def set_channel(self, ch: _Channel, group: str, key: str, value: Any) -> None:
+        store = ch.source if group == "source" else ch.measure
+        if key not in store:
+            raise nil_error(f"smu.{group}.{key}")
+        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+            raise TspError(-286, f"TSP Runtime error at line 1: bad value for {group}.{key}")
+        enum = _ENUMS.get((group, key))
+        if enum is not None:
+            if int(value) != value or int(value) not in enum:
+                raise TspError(1102 if value > max(enum) else 1103,
+                               f"Parameter too {'big' if value > max(enum) else 'small'}")
+            store[key] = int(value)
+        else:
+            lo, hi = (_SOURCE_LIMITS if group == "source" else _MEASURE_LIMITS)[key]
+            if value > hi:
+                raise TspError(1102, f"Parameter too big ({group}.{key})")
+            if value < lo:
+                raise TspError(1103, f"Parameter too small ({group}.{key})")
+            store[key] = self._ranged(ch, group, key, float(value))
+        if group == "source" and key in ("func", "levelv", "leveli", "output"):
+            self._push_wiring()
+
+    def _ranged(self, ch: _Channel, group: str, key: str, value: float) -> float:
+        """Setting a range picks the smallest range >= value and turns that autorange off."""
+        if key in ("rangei", "rangev"):
+            table = VOLTAGE_RANGES if key == "rangev" else (
+                MEASURE_CURRENT_RANGES if group == "measure" else SOURCE_CURRENT_RANGES)
+            store = ch.source if group == "source" else ch.measure
+            store["autorange" + key[-1]] = 0
+            return snap_range(value, table)
+        return value
+
+
+class _Names(tsp.Namespace):
+    """The names a TSP chunk can reach on the 2636B."""
+
+    def __init__(self, emu: Keithley2600) -> None:
+        self.emu = emu
+
+    def _channel(self, name: str) -> tuple[_Channel, list[str]]:
+        head, _, rest = name.partition(".")
+        if head not in ("smua", "smub"):
+            raise nil_error(name)
+        return self.emu.channels[head[-1]], rest.split(".") if rest else []
+
+    def get(self, name: str) -> Any:
+        emu = self.emu
+        if name == "errorqueue.count":
+            return float(len(emu.queue))
+        if name in emu.misc:
+            return emu.misc[name]
+        ch, parts = self._channel(name)
+        if len(parts) == 1 and parts[0] in CONSTANTS:
+            return float(CONSTANTS[parts[0]])
+        if len(parts) == 2 and parts[0] in ("source", "measure"):
+            if parts == ["source", "compliance"]:
+                return emu.compliance(ch)
+            store = ch.source if parts[0] == "source" else ch.measure
+            if parts[1] in store:
+                return float(store[parts[1]])
+        raise nil_error(name)
+
+    def set(self, name: str, value: Any) -> None:
+        emu = self.emu
+        if name.startswith(("localnode.", "format.")):
+            emu.misc[name] = value
+            return
+        ch, parts = self._channel(name)
+        if len(parts) != 2 or parts[0] not in ("source", "measure") or parts == ["source", "compliance"]:
+            raise nil_error(name)
+        emu.set_channel(ch, parts[0], parts[1], value)
+
+    def call(self, name: str, args: list[Any]) -> list[Any]:
+        emu = self.emu
+        if name == "reset":
+            emu._reset_all()
+            return []
+        if name == "errorqueue.clear":
+            emu.queue.clear()
+            return []
+        if name == "errorqueue.next":
+            if not emu.queue:
+                return [0.0, "Queue Is Empty", 0.0, 0.0]
+            code, message = emu.queue.popleft()
+            return [float(code), message, 2.0, 0.0]
+        if name == "delay":
+            if len(args) != 1 or not isinstance(args[0], float) or args[0] < 0:
+                raise TspError(-286, "TSP Runtime error at line 1: bad argument #1 to 'delay'")
+            emu.clock.sleep(args[0])
+            return []
+        if name == "waitcomplete":
+            return []
+        ch, parts = self._channel(name)
+        if parts == ["reset"]:
+            ch.reset()
+            emu._push_wiring()
+            return []
+        if len(parts) == 2 and parts[0] == "measure":
+            return list(emu.measure_values(ch, parts[1]))
+        raise nil_error(name)
