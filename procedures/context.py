@@ -43,8 +43,7 @@ class Clock(Protocol):
 
     speed: float
 
-    def now(self) -> float:
-        ...
+    def now(self) -> float: ...
 
 
 class Recorder(Protocol):
@@ -57,16 +56,21 @@ class Recorder(Protocol):
     def iv(self, V: float, I: float, direction: str, pair: str) -> None:  # noqa: E741
         ...
 
-    def map_grid(self, x0_um: float, y0_um: float, dx_um: float, dy_um: float, nx: int, ny: int,
-                 z_um: float) -> int:
-        ...
+    def map_grid(
+        self, x0_um: float, y0_um: float, dx_um: float, dy_um: float, nx: int, ny: int, z_um: float
+    ) -> int: ...
 
-    def spectrum(self, x_um: float, y_um: float, z_um: float, spectrum: Spectrum, grid_id: int | None,
-                 pixel: int | None) -> None:
-        ...
+    def spectrum(
+        self,
+        x_um: float,
+        y_um: float,
+        z_um: float,
+        spectrum: Spectrum,
+        grid_id: int | None,
+        pixel: int | None,
+    ) -> None: ...
 
-    def event(self, level: str, message: str) -> None:
-        ...
+    def event(self, level: str, message: str) -> None: ...
 
 
 class StepContext(Protocol):

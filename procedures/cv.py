@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pymeasure.experiment import FloatParameter, IntegerParameter
 
@@ -16,7 +16,7 @@ class CyclicVoltammetry(ElectrochemStep):
     kind = "cv"
     role_name = "potentiostat"
     summary_fields = ("vertex1_V", "vertex2_V", "scan_rate_V_s", "cycles")
-    DATA_COLUMNS = ["t (s)", "E (V)", "I (A)", "Q (C)"]
+    DATA_COLUMNS: ClassVar[list[str]] = ["t (s)", "E (V)", "I (A)", "Q (C)"]
     interval_param = "poll_s"
 
     e_begin_V = FloatParameter("Start potential", units="V", minimum=-10, maximum=10, default=3.4)
@@ -28,8 +28,11 @@ class CyclicVoltammetry(ElectrochemStep):
     poll_s = FloatParameter("Polling period", units="s", minimum=1e-3, maximum=3600, default=1.0)
 
     def sweep_s(self) -> float:
-        span = abs(self.vertex1_V - self.e_begin_V) + abs(self.vertex2_V - self.vertex1_V) * (2 * self.cycles - 1) \
+        span = (
+            abs(self.vertex1_V - self.e_begin_V)
+            + abs(self.vertex2_V - self.vertex1_V) * (2 * self.cycles - 1)
             + abs(self.e_begin_V - self.vertex2_V)
+        )
         return span / self.scan_rate_V_s
 
     def max_time(self) -> float:
@@ -45,4 +48,6 @@ class CyclicVoltammetry(ElectrochemStep):
         return self.sweep_s()
 
     def start_technique(self, role: Any, remaining_s: float) -> None:
-        role.start_cv(self.e_begin_V, self.vertex1_V, self.vertex2_V, self.step_V, self.scan_rate_V_s, self.cycles)
+        role.start_cv(
+            self.e_begin_V, self.vertex1_V, self.vertex2_V, self.step_V, self.scan_rate_V_s, self.cycles
+        )

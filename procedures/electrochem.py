@@ -37,8 +37,14 @@ class ElectrochemStep(Step):
         _, window = station.cycling_limits()
         if window is None or window[0] <= value <= window[1]:
             return []
-        return [Problem(name, f"{value:g} V is outside the device's cycling voltage window "
-                              f"[{window[0]:g}, {window[1]:g}] V ({station.where('limits', 'cycling', 'voltage_window_V')})")]
+        return [
+            Problem(
+                name,
+                f"{value:g} V is outside the device's cycling voltage window "
+                f"[{window[0]:g}, {window[1]:g}] V "
+                f"({station.where('limits', 'cycling', 'voltage_window_V')})",
+            )
+        ]
 
     # --- hooks ---
     def max_time(self) -> float:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 from pymeasure.experiment import FloatParameter
 
 from drivers.roles import Sample
 from procedures.base import Problem
 from procedures.electrochem import ElectrochemStep
-
 
 _OPEN_LIMIT_V = (-10.0, 10.0)
 """Device window bound used for the side a step does not cut off on (V)."""
@@ -26,14 +25,15 @@ class GalvanostaticStep(ElectrochemStep):
     kind = "galvanostatic"
     role_name = "galvanostat"
     summary_fields = ("current_A", "v_min_V", "v_max_V", "capacity_Ah", "capacity_fraction", "max_time_s")
-    DATA_COLUMNS = ["t (s)", "E (V)", "I (A)", "Q (C)"]
+    DATA_COLUMNS: ClassVar[list[str]] = ["t (s)", "E (V)", "I (A)", "Q (C)"]
 
     current_A = FloatParameter("Current", units="A", minimum=-1e-3, maximum=1e-3, default=1e-11)
     v_min_V = FloatParameter("Lower voltage cut-off", units="V", minimum=-10, maximum=10, default=2.5)
     v_max_V = FloatParameter("Upper voltage cut-off", units="V", minimum=-10, maximum=10, default=3.95)
     capacity_Ah = FloatParameter("Capacity cut-off (0 = none)", units="Ah", minimum=0, maximum=1, default=0.0)
-    capacity_fraction = FloatParameter("Capacity cut-off as fraction of nominal (0 = none)", minimum=0,
-                                       maximum=10, default=0.0)
+    capacity_fraction = FloatParameter(
+        "Capacity cut-off as fraction of nominal (0 = none)", minimum=0, maximum=10, default=0.0
+    )
     max_time_s = FloatParameter("Time limit", units="s", minimum=1e-3, maximum=1e8, default=36000.0)
     interval_s = FloatParameter("Sampling period", units="s", minimum=1e-3, maximum=3600, default=1.0)
 
@@ -56,10 +56,17 @@ class GalvanostaticStep(ElectrochemStep):
             problems.append(Problem("current_A", "must not be 0 (positive = charge, negative = discharge)"))
         max_i, _ = station.cycling_limits()
         if max_i is not None and abs(self.current_A) > max_i:
-            problems.append(Problem("current_A", f"|{self.current_A:g}| A exceeds the device's cycling limit "
-                                    f"{max_i:g} A ({station.where('limits', 'cycling', 'max_current_A')})"))
+            problems.append(
+                Problem(
+                    "current_A",
+                    f"|{self.current_A:g}| A exceeds the device's cycling limit "
+                    f"{max_i:g} A ({station.where('limits', 'cycling', 'max_current_A')})",
+                )
+            )
         if self.v_min_V >= self.v_max_V:
-            problems.append(Problem("v_min_V", f"{self.v_min_V:g} V must be below v_max_V {self.v_max_V:g} V"))
+            problems.append(
+                Problem("v_min_V", f"{self.v_min_V:g} V must be below v_max_V {self.v_max_V:g} V")
+            )
         problems += self.check_window(station, "v_min_V", self.v_min_V)
         problems += self.check_window(station, "v_max_V", self.v_max_V)
         if self.capacity_fraction > 0 and not station.nominal_capacity_Ah:

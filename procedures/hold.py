@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pymeasure.experiment import FloatParameter
 
@@ -17,10 +17,12 @@ class PotentiostaticHold(ElectrochemStep):
     kind = "potentiostatic_hold"
     role_name = "potentiostat"
     summary_fields = ("potential_V", "i_min_A", "max_time_s")
-    DATA_COLUMNS = ["t (s)", "E (V)", "I (A)", "Q (C)"]
+    DATA_COLUMNS: ClassVar[list[str]] = ["t (s)", "E (V)", "I (A)", "Q (C)"]
 
     potential_V = FloatParameter("Potential", units="V", minimum=-10, maximum=10, default=3.9)
-    i_min_A = FloatParameter("Stop when |I| below (0 = never)", units="A", minimum=0, maximum=1e-3, default=1e-13)
+    i_min_A = FloatParameter(
+        "Stop when |I| below (0 = never)", units="A", minimum=0, maximum=1e-3, default=1e-13
+    )
     min_time_s = FloatParameter("Minimum time", units="s", minimum=0, maximum=1e7, default=10.0)
     max_time_s = FloatParameter("Time limit", units="s", minimum=1e-3, maximum=1e8, default=3600.0)
     interval_s = FloatParameter("Sampling period", units="s", minimum=1e-3, maximum=3600, default=1.0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParameter, Parameter
@@ -15,13 +15,14 @@ class IVSweep(Step):
     """Sweep V from -``v_max_V`` to +``v_max_V`` in ``points`` steps (and back if ``both_directions``) on each
     pair of ``pairs`` (e.g. ``[S-D, S-C1]``; empty = every ``conductance:*`` wiring of the station).
 
-    Records V (V), I (A), direction (``up``/``down``) and the pair. The laser shutter stays closed and the cell
-    is disconnected (the wiring routes only the SMU), as photocurrent and local (de)lithiation would spoil it.
+    Records V (V), I (A), direction (``up``/``down``) and the pair. The laser shutter stays closed and the
+    cell is disconnected (the wiring routes only the SMU): photocurrent and local (de)lithiation would
+    spoil the sweep.
     """
 
     kind = "iv"
     summary_fields = ("pairs", "v_max_V", "points", "compliance_A")
-    DATA_COLUMNS = ["V (V)", "I (A)", "direction", "pair"]
+    DATA_COLUMNS: ClassVar[list[str]] = ["V (V)", "I (A)", "direction", "pair"]
 
     pairs = Parameter("Contact pairs (empty = all)", default=[])
     v_max_V = FloatParameter("Sweep range +-", units="V", minimum=1e-3, maximum=20, default=0.5)
@@ -38,8 +39,10 @@ class IVSweep(Step):
         return list(pairs) if pairs else station.contact_pairs()
 
     def needs(self, station: Any) -> Needs:
-        return Needs(roles={"source_meter", "router", "shutter"},
-                     wirings=[station.conductance_wiring(p) for p in self.pair_list(station)])
+        return Needs(
+            roles={"source_meter", "router", "shutter"},
+            wirings=[station.conductance_wiring(p) for p in self.pair_list(station)],
+        )
 
     def check(self, station: Any) -> list[Problem]:
         problems = []
@@ -47,23 +50,39 @@ class IVSweep(Step):
             problems.append(Problem(self.kind, "the station has no 'source_meter' role"))
         pairs = self.pair_list(station)
         if not pairs:
-            problems.append(Problem("pairs", f"no contact pair given and the station has no conductance:* "
-                                             f"wiring ({station.path})"))
+            problems.append(
+                Problem(
+                    "pairs",
+                    f"no contact pair given and the station has no conductance:* wiring ({station.path})",
+                )
+            )
         for pair in pairs:
             wiring = station.conductance_wiring(pair)
             if wiring not in station.wirings:
                 known = ", ".join(station.contact_pairs()) or "none"
-                problems.append(Problem("pairs", f"no wiring {wiring!r} in the station {station.path} (pairs: {known})"))
+                problems.append(
+                    Problem("pairs", f"no wiring {wiring!r} in the station {station.path} (pairs: {known})")
+                )
                 continue
             lim = station.wiring_limits(wiring)
             max_i = lim.get("max_current_A")
             if max_i is not None and self.compliance_A > max_i:
-                problems.append(Problem("compliance_A", f"{self.compliance_A:g} A exceeds the limit {max_i:g} A "
-                                        f"of wiring {wiring!r} ({station.where('limits', 'wirings', wiring)})"))
+                problems.append(
+                    Problem(
+                        "compliance_A",
+                        f"{self.compliance_A:g} A exceeds the limit {max_i:g} A "
+                        f"of wiring {wiring!r} ({station.where('limits', 'wirings', wiring)})",
+                    )
+                )
             max_v = lim.get("max_voltage_V")
             if max_v is not None and self.v_max_V > max_v:
-                problems.append(Problem("v_max_V", f"{self.v_max_V:g} V exceeds the limit {max_v:g} V "
-                                        f"of wiring {wiring!r} ({station.where('limits', 'wirings', wiring)})"))
+                problems.append(
+                    Problem(
+                        "v_max_V",
+                        f"{self.v_max_V:g} V exceeds the limit {max_v:g} V "
+                        f"of wiring {wiring!r} ({station.where('limits', 'wirings', wiring)})",
+                    )
+                )
         return problems
 
     def voltages(self) -> list[tuple[str, np.ndarray]]:
@@ -102,8 +121,10 @@ class IVSweep(Step):
                     ctx.recorder.iv(float(v), float(current), direction, pair)
                     if ctx.query(lambda: smu.compliance_tripped):
                         smu.disable_output()
-                        raise ComplianceTrip(f"{pair}: compliance {self.compliance_A:g} A reached at "
-                                             f"{v:+.3f} V ({current:.3g} A)")
+                        raise ComplianceTrip(
+                            f"{pair}: compliance {self.compliance_A:g} A reached at "
+                            f"{v:+.3f} V ({current:.3g} A)"
+                        )
                     done += 1
                     ctx.progress(done / total)
             smu.set_voltage(0.0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParameter, ListParameter
@@ -29,7 +29,7 @@ class RamanMap(Step):
 
     kind = "raman_map"
     summary_fields = ("mode", "nx", "ny", "exposure_s", "accumulations", "laser_power_mW")
-    DATA_COLUMNS = ["x (um)", "y (um)", "z (um)", "spectrum"]
+    DATA_COLUMNS: ClassVar[list[str]] = ["x (um)", "y (um)", "z (um)", "spectrum"]
 
     mode = ListParameter("Map", choices=["point", "line", "area"], default="line")
     along_wire = BooleanParameter("Along the wire (from the station)", default=True)
@@ -40,10 +40,14 @@ class RamanMap(Step):
     dx_um = FloatParameter("Step x", units="um", minimum=-1e4, maximum=1e4, default=0.5)
     dy_um = FloatParameter("Step y", units="um", minimum=-1e4, maximum=1e4, default=0.5)
     width_um = FloatParameter("Area width across the wire", units="um", minimum=0, maximum=1e4, default=2.0)
-    z_um = FloatParameter("Focus z (NaN = the wire's)", units="um", minimum=-1e6, maximum=1e6, default=math.nan)
+    z_um = FloatParameter(
+        "Focus z (NaN = the wire's)", units="um", minimum=-1e6, maximum=1e6, default=math.nan
+    )
     exposure_s = FloatParameter("Exposure", units="s", minimum=0.001, maximum=3600, default=1.0)
     accumulations = IntegerParameter("Accumulations", minimum=1, maximum=1000, default=1)
-    laser_power_mW = FloatParameter("Laser power at the sample", units="mW", minimum=0, maximum=1000, default=0.1)
+    laser_power_mW = FloatParameter(
+        "Laser power at the sample", units="mW", minimum=0, maximum=1000, default=0.1
+    )
 
     # --- geometry ---
     def _z(self, station: Any) -> float:
@@ -100,23 +104,38 @@ class RamanMap(Step):
         return Needs(roles={"stage", "spectrometer", "shutter", "laser"}, wirings=[])
 
     def check(self, station: Any) -> list[Problem]:
-        problems = [Problem(self.kind, f"the station has no {role!r} role")
-                    for role in ("stage", "spectrometer", "shutter", "laser") if not station.has_role(role)]
+        problems = [
+            Problem(self.kind, f"the station has no {role!r} role")
+            for role in ("stage", "spectrometer", "shutter", "laser")
+            if not station.has_role(role)
+        ]
         if self.along_wire and self.mode != "point" and not station.wire_position_um:
-            problems.append(Problem("along_wire", f"the station's device has no wire_position_um ({station.path})"))
+            problems.append(
+                Problem("along_wire", f"the station's device has no wire_position_um ({station.path})")
+            )
             return problems
         max_p = station.max_laser_power_mW
         if max_p is not None and self.laser_power_mW > max_p:
-            problems.append(Problem("laser_power_mW", f"{self.laser_power_mW:g} mW exceeds the device limit "
-                                    f"{max_p:g} mW ({station.where('limits', 'max_laser_power_mW')})"))
+            problems.append(
+                Problem(
+                    "laser_power_mW",
+                    f"{self.laser_power_mW:g} mW exceeds the device limit "
+                    f"{max_p:g} mW ({station.where('limits', 'max_laser_power_mW')})",
+                )
+            )
         travel = station.stage_travel_um
         for x, y, z in self.positions(station):
             for axis, value in (("x", x), ("y", y), ("z", z)):
                 lim = travel.get(axis)
                 if lim and not lim[0] <= value <= lim[1]:
-                    problems.append(Problem(self.kind, f"map position {axis} = {value:g} um is outside the stage "
-                                            f"travel [{lim[0]:g}, {lim[1]:g}] um "
-                                            f"({station.where('limits', 'stage_travel_um')})"))
+                    problems.append(
+                        Problem(
+                            self.kind,
+                            f"map position {axis} = {value:g} um is outside the stage "
+                            f"travel [{lim[0]:g}, {lim[1]:g}] um "
+                            f"({station.where('limits', 'stage_travel_um')})",
+                        )
+                    )
                     return problems
         return problems
 
@@ -145,8 +164,10 @@ class RamanMap(Step):
             ctx.query(stage.move_to, x, y, z)
             px, py, _ = ctx.query(lambda: stage.position)
             if math.hypot(px - x, py - y) > _POSITION_TOLERANCE_UM:
-                raise StepFault(f"stage stopped at ({px:.2f}, {py:.2f}) um instead of ({x:.2f}, {y:.2f}) um "
-                                f"(limit switch or obstruction?)")
+                raise StepFault(
+                    f"stage stopped at ({px:.2f}, {py:.2f}) um instead of ({x:.2f}, {y:.2f}) um "
+                    f"(limit switch or obstruction?)"
+                )
             shutter.open()
             try:
                 spectrum = spec.acquire()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pymeasure.experiment import FloatParameter
 
@@ -17,13 +17,15 @@ class OCVRest(ElectrochemStep):
     kind = "rest"
     role_name = "galvanostat"
     summary_fields = ("time_s", "dEdt_V_s")
-    DATA_COLUMNS = ["t (s)", "E (V)", "I (A)", "Q (C)"]
+    DATA_COLUMNS: ClassVar[list[str]] = ["t (s)", "E (V)", "I (A)", "Q (C)"]
 
     time_s = FloatParameter("Duration", units="s", minimum=1e-3, maximum=1e7, default=600.0)
-    dEdt_V_s = FloatParameter("Stop when |dE/dt| below (0 = never)", units="V/s", minimum=0, maximum=1,
-                              default=0.0)
-    min_time_s = FloatParameter("Minimum time before the dE/dt test", units="s", minimum=0, maximum=1e7,
-                                default=10.0)
+    dEdt_V_s = FloatParameter(
+        "Stop when |dE/dt| below (0 = never)", units="V/s", minimum=0, maximum=1, default=0.0
+    )
+    min_time_s = FloatParameter(
+        "Minimum time before the dE/dt test", units="s", minimum=0, maximum=1e7, default=10.0
+    )
     interval_s = FloatParameter("Sampling period", units="s", minimum=1e-3, maximum=3600, default=1.0)
 
     def max_time(self) -> float:

@@ -1,4 +1,4 @@
-"""``nanocell run | resume | check | demo`` and ``nanocell bench map``: protocol runs from the command line."""
+"""``nanocell run | resume | check | demo`` and ``nanocell bench map``: protocol runs on the CLI."""
 
 from __future__ import annotations
 
@@ -34,8 +34,15 @@ class _Display:
     def __init__(self, quiet: bool = False) -> None:
         self.console = Console(stderr=True)
         self.quiet = quiet
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
-                                 TextColumn("ETA"), TimeRemainingColumn(), console=self.console, transient=True)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>5.1f}%"),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+        )
         self.task = self.progress.add_task("starting", total=1.0)
 
     def __enter__(self) -> _Display:
@@ -51,7 +58,9 @@ class _Display:
 
     def on_log(self, level: str, message: str) -> None:
         if level in ("warning", "error") and not self.quiet:
-            self.console.print(f"[{'yellow' if level == 'warning' else 'red'}]{level}: {message.splitlines()[0]}")
+            self.console.print(
+                f"[{'yellow' if level == 'warning' else 'red'}]{level}: {message.splitlines()[0]}"
+            )
 
 
 def _open_store(db: Path) -> Any:
@@ -76,10 +85,14 @@ def cmd_run(protocol: str, station: Path, db: Path, operator: str | None, sets: 
     store = _open_store(db)
     try:
         with _Display() as display:
-            result = run_plan(plan, store, operator=operator, on_progress=display.on_progress,
-                              on_log=display.on_log)
-        typer.echo(f"run {result.run_id} {result.status}" + (f": {result.reason}" if result.reason else "")
-                   + f" (database {db})")
+            result = run_plan(
+                plan, store, operator=operator, on_progress=display.on_progress, on_log=display.on_log
+            )
+        typer.echo(
+            f"run {result.run_id} {result.status}"
+            + (f": {result.reason}" if result.reason else "")
+            + f" (database {db})"
+        )
         return EXIT.get(result.status, 1)
     finally:
         store.close()
@@ -92,8 +105,14 @@ def cmd_resume(run_id: int, db: Path, station: Path | None, operator: str | None
     store = Store.open(db, create=False)
     try:
         with _Display() as display:
-            result = resume_run(store, run_id, station, operator=operator, on_progress=display.on_progress,
-                                on_log=display.on_log)
+            result = resume_run(
+                store,
+                run_id,
+                station,
+                operator=operator,
+                on_progress=display.on_progress,
+                on_log=display.on_log,
+            )
         typer.echo(f"run {result.run_id} {result.status}" + (f": {result.reason}" if result.reason else ""))
         return EXIT.get(result.status, 1)
     finally:
@@ -107,13 +126,17 @@ def cmd_demo(db: Path, speed: float, as_json: bool, cycles: int) -> int:
 
     t0 = time.monotonic()
     store = _open_store(db)
-    with tempfile.TemporaryDirectory(prefix="nanocell-demo-") as tmp, \
-            SimulatedBench(preset="si", speed=speed, seed=0) as bench:
+    with (
+        tempfile.TemporaryDirectory(prefix="nanocell-demo-") as tmp,
+        SimulatedBench(preset="si", speed=speed, seed=0) as bench,
+    ):
         station = Path(tmp) / "station.yaml"
         bench.write_station(station)
         plan = make_plan("si_seed", station, {"cycles": str(cycles)})
         with _Display(quiet=as_json) as display:
-            result = run_plan(plan, store, operator="demo", on_progress=display.on_progress, on_log=display.on_log)
+            result = run_plan(
+                plan, store, operator="demo", on_progress=display.on_progress, on_log=display.on_log
+            )
     summary = run_summary(store, result.run_id)
     summary["wall_s"] = round(time.monotonic() - t0, 2)
     summary["database"] = str(db)
@@ -147,7 +170,7 @@ def register(app: typer.Typer) -> None:
         operator: str = typer.Option(None, "--operator", help="Who runs it (stored with the run)."),
         sets: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: NAME=VALUE."),
     ) -> None:
-        """Run a protocol on a station (Ctrl-C / SIGTERM abort safely; pause via the store's control table)."""
+        """Run a protocol on a station (Ctrl-C / SIGTERM abort safely; pause via the control table)."""
         raise typer.Exit(cmd_run(protocol, station, db, operator, sets))
 
     @app.command("resume")
@@ -180,8 +203,10 @@ def register(app: typer.Typer) -> None:
         from nanocell_daq.engine.benchmark import map_overhead
         from simulated_instruments.bench import SimulatedBench
 
-        with SimulatedBench(preset="si", speed=1e6, seed=0) as bench, \
-                tempfile.TemporaryDirectory(prefix="nanocell-bench-") as tmp:
+        with (
+            SimulatedBench(preset="si", speed=1e6, seed=0) as bench,
+            tempfile.TemporaryDirectory(prefix="nanocell-bench-") as tmp,
+        ):
             station = Path(tmp) / "station.yaml"
             bench.write_station(station)
             figures = map_overhead(station, Path(tmp) / "bench.db", pixels)

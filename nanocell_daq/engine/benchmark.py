@@ -1,7 +1,8 @@
 """``nanocell bench map``: engine overhead per Raman map pixel, and the socket round trip for scale.
 
-Overhead = wall time of a 1 ms-exposure (the shortest the CCD takes; ~0 at the bench speed) map on an instant stage / pixels: engine + drivers + VISA + emulator +
-store, everything but the physics. The bench is started by the caller (the CLI, the composition root).
+Overhead = wall time of a map with 1 ms exposures (the CCD's shortest; ~0 at the bench speed) on an
+instant stage / pixels: engine + drivers + VISA + emulator + store, everything but the
+physics. The bench is started by the caller (the CLI, the composition root).
 """
 
 from __future__ import annotations
@@ -64,6 +65,12 @@ def map_overhead(station: str | Path, db: str | Path, pixels: int = 400) -> dict
     finally:
         opened.close()
         store.close()
-    return {"status": result.status, "pixels": n, "map_wall_s": round(step_s, 3), "run_wall_s": round(wall, 3),
-            "overhead_ms_per_pixel": round(step_s / max(n, 1) * 1e3, 3), "socket_rtt_ms": round(rtt, 4),
-            "target_ms_per_pixel": 5.0}
+    return {
+        "status": result.status,
+        "pixels": n,
+        "map_wall_s": round(step_s, 3),
+        "run_wall_s": round(wall, 3),
+        "overhead_ms_per_pixel": round(step_s / max(n, 1) * 1e3, 3),
+        "socket_rtt_ms": round(rtt, 4),
+        "target_ms_per_pixel": 5.0,
+    }

@@ -1,4 +1,4 @@
-"""The engine clock: seconds of experiment time, running ``speed`` times faster than the wall in simulation."""
+"""The engine clock: seconds of experiment time, ``speed`` times faster than the wall in simulation."""
 
 from __future__ import annotations
 

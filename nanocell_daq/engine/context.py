@@ -33,16 +33,44 @@ class StepRecorder:
         self.writer.iv_point(self.step_id, V, I, direction, pair, t=self.engine.clock.now())
         self.n_points += 1
 
-    def map_grid(self, x0_um: float, y0_um: float, dx_um: float, dy_um: float, nx: int, ny: int,  # noqa: PLR0917
-                 z_um: float) -> int:
-        return self.engine.store.add_map_grid(self.engine.run_id, x0_um, y0_um, dx_um, dy_um, nx, ny, z_um=z_um,
-                                              step_id=self.step_id, label=self.label)
+    def map_grid(
+        self, x0_um: float, y0_um: float, dx_um: float, dy_um: float, nx: int, ny: int, z_um: float
+    ) -> int:
+        return self.engine.store.add_map_grid(
+            self.engine.run_id,
+            x0_um,
+            y0_um,
+            dx_um,
+            dy_um,
+            nx,
+            ny,
+            z_um=z_um,
+            step_id=self.step_id,
+            label=self.label,
+        )
 
-    def spectrum(self, x_um: float, y_um: float, z_um: float, spectrum: Spectrum,  # noqa: PLR0917
-                 grid_id: int | None, pixel: int | None) -> None:
+    def spectrum(
+        self,
+        x_um: float,
+        y_um: float,
+        z_um: float,
+        spectrum: Spectrum,
+        grid_id: int | None,
+        pixel: int | None,
+    ) -> None:
         axis_id = self.engine.axis_id(spectrum.wavenumbers)
-        self.writer.spectrum(self.step_id, x_um, y_um, z_um, spectrum.exposure_s, spectrum.counts, axis_id,
-                             grid_id, pixel, t=self.engine.clock.now())
+        self.writer.spectrum(
+            self.step_id,
+            x_um,
+            y_um,
+            z_um,
+            spectrum.exposure_s,
+            spectrum.counts,
+            axis_id,
+            grid_id,
+            pixel,
+            t=self.engine.clock.now(),
+        )
         self.n_points += 1
 
     def event(self, level: str, message: str) -> None:
@@ -91,8 +119,11 @@ class EngineStepContext:
                 last = exc
                 if getattr(exc, "link_error", False):
                     self.engine.reconnect(exc.instrument)
-                self.engine.log("warning", f"query failed (attempt {attempt + 1}/{QUERY_ATTEMPTS}), "
-                                           f"retrying: {exc}", self.recorder.step_id)
+                self.engine.log(
+                    "warning",
+                    f"query failed (attempt {attempt + 1}/{QUERY_ATTEMPTS}), retrying: {exc}",
+                    self.recorder.step_id,
+                )
                 self.engine.control.raise_if_aborted()
         assert last is not None
         raise last

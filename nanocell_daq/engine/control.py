@@ -69,8 +69,14 @@ class RunControl:
 class ControlMonitor(threading.Thread):
     """Polls the store's control table and runs ``tick`` (progress) every ~0.5 s wall."""
 
-    def __init__(self, store: Any, run_id: int, control: RunControl, tick: Callable[[], None] | None = None,
-                 log: Callable[[str, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        store: Any,
+        run_id: int,
+        control: RunControl,
+        tick: Callable[[], None] | None = None,
+        log: Callable[[str, str], None] | None = None,
+    ) -> None:
         super().__init__(name=f"run-{run_id}-control", daemon=True)
         self.store, self.run_id, self.control = store, run_id, control
         self.tick, self.log = tick, log

@@ -34,7 +34,7 @@ def reconnect(obj: Any) -> bool:
     write_term = getattr(conn, "write_termination", None)
     try:
         conn.close()
-    except Exception:  # noqa: BLE001, S110 - the session is dead anyway
+    except Exception:  # noqa: BLE001 - the session is dead anyway
         pass
     try:
         conn.open()
@@ -78,6 +78,7 @@ class Guarded:
                     fault = InstrumentFault(self._name, call, exc)
                     fault.link_error = _is_link_error(exc)
                     raise fault from exc
+
         return guarded
 
     def __getattr__(self, attr: str) -> Any:

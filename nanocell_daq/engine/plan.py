@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import string
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,8 +91,10 @@ def _make_step(spec: StepSpec, errors: list[str]) -> Step | None:
         return cls.from_params(spec.params)
     except NameError as exc:
         name = str(exc)
-        errors.append(f"{spec.where_field(name)}: unknown parameter (parameters of {spec.kind}: "
-                      f"{', '.join(cls.parameter_names())})")
+        errors.append(
+            f"{spec.where_field(name)}: unknown parameter (parameters of {spec.kind}: "
+            f"{', '.join(cls.parameter_names())})"
+        )
     except ValueError as exc:
         name = str(exc).split(":", 1)[0]
         errors.append(f"{spec.where_field(name)}: {str(exc).split(': ', 1)[-1]}")
@@ -120,10 +123,23 @@ def expand(protocol: Protocol, station: StationView) -> Plan:
         instruments = {station.instrument_of(r) for r in needs.roles if r != "router"} - {None}
         pads = {p for w in needs.wirings if w in station.wirings for p in station.wirings[w].pads}
         cycle = list(variables.values())[-1] if variables else None
-        items.append(PlanItem(index=len(items), kind=spec.kind, label=label, cycle=cycle, step=step, spec=spec,
-                              on_fault=spec.on_fault or protocol.on_fault, group=group,
-                              estimate_s=0.0 if problems else step.estimate_s(station),
-                              roles=needs.roles, wirings=needs.wirings, instruments=instruments, pads=pads))
+        items.append(
+            PlanItem(
+                index=len(items),
+                kind=spec.kind,
+                label=label,
+                cycle=cycle,
+                step=step,
+                spec=spec,
+                on_fault=spec.on_fault or protocol.on_fault,
+                group=group,
+                estimate_s=0.0 if problems else step.estimate_s(station),
+                roles=needs.roles,
+                wirings=needs.wirings,
+                instruments=instruments,
+                pads=pads,
+            )
+        )
 
     def walk(nodes: list[Any], variables: dict[str, int]) -> None:
         for node in nodes:
@@ -150,26 +166,32 @@ def expand(protocol: Protocol, station: StationView) -> Plan:
 def _check_parallel(block: ParallelBlock, members: list[PlanItem], errors: list[str]) -> None:
     """Refuse steps that would share an instrument, a pad, or need different router wirings."""
     for a_i, a in enumerate(members):
-        for b in members[a_i + 1:]:
+        for b in members[a_i + 1 :]:
             shared = a.instruments & b.instruments
             if shared:
-                errors.append(f"{b.spec.where(b.kind)}: cannot run in parallel with {a.kind!r} "
-                              f"(line {a.spec.where.line}): both use instrument {', '.join(sorted(shared))}")
+                errors.append(
+                    f"{b.spec.where(b.kind)}: cannot run in parallel with {a.kind!r} "
+                    f"(line {a.spec.where.line}): both use instrument {', '.join(sorted(shared))}"
+                )
             pads = a.pads & b.pads
             if pads:
-                errors.append(f"{b.spec.where(b.kind)}: cannot run in parallel with {a.kind!r} "
-                              f"(line {a.spec.where.line}): both touch pad {', '.join(sorted(pads))}")
+                errors.append(
+                    f"{b.spec.where(b.kind)}: cannot run in parallel with {a.kind!r} "
+                    f"(line {a.spec.where.line}): both touch pad {', '.join(sorted(pads))}"
+                )
     wirings = {w for m in members for w in m.wirings}
     if len(wirings) > 1:
-        errors.append(f"{block.where('parallel')}: steps in a parallel block need one router wiring, "
-                      f"these need {', '.join(sorted(wirings))}")
+        errors.append(
+            f"{block.where('parallel')}: steps in a parallel block need one router wiring, "
+            f"these need {', '.join(sorted(wirings))}"
+        )
 
 
 def fmt_duration(seconds: float) -> str:
     """``1 h 02 min``, ``3 min 05 s``, ``12.0 s``."""
-    if seconds != seconds or seconds == float("inf"):
+    if math.isnan(seconds) or math.isinf(seconds):
         return "unbounded"
-    s = int(round(seconds))
+    s = round(seconds)
     if s >= 3600:
         return f"{s // 3600} h {s % 3600 // 60:02d} min"
     if s >= 60:

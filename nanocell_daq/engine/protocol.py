@@ -165,14 +165,18 @@ class _Parser:
             raise UserError(f"{where(what)}: expected a list of steps, got {type(seq).__name__}")
         if not seq:
             raise UserError(f"{where(what)}: the list of steps is empty")
-        return [self.node(item, self.where(seq, i) if isinstance(seq, CommentedSeq) else where, what)
-                for i, item in enumerate(seq)]
+        return [
+            self.node(item, self.where(seq, i) if isinstance(seq, CommentedSeq) else where, what)
+            for i, item in enumerate(seq)
+        ]
 
     def node(self, item: Any, where: Where, what: str) -> Node:
         if not isinstance(item, dict) or len(item) != 1:
-            raise UserError(f"{where(what)}: each entry must be a mapping with one key, the step kind "
-                            f"(e.g. `- iv: {{...}}`), `repeat` or `parallel`")
-        (key, body), = item.items()
+            raise UserError(
+                f"{where(what)}: each entry must be a mapping with one key, the step kind "
+                f"(e.g. `- iv: {{...}}`), `repeat` or `parallel`"
+            )
+        ((key, body),) = item.items()
         key = str(key)
         w = self.where(item, key)
         if key == "repeat":
@@ -186,8 +190,10 @@ class _Parser:
             raise UserError(f"{where('repeat')}: expected a mapping with `times` and `steps`")
         unknown = set(map(str, body)) - {"times", "steps", "var"}
         if unknown:
-            raise UserError(f"{Where(where.path, _line(body, sorted(unknown)[0]))('repeat.' + sorted(unknown)[0])}"
-                            f": unknown key (allowed: times, steps, var)")
+            raise UserError(
+                f"{Where(where.path, _line(body, sorted(unknown)[0]))('repeat.' + sorted(unknown)[0])}"
+                f": unknown key (allowed: times, steps, var)"
+            )
         tw = Where(where.path, _line(body, "times") if "times" in body else where.line)
         if "times" not in body:
             raise UserError(f"{tw('repeat.times')}: missing (how many repetitions)")
@@ -198,7 +204,9 @@ class _Parser:
             raise UserError(f"{where('repeat.steps')}: missing")
         var = str(body.get("var", "cycle"))
         sw = Where(where.path, _line(body, "steps"))
-        return RepeatBlock(times=times, body=self.nodes(body["steps"], sw, "repeat.steps"), var=var, where=where)
+        return RepeatBlock(
+            times=times, body=self.nodes(body["steps"], sw, "repeat.steps"), var=var, where=where
+        )
 
     def parallel(self, body: Any, where: Where) -> ParallelBlock:
         label = None
@@ -210,7 +218,9 @@ class _Parser:
         nodes = self.nodes(seq, where, "parallel")
         steps = [n for n in nodes if isinstance(n, StepSpec)]
         if len(steps) != len(nodes):
-            raise UserError(f"{where('parallel')}: only plain steps may run in parallel (no repeat/parallel inside)")
+            raise UserError(
+                f"{where('parallel')}: only plain steps may run in parallel (no repeat/parallel inside)"
+            )
         if len(steps) < 2:
             raise UserError(f"{where('parallel')}: a parallel block needs at least two steps")
         return ParallelBlock(steps=steps, label=None if label is None else str(label), where=where)
@@ -222,16 +232,24 @@ class _Parser:
             raise UserError(f"{where(kind)}: expected a mapping of parameters, got {type(body).__name__}")
         lines = {str(k): _line(body, k) or where.line for k in body}
         params: dict[str, Any] = {}
-        for k, v in body.items():
-            k = str(k)
+        for key, v in body.items():
+            k = str(key)
             params[k] = self.subst(_plain(v), Where(where.path, lines[k])(f"{kind}.{k}"))
         label = params.pop("label", None)
         on_fault = params.pop("on_fault", None)
         if on_fault is not None and on_fault not in FAULT_POLICIES:
-            raise UserError(f"{Where(where.path, lines['on_fault'])(kind + '.on_fault')}: must be one of "
-                            f"{', '.join(FAULT_POLICIES)}, got {on_fault!r}")
-        return StepSpec(kind=kind, params=params, label=None if label is None else str(label),
-                        on_fault=on_fault, where=where, field_lines=lines)
+            raise UserError(
+                f"{Where(where.path, lines['on_fault'])(kind + '.on_fault')}: must be one of "
+                f"{', '.join(FAULT_POLICIES)}, got {on_fault!r}"
+            )
+        return StepSpec(
+            kind=kind,
+            params=params,
+            label=None if label is None else str(label),
+            on_fault=on_fault,
+            where=where,
+            field_lines=lines,
+        )
 
 
 def _coerce(text: str) -> Any:
@@ -250,13 +268,17 @@ def parse_protocol(text: str, path: str = "<protocol>", overrides: dict[str, Any
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise UserError(f"{path}{line}: YAML syntax error: {problem}") from None
     if not isinstance(doc, dict):
-        raise UserError(f"{path}: a protocol is a YAML mapping with `protocol`, `steps` (and optional "
-                        f"`parameters`, `on_fault`)")
+        raise UserError(
+            f"{path}: a protocol is a YAML mapping with `protocol`, `steps` (and optional "
+            f"`parameters`, `on_fault`)"
+        )
     allowed = {"protocol", "name", "description", "parameters", "on_fault", "steps"}
     for key in doc:
         if str(key) not in allowed:
-            raise UserError(f"{Where(path, _line(doc, key))(str(key))}: unknown key "
-                            f"(allowed: {', '.join(sorted(allowed))})")
+            raise UserError(
+                f"{Where(path, _line(doc, key))(str(key))}: unknown key "
+                f"(allowed: {', '.join(sorted(allowed))})"
+            )
     raw_params = doc.get("parameters") or {}
     if not isinstance(raw_params, dict):
         raise UserError(f"{Where(path, _line(doc, 'parameters'))('parameters')}: expected a mapping")
@@ -264,12 +286,16 @@ def parse_protocol(text: str, path: str = "<protocol>", overrides: dict[str, Any
     for name, value in (overrides or {}).items():
         if name not in parameters:
             known = ", ".join(sorted(parameters)) or "none"
-            raise UserError(f"{path}: parameters.{name}: not a parameter of this protocol (parameters: {known})")
+            raise UserError(
+                f"{path}: parameters.{name}: not a parameter of this protocol (parameters: {known})"
+            )
         parameters[name] = _coerce(value) if isinstance(value, str) else value
     on_fault = str(doc.get("on_fault", "stop"))
     if on_fault not in FAULT_POLICIES:
-        raise UserError(f"{Where(path, _line(doc, 'on_fault'))('on_fault')}: must be one of "
-                        f"{', '.join(FAULT_POLICIES)}, got {on_fault!r}")
+        raise UserError(
+            f"{Where(path, _line(doc, 'on_fault'))('on_fault')}: must be one of "
+            f"{', '.join(FAULT_POLICIES)}, got {on_fault!r}"
+        )
     if "steps" not in doc:
         raise UserError(f"{path}: steps: missing (the list of steps)")
     parser = _Parser(path, parameters)

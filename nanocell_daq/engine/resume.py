@@ -39,8 +39,9 @@ def _attempts(store: Any, run_id: int) -> dict[int, list[Any]]:
     return by_index
 
 
-def _galvanostatic_rest(item: PlanItem, rows: list[Any], store: Any, run_id: int,
-                        nominal_Ah: float | None) -> dict[str, Any] | None:
+def _galvanostatic_rest(
+    item: PlanItem, rows: list[Any], store: Any, run_id: int, nominal_Ah: float | None
+) -> dict[str, Any] | None:
     """Parameter overrides for what remains of an interrupted galvanostatic step; None when it is done."""
     step = item.step
     assert isinstance(step, GalvanostaticStep)
@@ -99,16 +100,39 @@ def prepare_resume(store: Any, run_id: int, station: str | Path | None = None) -
     if view.has_role("galvanostat") and "cycling" in view.wirings and len(skip) < len(plan.items):
         step = OCVRest.from_params({"time_s": RECHECK_S, "interval_s": 1.0})
         spec = StepSpec("rest", {}, "resume: OCV re-check", None, Where(f"run {run_id}"))
-        prelude.append(PlanItem(index=-1, kind="rest", label="resume: OCV re-check", cycle=None, step=step,
-                                spec=spec, on_fault="stop", group=-1, estimate_s=RECHECK_S, roles={"galvanostat"},
-                                wirings=["cycling"]))
-    return plan, {"run_id": run_id, "skip": skip, "overrides": overrides, "prelude": prelude,
-                  "clock_start": clock_start}
+        prelude.append(
+            PlanItem(
+                index=-1,
+                kind="rest",
+                label="resume: OCV re-check",
+                cycle=None,
+                step=step,
+                spec=spec,
+                on_fault="stop",
+                group=-1,
+                estimate_s=RECHECK_S,
+                roles={"galvanostat"},
+                wirings=["cycling"],
+            )
+        )
+    return plan, {
+        "run_id": run_id,
+        "skip": skip,
+        "overrides": overrides,
+        "prelude": prelude,
+        "clock_start": clock_start,
+    }
 
 
-def resume_run(store: Any, run_id: int, station: str | Path | None = None, *, operator: str | None = None,
-               on_progress: ProgressCallback | None = None,
-               on_log: Callable[[str, str], None] | None = None) -> RunResult:
+def resume_run(
+    store: Any,
+    run_id: int,
+    station: str | Path | None = None,
+    *,
+    operator: str | None = None,
+    on_progress: ProgressCallback | None = None,
+    on_log: Callable[[str, str], None] | None = None,
+) -> RunResult:
     """Continue run ``run_id`` on ``station`` (default: the stored snapshot's file content)."""
     plan, kw = prepare_resume(store, run_id, station)
     for note in abort_orphan_techniques(plan.station):
@@ -117,8 +141,12 @@ def resume_run(store: Any, run_id: int, station: str | Path | None = None, *, op
     try:
         store.reopen_run(run_id)
         done = len(kw["skip"])
-        store.log_event(run_id, "warning", f"resuming: {done}/{len(plan.items)} steps done; "
-                                           f"continuing {len(kw['overrides'])} interrupted step(s)")
+        store.log_event(
+            run_id,
+            "warning",
+            f"resuming: {done}/{len(plan.items)} steps done; "
+            f"continuing {len(kw['overrides'])} interrupted step(s)",
+        )
         engine = Engine(plan, opened, store, operator=operator, on_progress=on_progress, on_log=on_log, **kw)
         return engine.run()
     finally:

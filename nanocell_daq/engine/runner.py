@@ -53,11 +53,22 @@ class Engine:
     OCV re-check) and ``clock_start`` (the stored time axis continues).
     """
 
-    def __init__(self, plan: Plan, opened: OpenStation, store: Any, *, operator: str | None = None,  # noqa: PLR0917
-                 run_id: int | None = None, skip: set[int] | None = None,
-                 overrides: dict[int, dict[str, Any]] | None = None, prelude: list[PlanItem] | None = None,
-                 clock_start: float = 0.0, on_progress: ProgressCallback | None = None,
-                 on_log: Callable[[str, str], None] | None = None, flush_interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        opened: OpenStation,
+        store: Any,
+        *,
+        operator: str | None = None,
+        run_id: int | None = None,
+        skip: set[int] | None = None,
+        overrides: dict[int, dict[str, Any]] | None = None,
+        prelude: list[PlanItem] | None = None,
+        clock_start: float = 0.0,
+        on_progress: ProgressCallback | None = None,
+        on_log: Callable[[str, str], None] | None = None,
+        flush_interval: float = 0.5,
+    ) -> None:
         self.plan, self.opened, self.store = plan, opened, store
         self.view = plan.station
         self.operator = operator
@@ -113,13 +124,17 @@ class Engine:
             if self._wiring == wiring:
                 return
             if self._group_wiring is not None:
-                raise StepFault(f"cannot switch the router to {wiring!r} while a parallel block uses "
-                                f"{self._group_wiring!r}")
+                raise StepFault(
+                    f"cannot switch the router to {wiring!r} while a parallel block uses "
+                    f"{self._group_wiring!r}"
+                )
             if wiring not in self.view.wirings:
                 raise StepFault(f"the station has no wiring {wiring!r}")
             failures = outputs_off(self.instruments)
             if failures:
-                raise StepFault(f"refusing to switch to {wiring!r}: outputs not confirmed off: {'; '.join(failures)}")
+                raise StepFault(
+                    f"refusing to switch to {wiring!r}: outputs not confirmed off: {'; '.join(failures)}"
+                )
             router = self.instruments.role("router")
             self._wiring = None
             router.connect(wiring)
@@ -127,7 +142,9 @@ class Engine:
             expected = set(self.view.wirings[wiring].channels)
             if closed != expected:
                 router.open_all()
-                raise StepFault(f"router read-back for {wiring!r}: closed {sorted(closed)}, expected {sorted(expected)}")
+                raise StepFault(
+                    f"router read-back for {wiring!r}: closed {sorted(closed)}, expected {sorted(expected)}"
+                )
             self._wiring = wiring
             self.log("info", f"router: {wiring} ({', '.join(sorted(expected))} closed)")
 
@@ -139,15 +156,19 @@ class Engine:
             failures = outputs_off(self.instruments)
             self.control.safe_generation += 1
             self._made_safe_for_pause = True
-            self.log("warning" if failures else "info",
-                     "paused: every output off" + (f" (failed: {'; '.join(failures)})" if failures else ""))
+            self.log(
+                "warning" if failures else "info",
+                "paused: every output off" + (f" (failed: {'; '.join(failures)})" if failures else ""),
+            )
             self._label = f"paused ({self._label})"
         self._report_progress()
 
     # --- progress -------------------------------------------------------------------------------------
     def _fraction(self) -> float:
         total = self.plan.total_s or 1.0
-        current = max((item.estimate_s * ctx.fraction for item, ctx in list(self._lanes.values())), default=0.0)
+        current = max(
+            (item.estimate_s * ctx.fraction for item, ctx in list(self._lanes.values())), default=0.0
+        )
         return min((self._done_est + current) / total, 1.0)
 
     def _report_progress(self) -> None:
@@ -165,15 +186,24 @@ class Engine:
     def _create_run(self) -> None:
         view = self.view
         dev = view.device
-        device_id = self.store.add_device(str(dev.get("chip", "unknown chip")), str(dev.get("wire", "")),
-                                          materials=dev.get("materials"), dimensions=dev.get("dimensions"),
-                                          contacts=view.pads, extra={k: v for k, v in dev.items() if k not in
-                                                                     ("chip", "wire", "materials", "dimensions")})
+        device_id = self.store.add_device(
+            str(dev.get("chip", "unknown chip")),
+            str(dev.get("wire", "")),
+            materials=dev.get("materials"),
+            dimensions=dev.get("dimensions"),
+            contacts=view.pads,
+            extra={k: v for k, v in dev.items() if k not in ("chip", "wire", "materials", "dimensions")},
+        )
         proto = self.plan.protocol
         snapshot = {"path": view.path, "config": view.config, "instruments": self.opened.snapshot}
-        self.run_id = self.store.create_run(proto.name, with_parameters(proto.text, proto.parameters),
-                                            device_id=device_id, station=snapshot, operator=self.operator,
-                                            software_version=__version__)
+        self.run_id = self.store.create_run(
+            proto.name,
+            with_parameters(proto.text, proto.parameters),
+            device_id=device_id,
+            station=snapshot,
+            operator=self.operator,
+            software_version=__version__,
+        )
 
     def run(self) -> RunResult:
         if self.run_id is None:
@@ -181,7 +211,9 @@ class Engine:
         else:
             self._next_index = 1 + max((s.index for s in self.store.steps(self.run_id)), default=-1)
         self.writer = self.store.writer(self.flush_interval)
-        monitor = ControlMonitor(self.store, self.run_id, self.control, tick=self._report_progress, log=self.log)
+        monitor = ControlMonitor(
+            self.store, self.run_id, self.control, tick=self._report_progress, log=self.log
+        )
         status, reason = "completed", None
         with SignalHandlers(self.control):
             monitor.start()
@@ -206,8 +238,10 @@ class Engine:
             self.log("error", "could not make everything safe: " + "; ".join(failures))
             if status == "completed":
                 status, reason = "failed", "could not make everything safe: " + "; ".join(failures)
-        self.log("info" if status == "completed" else "error",
-                 f"run {status}" + (f": {reason}" if reason else "") + "; every output off, matrix open")
+        self.log(
+            "info" if status == "completed" else "error",
+            f"run {status}" + (f": {reason}" if reason else "") + "; every output off, matrix open",
+        )
         monitor.stop()
         try:
             self.writer.close()
@@ -225,8 +259,11 @@ class Engine:
         failures = all_safe(self.instruments)
         if failures:
             raise StepFault("cannot start from a safe state: " + "; ".join(failures))
-        self.log("info", f"run started: {self.plan.protocol.name} ({len(self.plan.items)} steps, "
-                         f"estimated {self.plan.total_s:.0f} s at clock speed {self.clock.speed:g})")
+        self.log(
+            "info",
+            f"run started: {self.plan.protocol.name} ({len(self.plan.items)} steps, "
+            f"estimated {self.plan.total_s:.0f} s at clock speed {self.clock.speed:g})",
+        )
         failed: list[str] = []
         for group in [[p] for p in self.prelude] + self.plan.groups():
             est = self.plan.group_estimate_s(group) if group[0] not in self.prelude else 0.0
@@ -243,7 +280,10 @@ class Engine:
                         return "failed", f"step {out.item.index} '{out.item.label}' failed: {out.error}"
             self.control.raise_if_aborted()
         if failed:
-            return "completed", f"{len(failed)} step(s) failed, run continued (on_fault: continue): " + "; ".join(failed)
+            return (
+                "completed",
+                f"{len(failed)} step(s) failed, run continued (on_fault: continue): " + "; ".join(failed),
+            )
         return "completed", None
 
     def _run_group(self, group: list[PlanItem]) -> list[StepOutcome]:
@@ -265,7 +305,9 @@ class Engine:
             if out.status == "failed" and item.on_fault == "stop":
                 self.control.request_abort(f"parallel step '{item.label}' failed: {out.error}")
 
-        threads = [threading.Thread(target=lane, args=(k, item), name=f"lane-{k}") for k, item in enumerate(group)]
+        threads = [
+            threading.Thread(target=lane, args=(k, item), name=f"lane-{k}") for k, item in enumerate(group)
+        ]
         try:
             for t in threads:
                 t.start()

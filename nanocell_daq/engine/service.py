@@ -11,6 +11,7 @@ from nanocell_daq.engine.protocol import load_protocol, shipped_protocols
 from nanocell_daq.engine.runner import Engine, ProgressCallback, RunResult
 from nanocell_daq.engine.station_io import open_station
 from nanocell_daq.engine.stationview import StationView
+from nanocell_daq.station import load_station
 
 
 def protocol_path(name_or_path: str | Path) -> Path:
@@ -23,17 +24,26 @@ def protocol_path(name_or_path: str | Path) -> Path:
 
 def make_plan(protocol: str | Path, station: str | Path, overrides: dict[str, Any] | None = None) -> Plan:
     """Parse and validate: UserError (file:line: field) before any instrument is touched."""
+    load_station(station)  # the station file's own validation (file:line: field) comes first
     proto = load_protocol(protocol_path(protocol), overrides)
     return expand(proto, StationView.from_file(station))
 
 
-def run_plan(plan: Plan, store: Any, *, operator: str | None = None, on_progress: ProgressCallback | None = None,
-             on_log: Callable[[str, str], None] | None = None, **engine_kw: Any) -> RunResult:
+def run_plan(
+    plan: Plan,
+    store: Any,
+    *,
+    operator: str | None = None,
+    on_progress: ProgressCallback | None = None,
+    on_log: Callable[[str, str], None] | None = None,
+    **engine_kw: Any,
+) -> RunResult:
     """Open the plan's station and run it into ``store`` (instruments closed afterwards)."""
     opened = open_station(plan.station)
     try:
-        engine = Engine(plan, opened, store, operator=operator, on_progress=on_progress, on_log=on_log,
-                        **engine_kw)
+        engine = Engine(
+            plan, opened, store, operator=operator, on_progress=on_progress, on_log=on_log, **engine_kw
+        )
         return engine.run()
     finally:
         opened.close()

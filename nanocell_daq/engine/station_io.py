@@ -1,7 +1,6 @@
 """Open a station's instruments for a run: role objects, instrument names, snapshot, shutdown.
 
-Uses ``nanocell_daq.station.build_station`` (the station area's API). Until that lands, a minimal builder
-from ``drivers.registry`` stands in (same station file format), so the engine can run on the bench.
+Uses the station area's ``load_station``/``build_station`` (identity and role checks happen there).
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from typing import Any
 
 from drivers.roles import ROLES
 from nanocell_daq.engine.stationview import StationView
-from nanocell_daq.errors import UserError
+from nanocell_daq.station import build_station, load_station
 
 
 @dataclass
@@ -28,7 +27,7 @@ class OpenStation:
     def shutdown_all(self) -> list[str]:
         """Every instrument's ``shutdown()`` (outputs safe); returns failures, never raises."""
         failures = []
-        if self.station is not None and hasattr(self.station, "shutdown_all"):
+        if self.station is not None:
             try:
                 self.station.shutdown_all()
                 return failures
@@ -54,20 +53,8 @@ class OpenStation:
             seen.add(id(adapter))
             try:
                 adapter.close()
-            except Exception:  # noqa: BLE001, S110 - closing a dead connection at exit
+            except Exception:  # noqa: BLE001 - closing a dead connection at exit
                 pass
-
-
-def _station_api() -> tuple[Any, Any] | None:
-    try:
-        from nanocell_daq import station as st
-    except ImportError:
-        return None
-    load = getattr(st, "load_station", None) or getattr(st, "load", None)
-    build = getattr(st, "build_station", None)
-    if load is None or build is None:
-        return None
-    return load, build
 
 
 _SCRIPT_DRIVERS = frozenset({"emstat4"})
@@ -107,49 +94,18 @@ def abort_orphan_techniques(view: StationView) -> list[str]:
         finally:
             try:
                 conn.close()
-            except Exception:  # noqa: BLE001, S110 - closing at the end of a recovery
+            except Exception:  # noqa: BLE001 - closing at the end of a recovery
                 pass
     return done
 
 
 def open_station(view: StationView) -> OpenStation:
     """Connect to every instrument of ``view``'s station file (UserError naming the instrument on failure)."""
-    api = _station_api()
-    if api is not None:
-        load, build = api
-        config = load(view.path)
-        station = build(config)
-        roles = {name: station.role(name) for name in view.roles if name in ROLES}
-        snapshot = {}
-        if hasattr(station, "snapshot"):
-            try:
-                snapshot = station.snapshot()
-            except Exception as exc:  # noqa: BLE001 - the snapshot is informative only
-                snapshot = {"error": str(exc)}
-        return OpenStation(view=view, roles=roles, names=dict(view.roles), snapshot=snapshot, station=station)
-    return _fallback_open(view)
-
-
-def _fallback_open(view: StationView) -> OpenStation:
-    """Minimal builder (workaround until nanocell_daq.station.build_station exists)."""
-    from drivers.registry import ROUTER_DRIVERS, resolve
-    from drivers.routing import MatrixRouter
-
-    instruments: dict[str, Any] = {}
-    for name, cfg in (view.config.get("instruments") or {}).items():
-        driver = str(cfg.get("driver"))
-        options = dict(cfg.get("options") or {})
-        if "timeout_ms" in options:
-            options["timeout"] = options.pop("timeout_ms")
-        try:
-            cls = resolve(driver).load()
-            inst = cls(cfg["resource"], **options)
-        except Exception as exc:
-            raise UserError(f"{view.path}: instruments.{name}: cannot open {driver} at "
-                            f"{cfg.get('resource')}: {exc}") from None
-        if driver in ROUTER_DRIVERS:
-            inst = MatrixRouter(inst, {w.name: frozenset(w.channels) for w in view.wirings.values()})
-        instruments[name] = inst
-    roles = {role: instruments[name] for role, name in view.roles.items() if name in instruments}
-    return OpenStation(view=view, roles=roles, names=dict(view.roles),
-                       snapshot={"config": view.config})
+    config = load_station(view.path)
+    station = build_station(config)
+    roles = {name: station.role(name) for name in view.roles if name in ROLES}
+    try:
+        snapshot = station.snapshot()
+    except Exception as exc:  # noqa: BLE001 - the snapshot is informative only
+        snapshot = {"error": str(exc)}
+    return OpenStation(view=view, roles=roles, names=dict(view.roles), snapshot=snapshot, station=station)

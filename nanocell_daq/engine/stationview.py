@@ -97,14 +97,25 @@ class StationView:
     @classmethod
     def from_dict(cls, config: dict[str, Any], path: str = "<station>") -> StationView:
         wirings = {}
-        for name, w in (config.get("wirings") or {}).items():
-            w = w or {}
-            wirings[str(name)] = Wiring(str(name), str(w.get("instrument", "")),
-                                        [str(c) for c in w.get("channels", [])], [str(p) for p in w.get("pads", [])])
+        for name, entry in (config.get("wirings") or {}).items():
+            w = entry or {}
+            wirings[str(name)] = Wiring(
+                str(name),
+                str(w.get("instrument", "")),
+                [str(c) for c in w.get("channels", [])],
+                [str(p) for p in w.get("pads", [])],
+            )
         sim = config.get("simulation") or {}
-        return cls(path=path, config=config, roles=dict(config.get("roles") or {}),
-                   pads=dict(config.get("pads") or {}), wirings=wirings, limits=dict(config.get("limits") or {}),
-                   device=dict(config.get("device") or {}), speed=float(sim.get("speed", 1.0) or 1.0))
+        return cls(
+            path=path,
+            config=config,
+            roles=dict(config.get("roles") or {}),
+            pads=dict(config.get("pads") or {}),
+            wirings=wirings,
+            limits=dict(config.get("limits") or {}),
+            device=dict(config.get("device") or {}),
+            speed=float(sim.get("speed", 1.0) or 1.0),
+        )
 
     def where(self, *keys: str) -> str:
         """``station.yaml line N`` for a limit, for talkative errors."""

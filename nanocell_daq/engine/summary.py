@@ -23,30 +23,52 @@ def run_summary(store: Any, run_id: int) -> dict[str, Any]:
 
     info = store.run(run_id)
     result = analyze_run(store, run_id)
-    checkpoints = [{"label": c["label"], "conductance_S": _clean(c.get("conductance_S")),
-                    "nonlinearity": _clean(c.get("nonlinearity")), "xc_mean": _clean(c.get("xc_mean"))}
-                   for c in result.checkpoints]
-    half_cycles = [{"cycle": _clean(h["cycle"]), "direction": h["direction"],
-                    "capacity_Ah": _clean(h["capacity_Ah"])} for h in result.half_cycles]
-    return {"run_id": int(run_id), "status": info.status, "reason": info.reason,
-            "checkpoints": checkpoints, "half_cycles": half_cycles}
+    checkpoints = [
+        {
+            "label": c["label"],
+            "conductance_S": _clean(c.get("conductance_S")),
+            "nonlinearity": _clean(c.get("nonlinearity")),
+            "xc_mean": _clean(c.get("xc_mean")),
+        }
+        for c in result.checkpoints
+    ]
+    half_cycles = [
+        {"cycle": _clean(h["cycle"]), "direction": h["direction"], "capacity_Ah": _clean(h["capacity_Ah"])}
+        for h in result.half_cycles
+    ]
+    return {
+        "run_id": int(run_id),
+        "status": info.status,
+        "reason": info.reason,
+        "checkpoints": checkpoints,
+        "half_cycles": half_cycles,
+    }
 
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:
     """A terminal rendering of :func:`run_summary`."""
-    lines = [f"run {summary['run_id']}: {summary['status']}" + (f" ({summary['reason']})" if summary.get("reason")
-                                                                 else "")]
+    lines = [
+        f"run {summary['run_id']}: {summary['status']}"
+        + (f" ({summary['reason']})" if summary.get("reason") else "")
+    ]
     if summary["half_cycles"]:
         lines.append("capacity per half-cycle:")
         for h in summary["half_cycles"]:
             cap = h["capacity_Ah"]
-            lines.append(f"  cycle {h['cycle']} {h['direction']:<9} "
-                         + (f"{cap * 1e12:8.4f} pAh" if cap is not None else "     n/a"))
+            lines.append(
+                f"  cycle {h['cycle']} {h['direction']:<9} "
+                + (f"{cap * 1e12:8.4f} pAh" if cap is not None else "     n/a")
+            )
     if summary["checkpoints"]:
         lines.append("checkpoints (zero-bias conductance, nonlinearity index, mean crystalline fraction):")
         for c in summary["checkpoints"]:
             g, nl, xc = c["conductance_S"], c["nonlinearity"], c["xc_mean"]
-            lines.append(f"  {c['label']:<22} G0 " + (f"{g:9.3e} S" if g is not None else "      n/a  ")
-                         + "  NL " + (f"{nl:6.2f}" if nl is not None else "   n/a")
-                         + "  Xc " + (f"{xc:5.2f}" if xc is not None else "  n/a"))
+            lines.append(
+                f"  {c['label']:<22} G0 "
+                + (f"{g:9.3e} S" if g is not None else "      n/a  ")
+                + "  NL "
+                + (f"{nl:6.2f}" if nl is not None else "   n/a")
+                + "  Xc "
+                + (f"{xc:5.2f}" if xc is not None else "  n/a")
+            )
     return lines

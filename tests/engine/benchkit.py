@@ -36,8 +36,9 @@ def plan_for(bench: Any, tmp: Path, protocol: str, overrides: dict[str, str] | N
     return expand(load_protocol(protocol_path(protocol), overrides), view)
 
 
-def run(bench: Any, tmp: Path, protocol: str, overrides: dict[str, str] | None = None,
-        **kw: Any) -> tuple[Store, Any]:
+def run(
+    bench: Any, tmp: Path, protocol: str, overrides: dict[str, str] | None = None, **kw: Any
+) -> tuple[Store, Any]:
     store = Store.open(tmp / "runs.db")
     plan = plan_for(bench, tmp, protocol, overrides)
     return store, run_plan(plan, store, **kw)

@@ -22,14 +22,16 @@ def test_check_prints_the_plan_with_durations(station_path, capsys):
 
 def test_check_error_names_file_line_field(tmp_path, station_path, capsys):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(textwrap.dedent("""\
+    bad.write_text(
+        textwrap.dedent("""\
         protocol: bad
         steps:
           - iv: {pairs: [S-D]}
           - galvanostatic:
               current_A: 1.0e-11
               v_max_V: 4.4
-        """))
+        """)
+    )
     code = main(["check", str(bad), "--station", str(station_path)])
     err = capsys.readouterr().err
     assert code == 2
@@ -38,7 +40,9 @@ def test_check_error_names_file_line_field(tmp_path, station_path, capsys):
 
 
 def test_check_unknown_protocol_parameter(station_path, capsys):
-    code = main(["check", str(shipped_protocols()["si_seed"]), "--station", str(station_path), "--set", "cyc=3"])
+    code = main(
+        ["check", str(shipped_protocols()["si_seed"]), "--station", str(station_path), "--set", "cyc=3"]
+    )
     assert code == 2
     assert "parameters.cyc: not a parameter" in capsys.readouterr().err
 

@@ -22,6 +22,7 @@ PROTOCOL = """
 
 def _run_with_fault(tmp_path, instrument, fault, at_step, delay_s=0.0, policy="stop"):
     with SimulatedBench(preset="si", speed=400, seed=1) as bench:
+
         def on_log(level, message):
             if message.startswith(f"step {at_step} ") and message.endswith("started"):
                 threading.Timer(delay_s, bench.inject, (instrument, fault)).start()
@@ -34,13 +35,16 @@ def _run_with_fault(tmp_path, instrument, fault, at_step, delay_s=0.0, policy="s
     return result, on, steps, events
 
 
-@pytest.mark.parametrize(("instrument", "fault", "at_step", "delay_s", "status", "failed_kind"), [
-    ("smu", "garble", 0, 0.05, "completed", None),                 # a garbled reply is retried
-    ("pstat", "error_next", 1, 0.0, "failed", "galvanostatic"),    # technique rejected: step ends
-    ("stage", "stage_limit", 2, 0.0, "failed", "raman_map"),       # move stopped short: map ends
-    ("matrix", "drop", 1, 0.0, "failed", "galvanostatic"),         # dropped link: reconnected to open all
-    ("smu", "compliance_trip", 0, 0.0, "failed", "iv"),            # compliance trip ends the sweep
-])
+@pytest.mark.parametrize(
+    ("instrument", "fault", "at_step", "delay_s", "status", "failed_kind"),
+    [
+        ("smu", "garble", 0, 0.05, "completed", None),  # a garbled reply is retried
+        ("pstat", "error_next", 1, 0.0, "failed", "galvanostatic"),  # technique rejected: step ends
+        ("stage", "stage_limit", 2, 0.0, "failed", "raman_map"),  # move stopped short: map ends
+        ("matrix", "drop", 1, 0.0, "failed", "galvanostatic"),  # dropped link: reconnected to open all
+        ("smu", "compliance_trip", 0, 0.0, "failed", "iv"),  # compliance trip ends the sweep
+    ],
+)
 def test_fault_ends_with_every_output_off(tmp_path, instrument, fault, at_step, delay_s, status, failed_kind):
     result, on, steps, events = _run_with_fault(tmp_path, instrument, fault, at_step, delay_s)
     assert on == {}, f"outputs left on after {fault} on {instrument}: {on}"
@@ -63,6 +67,6 @@ def test_continue_policy_runs_the_rest_after_a_failed_step(tmp_path):
 
 def test_fault_while_the_cell_is_on_stops_the_cell(tmp_path):
     """A garbled poll reply mid-step is retried; an error on the stop path still leaves the cell off."""
-    result, on, steps, _ = _run_with_fault(tmp_path, "pstat", "garble", 1, delay_s=0.1)
+    _, on, steps, _ = _run_with_fault(tmp_path, "pstat", "garble", 1, delay_s=0.1)
     assert on == {}
     assert ("galvanostatic", "completed") in steps or ("galvanostatic", "failed") in steps

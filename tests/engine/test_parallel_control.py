@@ -56,7 +56,11 @@ def _start(bench, tmp_path, protocol):
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         runs = store.runs()
-        if runs and any(s.kind == "galvanostatic" for s in store.steps(runs[-1].id)) and bench.output_on("pstat"):
+        if (
+            runs
+            and any(s.kind == "galvanostatic" for s in store.steps(runs[-1].id))
+            and bench.output_on("pstat")
+        ):
             return store, runs[-1].id, thread, out
         time.sleep(0.05)
     raise AssertionError("the galvanostatic step did not start")
@@ -89,8 +93,10 @@ def test_pause_turns_the_cell_off_and_resume_goes_on_to_the_end(tmp_path):
         cyc = store.cycling(run_id, step_id=steps["slow charge"].id)
         assert len(cyc.t) > n_paused
         assert np.all(np.diff(cyc.t) > 0)  # one time axis across the pause
-        assert abs(cyc.Q[-1]) >= 0.5 * 0.99 * bench.station_dict()["device"]["nominal_capacity_Ah"] * 3600 \
+        assert (
+            abs(cyc.Q[-1]) >= 0.5 * 0.99 * bench.station_dict()["device"]["nominal_capacity_Ah"] * 3600
             or steps["slow charge"].status == "completed"
+        )
         assert benchkit.outputs_on(bench) == {}
         assert [c.action for c in store.pending_controls(run_id)] == []
 

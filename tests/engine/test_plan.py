@@ -15,16 +15,28 @@ def _plan(text, station):
     return expand(parse_protocol(textwrap.dedent(text), "p.yaml"), station)
 
 
-@pytest.mark.parametrize(("step", "message"), [
-    ("iv: {compliance_A: 2.0e-6}", "iv.compliance_A: 2e-06 A exceeds the limit 1e-06 A of wiring 'conductance:S-D'"),
-    ("iv: {v_max_V: 2.0}", "iv.v_max_V: 2 V exceeds the limit 1 V"),
-    ("iv: {pairs: [S-X]}", "iv.pairs: no wiring 'conductance:S-X'"),
-    ("galvanostatic: {current_A: 5.0e-9}", "galvanostatic.current_A: |5e-09| A exceeds the device's cycling limit"),
-    ("galvanostatic: {current_A: 1.0e-11, v_max_V: 4.3}", "galvanostatic.v_max_V: 4.3 V is outside"),
-    ("cv: {vertex1_V: 4.5}", "cv.vertex1_V: 4.5 V is outside"),
-    ("raman_map: {laser_power_mW: 2}", "raman_map.laser_power_mW: 2 mW exceeds the device limit 0.5 mW"),
-    ("raman_map: {along_wire: false, mode: area, x0_um: 990, nx: 40, dx_um: 1}", "outside the stage travel"),
-])
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        (
+            "iv: {compliance_A: 2.0e-6}",
+            "iv.compliance_A: 2e-06 A exceeds the limit 1e-06 A of wiring 'conductance:S-D'",
+        ),
+        ("iv: {v_max_V: 2.0}", "iv.v_max_V: 2 V exceeds the limit 1 V"),
+        ("iv: {pairs: [S-X]}", "iv.pairs: no wiring 'conductance:S-X'"),
+        (
+            "galvanostatic: {current_A: 5.0e-9}",
+            "galvanostatic.current_A: |5e-09| A exceeds the device's cycling limit",
+        ),
+        ("galvanostatic: {current_A: 1.0e-11, v_max_V: 4.3}", "galvanostatic.v_max_V: 4.3 V is outside"),
+        ("cv: {vertex1_V: 4.5}", "cv.vertex1_V: 4.5 V is outside"),
+        ("raman_map: {laser_power_mW: 2}", "raman_map.laser_power_mW: 2 mW exceeds the device limit 0.5 mW"),
+        (
+            "raman_map: {along_wire: false, mode: area, x0_um: 990, nx: 40, dx_um: 1}",
+            "outside the stage travel",
+        ),
+    ],
+)
 def test_limits_are_checked_with_talkative_messages(station, step, message):
     with pytest.raises(UserError) as info:
         _plan(f"steps:\n  - {step}\n", station)
@@ -34,24 +46,30 @@ def test_limits_are_checked_with_talkative_messages(station, step, message):
 
 
 def test_parallel_map_during_cycling_is_accepted(station):
-    plan = _plan("""
+    plan = _plan(
+        """
         steps:
           - parallel:
               - galvanostatic: {current_A: 1.0e-11, max_time_s: 100}
               - raman_map: {nx: 5, exposure_s: 1}
           - iv: {}
-        """, station)
+        """,
+        station,
+    )
     groups = plan.groups()
     assert [len(g) for g in groups] == [2, 1]
     assert plan.group_estimate_s(groups[0]) == max(i.estimate_s for i in groups[0])
 
 
-@pytest.mark.parametrize(("a", "b", "why"), [
-    ("iv: {}", "iv: {}", "both use instrument shutter, smu"),
-    ("galvanostatic: {current_A: 1.0e-11}", "rest: {}", "both use instrument pstat"),
-    ("galvanostatic: {current_A: 1.0e-11}", "iv: {}", "both touch pad S"),
-    ("iv: {}", "raman_map: {}", "both use instrument shutter"),
-])
+@pytest.mark.parametrize(
+    ("a", "b", "why"),
+    [
+        ("iv: {}", "iv: {}", "both use instrument shutter, smu"),
+        ("galvanostatic: {current_A: 1.0e-11}", "rest: {}", "both use instrument pstat"),
+        ("galvanostatic: {current_A: 1.0e-11}", "iv: {}", "both touch pad S"),
+        ("iv: {}", "raman_map: {}", "both use instrument shutter"),
+    ],
+)
 def test_parallel_conflicts_are_refused(station, a, b, why):
     with pytest.raises(UserError, match=why):
         _plan(f"steps:\n  - parallel:\n      - {a}\n      - {b}\n", station)

@@ -28,8 +28,15 @@ def test_repeat_expands_with_cycle_labels_and_parameters(station):
                 - galvanostatic: {label: "discharge {cycle}", current_A: -$i}
         """)
     plan = expand(proto, station)
-    assert [i.label for i in plan.items] == ["pristine", "charge 1", "discharge 1", "charge 2", "discharge 2",
-                                             "charge 3", "discharge 3"]
+    assert [i.label for i in plan.items] == [
+        "pristine",
+        "charge 1",
+        "discharge 1",
+        "charge 2",
+        "discharge 2",
+        "charge 3",
+        "discharge 3",
+    ]
     assert [i.cycle for i in plan.items] == [None, 1, 1, 2, 2, 3, 3]
     assert plan.items[2].parameters["current_A"] == -2e-11
     assert plan.total_s > 0
@@ -43,7 +50,7 @@ def test_override_changes_number_of_cycles(station):
 
 
 def test_unknown_override_is_refused():
-    with pytest.raises(UserError, match="parameters.nope"):
+    with pytest.raises(UserError, match=r"parameters\.nope"):
         load_protocol(shipped_protocols()["si_seed"], {"nope": "1"})
 
 
@@ -54,16 +61,19 @@ def test_with_parameters_keeps_comments_and_sets_value():
     assert parse_protocol(out).parameters["cycles"] == 5
 
 
-@pytest.mark.parametrize(("text", "where"), [
-    ("steps:\n  - iv: {v_max_V: 0.5, bogus: 1}\n", "p.yaml:2: iv.bogus: unknown parameter"),
-    ("steps:\n  - iv:\n      points: -3\n", "p.yaml:3: iv.points"),
-    ("steps:\n  - dance: {}\n", "p.yaml:2: dance: unknown step kind"),
-    ("steps:\n  - repeat:\n      times: 0\n      steps: [{iv: {}}]\n", "p.yaml:3: repeat.times"),
-    ("steps:\n  - iv: {label: 'x {cyc}'}\n", "p.yaml:2: iv.label: unknown placeholder {cyc}"),
-    ("steps:\n  - iv: {compliance_A: $c}\n", "p.yaml:2: iv.compliance_A: unknown parameter $c"),
-    ("on_fault: maybe\nsteps:\n  - iv: {}\n", "p.yaml:1: on_fault"),
-    ("steps:\n  - iv: {v_max_V: [1\n", "p.yaml:3: YAML syntax error"),
-])
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("steps:\n  - iv: {v_max_V: 0.5, bogus: 1}\n", "p.yaml:2: iv.bogus: unknown parameter"),
+        ("steps:\n  - iv:\n      points: -3\n", "p.yaml:3: iv.points"),
+        ("steps:\n  - dance: {}\n", "p.yaml:2: dance: unknown step kind"),
+        ("steps:\n  - repeat:\n      times: 0\n      steps: [{iv: {}}]\n", "p.yaml:3: repeat.times"),
+        ("steps:\n  - iv: {label: 'x {cyc}'}\n", "p.yaml:2: iv.label: unknown placeholder {cyc}"),
+        ("steps:\n  - iv: {compliance_A: $c}\n", "p.yaml:2: iv.compliance_A: unknown parameter $c"),
+        ("on_fault: maybe\nsteps:\n  - iv: {}\n", "p.yaml:1: on_fault"),
+        ("steps:\n  - iv: {v_max_V: [1\n", "p.yaml:3: YAML syntax error"),
+    ],
+)
 def test_errors_name_file_line_field(station, text, where):
     with pytest.raises(UserError) as info:
         expand(parse_protocol(text, "p.yaml"), station)

@@ -14,12 +14,14 @@ pytestmark = pytest.mark.slow
 
 def test_over_limit_protocol_never_touches_an_output(tmp_path, capsys):
     proto = tmp_path / "too_much.yaml"
-    proto.write_text(textwrap.dedent("""\
+    proto.write_text(
+        textwrap.dedent("""\
         protocol: too much
         steps:
           - galvanostatic: {current_A: 1.0e-11}
           - iv: {pairs: [S-D], v_max_V: 0.5, compliance_A: 5.0e-6}
-        """))
+        """)
+    )
     with SimulatedBench(preset="si", speed=1000, seed=0) as bench:
         station = bench.write_station(tmp_path / "station.yaml")
         code = main(["run", str(proto), "--station", str(station), "--db", str(tmp_path / "r.db")])

@@ -1,4 +1,4 @@
-"""kill -9 of ``nanocell run`` in the middle of a galvanostatic step, then ``nanocell resume`` completes it."""
+"""kill -9 of ``nanocell run`` during a galvanostatic step, then ``nanocell resume`` completes the run."""
 
 from __future__ import annotations
 
@@ -58,8 +58,21 @@ def test_kill_9_then_resume_completes_the_protocol(tmp_path, capsys):
     db = tmp_path / "runs.db"
     with SimulatedBench(preset="si", speed=100, seed=0) as bench:
         station = bench.write_station(tmp_path / "station.yaml")
-        proc = subprocess.Popen([sys.executable, "-m", "nanocell_daq", "run", str(proto), "--station", str(station),
-                                 "--db", str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "nanocell_daq",
+                "run",
+                str(proto),
+                "--station",
+                str(station),
+                "--db",
+                str(db),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         run_id = _wait_for_charge(db, proc)
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=10)

@@ -1,0 +1,202 @@
+"""A fake step context and fake role objects: steps run without the engine or any instrument."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from drivers.roles import Sample, Spectrum
+from nanocell_daq.engine.stationview import StationView
+from procedures.context import StepAborted
+
+STATION = {
+    "roles": {
+        r: r for r in ("source_meter", "galvanostat", "stage", "spectrometer", "laser", "shutter", "router")
+    },
+    "device": {"nominal_capacity_Ah": 1e-13, "wire_position_um": {"start": [0, 0], "end": [4, 0], "z": 1.0}},
+    "pads": {"S": {}, "D": {}, "CE": {}},
+    "wirings": {
+        "cycling": {"channels": ["a"], "pads": ["S", "CE"]},
+        "conductance:S-D": {"channels": ["b"], "pads": ["S", "D"]},
+    },
+    "limits": {},
+}
+
+
+class Clock:
+    speed = 1.0
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.cycling_rows: list[tuple] = []
+        self.iv_rows: list[tuple] = []
+        self.spectra: list[tuple] = []
+        self.events: list[str] = []
+
+    def cycling(self, t, E, I, Q):  # noqa: E741
+        self.cycling_rows.append((t, E, I, Q))
+
+    def iv(self, V, I, direction, pair):  # noqa: E741
+        self.iv_rows.append((V, I, direction, pair))
+
+    def map_grid(self, *args):
+        return 7
+
+    def spectrum(self, x, y, z, spectrum, grid_id, pixel):
+        self.spectra.append((x, y, z, grid_id, pixel))
+
+    def event(self, level, message):
+        self.events.append(message)
+
+
+class Galvanostat:
+    """A cell whose potential rises linearly with the charge passed; streams one sample per ``sleep``."""
+
+    id = "fake"
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock, self.running, self.starts, self.pending = clock, False, [], []
+        self.q = 0.0
+
+    def start_galvanostatic(self, current_A, interval_s, max_time_s, v_min, v_max):
+        self.running, self.current, self.t0 = True, current_A, self.clock.t
+        self.starts.append((current_A, max_time_s, v_min, v_max))
+
+    def start_ocp(self, interval_s, max_time_s):
+        self.running, self.current, self.t0 = True, 0.0, self.clock.t
+        self.starts.append((0.0, max_time_s, None, None))
+
+    def tick(self, dt: float) -> None:
+        if self.running:
+            self.q += self.current * dt
+            self.pending.append(Sample(self.clock.t - self.t0, 3.0 + self.q * 1e10, self.current))
+
+    def poll(self):
+        out, self.pending = self.pending, []
+        return out
+
+    def stop(self):
+        self.running = False
+
+    def shutdown(self):
+        self.stop()
+
+
+class SourceMeter:
+    id = "fake smu"
+
+    def __init__(self, g: float = 1e-6, compliance_at: float | None = None) -> None:
+        self.g, self.v, self.on, self.compliance_at = g, 0.0, False, compliance_at
+        self.configured = 0
+
+    def configure_voltage_source(self, compliance_A, nplc=1.0, current_range_A=None):
+        self.configured += 1
+
+    def set_voltage(self, v):
+        self.v = v
+
+    def measure_current(self):
+        return self.g * self.v
+
+    @property
+    def compliance_tripped(self):
+        return self.compliance_at is not None and self.v >= self.compliance_at
+
+    def enable_output(self):
+        self.on = True
+
+    def disable_output(self):
+        self.on = False
+
+
+class Shutter:
+    id = "fake shutter"
+
+    def __init__(self) -> None:
+        self.is_open, self.history = False, []
+
+    def open(self):
+        self.is_open = True
+        self.history.append("open")
+
+    def close(self):
+        self.is_open = False
+        self.history.append("close")
+
+
+class Stage:
+    id = "fake stage"
+
+    def __init__(self) -> None:
+        self.position = (0.0, 0.0, 0.0)
+
+    def move_to(self, x, y, z=None):
+        self.position = (x, y, z)
+
+
+class Spectrometer:
+    id = "fake spectrometer"
+    exposure_s = 1.0
+    accumulations = 1
+    power_mW = 0.0
+
+    def __init__(self, shutter: Shutter) -> None:
+        self.shutter, self.shutter_seen = shutter, []
+
+    def acquire(self):
+        self.shutter_seen.append(self.shutter.is_open)
+        return Spectrum(
+            np.linspace(100, 1800, 8), np.ones(8, np.float32), self.exposure_s, self.accumulations
+        )
+
+
+class Context:
+    """Implements the StepContext protocol; ``pause_at`` makes checkpoint() report one pause."""
+
+    def __init__(
+        self, roles: dict[str, Any], pause_at: int | None = None, abort_at: int | None = None
+    ) -> None:
+        self.clock = Clock()
+        self.recorder = Recorder()
+        self.station = StationView.from_dict(STATION, "fake.yaml")
+        self.roles = roles
+        self.wirings: list[str] = []
+        self.checkpoints = 0
+        self.pause_at, self.abort_at = pause_at, abort_at
+        self.fraction = 0.0
+
+    def role(self, name):
+        return self.roles[name]
+
+    def use_wiring(self, wiring):
+        self.wirings.append(wiring)
+
+    def checkpoint(self):
+        self.checkpoints += 1
+        if self.abort_at is not None and self.checkpoints >= self.abort_at:
+            raise StepAborted("test abort")
+        if self.pause_at is not None and self.checkpoints == self.pause_at:
+            for r in self.roles.values():  # what the engine does on a pause: every output off
+                getattr(r, "stop", getattr(r, "disable_output", lambda: None))()
+            return True
+        return False
+
+    def sleep(self, seconds):
+        self.clock.t += seconds
+        g = self.roles.get("galvanostat")
+        if g is not None:
+            g.tick(seconds)
+
+    def query(self, fn, *args):
+        return fn(*args)
+
+    def progress(self, fraction):
+        self.fraction = fraction
