@@ -108,3 +108,33 @@ def test_kill_9_then_resume_completes_the_protocol(tmp_path, capsys):
     assert total_Ah == pytest.approx(0.4 * nominal, rel=0.1)
     assert second.t[0] > first.t[-1]  # the time axis continues
     store.close()
+
+
+def test_sigterm_aborts_safely_and_the_aborted_run_resumes(tmp_path):
+    proto = tmp_path / "p.yaml"
+    proto.write_text(PROTOCOL)
+    db = tmp_path / "runs.db"
+    with SimulatedBench(preset="si", speed=100, seed=0) as bench:
+        station = bench.write_station(tmp_path / "station.yaml")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nanocell_daq", "run", str(proto), "--station", str(station), "--db", str(db)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        run_id = _wait_for_charge(db, proc)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 3, out
+        assert b"aborted: SIGTERM received" in out
+        assert benchkit.outputs_on(bench) == {}
+        store = Store.open(db, create=False)
+        assert store.run(run_id).status == "aborted"
+        assert [s.status for s in store.steps(run_id)] == ["completed", "aborted"]
+        store.close()
+
+        assert main(["resume", str(run_id), "--db", str(db)]) == 0  # station from the stored snapshot
+        assert benchkit.outputs_on(bench) == {}
+    store = Store.open(db, create=False)
+    assert store.run(run_id).status == "completed"
+    assert [s.label for s in store.steps(run_id)][-3:] == ["charge (resumed)", "rest", "after charge"]
+    store.close()
