@@ -51,6 +51,7 @@ def run_gui(
 
         QTimer.singleShot(int(quit_after_s * 1000), finish)
     code = app.exec()
+    window.station_panel.shutdown()  # the window's own simulated bench stops with it, however it ended
     window.deleteLater()  # tear the widgets down while Qt still runs, not during interpreter finalization
     app.processEvents()
     store.close()

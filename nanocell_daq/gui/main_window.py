@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget
 
 from nanocell_daq.errors import UserError
+from nanocell_daq.gui.analysis_actions import AnalysisActions
 from nanocell_daq.gui.live_plots import LivePlotsWidget
 from nanocell_daq.gui.poller import RunPoller
 from nanocell_daq.gui.run_browser_view import RunBrowserView
@@ -40,6 +41,7 @@ class MainWindow(QMainWindow):
         self.live = LiveRunModel(store)
         self.control = RunControlModel(store, db_path)
         self.browser = RunBrowserModel(store)
+        self.analysis = AnalysisActions(self, lambda: self.store)
 
         self.plots = LivePlotsWidget(self.live)
         self.setCentralWidget(self.plots)
@@ -93,7 +95,9 @@ class MainWindow(QMainWindow):
         from nanocell_daq.gui.protocol_editor import ProtocolEditorPanel
         from nanocell_daq.gui.station_panel import StationPanel
 
-        station_panel = StationPanel(self.run_panel.station, station)
+        station_panel = StationPanel(
+            self.run_panel.station, station, run_active=lambda: self.live.status == "running"
+        )
         protocol_panel = ProtocolEditorPanel(self.run_panel.protocol, self.run_panel.station, protocol)
         return station_panel, protocol_panel
 
@@ -169,16 +173,12 @@ class MainWindow(QMainWindow):
             self.save_screenshot(path)
 
     def export_run(self, run_id: int) -> None:
-        """Export a run's data (CSV + HDF5) with the analysis module."""
-        from nanocell_daq.gui.analysis_actions import export_run
-
-        export_run(self, self.store, run_id)
+        """Export a run's tables (HDF5 file or CSV folder) with the analysis package."""
+        self.analysis.export_run(run_id)
 
     def report_run(self, run_id: int) -> None:
-        """Make a run's one-page report with the analysis module."""
-        from nanocell_daq.gui.analysis_actions import report_run
-
-        report_run(self, self.store, run_id)
+        """Write a run's one-page report (PNG/PDF) with the analysis package."""
+        self.analysis.report_run(run_id)
 
     # -- periodic --------------------------------------------------------------------------------------
     def _slow_tick(self) -> None:
@@ -200,9 +200,24 @@ class MainWindow(QMainWindow):
             f" · {self.live.n_spectra:,} spectra"
         )
 
-    def closeEvent(self, event: object) -> None:
-        """Stop polling; a run started from here keeps going (it is its own process)."""
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Stop polling and this window's simulated bench; a run started from here keeps going (own process).
+
+        A run on the window's own simulated bench cannot outlive it: the user is asked first.
+        """
+        sim = self.station_panel.sim
+        if sim is not None and sim.running and self.live.status == "running" and self.isVisible():
+            answer = QMessageBox.question(
+                self,
+                "Stop the simulated bench?",
+                f"Run {self.live.run_id} is still running, perhaps on this window's simulated bench, which"
+                " stops when the window closes (the run would then fail). Close anyway?",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
         self.slow.stop()
         self.poller.stop()
+        self.analysis.shutdown()
         self.station_panel.shutdown()
-        super().closeEvent(event)  # type: ignore[arg-type]
+        super().closeEvent(event)

@@ -101,6 +101,7 @@ class RunControlPanel(QWidget):
         live.status_changed.connect(self._status_changed)
         live.progress_changed.connect(self._progress_changed)
         live.events_added.connect(self._events_added)
+        live.stale_changed.connect(lambda _since: self._status_changed(self.live.status))
         control.message.connect(self._message)
         control.process_ended.connect(self._process_ended)
         self._update_buttons()
@@ -157,6 +158,12 @@ class RunControlPanel(QWidget):
         else:
             color = STATUS_COLORS.get(status, MUTED)
             reason = f" — {self.live.reason}" if self.live.reason else ""
+            since = self.live.stale_since
+            if since is not None:
+                reason = (
+                    f" — <span style='color:{STATUS_COLORS['failed']}'>engine not responding since "
+                    f"{since.astimezone():%Y-%m-%d %H:%M:%S}</span>"
+                )
             self.run_label.setText(
                 f"<b>Run {run_id}</b>: <span style='color:{color}'>{status or '…'}</span>{reason}"
             )

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from nanocell_daq.viewmodels.raman_map import MapModel
 from nanocell_daq.viewmodels.trace import DecimatedTrace, GrowingArray
 
 MAX_LOG_LINES = 5000
+STALE_AFTER_S = 30.0
+"""A running engine reports progress every ~0.5 s; this long without a word means it is gone (s)."""
 
 
 @dataclass
@@ -45,6 +48,7 @@ class PollBatch:
     steps: list[StepInfo] | None  # None when not re-read this time
     grids: list[MapGrid] | None
     read_at: float = field(default_factory=time.perf_counter)  # perf_counter() when the reads finished
+    started: dt.datetime | None = None  # when the run was created (its first sign of life)
 
 
 @dataclass
@@ -94,6 +98,9 @@ class LiveRunModel:
         self.spectrum_changed = Signal("spectrum_changed")
         self.events_added = Signal("events_added")
         self.steps_changed = Signal("steps_changed")
+        self.stale_changed = Signal("stale_changed")  # stale_changed(last sign of life | None)
+        self.last_alive: dt.datetime | None = None
+        self.stale_since: dt.datetime | None = None
         if run_id is not None:
             self.set_run(run_id)
 
@@ -113,6 +120,7 @@ class LiveRunModel:
         self.map.clear()
         self.steps = []
         self.status, self.reason, self.progress = "", None, None
+        self.last_alive = self.stale_since = None
         self.log.clear()
         self.latest_spectrum = None
         self.n_spectra = 0
@@ -160,6 +168,7 @@ class LiveRunModel:
             info.reason,
             steps,
             grids,
+            started=info.started,
         )
 
     def apply(self, batch: PollBatch | None) -> None:
@@ -199,6 +208,32 @@ class LiveRunModel:
         if batch.status != self.status:
             self.status, self.reason = batch.status, batch.reason
             self.status_changed.emit(batch.status)
+        self._heartbeat(batch)
+
+    # -- is the engine alive ---------------------------------------------------------------------------
+    def _heartbeat(self, batch: PollBatch, now: dt.datetime | None = None) -> None:
+        """Track the last sign of life (progress, event, run start); flag a "running" run gone quiet."""
+        signs = [batch.started, self.last_alive]
+        if batch.progress is not None:
+            signs.append(batch.progress.updated)
+        if batch.events:
+            signs.append(batch.events[-1].time)
+        known = [t for t in signs if t is not None]
+        self.last_alive = max(known) if known else None
+        self.check_stale(now)
+
+    def check_stale(self, now: dt.datetime | None = None, after_s: float = STALE_AFTER_S) -> None:
+        """Set ``stale_since`` (and emit ``stale_changed``) when a running run's engine fell silent."""
+        now = now or dt.datetime.now(dt.UTC)
+        stale = (
+            self.status == "running"
+            and self.last_alive is not None
+            and (now - self.last_alive).total_seconds() > after_s
+        )
+        since = self.last_alive if stale else None
+        if since != self.stale_since:
+            self.stale_since = since
+            self.stale_changed.emit(since)
 
     def poll(self) -> PollBatch | None:
         """``apply(fetch())`` on the calling thread; returns the batch."""

@@ -16,6 +16,15 @@ from pathlib import Path
 from nanocell_daq.errors import UserError
 from nanocell_daq.storage import Store
 from nanocell_daq.viewmodels.events import Signal
+from nanocell_daq.viewmodels.live_run import STALE_AFTER_S
+from nanocell_daq.viewmodels.run_browser import format_duration
+
+
+def last_sign_of_life(store: Store, run_id: int) -> dt.datetime:
+    """When the run's engine last reported progress (every ~0.5 s while alive), else when the run began."""
+    progress = store.progress(run_id)
+    started = store.run(run_id).started
+    return max(started, progress.updated) if progress is not None else started
 
 
 def nanocell_command() -> list[str]:
@@ -117,8 +126,12 @@ class RunControlModel:
         self.run_id = run_id
         self.attached.emit(run_id)
 
-    def reattach(self) -> int | None:
-        """Attach to the newest run the database says is running (e.g. after the GUI was closed); its id."""
+    def reattach(self, stale_after_s: float = STALE_AFTER_S) -> int | None:
+        """Attach to the newest run the database says is running (e.g. after the GUI was closed); its id.
+
+        A run whose engine has not reported for ``stale_after_s`` (it died without marking the run) is
+        still shown, but the message says so instead of pretending to follow a live run.
+        """
         if self.store is None:
             return None
         running = [r for r in self.store.runs() if r.status == "running"]
@@ -126,7 +139,15 @@ class RunControlModel:
             return None
         run_id = max(r.id for r in running)
         self.attach(run_id)
-        self.message.emit(f"re-attached to running run {run_id}")
+        alive = last_sign_of_life(self.store, run_id)
+        age = (dt.datetime.now(dt.UTC) - alive).total_seconds()
+        if age > stale_after_s:
+            self.message.emit(
+                f"run {run_id} is marked running, but its engine is not responding since "
+                f"{alive.astimezone():%Y-%m-%d %H:%M:%S} ({format_duration(age)} ago)"
+            )
+        else:
+            self.message.emit(f"re-attached to running run {run_id}")
         return run_id
 
     # -- controlling -----------------------------------------------------------------------------------

@@ -101,3 +101,40 @@ def test_switching_runs_starts_from_scratch(store) -> None:
     model.set_run(b)
     model.poll()
     assert model.n_points == 0 and not model.iv.curves and model.map.filled_count() == (0, 0)
+
+
+def test_a_running_run_whose_engine_fell_silent_is_flagged_stale(store) -> None:
+    import datetime as dt
+
+    run = store.create_run("engine will die")
+    store.set_progress(run, "charge 1", 0.1, 100.0)
+    model = LiveRunModel(store, run)
+    flags: list[object] = []
+    model.stale_changed.connect(flags.append)
+    model.poll()
+    assert model.stale_since is None and flags == []
+    later = model.last_alive + dt.timedelta(seconds=31)
+    model.check_stale(now=later)
+    assert model.stale_since == store.progress(run).updated and flags == [model.stale_since]
+    store.set_progress(run, "charge 1", 0.2, 90.0)  # it speaks again
+    model.poll()
+    assert model.stale_since is None and flags[-1] is None
+    store.finish_run(run, "completed")
+    model.poll()
+    model.check_stale(now=later + dt.timedelta(days=1))
+    assert model.stale_since is None  # a finished run is never "not responding"
+
+
+def test_reattach_says_when_the_running_run_has_no_live_engine(store) -> None:
+    import time
+
+    from nanocell_daq.viewmodels import RunControlModel
+
+    run = store.create_run("orphan")
+    control = RunControlModel(store, None)
+    messages: list[str] = []
+    control.message.connect(messages.append)
+    assert control.reattach() == run and messages[-1] == f"re-attached to running run {run}"
+    time.sleep(0.05)
+    assert control.reattach(stale_after_s=0.01) == run
+    assert "engine is not responding since" in messages[-1]

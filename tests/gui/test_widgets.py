@@ -107,3 +107,18 @@ def test_a_simulated_run_started_from_the_gui_completes_and_fills_every_plot(qtb
     drawn = window.plots.plot_data()
     assert all(n > 0 for n in drawn.values()), (drawn, tail)
     assert window.run_panel.progress.value() > 0
+
+
+def test_stale_engine_is_shown_in_the_run_label(qtbot, store, qt_ok, tmp_path) -> None:
+    import datetime as dt
+
+    from nanocell_daq.gui.main_window import MainWindow
+
+    run = store.create_run("engine died")
+    win = MainWindow(store, str(tmp_path / "runs.db"), interval_ms=50)
+    qtbot.addWidget(win)
+    assert win.live.run_id == run
+    _settle(qtbot, win)
+    win.live.check_stale(now=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))
+    assert "engine not responding since" in win.run_panel.run_label.text()
+    win.close()
