@@ -32,7 +32,8 @@ def win(qt_ok, qtbot, store, tmp_path, monkeypatch):
 def _save_as(monkeypatch, path, chosen_filter: str = "") -> None:
     from PySide6.QtWidgets import QFileDialog
 
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(path), chosen_filter)))
+    answer = (str(path), chosen_filter)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: answer))
 
 
 def _select_run(win, run_id: int) -> None:

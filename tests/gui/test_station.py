@@ -1,4 +1,4 @@
-"""Station panel and model against a real simulated bench: identities, an unreachable instrument, sim serve."""
+"""Station panel and model against a real simulated bench: identities, an unreachable one, sim serve."""
 
 from __future__ import annotations
 
