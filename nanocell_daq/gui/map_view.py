@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from nanocell_daq.gui.theme import MUTED, PIXEL_COLOR, style_plot
@@ -47,12 +47,22 @@ class MapView(QWidget):
         self.colorbar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
         self.marker = pg.ScatterPlotItem(size=11, pen=pg.mkPen(PIXEL_COLOR, width=2), brush=None, symbol="s")
         self.plot.addItem(self.marker)
+        hair = pg.mkPen(MUTED, width=0.8, style=Qt.PenStyle.DashLine)
+        self.vline = pg.InfiniteLine(angle=90, movable=False, pen=hair)
+        self.hline = pg.InfiniteLine(angle=0, movable=False, pen=hair)
+        for line in (self.vline, self.hline):
+            line.setVisible(False)
+            self.plot.addItem(line, ignoreBounds=True)
+        self.readout = QLabel("")
+        self.readout.setStyleSheet(f"color: {MUTED}")
+        self.plot.scene().sigMouseMoved.connect(self._hover)
         self.image.mouseClickEvent = self._clicked  # type: ignore[method-assign]
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
         layout.addWidget(self.plot)
+        layout.addWidget(self.readout)
         self.dirty = True
         self._shown_grid: int | None = None
         self._update_window_enabled()
@@ -109,6 +119,22 @@ class MapView(QWidget):
             self._shown_grid = gid
         n, total = self.model.filled_count(gid)
         self.filled.setText(f"{n}/{total} pixels")
+
+    def hover(self, x_um: float, y_um: float) -> None:
+        """Crosshair at stage point (x_um, y_um) and the readout of the map there."""
+        for line, v in ((self.vline, x_um), (self.hline, y_um)):
+            line.setPos(v)
+            line.setVisible(True)
+        self.readout.setText(self.model.readout(x_um, y_um))
+
+    def _hover(self, scene_pos: QPointF) -> None:
+        vb = self.plot.getPlotItem().vb
+        if not vb.sceneBoundingRect().contains(scene_pos):
+            self.vline.setVisible(False)
+            self.hline.setVisible(False)
+            return
+        p = vb.mapSceneToView(scene_pos)
+        self.hover(p.x(), p.y())
 
     # -- view -> model ---------------------------------------------------------------------------------
     def _update_window_enabled(self) -> None:

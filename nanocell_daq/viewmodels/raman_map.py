@@ -157,6 +157,30 @@ class MapModel:
         gd = self.grids[gid]
         return int(gd.filled.sum()), gd.filled.size
 
+    def pixel_at(self, x_um: float, y_um: float, grid_id: int | None = None) -> tuple[int, int] | None:
+        """The (ix, iy) pixel whose square holds stage point (x_um, y_um) (um), or None outside the grid."""
+        gid = self.current_grid if grid_id is None else grid_id
+        gd = self.grids.get(gid) if gid is not None else None
+        if gd is None:
+            return None
+        g = gd.grid
+        ix = int(np.floor((x_um - g.x0_um) / g.dx_um + 0.5)) if g.dx_um else 0
+        iy = int(np.floor((y_um - g.y0_um) / g.dy_um + 0.5)) if g.dy_um else 0
+        return (ix, iy) if 0 <= ix < g.nx and 0 <= iy < g.ny else None
+
+    def readout(self, x_um: float, y_um: float, grid_id: int | None = None) -> str:
+        """What the map shows at a stage point: position (um), pixel, and the quantity's value there."""
+        where = f"x {x_um:.2f} µm, y {y_um:.2f} µm"
+        pixel = self.pixel_at(x_um, y_um, grid_id)
+        if pixel is None:
+            return where
+        ix, iy = pixel
+        value = float(self.image(grid_id)[iy, ix])
+        shown = "not measured yet" if not np.isfinite(value) else (
+            f"Xc {value:.2f}" if self.quantity == "Xc" else f"{self.quantity} {value:.4g} counts·cm⁻¹"
+        )
+        return f"{where} · pixel ({ix}, {iy}) · {shown}"
+
     def spectrum_at(self, ix: int, iy: int, grid_id: int | None = None) -> np.ndarray | None:
         """Counts of pixel (ix, iy) on ``self.axis``, or None if not measured (yet)."""
         gid = self.current_grid if grid_id is None else grid_id

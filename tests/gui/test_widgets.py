@@ -122,3 +122,20 @@ def test_stale_engine_is_shown_in_the_run_label(qtbot, store, qt_ok, tmp_path) -
     win.live.check_stale(now=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))
     assert "engine not responding since" in win.run_panel.run_label.text()
     win.close()
+
+
+def test_hovering_the_map_shows_a_crosshair_and_the_pixel_value(qtbot, store, window) -> None:
+    from PySide6.QtCore import QPointF
+
+    run = write_demo_run(store, cycles=1, points_per_half=20, map_nx=5, map_ny=2)
+    window.control.attach(run)
+    _settle(qtbot, window)
+    view = window.plots.map
+    vb = view.plot.getPlotItem().vb
+    # demo grid: x0 100 um, y0 199 um, 0.5 um pitch: pixel (3, 1) is centred on (101.5, 199.5)
+    view.plot.scene().sigMouseMoved.emit(vb.mapViewToScene(QPointF(101.6, 199.4)))
+    assert view.vline.isVisible() and abs(view.vline.value() - 101.6) < 1e-6
+    text = view.readout.text()
+    assert "pixel (3, 1)" in text and "Xc 0." in text, text
+    view.hover(50.0, 50.0)
+    assert "pixel" not in view.readout.text()
