@@ -77,18 +77,19 @@ class EmStat4(Emulator):
     def running(self) -> bool:
         return self._run is not None and not self._run.done
 
-    def push_wiring(self) -> None:
+    def push_wiring(self, t: float | None = None) -> None:
+        """Tell the wiring what the cell terminals drive now (or from simulated time ``t``)."""
         if self.loop_drive is not None:
             mode, value = self.loop_drive
         elif self.pgstat_mode in GALVANOSTATIC_MODES:
             mode, value = "current", self.set_i
         else:
             mode, value = "potential", self.set_e
-        self.wiring.set_pstat(SourceState(self.cell_on, mode if self.cell_on else "open", value))
+        self.wiring.set_pstat(SourceState(self.cell_on, mode if self.cell_on else "open", value), t=t)
 
-    def measure(self) -> tuple[float, float, int]:
-        """(potential V, current A, status bits) at the present simulated time."""
-        t = self.clock.now()
+    def measure(self, t: float | None = None) -> tuple[float, float, int]:
+        """(potential V, current A, status bits) at simulated time ``t`` (now by default)."""
+        t = self.clock.now() if t is None else t
         we = self.wiring.pstat_we_pads()
         mode = self.wiring.pstat.mode
         if we is not None:
@@ -187,6 +188,7 @@ class _ScriptRun:
         self.vars: dict[str, tuple[float, str]] = {}
         self.pck: list[str] | None = None
         self.timer0 = dev.clock.now()
+        self.sample_t: float | None = None  # nominal time of the sample a loop body is handling
         self.thread = threading.Thread(target=self._main, name=f"sim-{dev.name}-script", daemon=True)
 
     # ----- helpers
@@ -294,33 +296,40 @@ class _ScriptRun:
         if interval <= 0:
             raise ScriptError(ERR_ARGUMENT, s.line, "interval must be > 0")
         with dev.lock:
+            t0 = dev.clock.now()  # the loop's clock starts with its drive (same simulated instant)
             if s.cmd == "meas_loop_cp":
                 dev.loop_drive = ("current", self.value(s, a[2]))
             elif s.cmd == "meas_loop_ca":
                 dev.loop_drive = ("potential", self.value(s, a[2]))
             elif s.cmd == "meas_loop_cv":
                 dev.loop_drive = ("potential", points[0])
-            dev.push_wiring()
+            dev.push_wiring(t0)
         self.emit("M0000")
-        t0 = dev.clock.now()
         k = 0
+        # Samples are taken at their nominal simulated times t0 + k * interval, even when this thread wakes
+        # late (a busy host at a high speed factor): like the instrument's own clock, the cut-off then acts
+        # at the sample that crossed it, not some simulated seconds later.
+        t_sample = t0
         try:
             while (k + 1) * interval <= run_time * (1 + 1e-9):
-                self.wait_until(t0 + (k + 1) * interval)
+                t_sample = t0 + (k + 1) * interval
+                self.wait_until(t_sample)
                 with dev.lock:
                     if s.cmd == "meas_loop_cv":
                         dev.loop_drive = ("potential", points[k])
-                        dev.push_wiring()
-                    e, i, status = dev.measure()
+                        dev.push_wiring(t_sample)
+                    e, i, status = dev.measure(t_sample)
                     self._assign(s, e, i, status, points[k] if s.cmd == "meas_loop_cv" else None)
+                self.sample_t = t_sample
                 self.run_body(block.body)
                 k += 1
         except _Break:
             pass
         finally:
+            self.sample_t = None
             with dev.lock:
                 dev.loop_drive = None
-                dev.push_wiring()
+                dev.push_wiring(t_sample)
         self.emit("*")
 
     def _assign(self, s: Stmt, e: float, i: float, status: int, e_set: float | None) -> None:
@@ -372,7 +381,8 @@ class _ScriptRun:
         elif cmd == "timer_start":
             self.timer0 = dev.clock.now()
         elif cmd == "timer_get":
-            self.setvar(s, a[0], dev.clock.now() - self.timer0, "eb")
+            now = self.sample_t if self.sample_t is not None else dev.clock.now()
+            self.setvar(s, a[0], now - self.timer0, "eb")
         elif cmd == "pck_start":
             self.pck = []
         elif cmd == "pck_add":

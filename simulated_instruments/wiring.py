@@ -118,18 +118,19 @@ class Wiring:
         return ("open",)
 
     # ----- sources -----
-    def set_pstat(self, state: SourceState) -> None:
+    def set_pstat(self, state: SourceState, t: float | None = None) -> None:
+        """The potentiostat's drive from simulated time ``t`` (now by default; a sample's nominal time)."""
         with self._lock:
             self.pstat = state
-            self._update()
+            self._update(t)
 
     def set_smu(self, state: SourceState) -> None:
         with self._lock:
             self.smu = state
             self._update()
 
-    def _update(self) -> None:
-        t = self.clock.now()
+    def _update(self, t: float | None = None) -> None:
+        t = self.clock.now() if t is None else t
         self._check_damage(t)
         drive: tuple[Any, ...] = ("open", 0.0, ("S",))
         we = self.pstat_we_pads()
