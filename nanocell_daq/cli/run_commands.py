@@ -1,4 +1,4 @@
-"""``nanocell run | resume | check | demo`` and ``nanocell bench map``: protocol runs on the CLI."""
+"""``nanocell run | resume | check | control | demo`` and ``nanocell bench map``: protocol runs."""
 
 from __future__ import annotations
 
@@ -119,6 +119,23 @@ def cmd_resume(run_id: int, db: Path, station: Path | None, operator: str | None
         store.close()
 
 
+def cmd_control(run_id: int, action: str, db: Path) -> int:
+    from nanocell_daq.storage import Store
+
+    if action not in ("pause", "resume", "abort"):
+        raise UserError(f"control action {action!r}: use pause, resume or abort")
+    store = Store.open(db, create=False)
+    try:
+        info = store.run(run_id)
+        if info.status != "running":
+            raise UserError(f"run {run_id} is {info.status}, not running")
+        store.request_control(run_id, action, requested_by="nanocell control")
+        typer.echo(f"asked run {run_id} to {action} (the engine acts within ~0.5 s, between points)")
+        return 0
+    finally:
+        store.close()
+
+
 def cmd_demo(db: Path, speed: float, as_json: bool, cycles: int) -> int:
     from nanocell_daq.engine.service import make_plan, run_plan
     from nanocell_daq.engine.summary import run_summary, summary_lines
@@ -192,6 +209,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the shipped Si protocol on the simulated bench and print the summary."""
         raise typer.Exit(cmd_demo(db, speed, as_json, cycles))
+
+    @app.command("control")
+    def control(
+        run_id: int = typer.Argument(..., help="The running run."),
+        action: str = typer.Argument(..., help="pause | resume | abort"),
+        db: Path = typer.Option(..., "--db", help="Run database."),
+    ) -> None:
+        """Ask a running engine (any process) to pause, resume or abort between points."""
+        raise typer.Exit(cmd_control(run_id, action, db))
 
     from nanocell_daq.cli.bench_commands import bench_app
 

@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from nanocell_daq.cli import main
 from nanocell_daq.engine.service import run_plan
 from nanocell_daq.storage import Store
 from simulated_instruments.bench import SimulatedBench
@@ -104,11 +105,11 @@ def test_pause_turns_the_cell_off_and_resume_goes_on_to_the_end(tmp_path):
 def test_abort_from_the_control_table_ends_safely(tmp_path):
     with SimulatedBench(preset="si", speed=100, seed=0) as bench:
         store, run_id, thread, out = _start(bench, tmp_path, LONG)
-        store.request_control(run_id, "abort", requested_by="test")
+        assert main(["control", str(run_id), "abort", "--db", str(tmp_path / "runs.db")]) == 0
         thread.join(30)
         result = out["result"]
         assert result.status == "aborted"
-        assert "abort requested by test" in result.reason
+        assert "abort requested by nanocell control" in result.reason
         info = store.run(run_id)
         assert info.status == "aborted" and "abort" in info.reason
         assert [s.status for s in store.steps(run_id)] == ["aborted"]

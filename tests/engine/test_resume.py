@@ -117,7 +117,17 @@ def test_sigterm_aborts_safely_and_the_aborted_run_resumes(tmp_path):
     with SimulatedBench(preset="si", speed=100, seed=0) as bench:
         station = bench.write_station(tmp_path / "station.yaml")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "nanocell_daq", "run", str(proto), "--station", str(station), "--db", str(db)],
+            [
+                sys.executable,
+                "-m",
+                "nanocell_daq",
+                "run",
+                str(proto),
+                "--station",
+                str(station),
+                "--db",
+                str(db),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
