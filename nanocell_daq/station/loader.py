@@ -89,6 +89,11 @@ def parse_station(text: str, path: str | Path = "station.yaml") -> StationConfig
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else "?"
         problem = exc.problem or exc.context or "syntax error"
+        opened = exc.context_mark
+        if (exc.problem and exc.context and opened is not None and mark is not None
+                and opened.line != mark.line):
+            # an unclosed bracket or quote is found lines later: also name the line where it opened
+            problem += f" ({exc.context} that starts on line {opened.line + 1})"
         raise StationFileError(f"{path.name}:{line}: YAML syntax error: {problem}") from None
     if not isinstance(data, dict):
         raise StationFileError(f"{path.name}:1: the station file must be a mapping (name:, instruments:...)")

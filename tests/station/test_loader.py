@@ -30,10 +30,41 @@ def test_negative_limit_names_file_line_and_field(example_text):
     assert isinstance(info.value, UserError)
 
 
-def test_yaml_syntax_error_names_its_line(example_text):
-    bad = example_text.replace("roles:\n", "roles: [\n", 1)
-    with pytest.raises(StationFileError, match=r"^station\.yaml:\d+: YAML syntax error"):
+@pytest.mark.parametrize(("old", "new", "bad_line"), [
+    ("  source_meter: smu", "\tsource_meter: smu", "\tsource_meter: smu"),  # a TAB indents
+    ("  galvanostat: pstat", "    galvanostat: pstat", "    galvanostat: pstat"),  # wrong indentation
+    ("  galvanostat: pstat", "  galvanostat: pstat\n  galvanostat: smu", "  galvanostat: smu"),  # twice
+    ("  stage: stage\n", "  stage: stage: x\n", "  stage: stage: x"),
+])
+def test_yaml_syntax_error_names_its_line(example_text, old, new, bad_line):
+    bad = example_text.replace(old, new, 1)
+    with pytest.raises(StationFileError) as info:
         parse_station(bad, "station.yaml")
+    message = str(info.value)
+    assert message.startswith(f"station.yaml:{line_of(bad, bad_line)}: YAML syntax error: ")
+    assert "\n" not in message
+
+
+def test_unclosed_bracket_names_where_it_was_found_and_where_it_opened(example_text):
+    bad = example_text.replace("roles:\n", "roles: [\n", 1)
+    with pytest.raises(StationFileError) as info:
+        parse_station(bad, "station.yaml")
+    message = str(info.value)
+    assert message.startswith(f"station.yaml:{line_of(bad, 'galvanostat: pstat')}: YAML syntax error: ")
+    assert f"starts on line {line_of(bad, 'roles: [')}" in message
+
+
+def test_wrong_types_name_file_line_and_field(example_text):
+    bad = (example_text.replace("speed: 1000.0", "speed: fast")
+           .replace('channels: ["1A01", "1B04"]', 'channels: "1A01"')
+           .replace("voltage_window_V: [2.4, 4.05]", "voltage_window_V: [2.4]"))
+    with pytest.raises(StationFileError) as info:
+        parse_station(bad, "station.yaml")
+    lines = str(info.value).splitlines()
+    expected = {"simulation.speed": "speed: fast", "wirings.cycling.channels": 'channels: "1A01"',
+                "limits.cycling.voltage_window_V": "voltage_window_V: [2.4]"}
+    for field, text in expected.items():
+        assert any(m.startswith(f"station.yaml:{line_of(bad, text)}: {field}") for m in lines), (field, lines)
 
 
 def test_unordered_window_and_travel(example_text):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 
+import yaml
+
 from nanocell_daq.cli import main
 
 
@@ -37,3 +39,53 @@ def test_check_bad_yaml_names_the_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "broken.yaml:" in err and "YAML syntax error" in err
     assert "Traceback" not in err
+
+
+def _variant(bench_station, tmp_path, name, **changes):
+    """The bench's station file with instrument entries changed (``smu={"resource": ...}``)."""
+    data = yaml.safe_load(bench_station.read_text())
+    for inst, fields in changes.items():
+        for key, value in fields.items():
+            if key == "timeout_ms":
+                data["instruments"][inst]["options"]["timeout_ms"] = value
+            else:
+                data["instruments"][inst][key] = value
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_check_reports_a_wrong_instrument_by_name_with_the_identity(bench, bench_station, tmp_path, capsys):
+    bad = _variant(bench_station, tmp_path, "wrong.yaml", smu={"resource": bench.resources["spectrometer"]})
+    assert main(["station", "check", str(bad)]) == 1
+    captured = capsys.readouterr()
+    err = " ".join(captured.err.split())
+    assert "smu (wrong instrument: identity 'NANOCELL,SIMSPEC-532" in err
+    assert "is not a keithley2450" in err
+    assert "spectrometer (" not in err  # the real spectrometer is fine
+    assert "Traceback" not in captured.err + captured.out
+
+
+def test_check_reports_an_instrument_speaking_another_protocol(bench, bench_station, tmp_path, capsys):
+    # a 2450 driver pointed at the SC10: the shutter echoes "*IDN?" but never ends a line with "\n"
+    bad = _variant(bench_station, tmp_path, "shutter_as_smu.yaml",
+                   smu={"resource": bench.resources["shutter"], "timeout_ms": 300})
+    assert main(["station", "check", str(bad)]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "smu (unreachable: no answer (timeout)" in err
+
+
+def test_check_switches_nothing_on(bench, bench_station, capsys):
+    before = {name: len(bench.log(name)) for name in bench.resources}
+    assert main(["station", "check", str(bench_station)]) == 0
+    capsys.readouterr()
+    for name in ("smu", "pstat", "spectrometer", "shutter", "stage"):
+        told = bench.log(name)[before[name]:]
+        assert told, name  # it was contacted (identity, role state)
+        assert not any(entry.output_on for entry in told), (name, [e for e in told if e.output_on])
+    commands = [e.command for name in ("smu", "spectrometer") for e in bench.log(name)[before[name]:]]
+    assert not any("OUTP ON" in c.upper() or "LASER:STAT ON" in c.upper() for c in commands)
+    matrix = bench.log("matrix")[before["matrix"]:]
+    assert any(e.output_on for e in matrix)  # each wiring was closed once to read it back ...
+    assert not matrix[-1].output_on and not bench.output_on("matrix")  # ... and everything is open again
+    assert bench.damage == []
