@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPaintEvent
-from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from nanocell_daq.gui.map_view import MapView
 from nanocell_daq.gui.theme import (
@@ -32,6 +32,18 @@ def _pen(color: str | tuple[int, int, int], width: float = 1.2) -> pg.QtGui.QPen
     return pg.mkPen(color=color, width=width)
 
 
+def _break_gaps(x: np.ndarray, y: np.ndarray, factor: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
+    """Insert a NaN where x jumps by more than ``factor`` times its median step (a pause between steps)."""
+    if len(x) < 3:
+        return x, y
+    dx = np.diff(x)
+    typical = float(np.median(dx))
+    gaps = np.flatnonzero(dx > factor * typical) + 1 if typical > 0 else np.empty(0, dtype=np.int64)
+    if not len(gaps):
+        return x, y
+    return np.insert(x, gaps, np.nan), np.insert(y, gaps, np.nan)
+
+
 class TracePlots(pg.GraphicsLayoutWidget):
     """E(t) above I(t), x linked; the whole run as a min/max envelope, a zoomed part at full detail."""
 
@@ -43,8 +55,9 @@ class TracePlots(pg.GraphicsLayoutWidget):
         style_plot(self.e_plot, "Cell potential", ("t", "s"), ("E", "V"))
         style_plot(self.i_plot, "Cell current", ("t", "s"), ("I", "A"))
         self.i_plot.setXLink(self.e_plot)
-        self.e_curve = self.e_plot.plot(pen=_pen(E_COLOR), skipFiniteCheck=True)
-        self.i_curve = self.i_plot.plot(pen=_pen(I_COLOR), skipFiniteCheck=True)
+        # NaNs (inserted at gaps between steps) break the line: no straight segment across an I-V or a map
+        self.e_curve = self.e_plot.plot(pen=_pen(E_COLOR), connect="finite")
+        self.i_curve = self.i_plot.plot(pen=_pen(I_COLOR), connect="finite")
         self.dirty = True
         self.follow = True  # show the whole run, x range growing in steps; False once the user zooms/pans
         self._x_end = 0.0
@@ -102,8 +115,8 @@ class TracePlots(pg.GraphicsLayoutWidget):
             (x0, x1) = vb.viewRange()[0]
             buckets = max(int(vb.width()), 200)
             (ex, ey), (ix, iy) = self.model.E.window(x0, x1, buckets), self.model.I.window(x0, x1, buckets)
-        self.e_curve.setData(ex, ey)
-        self.i_curve.setData(ix, iy)
+        self.e_curve.setData(*_break_gaps(ex, ey))
+        self.i_curve.setData(*_break_gaps(ix, iy))
         if len(ex):
             self.drawn_x_end = max(float(ex[-1]), float(ix[-1]) if len(ix) else -np.inf)
 
@@ -193,7 +206,9 @@ def _bounds(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float] |
 
 
 class IVPlots(QTabWidget):
-    """I-V curves overlaid per checkpoint: linear and log |I|, coloured along the run."""
+    """I-V curves overlaid per checkpoint of one contact pair (chooser in the tab bar): linear and log |I|."""
+
+    ALL = "all pairs"
 
     def __init__(self, model: LiveRunModel) -> None:
         super().__init__()
@@ -203,31 +218,63 @@ class IVPlots(QTabWidget):
         style_plot(self.lin.getPlotItem(), "I-V per checkpoint", ("V", "V"), ("I", "A"))
         style_plot(self.log.getPlotItem(), "|I|-V per checkpoint (log)", ("V", "V"), ("|I|", "A"))
         self.log.setLogMode(False, True)
-        self.legend = self.lin.addLegend(offset=(6, 6), labelTextSize="8pt")
+        backing = pg.mkBrush(26, 29, 34, 200)  # the legend must not hide the curves under it
+        self.legend = self.lin.addLegend(offset=(6, 6), labelTextSize="8pt", brush=backing)
         self.addTab(self.lin, "I-V linear")
         self.addTab(self.log, "I-V log |I|")
         self.setTabPosition(QTabWidget.TabPosition.South)
+        self.pair = QComboBox()
+        self.pair.setToolTip("Contact pair whose I-V curves are shown")
+        self.pair.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.setCornerWidget(self.pair, Qt.Corner.BottomRightCorner)
+        self.pair.currentTextChanged.connect(self._pair_chosen)
         self.lin_curves: dict[tuple[int, str], pg.PlotDataItem] = {}
         self.log_curves: dict[tuple[int, str], pg.PlotDataItem] = {}
         self.dirty = True
 
+    def _pair_chosen(self, _text: str) -> None:
+        self.dirty = True
+        self.refresh()
+
+    def _clear(self) -> None:
+        self.lin.clear()
+        self.log.clear()
+        self.legend.clear()
+        self.lin_curves.clear()
+        self.log_curves.clear()
+
+    def _sync_pairs(self) -> str:
+        """Offer the pairs seen so far (the first one chosen at first); the chosen pair."""
+        pairs = self.model.iv.pairs()
+        offered = [*pairs, self.ALL] if len(pairs) > 1 else pairs
+        if [self.pair.itemText(k) for k in range(self.pair.count())] != offered:
+            current = self.pair.currentText()
+            self.pair.blockSignals(True)
+            self.pair.clear()
+            self.pair.addItems(offered)
+            first = "S-D" if "S-D" in offered else (offered[0] if offered else "")  # source-drain first
+            self.pair.setCurrentText(current if current in offered else first)
+            self.pair.blockSignals(False)
+        self.pair.setVisible(len(offered) > 1)
+        return self.pair.currentText()
+
     def refresh(self) -> None:
-        """Redraw the curves (few points each)."""
+        """Redraw the curves of the chosen pair (few points each)."""
         if not self.dirty:
             return
         self.dirty = False
-        curves = self.model.iv.curves
-        if not curves and self.lin_curves:
-            self.lin.clear()
-            self.log.clear()
-            self.legend.clear()
-            self.lin_curves.clear()
-            self.log_curves.clear()
+        chosen = self._sync_pairs()
+        curves = {
+            k: c for k, c in self.model.iv.curves.items() if chosen in (self.ALL, "") or c.pair == chosen
+        }
+        if set(self.lin_curves) - set(curves):
+            self._clear()  # another pair or another run: start over
         n = max((c.order for c in curves.values()), default=0) + 1
-        for key, c in curves.items():
+        for key, c in sorted(curves.items(), key=lambda kv: (kv[1].order, kv[1].pair)):
             pen = _pen(checkpoint_color(c.order, n), 1.5)
             if key not in self.lin_curves:
-                self.lin_curves[key] = self.lin.plot(name=c.label, symbol="o", symbolSize=3)
+                name = c.label if chosen == self.ALL else c.label.replace(f" [{c.pair}]", "")
+                self.lin_curves[key] = self.lin.plot(name=name, symbol="o", symbolSize=3)
                 self.log_curves[key] = self.log.plot(symbol="o", symbolSize=3)
             v, i = c.V.view, c.I.view
             self.lin_curves[key].setData(v, i, pen=pen, symbolPen=None, symbolBrush=pen.color())
@@ -383,7 +430,7 @@ class LivePlotsWidget(QWidget):
 
         def n(item: pg.PlotDataItem) -> int:
             x, _ = item.getData()
-            return 0 if x is None else len(x)
+            return 0 if x is None else int(np.isfinite(x).sum())  # NaNs only break lines at gaps
 
         return {
             "E(t)": n(self.traces.e_curve),

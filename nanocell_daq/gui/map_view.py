@@ -8,7 +8,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from nanocell_daq.gui.theme import MUTED, PIXEL_COLOR, style_plot
-from nanocell_daq.viewmodels.raman_map import MapModel
+from nanocell_daq.viewmodels.raman_map import MapModel, pixel_size
 
 
 class MapView(QWidget):
@@ -111,10 +111,11 @@ class MapView(QWidget):
             hi = lo + (1.0 if lo == 0 else abs(lo) * 1e-3)
         self.image.setImage(img, levels=(lo, hi), autoLevels=False)
         self.colorbar.setLevels((lo, hi))
-        self.image.setRect(
-            QRectF(g.x0_um - g.dx_um / 2, g.y0_um - g.dy_um / 2, g.nx * g.dx_um, g.ny * g.dy_um)
-        )
+        dx, dy = pixel_size(g)
+        self.image.setRect(QRectF(g.x0_um - dx / 2, g.y0_um - dy / 2, g.nx * dx, g.ny * dy))
         if gid != self._shown_grid:
+            # a line map (one row) drawn to scale is a hairline: let it fill the plot's height instead
+            self.plot.setAspectLocked(g.ny > 1 and g.nx > 1)
             self.plot.autoRange()
             self._shown_grid = gid
         n, total = self.model.filled_count(gid)
@@ -172,7 +173,8 @@ class MapView(QWidget):
         if gid is None:
             return
         g = self.model.grids[gid].grid
-        self.marker.setData([g.x0_um + ix * g.dx_um], [g.y0_um + iy * g.dy_um])
+        dx, dy = pixel_size(g)
+        self.marker.setData([g.x0_um + ix * dx], [g.y0_um + iy * dy])
         self.pixel_clicked.emit(ix, iy)
 
     def _clicked(self, event: object) -> None:

@@ -79,7 +79,7 @@ class StationPanel(QWidget):
         buttons = QHBoxLayout()
         for b in (self.load_button, self.sim_button, self.check_button):
             buttons.addWidget(b)
-        self.instruments = _table(["Instrument", "Roles", "Status", "Identity / resource"])
+        self.instruments = _table(["Instrument", "Status", "Roles", "Identity / resource"])
         self.limits = _table(["Device / limit", "Value"])
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
@@ -230,11 +230,12 @@ class StationPanel(QWidget):
             status.setForeground(QColor(STATUS.get(row.status, MUTED)))
             status.setToolTip(row.problem or row.status)
             cells = [
-                QTableWidgetItem(f"{row.name} ({row.driver})"),
-                QTableWidgetItem(", ".join(row.roles)),
+                QTableWidgetItem(row.name),
                 status,
+                QTableWidgetItem(", ".join(row.roles)),
                 QTableWidgetItem(row.identity or row.resource),
             ]
+            cells[0].setToolTip(f"driver {row.driver}")
             cells[3].setToolTip(row.resource)
             for c, item in enumerate(cells):
                 self.instruments.setItem(r, c, item)

@@ -29,6 +29,7 @@ from nanocell_daq.viewmodels.raman_map import MapModel
 from nanocell_daq.viewmodels.trace import DecimatedTrace, GrowingArray
 
 MAX_LOG_LINES = 5000
+HALF_CYCLE_KIND = "galvanostatic"
 STALE_AFTER_S = 30.0
 """A running engine reports progress every ~0.5 s; this long without a word means it is gone (s)."""
 
@@ -275,8 +276,14 @@ class LiveRunModel:
         self.spectrum_changed.emit()
 
     def recent_halfcycles(self, last: int = 20) -> list[HalfCycle]:
-        """The last ``last`` half-cycles, oldest first."""
-        return list(self.halfcycles.values())[-last:]
+        """The last ``last`` galvanostatic half-cycles, oldest first.
+
+        Rests, holds and sweeps also record E and Q, but at constant Q (a rest) they would draw vertical
+        lines: only galvanostatic steps (or steps whose kind is not read yet) count as half-cycles.
+        """
+        kinds = {s.id: s.kind for s in self.steps}
+        cycles = self.halfcycles.values()
+        return [hc for hc in cycles if kinds.get(hc.step_id, HALF_CYCLE_KIND) == HALF_CYCLE_KIND][-last:]
 
     @staticmethod
     def halfcycle_curve(hc: HalfCycle, max_points: int = 2000) -> tuple[np.ndarray, np.ndarray]:

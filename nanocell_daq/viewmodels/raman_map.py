@@ -51,6 +51,12 @@ class _GridData:
     image: np.ndarray  # (ny, nx) float64, NaN where not measured yet
 
 
+def pixel_size(grid: MapGrid) -> tuple[float, float]:
+    """(width, height) in um of one pixel; a line map (a zero pitch) gets square pixels of the other pitch."""
+    dx = grid.dx_um or grid.dy_um or 1.0
+    return dx, grid.dy_um or abs(dx)
+
+
 class MapModel:
     """Follows the map grids of a run; ``image(grid_id)`` is (ny, nx), row = y index; emits ``changed``.
 
@@ -164,8 +170,9 @@ class MapModel:
         if gd is None:
             return None
         g = gd.grid
-        ix = int(np.floor((x_um - g.x0_um) / g.dx_um + 0.5)) if g.dx_um else 0
-        iy = int(np.floor((y_um - g.y0_um) / g.dy_um + 0.5)) if g.dy_um else 0
+        dx, dy = pixel_size(g)
+        ix = int(np.floor((x_um - g.x0_um) / dx + 0.5))
+        iy = int(np.floor((y_um - g.y0_um) / dy + 0.5))
         return (ix, iy) if 0 <= ix < g.nx and 0 <= iy < g.ny else None
 
     def readout(self, x_um: float, y_um: float, grid_id: int | None = None) -> str:
