@@ -6,6 +6,7 @@ passed (from the stored points of every earlier attempt), and its time limit min
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import tempfile
 from collections.abc import Callable
@@ -25,6 +26,9 @@ from procedures import GalvanostaticStep, OCVRest
 
 RECHECK_S = 30.0
 """OCV re-check before the rest of a resumed run (engine s)."""
+
+ALIVE_S = 2.0
+"""A running run whose progress was updated this recently (s) has a live engine: never drive it twice."""
 
 _DONE_FRACTION = 0.01
 """A galvanostatic step with less than this fraction of its capacity left counts as done."""
@@ -66,6 +70,15 @@ def prepare_resume(store: Any, run_id: int, station: str | Path | None = None) -
     info = store.run(run_id)
     if info.status == "completed":
         raise UserError(f"run {run_id} is already completed: nothing to resume")
+    if info.status == "running":
+        progress = store.progress(run_id)
+        if progress is not None:
+            age = (dt.datetime.now(dt.UTC) - progress.updated).total_seconds()
+            if age < ALIVE_S:
+                raise UserError(
+                    f"run {run_id} looks alive (progress updated {age:.1f} s ago): an engine is still "
+                    f"running it; use `nanocell control {run_id} abort` first"
+                )
     if station is not None:
         view = StationView.from_file(station)
     else:

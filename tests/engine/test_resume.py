@@ -11,6 +11,7 @@ import time
 import pytest
 
 from nanocell_daq.cli import main
+from nanocell_daq.engine.resume import ALIVE_S
 from nanocell_daq.errors import UserError
 from nanocell_daq.storage import Store
 from simulated_instruments.bench import SimulatedBench
@@ -78,7 +79,11 @@ def test_kill_9_then_resume_completes_the_protocol(tmp_path, capsys):
         proc.communicate(timeout=10)
         assert bench.output_on("pstat"), "the killed engine left the cell charging (as a real crash would)"
 
-        # a new process: the bench's ports are the same here, but give the station again as a user would
+        # right after the crash the run still looks alive: resume refuses to drive it twice
+        assert main(["resume", str(run_id), "--db", str(db)]) == 2
+        assert "looks alive" in capsys.readouterr().err
+        time.sleep(ALIVE_S)
+        # the bench's ports are the same here, but give the station again as a user would
         code = main(["resume", str(run_id), "--db", str(db), "--station", str(station)])
         assert code == 0, capsys.readouterr()
         assert benchkit.outputs_on(bench) == {}
