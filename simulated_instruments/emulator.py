@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class LogEntry:
     """One command an emulator was told: simulated time (s), wall time (epoch s), the command line, the
-    immediate reply (``None`` when it answered nothing) and whether its output was on after the command."""
+    immediate reply (``None`` when it answered nothing) and whether its output was on after the command (or at
+    any time during it, e.g. a sweep that ends with the output off again)."""
 
     t_sim: float
     wall: float
@@ -54,6 +55,9 @@ class Emulator:
         self.lock = threading.RLock()
         self.log: list[LogEntry] = []
         self.errors: list[str] = []
+        #: set by a command that turned the output on and off again before it returned (a 2450 sweep), so
+        #: its log entry still says the output was on
+        self.output_was_on = False
 
     def handle(self, line: str, conn: Reply) -> str | bytes | None:  # pragma: no cover - interface
         raise NotImplementedError
@@ -80,7 +84,9 @@ class Emulator:
             shown = reply.decode("latin-1") if len(reply) < 200 else f"<{len(reply)} bytes>"
         else:
             shown = reply
-        self.log.append(LogEntry(self.clock.now(), time.time(), command, shown, self.output_on()))
+        self.log.append(LogEntry(self.clock.now(), time.time(), command, shown,
+                                 self.output_on() or self.output_was_on))
+        self.output_was_on = False
 
     def stop(self) -> None:
         """Stop background activity (bench shutdown)."""

@@ -425,6 +425,7 @@ class Keithley2450(Emulator):
             return
         was_on = self.output
         self.output = True  # the sweep's trigger model turns the source on
+        self.output_was_on = True  # the log of ":INIT" says so even though the output is off afterwards
         for value in sweep.values:
             self.level[sweep.func] = float(value)
             self._push_wiring()

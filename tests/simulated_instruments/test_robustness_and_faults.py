@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 
 import pytest
 import pyvisa
@@ -36,6 +37,9 @@ def test_random_bytes_overlong_lines_and_unknown_commands_never_kill_the_server(
         inst.read()
     query, expected = IDENTIFY[name]
     assert expected in inst.query(query)
+    deadline = time.monotonic() + 5  # the raw connections are served by their own threads
+    while len(bench.errors(name)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
     errors = bench.errors(name)
     assert any("long" in e or "overrun" in e.lower() or "0003" in e or "Input" in e for e in errors)
     assert any("NOSUCHCOMMAND" in e or "-113" in e or "-285" in e for e in errors)
@@ -43,6 +47,10 @@ def test_random_bytes_overlong_lines_and_unknown_commands_never_kill_the_server(
 
 def test_smu_error_queue_has_the_overrun(bench, visa):
     _raw(bench, "smu", b":SOUR:VOLT " + b"9" * 10_000 + b"\n")
+    # the raw connection is served by its own thread: wait until it has been handled
+    deadline = time.monotonic() + 5
+    while not any("overrun" in e for e in bench.errors("smu")) and time.monotonic() < deadline:
+        time.sleep(0.01)
     smu = visa(bench, "smu")
     assert smu.query(":SYST:ERR?").startswith('-363,"Input buffer overrun')
 
