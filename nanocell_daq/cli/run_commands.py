@@ -136,11 +136,18 @@ def cmd_control(run_id: int, action: str, db: Path) -> int:
         store.close()
 
 
-def cmd_demo(db: Path, speed: float, as_json: bool, cycles: int) -> int:
+def cmd_demo(db: Path, speed: float, as_json: bool, cycles: int, report: Path | None = None) -> int:
     from nanocell_daq.engine.service import make_plan, run_plan
     from nanocell_daq.engine.summary import run_summary, summary_lines
     from simulated_instruments.bench import SimulatedBench
 
+    if report is not None:  # refuse a bad report path before a run of tens of seconds, not after
+        from nanocell_daq.analysis.report import REPORT_SUFFIXES
+
+        if report.suffix.lower() not in REPORT_SUFFIXES:
+            raise UserError(f"--report {report}: the report is written as .png or .pdf")
+        if not report.parent.exists():
+            raise UserError(f"--report {report}: folder {report.parent} does not exist")
     t0 = time.monotonic()
     store = _open_store(db)
     with (
@@ -157,11 +164,17 @@ def cmd_demo(db: Path, speed: float, as_json: bool, cycles: int) -> int:
     summary = run_summary(store, result.run_id)
     summary["wall_s"] = round(time.monotonic() - t0, 2)
     summary["database"] = str(db)
+    if report is not None:
+        from nanocell_daq.analysis.report import write_report
+
+        summary["report"] = str(write_report(store, result.run_id, report))
     store.close()
     if not as_json:
         for line in summary_lines(summary):
             typer.echo(line)
         typer.echo(f"database {db}; wall time {summary['wall_s']:.1f} s")
+        if report is not None:
+            typer.echo(f"report {summary['report']}")
     else:
         typer.echo(json.dumps(summary))
     return EXIT.get(result.status, 1)
@@ -206,9 +219,10 @@ def register(app: typer.Typer) -> None:
         speed: float = typer.Option(2000.0, "--speed", help="Simulated seconds per wall second."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object as the last line."),
         cycles: int = typer.Option(2, "--cycles", help="Number of cycles."),
+        report: Path = typer.Option(None, "--report", help="Also write the one-page report (.png or .pdf)."),
     ) -> None:
         """Run the shipped Si protocol on the simulated bench and print the summary."""
-        raise typer.Exit(cmd_demo(db, speed, as_json, cycles))
+        raise typer.Exit(cmd_demo(db, speed, as_json, cycles, report))
 
     @app.command("control")
     def control(

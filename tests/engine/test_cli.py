@@ -49,10 +49,14 @@ def test_check_unknown_protocol_parameter(station_path, capsys):
 
 @pytest.mark.slow
 def test_demo_json_last_line(tmp_path, capsys):
-    code = main(["demo", "--db", str(tmp_path / "demo.db"), "--json", "--cycles", "1"])
+    report = tmp_path / "demo-report.png"
+    db = str(tmp_path / "demo.db")
+    code = main(["demo", "--db", db, "--json", "--cycles", "1", "--report", str(report)])
     out = capsys.readouterr().out.strip().splitlines()
     assert code == 0
     summary = json.loads(out[-1])
+    assert summary["report"] == str(report)
+    assert report.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and report.stat().st_size > 50_000
     assert summary["status"] == "completed"
     labels = [c["label"] for c in summary["checkpoints"]]
     assert labels == ["pristine", "after charge 1", "after discharge 1"]
@@ -62,6 +66,13 @@ def test_demo_json_last_line(tmp_path, capsys):
     assert [(h["cycle"], h["direction"]) for h in summary["half_cycles"]] == [(1, "charge"), (1, "discharge")]
     assert all(1e-14 < h["capacity_Ah"] < 1e-11 for h in summary["half_cycles"])
     assert (tmp_path / "demo.db").exists()
+
+
+def test_demo_refuses_a_bad_report_path_before_running(tmp_path, capsys):
+    code = main(["demo", "--db", str(tmp_path / "demo.db"), "--report", str(tmp_path / "no" / "r.png")])
+    assert code == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "demo.db").exists()
 
 
 @pytest.mark.slow
