@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import nanocell_daq.gui  # noqa: F401 - first: guards None/True/False before any Qt call (see refcount_guard)
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
