@@ -169,3 +169,25 @@ def test_shutdown_aborts_and_turns_output_off():
 def test_fills_source_meter_and_galvanostat_roles():
     assert missing_members(Keithley2450, SourceMeter) == []
     assert missing_members(Keithley2450, Galvanostat) == []
+
+
+def test_snapshot_settings_only_queries():
+    with expected_protocol(Keithley2450, [
+        (":SOUR:FUNC?", "VOLT"),
+        (":SOUR:VOLT?", "1.000000E-02"),
+        (":SOUR:CURR?", "0.000000E+00"),
+        (":SOUR:VOLT:ILIM?", "1.000000E-07"),
+        (":SOUR:CURR:VLIM?", "2.100000E+01"),
+        (":SENS:FUNC?", '"CURR:DC"'),
+        (":SENS:CURR:RANG?", "1.000000E-08"),
+        (":SENS:CURR:RANG:AUTO?", "0"),
+        (":SENS:CURR:NPLC?", "1.000000E+00"),
+        (":SENS:VOLT:NPLC?", "1.000000E+00"),
+        (":OUTP?", "0"),
+        (":OUTP:VOLT:SMOD?", "HIMP"),
+        (":OUTP:CURR:SMOD?", "NORM"),
+    ]) as smu:
+        settings = smu.snapshot_settings()
+    assert settings["sense_function"] == "CURR:DC"
+    assert settings["current_limit_A"] == 1e-7 and settings["current_autorange"] is False
+    assert settings["output_off_state"] == {"voltage": "HIMP", "current": "NORM"}

@@ -87,3 +87,8 @@ def test_shutdown_opens_all_and_reads_back():
         ('print(channel.getclose("allslots"))', "nil"),
     ]) as matrix:
         matrix.shutdown()
+
+
+def test_snapshot_settings_reads_the_closed_channels():
+    with expected_protocol(Keithley707B, [('print(channel.getclose("allslots"))', "1C01;1D02")]) as matrix:
+        assert matrix.snapshot_settings() == {"closed_channels": ["1C01", "1D02"]}
