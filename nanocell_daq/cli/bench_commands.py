@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-bench_app = typer.Typer(help="Benchmarks; each prints its figures, the last line one JSON object.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks; each prints its figures, the last line one JSON object.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:

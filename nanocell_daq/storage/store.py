@@ -137,7 +137,7 @@ class Store(StoreReads):
         for w in list(self._writers):
             try:
                 w.close()
-            except Exception as exc:  # raised below, once the connections are released
+            except Exception as exc:  # noqa: BLE001 - re-raised below, once the connections are released
                 errors.append(exc)
         self._engine.dispose()
         if errors:
@@ -175,7 +175,7 @@ class Store(StoreReads):
                 raise KeyError(f"{table.__tablename__}: no row with id {row_id}")
 
     # --- devices, runs, steps -------------------------------------------------------------------------
-    def add_device(  # noqa: PLR0917
+    def add_device(
         self,
         chip: str,
         wire: str = "",
@@ -289,7 +289,7 @@ class Store(StoreReads):
             with self._engine.begin() as conn:
                 return int(conn.scalar(select(WavenumberAxis.id).where(WavenumberAxis.digest == digest)))
 
-    def add_map_grid(  # noqa: PLR0917
+    def add_map_grid(
         self,
         run_id: int,
         x0_um: float,

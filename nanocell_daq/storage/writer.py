@@ -61,7 +61,7 @@ class Writer:
             self._raise()
         self._cyc.append((step_id, t, E, I, Q))
 
-    def iv_point(  # noqa: PLR0917 - the engine appends positionally, like cycling_point
+    def iv_point(
         self,
         step_id: int,
         V: float,
@@ -75,7 +75,7 @@ class Writer:
             self._raise()
         self._iv.append((step_id, V, I, direction, pair, t))
 
-    def spectrum(  # noqa: PLR0917
+    def spectrum(
         self,
         step_id: int,
         x_um: float,
