@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from pymeasure.experiment import Procedure
 
+from nanocell_daq.errors import UserError
 from procedures.context import StepContext
 
 
@@ -24,6 +26,18 @@ class Problem:
 
     field: str
     message: str
+
+
+def refused(field_name: str, check: Callable[..., None], *args: Any) -> list[Problem]:
+    """Run one of the station's limit checks (``station.limits.check_*``); its refusal as a Problem.
+
+    The message is the station package's own (requested value, limit, station file line).
+    """
+    try:
+        check(*args)
+    except UserError as exc:
+        return [Problem(field_name, str(exc))]
+    return []
 
 
 class Step(Procedure):

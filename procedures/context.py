@@ -79,7 +79,8 @@ class StepContext(Protocol):
     clock: Clock
     recorder: Recorder
     station: Any
-    """A :class:`nanocell_daq.engine.stationview.StationView` (device position, wirings, limits)."""
+    """A :class:`nanocell_daq.engine.stationview.StationView`: device position, wirings and the station's
+    :class:`nanocell_daq.station.Limits` (``station.limits.check_*``)."""
 
     def role(self, name: str) -> Any:
         """The instrument filling ``name`` (see :data:`drivers.roles.ROLES`)."""

@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from drivers.roles import Sample
-from procedures.base import Needs, Problem, Step
+from procedures.base import Needs, Problem, Step, refused
 
 _MIN_POLL_WALL_S = 0.02
 """Poll at least this far apart on the wall clock: fast simulations must not flood the link."""
@@ -34,17 +34,8 @@ class ElectrochemStep(Step):
         return problems
 
     def check_window(self, station: Any, name: str, value: float) -> list[Problem]:
-        _, window = station.cycling_limits()
-        if window is None or window[0] <= value <= window[1]:
-            return []
-        return [
-            Problem(
-                name,
-                f"{value:g} V is outside the device's cycling voltage window "
-                f"[{window[0]:g}, {window[1]:g}] V "
-                f"({station.where('limits', 'cycling', 'voltage_window_V')})",
-            )
-        ]
+        """``value`` (V) inside the device's cycling voltage window."""
+        return refused(name, station.limits.check_potential, value)
 
     # --- hooks ---
     def max_time(self) -> float:
@@ -92,6 +83,10 @@ class ElectrochemStep(Step):
             self.start_technique(role, max(self.max_time() - ran_s, interval))
             self._tech_t0, self._prev_t = ctx.clock.now(), 0.0
 
+        stale = ctx.query(role.poll)  # the end of the previous step's technique, read after its stop
+        if stale:
+            n = len(stale)
+            ctx.recorder.event("info", f"{self.kind}: dropped {n} sample(s) of the previous technique")
         arm()
         while True:
             if ctx.checkpoint():

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from pymeasure.experiment import FloatParameter
 
 from drivers.roles import Sample
-from procedures.base import Problem
+from procedures.base import Problem, refused
 from procedures.electrochem import ElectrochemStep
 
 _OPEN_LIMIT_V = (-10.0, 10.0)
@@ -54,21 +54,17 @@ class GalvanostaticStep(ElectrochemStep):
         problems = super().check(station)
         if self.current_A == 0:
             problems.append(Problem("current_A", "must not be 0 (positive = charge, negative = discharge)"))
-        max_i, _ = station.cycling_limits()
-        if max_i is not None and abs(self.current_A) > max_i:
-            problems.append(
-                Problem(
-                    "current_A",
-                    f"|{self.current_A:g}| A exceeds the device's cycling limit "
-                    f"{max_i:g} A ({station.where('limits', 'cycling', 'max_current_A')})",
-                )
-            )
         if self.v_min_V >= self.v_max_V:
             problems.append(
                 Problem("v_min_V", f"{self.v_min_V:g} V must be below v_max_V {self.v_max_V:g} V")
             )
-        problems += self.check_window(station, "v_min_V", self.v_min_V)
-        problems += self.check_window(station, "v_max_V", self.v_max_V)
+        window = self.check_window(station, "v_min_V", self.v_min_V)
+        window += self.check_window(station, "v_max_V", self.v_max_V)
+        problems += window
+        if not problems:  # cut-offs fine: what check_cycling can still refuse is the current
+            problems += refused(
+                "current_A", station.limits.check_cycling, self.current_A, self.v_min_V, self.v_max_V
+            )
         if self.capacity_fraction > 0 and not station.nominal_capacity_Ah:
             problems.append(Problem("capacity_fraction", "the station's device has no nominal_capacity_Ah"))
         return problems

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParameter, Parameter
 
-from procedures.base import Needs, Problem, Step
+from procedures.base import Needs, Problem, Step, refused
 from procedures.context import ComplianceTrip
 
 
@@ -64,25 +64,11 @@ class IVSweep(Step):
                     Problem("pairs", f"no wiring {wiring!r} in the station {station.path} (pairs: {known})")
                 )
                 continue
-            lim = station.wiring_limits(wiring)
-            max_i = lim.get("max_current_A")
-            if max_i is not None and self.compliance_A > max_i:
-                problems.append(
-                    Problem(
-                        "compliance_A",
-                        f"{self.compliance_A:g} A exceeds the limit {max_i:g} A "
-                        f"of wiring {wiring!r} ({station.where('limits', 'wirings', wiring)})",
-                    )
-                )
-            max_v = lim.get("max_voltage_V")
-            if max_v is not None and self.v_max_V > max_v:
-                problems.append(
-                    Problem(
-                        "v_max_V",
-                        f"{self.v_max_V:g} V exceeds the limit {max_v:g} V "
-                        f"of wiring {wiring!r} ({station.where('limits', 'wirings', wiring)})",
-                    )
-                )
+            # compliance first; the sweep range is checked once the compliance is acceptable
+            compliance = refused("compliance_A", station.limits.check_iv, wiring, 0.0, self.compliance_A)
+            problems += compliance or refused(
+                "v_max_V", station.limits.check_iv, wiring, self.v_max_V, self.compliance_A
+            )
         return problems
 
     def voltages(self) -> list[tuple[str, np.ndarray]]:

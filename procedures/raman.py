@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParameter, ListParameter
 
-from procedures.base import Needs, Problem, Step
+from procedures.base import Needs, Problem, Step, refused
 from procedures.context import StepFault
 
 _POSITION_TOLERANCE_UM = 0.5
@@ -114,29 +114,12 @@ class RamanMap(Step):
                 Problem("along_wire", f"the station's device has no wire_position_um ({station.path})")
             )
             return problems
-        max_p = station.max_laser_power_mW
-        if max_p is not None and self.laser_power_mW > max_p:
-            problems.append(
-                Problem(
-                    "laser_power_mW",
-                    f"{self.laser_power_mW:g} mW exceeds the device limit "
-                    f"{max_p:g} mW ({station.where('limits', 'max_laser_power_mW')})",
-                )
-            )
-        travel = station.stage_travel_um
+        problems += refused("laser_power_mW", station.limits.check_laser, self.laser_power_mW)
         for x, y, z in self.positions(station):
-            for axis, value in (("x", x), ("y", y), ("z", z)):
-                lim = travel.get(axis)
-                if lim and not lim[0] <= value <= lim[1]:
-                    problems.append(
-                        Problem(
-                            self.kind,
-                            f"map position {axis} = {value:g} um is outside the stage "
-                            f"travel [{lim[0]:g}, {lim[1]:g}] um "
-                            f"({station.where('limits', 'stage_travel_um')})",
-                        )
-                    )
-                    return problems
+            outside = refused(self.kind, station.limits.check_stage, x, y, z)
+            if outside:  # one is enough: the next pixels are out for the same reason
+                problem = outside[0]
+                return [*problems, Problem(problem.field, f"map position: {problem.message}")]
         return problems
 
     def estimate_s(self, station: Any) -> float:

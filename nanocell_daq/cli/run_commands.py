@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn
 
 from nanocell_daq.errors import UserError
 
@@ -38,12 +38,11 @@ class _Display:
             TextColumn("{task.description}"),
             BarColumn(),
             TextColumn("{task.percentage:>5.1f}%"),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
+            TextColumn("ETA {task.fields[eta]}"),
             console=self.console,
             transient=True,
         )
-        self.task = self.progress.add_task("starting", total=1.0)
+        self.task = self.progress.add_task("starting", total=1.0, eta="-")
 
     def __enter__(self) -> _Display:
         if not self.quiet:
@@ -54,12 +53,20 @@ class _Display:
         self.progress.stop()
 
     def on_progress(self, label: str, fraction: float, eta: float | None) -> None:
-        self.progress.update(self.task, description=label[:40], completed=fraction)
+        from nanocell_daq.engine.plan import fmt_duration  # the engine is imported by then
+
+        shown = "-" if eta is None else fmt_duration(eta)
+        self.progress.update(self.task, description=label[:40], completed=fraction, eta=shown)
 
     def on_log(self, level: str, message: str) -> None:
         if level in ("warning", "error") and not self.quiet:
+            # soft wrap: a printed command (e.g. how to resume) stays one line to copy; no markup in messages
             self.console.print(
-                f"[{'yellow' if level == 'warning' else 'red'}]{level}: {message.splitlines()[0]}"
+                f"{level}: {message.splitlines()[0]}",
+                style="yellow" if level == "warning" else "red",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
             )
 
 
@@ -86,7 +93,12 @@ def cmd_run(protocol: str, station: Path, db: Path, operator: str | None, sets: 
     try:
         with _Display() as display:
             result = run_plan(
-                plan, store, operator=operator, on_progress=display.on_progress, on_log=display.on_log
+                plan,
+                store,
+                operator=operator,
+                on_progress=display.on_progress,
+                on_log=display.on_log,
+                db_label=str(db),
             )
         typer.echo(
             f"run {result.run_id} {result.status}"
@@ -112,6 +124,7 @@ def cmd_resume(run_id: int, db: Path, station: Path | None, operator: str | None
                 operator=operator,
                 on_progress=display.on_progress,
                 on_log=display.on_log,
+                db_label=str(db),
             )
         typer.echo(f"run {result.run_id} {result.status}" + (f": {result.reason}" if result.reason else ""))
         return EXIT.get(result.status, 1)
@@ -200,7 +213,7 @@ def register(app: typer.Typer) -> None:
         operator: str = typer.Option(None, "--operator", help="Who runs it (stored with the run)."),
         sets: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: NAME=VALUE."),
     ) -> None:
-        """Run a protocol on a station (Ctrl-C / SIGTERM abort safely; pause via the control table)."""
+        """Run a protocol on a station. Ctrl-C pauses safely (again: abort); SIGTERM aborts safely."""
         raise typer.Exit(cmd_run(protocol, station, db, operator, sets))
 
     @app.command("resume")

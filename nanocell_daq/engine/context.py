@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -87,6 +88,10 @@ class EngineStepContext:
         self.recorder = StepRecorder(engine, step_id, label)
         self.lane = lane
         self.fraction = 0.0
+        self.wall0 = time.monotonic()
+        """Wall clock (monotonic s) when the step started, for the ETA."""
+        self.estimate_s = 0.0
+        """Estimated duration of the step (engine s), for the ETA."""
         self._seen_generation = engine.control.safe_generation
 
     def role(self, name: str) -> Any:
@@ -97,11 +102,7 @@ class EngineStepContext:
 
     def checkpoint(self) -> bool:
         engine = self.engine
-        engine.control.raise_if_aborted()
-        if engine.control.paused:
-            engine.pause_safely()
-            engine.control.wait_resumed()
-            engine.log("info", "resumed")
+        engine.wait_if_paused()
         if engine.control.safe_generation != self._seen_generation:
             self._seen_generation = engine.control.safe_generation
             return True

@@ -20,18 +20,26 @@ class RunControl:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self.paused = False
+        self.pause_reason: str | None = None
+        """Who asked for the present pause (``Ctrl-C``, ``control table``), for the log."""
+        self.pause_count = 0
+        """Number of pauses so far (each one must turn every output off once)."""
         self.abort_reason: str | None = None
         self.safe_generation = 0
         """Incremented each time the engine turned every output off for a pause."""
 
-    def request_pause(self) -> None:
+    def request_pause(self, reason: str = "control table") -> None:
         with self._cond:
+            if not self.paused:
+                self.pause_reason = reason
+                self.pause_count += 1
             self.paused = True
             self._cond.notify_all()
 
     def request_resume(self) -> None:
         with self._cond:
             self.paused = False
+            self.pause_reason = None
             self._cond.notify_all()
 
     def request_abort(self, reason: str) -> None:
@@ -117,15 +125,21 @@ class ControlMonitor(threading.Thread):
 
 
 class SignalHandlers:
-    """Ctrl-C and SIGTERM ask for a safe abort (between points); restored on exit. Main thread only."""
+    """Ctrl-C pauses safely (a second Ctrl-C, or one while paused, aborts); SIGTERM aborts, as service
+    managers stop unattended runs with it. Both act between points. Restored on exit; main thread only."""
 
     def __init__(self, control: RunControl) -> None:
         self.control = control
         self._old: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: Any) -> None:
-        name = signal.Signals(signum).name
-        self.control.request_abort(f"{name} received")
+        # Only flags and a notify here: the engine does the instrument work between points.
+        if signum == signal.SIGINT and not self.control.paused and not self.control.aborted:
+            self.control.request_pause("Ctrl-C")
+        elif signum == signal.SIGINT:
+            self.control.request_abort("Ctrl-C pressed again")
+        else:
+            self.control.request_abort(f"{signal.Signals(signum).name} received")
 
     def __enter__(self) -> SignalHandlers:
         if threading.current_thread() is threading.main_thread():

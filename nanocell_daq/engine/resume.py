@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -85,10 +84,9 @@ def prepare_resume(store: Any, run_id: int, station: str | Path | None = None) -
         snap = info.station or {}
         if "config" not in snap:
             raise UserError(f"run {run_id}: no station snapshot stored; give --station FILE")
-        # the station layer opens instruments from a file: write the stored configuration to one
-        tmp = Path(tempfile.mkdtemp(prefix="nanocell-resume-")) / f"run{run_id}-station.yaml"
-        tmp.write_text(yaml.safe_dump(snap["config"], sort_keys=False), encoding="utf-8")
-        view = StationView.from_file(tmp)
+        view = StationView.from_text(
+            yaml.safe_dump(snap["config"], sort_keys=False), f"run{run_id}-station-snapshot.yaml"
+        )
     proto = parse_protocol(info.protocol_text, f"run {run_id} protocol")
     plan = expand(proto, view)
     attempts = _attempts(store, run_id)
@@ -145,6 +143,7 @@ def resume_run(
     operator: str | None = None,
     on_progress: ProgressCallback | None = None,
     on_log: Callable[[str, str], None] | None = None,
+    db_label: str | None = None,
 ) -> RunResult:
     """Continue run ``run_id`` on ``station`` (default: the stored snapshot's file content)."""
     plan, kw = prepare_resume(store, run_id, station)
@@ -160,7 +159,10 @@ def resume_run(
             f"resuming: {done}/{len(plan.items)} steps done; "
             f"continuing {len(kw['overrides'])} interrupted step(s)",
         )
-        engine = Engine(plan, opened, store, operator=operator, on_progress=on_progress, on_log=on_log, **kw)
+        engine = Engine(
+            plan, opened, store, operator=operator, on_progress=on_progress, on_log=on_log, db_label=db_label,
+            **kw,
+        )
         return engine.run()
     finally:
         opened.close()

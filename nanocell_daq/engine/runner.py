@@ -6,7 +6,9 @@ per step (lane); a monitor thread polls the store's control table and updates pr
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from nanocell_daq import __version__
 from nanocell_daq.engine.clock import EngineClock
 from nanocell_daq.engine.context import EngineStepContext, digest
 from nanocell_daq.engine.control import ControlMonitor, RunControl, SignalHandlers
+from nanocell_daq.engine.eta import EtaModel
 from nanocell_daq.engine.guard import Instruments
 from nanocell_daq.engine.plan import Plan, PlanItem
 from nanocell_daq.engine.protocol import with_parameters
@@ -50,7 +53,8 @@ class Engine:
 
     For a resumed run pass ``run_id`` (existing run), ``skip`` (plan indices already done), ``overrides``
     (plan index -> parameter changes, e.g. the remaining capacity), ``prelude`` (items run first, e.g. an
-    OCV re-check) and ``clock_start`` (the stored time axis continues).
+    OCV re-check) and ``clock_start`` (the stored time axis continues). ``db_label`` names the database in
+    the hint printed on a pause.
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class Engine:
         on_progress: ProgressCallback | None = None,
         on_log: Callable[[str, str], None] | None = None,
         flush_interval: float = 0.5,
+        db_label: str | None = None,
     ) -> None:
         self.plan, self.opened, self.store = plan, opened, store
         self.view = plan.station
@@ -89,9 +94,14 @@ class Engine:
         self._axes: dict[str, int] = {}
         self._lanes: dict[int, tuple[PlanItem, EngineStepContext]] = {}
         self._done_est = 0.0
+        self._eta = EtaModel(self.clock.speed)
+        self._pending: list[list[PlanItem]] = []
+        """Groups not started yet (for the ETA)."""
         self._label = "starting"
         self._next_index = 0
-        self._made_safe_for_pause = False
+        self._made_safe_for_pause = 0
+        """The pause (RunControl.pause_count) for which every output was turned off."""
+        self.db_label = db_label
         self.outcomes: list[StepOutcome] = []
 
     # --- services for steps -------------------------------------------------------------------------
@@ -149,19 +159,33 @@ class Engine:
             self.log("info", f"router: {wiring} ({', '.join(sorted(expected))} closed)")
 
     def pause_safely(self) -> None:
-        """On pause: every output off once (the steps re-arm on resume)."""
+        """On pause: every output off once per pause (the steps re-arm on resume)."""
+        control = self.control
         with self._safe_lock:
-            if self._made_safe_for_pause or not self.control.paused:
+            if not control.paused or self._made_safe_for_pause == control.pause_count:
                 return
             failures = outputs_off(self.instruments)
-            self.control.safe_generation += 1
-            self._made_safe_for_pause = True
+            control.safe_generation += 1
+            self._made_safe_for_pause = control.pause_count
+            how = f"`nanocell control {self.run_id} resume --db {self.db_label or 'DB'}`"
+            if control.pause_reason == "Ctrl-C":
+                how += ", or press Ctrl-C again to abort"
             self.log(
-                "warning" if failures else "info",
-                "paused: every output off" + (f" (failed: {'; '.join(failures)})" if failures else ""),
+                "warning",
+                f"paused ({control.pause_reason}): every output off"
+                + (f" (failed: {'; '.join(failures)})" if failures else "")
+                + f"; resume with {how}",
             )
             self._label = f"paused ({self._label})"
         self._report_progress()
+
+    def wait_if_paused(self) -> None:
+        """Between points: while paused, every output off and wait; raises StepAborted on abort."""
+        self.control.raise_if_aborted()
+        if self.control.paused:
+            self.pause_safely()
+            self.control.wait_resumed()
+            self.log("info", "resumed")
 
     # --- progress -------------------------------------------------------------------------------------
     def _fraction(self) -> float:
@@ -171,13 +195,25 @@ class Engine:
         )
         return min((self._done_est + current) / total, 1.0)
 
+    def _eta_s(self) -> float:
+        """Wall s left: the running steps at their own pace, the rest at the pace measured per kind."""
+        now = time.monotonic()
+        running = max(
+            (
+                self._eta.running_left_s(item.kind, ctx.estimate_s, ctx.fraction, now - ctx.wall0)
+                for item, ctx in list(self._lanes.values())
+            ),
+            default=0.0,
+        )
+        pending = self._eta.pending_s([(i.kind, i.estimate_s) for i in group] for group in self._pending)
+        return running + pending
+
     def _report_progress(self) -> None:
         if self.run_id is None:
             return
-        if not self.control.paused:
-            self._made_safe_for_pause = False
         frac = self._fraction()
-        eta = self.clock.wall(self.plan.total_s * (1 - frac)) if self.plan.total_s else None
+        eta = self._eta_s() if frac < 1.0 else 0.0
+        eta = eta if math.isfinite(eta) else None
         self.store.set_progress(self.run_id, self._label, frac, eta)
         if self.on_progress:
             self.on_progress(self._label, frac, eta)
@@ -195,7 +231,7 @@ class Engine:
             extra={k: v for k, v in dev.items() if k not in ("chip", "wire", "materials", "dimensions")},
         )
         proto = self.plan.protocol
-        snapshot = {"path": view.path, "config": view.config, "instruments": self.opened.snapshot}
+        snapshot = {"path": view.path, "config": view.raw, "instruments": self.opened.snapshot}
         self.run_id = self.store.create_run(
             proto.name,
             with_parameters(proto.text, proto.parameters),
@@ -249,6 +285,7 @@ class Engine:
             status, reason = "failed", f"store write failed: {exc}"
         self._label = status
         self._lanes.clear()
+        self._pending = []
         if status == "completed":
             self._done_est = self.plan.total_s
         self._report_progress()
@@ -265,12 +302,17 @@ class Engine:
             f"estimated {self.plan.total_s:.0f} s at clock speed {self.clock.speed:g})",
         )
         failed: list[str] = []
+        groups = []
         for group in [[p] for p in self.prelude] + self.plan.groups():
             est = self.plan.group_estimate_s(group) if group[0] not in self.prelude else 0.0
             todo = [i for i in group if i.index not in self.skip or i in self.prelude]
-            if not todo:
+            if todo:
+                groups.append((est, todo))
+            else:
                 self._done_est += est
-                continue
+        for k, (est, todo) in enumerate(groups):
+            self._pending = [g for _, g in groups[k + 1 :]]
+            self.wait_if_paused()  # a pause between steps: nothing of the next step is switched on
             outcomes = self._run_group(todo)
             self._done_est += est
             for out in outcomes:
@@ -332,6 +374,7 @@ class Engine:
         stored = {**params, "plan_index": item.index}
         step_id = self.store.start_step(self.run_id, index, item.kind, stored, cycle=item.cycle, label=label)
         ctx = EngineStepContext(self, step_id, label, lane)
+        ctx.estimate_s = step.estimate_s(self.view)  # what is left, for a resumed step
         step.bind(ctx)
         self._lanes[lane] = (item, ctx)
         self._label = label if len(self._lanes) == 1 else " + ".join(i.label for i, _ in self._lanes.values())
@@ -358,6 +401,8 @@ class Engine:
                     self.log("error", "outputs off failed: " + "; ".join(failures), step_id)
             self._lanes.pop(lane, None)
         self.store.end_step(step_id, status)
+        if status == "completed":
+            self._eta.observe(item.kind, ctx.estimate_s, time.monotonic() - ctx.wall0)
         level = "info" if status == "completed" else ("warning" if status == "aborted" else "error")
         self.log(level, f"step {item.index} '{label}' {status}" + (f": {error}" if error else ""), step_id)
         result = {k: getattr(step, k) for k in ("q_C", "reason") if hasattr(step, k)}

@@ -28,11 +28,12 @@ def outputs_off(instruments: Any) -> list[str]:
     if instruments.has("source_meter"):
         smu = instruments.role("source_meter")
         _try(smu.disable_output, "source_meter output off", failures, smu)
-    for role in ("galvanostat", "potentiostat"):
-        if instruments.has(role):
+    stopped: set[int] = set()
+    for role in ("galvanostat", "potentiostat"):  # one instrument may fill both; two must both stop
+        if instruments.has(role) and id(instruments.raw[role]) not in stopped:
+            stopped.add(id(instruments.raw[role]))
             pstat = instruments.role(role)
             _try(pstat.stop, f"{role} stop", failures, pstat)
-            break
     if instruments.has("shutter"):
         shutter = instruments.role("shutter")
         _try(shutter.close, "shutter close", failures, shutter)

@@ -11,7 +11,6 @@ from nanocell_daq.engine.protocol import load_protocol, shipped_protocols
 from nanocell_daq.engine.runner import Engine, ProgressCallback, RunResult
 from nanocell_daq.engine.station_io import open_station
 from nanocell_daq.engine.stationview import StationView
-from nanocell_daq.station import load_station
 
 
 def protocol_path(name_or_path: str | Path) -> Path:
@@ -24,9 +23,8 @@ def protocol_path(name_or_path: str | Path) -> Path:
 
 def make_plan(protocol: str | Path, station: str | Path, overrides: dict[str, Any] | None = None) -> Plan:
     """Parse and validate: UserError (file:line: field) before any instrument is touched."""
-    load_station(station)  # the station file's own validation (file:line: field) comes first
-    proto = load_protocol(protocol_path(protocol), overrides)
-    return expand(proto, StationView.from_file(station))
+    view = StationView.from_file(station)  # the station file's own validation (file:line: field) first
+    return expand(load_protocol(protocol_path(protocol), overrides), view)
 
 
 def run_plan(

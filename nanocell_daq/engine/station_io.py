@@ -10,7 +10,7 @@ from typing import Any
 
 from drivers.roles import ROLES
 from nanocell_daq.engine.stationview import StationView
-from nanocell_daq.station import build_station, load_station
+from nanocell_daq.station import build_station
 
 
 @dataclass
@@ -70,12 +70,12 @@ def abort_orphan_techniques(view: StationView) -> list[str]:
     from drivers.registry import open_driver
 
     done = []
-    cells = {view.roles.get(r) for r in ("galvanostat", "potentiostat")} - {None}
-    for name, cfg in (view.config.get("instruments") or {}).items():
-        if name not in cells or str(cfg.get("driver")) not in _SCRIPT_DRIVERS:
+    cells = {view.instrument_of(r) for r in ("galvanostat", "potentiostat")} - {None}
+    for name, cfg in view.config.instruments.items():
+        if name not in cells or cfg.driver not in _SCRIPT_DRIVERS:
             continue
         try:
-            inst = open_driver(str(cfg["driver"]), str(cfg["resource"]), name, dict(cfg.get("options") or {}))
+            inst = open_driver(cfg.driver, cfg.resource, name, dict(cfg.options))
         except Exception as exc:  # noqa: BLE001 - the station open that follows reports it properly
             done.append(f"{name}: cannot connect to abort a technique: {exc}")
             continue
@@ -100,9 +100,8 @@ def abort_orphan_techniques(view: StationView) -> list[str]:
 
 
 def open_station(view: StationView) -> OpenStation:
-    """Connect to every instrument of ``view``'s station file (UserError naming the instrument on failure)."""
-    config = load_station(view.path)
-    station = build_station(config)
+    """Connect to every instrument of ``view``'s station (UserError naming the instrument on failure)."""
+    station = build_station(view.config)
     roles = {name: station.role(name) for name in view.roles if name in ROLES}
     try:
         snapshot = station.snapshot()

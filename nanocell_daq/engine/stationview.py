@@ -1,161 +1,89 @@
-"""What the planner needs to know of a station file: roles, pads, wirings, limits, device, clock speed.
+"""The station as the planner sees it: the station package's validated file and its limits, no instruments.
 
-Read straight from the station YAML (the format fixed in the team conventions) so a protocol can be checked
-without touching any instrument; limit messages name the station file and line.
+One source of truth: the file is read and checked by :func:`nanocell_daq.station.load_station` (errors name
+file:line: field) and limits are enforced by :class:`nanocell_daq.station.Limits` (messages name the station
+file line). This view only adds what steps ask of a station while planning.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import YAMLError
-
-from nanocell_daq.errors import UserError
+from nanocell_daq.station import Limits, StationConfig, load_station, parse_station
+from nanocell_daq.station.config import Wiring
+from nanocell_daq.station.loader import source_of
 
 
-def _line_of(doc: Any, *keys: str) -> int | None:
-    node = doc
-    line = None
-    for key in keys:
-        if not isinstance(node, CommentedMap) or key not in node:
-            return line
-        try:
-            line = node.lc.key(key)[0] + 1
-        except (KeyError, AttributeError, TypeError):
-            pass
-        node = node[key]
-    return line
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        return str(value)
-    return value
-
-
-@dataclass
-class Wiring:
-    """A named router wiring: the instrument it connects, its router channels and the chip pads it touches."""
-
-    name: str
-    instrument: str
-    channels: list[str]
-    pads: list[str]
-
-
-@dataclass
+@dataclass(frozen=True)
 class StationView:
-    """Plain, instrument-free view of a station file (units: A, V, mW, um, Ah)."""
+    """A validated station file (units: A, V, mW, um, Ah) and its :class:`Limits`."""
 
+    config: StationConfig
     path: str
-    config: dict[str, Any]
-    roles: dict[str, str]
-    pads: dict[str, dict[str, Any]]
-    wirings: dict[str, Wiring]
-    limits: dict[str, Any]
-    device: dict[str, Any]
-    speed: float = 1.0
-    _doc: Any = field(default=None, repr=False)
+    limits: Limits
 
     @classmethod
-    def from_text(cls, text: str, path: str = "<station>") -> StationView:
-        try:
-            doc = YAML(typ="rt").load(text)
-        except YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f":{mark.line + 1}" if mark is not None else ""
-            raise UserError(f"{path}{line}: YAML syntax error in station file") from None
-        if not isinstance(doc, dict):
-            raise UserError(f"{path}: a station file is a YAML mapping")
-        view = cls.from_dict(_plain(doc), path)
-        view._doc = doc
-        return view
+    def from_config(cls, config: StationConfig, path: str | None = None) -> StationView:
+        source = source_of(config)
+        where = path or (str(source.path) if source is not None else config.name)
+        return cls(config, where, Limits(config.limits, list(config.wirings), source))
 
     @classmethod
     def from_file(cls, path: str | Path) -> StationView:
-        p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UserError(f"{p}: cannot read station file: {exc.strerror or exc}") from None
-        return cls.from_text(text, str(p))
+        return cls.from_config(load_station(path), str(path))
 
     @classmethod
-    def from_dict(cls, config: dict[str, Any], path: str = "<station>") -> StationView:
-        wirings = {}
-        for name, entry in (config.get("wirings") or {}).items():
-            w = entry or {}
-            wirings[str(name)] = Wiring(
-                str(name),
-                str(w.get("instrument", "")),
-                [str(c) for c in w.get("channels", [])],
-                [str(p) for p in w.get("pads", [])],
-            )
-        sim = config.get("simulation") or {}
-        return cls(
-            path=path,
-            config=config,
-            roles=dict(config.get("roles") or {}),
-            pads=dict(config.get("pads") or {}),
-            wirings=wirings,
-            limits=dict(config.get("limits") or {}),
-            device=dict(config.get("device") or {}),
-            speed=float(sim.get("speed", 1.0) or 1.0),
-        )
+    def from_text(cls, text: str, path: str = "station.yaml") -> StationView:
+        return cls.from_config(parse_station(text, path), path)
 
-    def where(self, *keys: str) -> str:
-        """``station.yaml line N`` for a limit, for talkative errors."""
-        line = _line_of(self._doc, *keys) if self._doc is not None else None
-        return f"{self.path} line {line}" if line else self.path
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The file's content as plain data (stored with a run; :meth:`from_text` of its YAML rebuilds it)."""
+        return self.config.model_dump(mode="json", exclude_none=True)
+
+    @property
+    def roles(self) -> dict[str, str]:
+        return dict(self.config.roles)
+
+    @property
+    def wirings(self) -> dict[str, Wiring]:
+        return self.config.wirings
+
+    @property
+    def pads(self) -> dict[str, dict[str, Any]]:
+        return {name: pad.model_dump(exclude_none=True) for name, pad in self.config.pads.items()}
+
+    @property
+    def device(self) -> dict[str, Any]:
+        dev = self.config.device
+        return dev.model_dump(mode="json", exclude_none=True) if dev is not None else {}
+
+    @property
+    def speed(self) -> float:
+        return self.config.clock_speed
 
     def has_role(self, role: str) -> bool:
-        return role in self.roles
+        return role in self.config.roles
 
     def instrument_of(self, role: str) -> str | None:
-        return self.roles.get(role)
-
-    # --- limits (None when the station sets none) ---
-    def cycling_limits(self) -> tuple[float | None, tuple[float, float] | None]:
-        c = self.limits.get("cycling") or {}
-        window = c.get("voltage_window_V")
-        return c.get("max_current_A"), (tuple(window) if window else None)
-
-    def wiring_limits(self, wiring: str) -> dict[str, float]:
-        return dict((self.limits.get("wirings") or {}).get(wiring) or {})
-
-    @property
-    def max_laser_power_mW(self) -> float | None:
-        return self.limits.get("max_laser_power_mW")
-
-    @property
-    def stage_travel_um(self) -> dict[str, list[float]]:
-        return dict(self.limits.get("stage_travel_um") or {})
+        return self.config.roles.get(role)
 
     @property
     def nominal_capacity_Ah(self) -> float | None:
-        v = self.device.get("nominal_capacity_Ah")
-        return float(v) if v is not None else None
+        dev = self.config.device
+        return dev.nominal_capacity_Ah if dev is not None else None
 
     @property
     def wire_position_um(self) -> dict[str, Any] | None:
-        return self.device.get("wire_position_um")
+        dev = self.config.device
+        if dev is None or dev.wire_position_um is None:
+            return None
+        return dev.wire_position_um.model_dump(mode="json")
 
     def conductance_wiring(self, pair: str) -> str:
         return f"conductance:{pair}"
 
     def contact_pairs(self) -> list[str]:
-        return [name.split(":", 1)[1] for name in self.wirings if name.startswith("conductance:")]
+        return [name.split(":", 1)[1] for name in self.config.wirings if name.startswith("conductance:")]

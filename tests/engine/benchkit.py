@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +16,7 @@ from nanocell_daq.engine.plan import Plan, expand
 from nanocell_daq.engine.protocol import load_protocol, parse_protocol
 from nanocell_daq.engine.service import protocol_path, run_plan
 from nanocell_daq.engine.stationview import StationView
+from nanocell_daq.errors import UserError
 from nanocell_daq.storage import Store
 
 OUTPUTS = ("smu", "pstat", "shutter", "spectrometer", "matrix")
@@ -63,3 +68,50 @@ def nonlinearity(store: Store, run_id: int, label: str) -> float:
     pos = top & (v > 0)
     slope_hi = np.polyfit(v[pos], i[pos], 1)[0]
     return float(slope_hi / g0(store, run_id, label))
+
+
+def start_cli_run(protocol: Path, station: Path, db: Path) -> subprocess.Popen:
+    """``nanocell run`` in its own process (as a user or a service manager starts it)."""
+    cmd = [sys.executable, "-m", "nanocell_daq", "run", str(protocol), "--station", str(station)]
+    cmd += ["--db", str(db)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def wait_for_points(db: Path, proc: subprocess.Popen, label: str, n: int = 15, timeout: float = 60.0) -> int:
+    """Wait until the step ``label`` of the first run in ``db`` has ``n`` cycling points; its run id."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        run_id = _points_reached(db, label, n)
+        if run_id is not None:
+            return run_id
+        time.sleep(0.1)
+    raise AssertionError(f"step {label!r} never got going")
+
+
+def _points_reached(db: Path, label: str, n: int) -> int | None:
+    if not db.exists():
+        return None
+    try:
+        store = Store.open(db, create=False)
+    except UserError:  # the engine is still creating the schema
+        return None
+    try:
+        runs = store.runs()
+        if not runs:
+            return None
+        step = {s.label: s for s in store.steps(runs[0].id)}.get(label)
+        if step is not None and len(store.cycling(runs[0].id, step_id=step.id).t) >= n:
+            return runs[0].id
+        return None
+    finally:
+        store.close()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False

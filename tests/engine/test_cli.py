@@ -35,7 +35,7 @@ def test_check_error_names_file_line_field(tmp_path, station_path, capsys):
     code = main(["check", str(bad), "--station", str(station_path)])
     err = capsys.readouterr().err
     assert code == 2
-    assert f"{bad}:6: galvanostatic.v_max_V: 4.4 V is outside the device's cycling voltage window" in err
+    assert f"{bad}:6: galvanostatic.v_max_V: requested 4.4 V, device window [2.4, 4.05] V" in err
     assert "Traceback" not in err
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from nanocell_daq.engine.plan import expand, plan_table
 from nanocell_daq.engine.protocol import load_protocol, parse_protocol, shipped_protocols
+from nanocell_daq.engine.stationview import StationView
 from nanocell_daq.errors import UserError
 
 
@@ -20,20 +21,30 @@ def _plan(text, station):
     [
         (
             "iv: {compliance_A: 2.0e-6}",
-            "iv.compliance_A: 2e-06 A exceeds the limit 1e-06 A of wiring 'conductance:S-D'",
+            "iv.compliance_A: requested 2e-06 A on 'conductance:S-D', device limit 1e-06 A "
+            "(station_si.yaml line 32)",
         ),
-        ("iv: {v_max_V: 2.0}", "iv.v_max_V: 2 V exceeds the limit 1 V"),
+        ("iv: {v_max_V: 2.0}", "iv.v_max_V: requested 2 V on 'conductance:S-D', device limit 1 V"),
         ("iv: {pairs: [S-X]}", "iv.pairs: no wiring 'conductance:S-X'"),
         (
             "galvanostatic: {current_A: 5.0e-9}",
-            "galvanostatic.current_A: |5e-09| A exceeds the device's cycling limit",
+            "galvanostatic.current_A: requested 5e-09 A for cycling, device limit 1e-09 A "
+            "(station_si.yaml line 31)",
         ),
-        ("galvanostatic: {current_A: 1.0e-11, v_max_V: 4.3}", "galvanostatic.v_max_V: 4.3 V is outside"),
-        ("cv: {vertex1_V: 4.5}", "cv.vertex1_V: 4.5 V is outside"),
-        ("raman_map: {laser_power_mW: 2}", "raman_map.laser_power_mW: 2 mW exceeds the device limit 0.5 mW"),
+        (
+            "galvanostatic: {current_A: 1.0e-11, v_max_V: 4.3}",
+            "galvanostatic.v_max_V: requested 4.3 V, device window [2.4, 4.05] V",
+        ),
+        ("cv: {vertex1_V: 4.5}", "cv.vertex1_V: requested 4.5 V, device window [2.4, 4.05] V"),
+        ("potentiostatic_hold: {potential_V: 1.0}", "potentiostatic_hold.potential_V: requested 1 V"),
+        (
+            "raman_map: {laser_power_mW: 2}",
+            "raman_map.laser_power_mW: requested 2 mW laser power, device limit 0.5 mW "
+            "(station_si.yaml line 33)",
+        ),
         (
             "raman_map: {along_wire: false, mode: area, x0_um: 990, nx: 40, dx_um: 1}",
-            "outside the stage travel",
+            "map position: requested stage x = 1001 um, allowed [0, 1000] um (station_si.yaml line 34)",
         ),
     ],
 )
@@ -75,10 +86,10 @@ def test_parallel_conflicts_are_refused(station, a, b, why):
         _plan(f"steps:\n  - parallel:\n      - {a}\n      - {b}\n", station)
 
 
-def test_missing_role_is_refused(station):
-    del station.roles["spectrometer"]
+def test_missing_role_is_refused(station_path):
+    text = station_path.read_text().replace("  spectrometer: spectrometer\n", "")
     with pytest.raises(UserError, match="no 'spectrometer' role"):
-        _plan("steps:\n  - raman_map: {}\n", station)
+        _plan("steps:\n  - raman_map: {}\n", StationView.from_text(text, "no_spectrometer.yaml"))
 
 
 def test_line_map_along_the_wire_uses_station_position(station):

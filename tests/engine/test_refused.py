@@ -27,7 +27,10 @@ def test_over_limit_protocol_never_touches_an_output(tmp_path, capsys):
         code = main(["run", str(proto), "--station", str(station), "--db", str(tmp_path / "r.db")])
         err = capsys.readouterr().err
         assert code == 2
-        assert "too_much.yaml:4: iv.compliance_A: 5e-06 A exceeds the limit 1e-06 A" in err
+        assert (
+            "too_much.yaml:4: iv.compliance_A: requested 5e-06 A on 'conductance:S-D', device limit 1e-06 A"
+            in err
+        )
         for name in ("smu", "pstat", "shutter", "spectrometer", "matrix"):
             assert not any(e.output_on for e in bench.log(name)), name
             assert not any(e.command.upper().startswith((":OUTP", "OUTP")) for e in bench.log(name))

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
 from nanocell_daq.cli import main
 from nanocell_daq.engine.resume import ALIVE_S
-from nanocell_daq.errors import UserError
 from nanocell_daq.storage import Store
 from simulated_instruments.bench import SimulatedBench
 from tests.engine import benchkit
@@ -30,51 +27,14 @@ steps:
 """
 
 
-def _wait_for_charge(db, proc, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        if db.exists():
-            try:
-                store = Store.open(db, create=False)
-            except UserError:  # the engine is still creating the schema
-                time.sleep(0.1)
-                continue
-            try:
-                runs = store.runs()
-                if runs:
-                    steps = {s.label: s for s in store.steps(runs[0].id)}
-                    charge = steps.get("charge")
-                    if charge is not None and len(store.cycling(runs[0].id, step_id=charge.id).t) >= 15:
-                        return runs[0].id
-            finally:
-                store.close()
-        time.sleep(0.1)
-    raise AssertionError("the galvanostatic step never got going")
-
-
 def test_kill_9_then_resume_completes_the_protocol(tmp_path, capsys):
     proto = tmp_path / "p.yaml"
     proto.write_text(PROTOCOL)
     db = tmp_path / "runs.db"
     with SimulatedBench(preset="si", speed=100, seed=0) as bench:
         station = bench.write_station(tmp_path / "station.yaml")
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "nanocell_daq",
-                "run",
-                str(proto),
-                "--station",
-                str(station),
-                "--db",
-                str(db),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        run_id = _wait_for_charge(db, proc)
+        proc = benchkit.start_cli_run(proto, station, db)
+        run_id = benchkit.wait_for_points(db, proc, "charge")
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=10)
         assert bench.output_on("pstat"), "the killed engine left the cell charging (as a real crash would)"
@@ -121,22 +81,8 @@ def test_sigterm_aborts_safely_and_the_aborted_run_resumes(tmp_path):
     db = tmp_path / "runs.db"
     with SimulatedBench(preset="si", speed=100, seed=0) as bench:
         station = bench.write_station(tmp_path / "station.yaml")
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "nanocell_daq",
-                "run",
-                str(proto),
-                "--station",
-                str(station),
-                "--db",
-                str(db),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        run_id = _wait_for_charge(db, proc)
+        proc = benchkit.start_cli_run(proto, station, db)
+        run_id = benchkit.wait_for_points(db, proc, "charge")
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
         assert proc.returncode == 3, out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from simulated_instruments.bench import SimulatedBench
@@ -13,14 +15,22 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def si_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("si")
+    progress = []  # (wall s, step label, fraction, ETA wall s) as the CLI display gets them
+
+    def on_progress(label, fraction, eta):
+        progress.append((time.monotonic(), label, fraction, eta))
+
     with SimulatedBench(preset="si", speed=2000, seed=0) as bench:
-        store, result = benchkit.run(bench, tmp, "si_seed", {"cycles": "1", **benchkit.FAST})
-        yield bench, store, result
+        store, result = benchkit.run(
+            bench, tmp, "si_seed", {"cycles": "1", **benchkit.FAST}, on_progress=on_progress
+        )
+        end = time.monotonic()
+        yield bench, store, result, [(label, frac, eta, end - t) for t, label, frac, eta in progress]
         store.close()
 
 
 def test_the_run_completes_with_every_step_stored(si_run):
-    _, store, result = si_run
+    _, store, result, _ = si_run
     assert result.status == "completed", result.reason
     steps = store.steps(result.run_id)
     assert [s.status for s in steps] == ["completed"] * 10
@@ -33,7 +43,7 @@ def test_the_run_completes_with_every_step_stored(si_run):
 
 
 def test_conductance_drops_100x_after_a_cycle_and_turns_nonlinear(si_run):
-    _, store, result = si_run
+    _, store, result, _ = si_run
     g_pristine = benchkit.g0(store, result.run_id, "pristine")
     g_after = benchkit.g0(store, result.run_id, "after discharge 1")
     assert 1e-7 < g_pristine < 1e-5
@@ -45,7 +55,7 @@ def test_conductance_drops_100x_after_a_cycle_and_turns_nonlinear(si_run):
 
 
 def test_cycling_data_reach_the_cut_offs(si_run):
-    _, store, result = si_run
+    _, store, result, _ = si_run
     steps = {s.label: s for s in store.steps(result.run_id)}
     charge = store.cycling(result.run_id, step_id=steps["charge 1"].id)
     discharge = store.cycling(result.run_id, step_id=steps["discharge 1"].id)
@@ -56,7 +66,7 @@ def test_cycling_data_reach_the_cut_offs(si_run):
 
 
 def test_maps_have_one_spectrum_per_pixel_along_the_wire(si_run):
-    bench, store, result = si_run
+    bench, store, result, _ = si_run
     maps = [s for s in store.steps(result.run_id) if s.kind == "raman_map"]
     assert len(maps) == 3
     for m in maps:
@@ -70,15 +80,30 @@ def test_maps_have_one_spectrum_per_pixel_along_the_wire(si_run):
 
 
 def test_everything_is_off_and_no_pad_saw_two_sources(si_run):
-    bench, _, _ = si_run
+    bench, _, _, _ = si_run
     assert benchkit.outputs_on(bench) == {}
     assert bench.damage == []
 
 
 def test_shutter_opened_only_around_acquisitions(si_run):
-    bench, store, result = si_run
+    bench, store, result, _ = si_run
     opens = [e for e in bench.log("shutter") if e.output_on]
     n_spectra = len(store.spectra(result.run_id).x_um)
     assert 0 < len(opens) <= 2 * n_spectra  # open (+ its status queries) only around each spectrum
     smu_on = [e for e in bench.log("smu") if e.output_on]
     assert smu_on, "the I-V sweeps drove the SMU"
+
+
+def test_eta_follows_the_measured_pace_of_each_kind_of_step(si_run):
+    """The plan's estimate / speed would say ~0.1 s here: I-V points and pixels cost instrument round
+    trips that do not shrink with the simulation speed. Once one of each has been measured, the ETA holds."""
+    _, store, result, progress = si_run
+    calibrated = False
+    checked = 0
+    for label, _, eta, actual in progress:
+        calibrated = calibrated or label not in ("starting", "pristine")  # the pristine I-V and map measured
+        if calibrated and actual > 0.5 and eta is not None:
+            assert actual / 2 <= eta <= actual * 2, (label, eta, actual)
+            checked += 1
+    assert checked >= 1, progress
+    assert store.progress(result.run_id).eta_s == 0.0

@@ -10,18 +10,24 @@ from drivers.roles import Sample, Spectrum
 from nanocell_daq.engine.stationview import StationView
 from procedures.context import StepAborted
 
-STATION = {
-    "roles": {
-        r: r for r in ("source_meter", "galvanostat", "stage", "spectrometer", "laser", "shutter", "router")
-    },
-    "device": {"nominal_capacity_Ah": 1e-13, "wire_position_um": {"start": [0, 0], "end": [4, 0], "z": 1.0}},
-    "pads": {"S": {}, "D": {}, "CE": {}},
-    "wirings": {
-        "cycling": {"channels": ["a"], "pads": ["S", "CE"]},
-        "conductance:S-D": {"channels": ["b"], "pads": ["S", "D"]},
-    },
-    "limits": {},
-}
+STATION = """\
+name: fake bench
+instruments:
+  smu: {driver: keithley2450, resource: "TCPIP::127.0.0.1::1::SOCKET"}
+  pstat: {driver: emstat4, resource: "TCPIP::127.0.0.1::2::SOCKET"}
+  stage: {driver: proscan3, resource: "TCPIP::127.0.0.1::3::SOCKET"}
+  spectrometer: {driver: nanocell_spectrometer, resource: "TCPIP::127.0.0.1::4::SOCKET"}
+  shutter: {driver: sc10, resource: "TCPIP::127.0.0.1::5::SOCKET"}
+  matrix: {driver: keithley707b, resource: "TCPIP::127.0.0.1::6::SOCKET"}
+roles: {source_meter: smu, galvanostat: pstat, potentiostat: pstat, stage: stage,
+        spectrometer: spectrometer, laser: spectrometer, shutter: shutter, router: matrix}
+device: {chip: FAKE, nominal_capacity_Ah: 1.0e-13, wire_position_um: {start: [0, 0], end: [4, 0], z: 1.0}}
+pads: {S: {kind: contact}, D: {kind: contact}, CE: {kind: counter}}
+wirings:
+  cycling: {instrument: pstat, channels: ["1A01", "1B04"], pads: [S, CE]}
+  "conductance:S-D": {instrument: smu, channels: ["1C01", "1D02"], pads: [S, D]}
+"""
+"""A station file with every role and no limits (the instruments are never contacted)."""
 
 
 class Clock:
@@ -166,7 +172,7 @@ class Context:
     ) -> None:
         self.clock = Clock()
         self.recorder = Recorder()
-        self.station = StationView.from_dict(STATION, "fake.yaml")
+        self.station = StationView.from_text(STATION, "fake.yaml")
         self.roles = roles
         self.wirings: list[str] = []
         self.checkpoints = 0

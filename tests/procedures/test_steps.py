@@ -110,3 +110,15 @@ def test_raman_line_along_the_wire_opens_the_shutter_only_to_acquire():
     ]
     assert [p for *_, p in ctx.recorder.spectra] == [0, 1, 2, 3, 4]
     assert spec.exposure_s == 2 and spec.power_mW == 0.0  # laser off after the map
+
+
+def test_samples_left_by_the_previous_technique_are_not_recorded_as_this_steps():
+    from drivers.roles import Sample
+
+    step, ctx = _galvanostatic(max_time_s=5.0, v_max_V=9.0)
+    ctx.roles["galvanostat"].pending = [Sample(900.0, 3.7, 0.0)]  # the last OCV sample of a rest
+    _run(step, ctx)
+    rows = ctx.recorder.cycling_rows
+    assert rows and all(E != 3.7 for _, E, _, _ in rows)
+    assert rows[0][0] < 5.0
+    assert any("of the previous technique" in e for e in ctx.recorder.events)
