@@ -12,7 +12,7 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.keithley import Keithley2450 as _PyMeasureKeithley2450
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
-from drivers._common import longer_timeout, with_defaults
+from drivers._common import SCPIErrorQueue, longer_timeout, with_defaults
 from drivers.errors import InstrumentError
 from drivers.roles import Sample
 
@@ -20,7 +20,7 @@ _BUFFER = '"defbuffer1"'
 _LIST_CHUNK = 100  # the 2450 takes at most 100 values per :SOUR:LIST command
 
 
-class Keithley2450(_PyMeasureKeithley2450):
+class Keithley2450(SCPIErrorQueue, _PyMeasureKeithley2450):
     """Keithley 2450 in its native SCPI command set (``*LANG SCPI``).
 
     Reuses PyMeasure's declarative controls where they are right and overrides what is wrong for
@@ -128,23 +128,6 @@ class Keithley2450(_PyMeasureKeithley2450):
     def mean_current(self) -> float:
         """Mean of the readings in defbuffer1 (A when measuring current)."""
         return float(self.ask(f":TRAC:STAT:AVER? {_BUFFER}"))
-
-    def errors(self) -> list[tuple[int, str]]:
-        """Drain the error queue: ``[(code, message), ...]`` (empty when all is well)."""
-        found = []
-        for _ in range(50):
-            code, _, message = self.ask(":SYST:ERR?").partition(",")
-            if int(float(code)) == 0:
-                break
-            found.append((int(float(code)), message.strip().strip('"')))
-        return found
-
-    def raise_errors(self, doing: str) -> None:
-        """Raise :class:`InstrumentError` if the error queue holds anything after ``doing``."""
-        found = self.errors()
-        if found:
-            listed = "; ".join(f"{code} {message}" for code, message in found)
-            raise InstrumentError(f"{self.name}: {doing}: {listed}")
 
     def snapshot_settings(self) -> dict[str, Any]:
         """The present settings, read from the instrument (queries only: nothing is changed).

@@ -10,7 +10,7 @@ import numpy as np
 from pymeasure.instruments import Channel, Instrument
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
-from drivers._common import with_defaults
+from drivers._common import TSPMixin, with_defaults
 from drivers.errors import InstrumentError
 
 
@@ -88,7 +88,7 @@ class SMUChannel(Channel):
     )
 
 
-class Keithley2600(Instrument):
+class Keithley2600(TSPMixin, Instrument):
     """Keithley 2600B series (2601B...2636B) over TSP; one channel fills the ``SourceMeter`` role.
 
     :param adapter: VISA resource string or a PyMeasure adapter.
@@ -107,27 +107,6 @@ class Keithley2600(Instrument):
         if channel not in ("a", "b"):
             raise ValueError(f"channel must be 'a' or 'b' (got {channel!r})")
         self.smu: SMUChannel = self.smua if channel == "a" else self.smub
-
-    id = Instrument.measurement("*IDN?", """Get the identity (``*IDN?`` works on TSP instruments).""",
-                                cast=str, maxsplit=0)
-
-    def errors(self) -> list[tuple[int, str]]:
-        """Drain ``errorqueue``: ``[(code, message), ...]`` (TAB-separated ``errorqueue.next()``)."""
-        found = []
-        count = int(float(self.ask("print(errorqueue.count)")))
-        for _ in range(count):
-            code, _, rest = self.ask("print(errorqueue.next())").partition("\t")
-            found.append((int(float(code)), rest.split("\t")[0].strip()))
-        return found
-
-    def raise_errors(self, doing: str) -> None:
-        found = self.errors()
-        if found:
-            listed = "; ".join(f"{code} {message}" for code, message in found)
-            raise InstrumentError(f"{self.name}: {doing}: {listed}")
-
-    def reset(self) -> None:
-        self.write("reset()")
 
     def snapshot_settings(self) -> dict[str, Any]:
         """The role channel's present settings, read from the instrument (queries only).

@@ -8,7 +8,7 @@ from typing import Any
 
 from pymeasure.instruments import Instrument
 
-from drivers._common import with_defaults
+from drivers._common import TSPMixin, with_defaults
 from drivers.errors import InstrumentError
 
 CHANNEL = re.compile(r"^[1-6][A-H](0[1-9]|1[0-2])$")
@@ -25,7 +25,7 @@ def check_channels(channels: Iterable[str]) -> list[str]:
     return sorted(out)
 
 
-class Keithley707B(Instrument):
+class Keithley707B(TSPMixin, Instrument):
     """Keithley 707B/708B semiconductor switching matrix (TSP).
 
     :param adapter: VISA resource string or an adapter.
@@ -37,8 +37,6 @@ class Keithley707B(Instrument):
     def __init__(self, adapter, name: str = "Keithley 707B switch matrix", **kwargs):
         kwargs = with_defaults(kwargs, read_termination="\n", write_termination="\n", timeout=5000)
         super().__init__(adapter, name, includeSCPI=False, **kwargs)
-
-    id = Instrument.measurement("*IDN?", """Get the identity.""", cast=str, maxsplit=0)
 
     def close(self, channels: Iterable[str]) -> None:
         """Close the crosspoints (others stay as they are)."""
@@ -65,24 +63,6 @@ class Keithley707B(Instrument):
     def snapshot_settings(self) -> dict[str, Any]:
         """The closed crosspoints, sorted (a query only)."""
         return {"closed_channels": sorted(self.closed())}
-
-    def errors(self) -> list[tuple[int, str]]:
-        """Drain ``errorqueue``: ``[(code, message), ...]``."""
-        found = []
-        count = int(float(self.ask("print(errorqueue.count)")))
-        for _ in range(count):
-            code, _, rest = self.ask("print(errorqueue.next())").partition("\t")
-            found.append((int(float(code)), rest.split("\t")[0].strip()))
-        return found
-
-    def raise_errors(self, doing: str) -> None:
-        found = self.errors()
-        if found:
-            listed = "; ".join(f"{code} {message}" for code, message in found)
-            raise InstrumentError(f"{self.name}: {doing}: {listed}")
-
-    def reset(self) -> None:
-        self.write("reset()")
 
     def shutdown(self) -> None:
         """Open every crosspoint and read back that none is closed."""

@@ -9,12 +9,12 @@ import numpy as np
 from pymeasure.instruments import Instrument, SCPIMixin
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
-from drivers._common import longer_timeout, with_defaults
+from drivers._common import SCPIErrorQueue, longer_timeout, with_defaults
 from drivers.errors import InstrumentError
 from drivers.roles import Spectrum
 
 
-class NanocellSpectrometer(SCPIMixin, Instrument):
+class NanocellSpectrometer(SCPIErrorQueue, SCPIMixin, Instrument):
     """Raman spectrometer + CCD + 532 nm laser behind one SCPI-like controller.
 
     ``exposure_s`` (s per accumulation) and ``accumulations`` are the Spectrometer role's settings;
@@ -27,6 +27,8 @@ class NanocellSpectrometer(SCPIMixin, Instrument):
     """
 
     IDENTITY = re.compile(r"^NANOCELL,", re.IGNORECASE)
+    ERROR_QUERY = "SYST:ERR?"
+    MAX_ERRORS = 25
 
     def __init__(self, adapter, name: str = "Nanocell spectrometer", **kwargs):
         kwargs = with_defaults(kwargs, read_termination="\n", write_termination="\n", timeout=10000)
@@ -75,22 +77,6 @@ class NanocellSpectrometer(SCPIMixin, Instrument):
                 "laser_setpoint_mW": float(self.laser_setpoint_mW), "laser_enabled": bool(self.laser_enabled),
                 "wavelength_nm": float(self.wavelength_nm), "points": int(self.points),
                 "ccd_temperature_C": float(self.ccd_temperature_C)}
-
-    def errors(self) -> list[tuple[int, str]]:
-        """Drain ``SYST:ERR?``: ``[(code, message), ...]``."""
-        found = []
-        for _ in range(25):
-            code, _, message = self.ask("SYST:ERR?").partition(",")
-            if int(float(code)) == 0:
-                break
-            found.append((int(float(code)), message.strip().strip('"')))
-        return found
-
-    def raise_errors(self, doing: str) -> None:
-        found = self.errors()
-        if found:
-            listed = "; ".join(f"{code} {message}" for code, message in found)
-            raise InstrumentError(f"{self.name}: {doing}: {listed}")
 
     @property
     def wavenumbers(self) -> np.ndarray:
