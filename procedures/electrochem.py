@@ -58,6 +58,7 @@ class ElectrochemStep(Step):
         self.q_C = 0.0
         self.reason = ""
         self.n_samples = 0
+        self.last_E = math.nan
 
     def execute(self) -> None:
         ctx = self.ctx
@@ -71,6 +72,7 @@ class ElectrochemStep(Step):
                 self.q_C += s.current * max(s.t - self._prev_t, 0.0)
                 self._prev_t = s.t
                 self.n_samples += 1
+                self.last_E = s.potential
                 ctx.recorder.cycling(self._tech_t0 + s.t, s.potential, s.current, self.q_C)
                 reason = self.cutoff(s, self.q_C, self._tech_t0 - step_t0 + s.t)
                 if reason:
@@ -104,7 +106,9 @@ class ElectrochemStep(Step):
             if reason:
                 role.stop()
                 self.reason = reason
-                ctx.recorder.event("info", f"{self.kind}: stopped: {reason}; Q = {self.q_C:.4g} C")
+                ctx.recorder.event(
+                    "info", f"{self.kind}: stopped: {reason}; E = {self.last_E:.4g} V, Q = {self.q_C:.4g} C"
+                )
                 return
             ctx.progress(min(self.fraction(self.q_C, elapsed), 1.0))
             ctx.sleep(max(interval, _MIN_POLL_WALL_S * ctx.clock.speed))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,29 +87,24 @@ def cmd_check(protocol: str, station: Path, sets: list[str] | None) -> int:
     return 0
 
 
+def _run_shown(db: Path, store: Any, start: Callable[..., Any]) -> int:
+    """Run ``start(on_progress=, on_log=, db_label=)`` with the progress display; print the outcome."""
+    try:
+        with _Display() as display:
+            result = start(on_progress=display.on_progress, on_log=display.on_log, db_label=str(db))
+        reason = f": {result.reason}" if result.reason else ""
+        typer.echo(f"run {result.run_id} {result.status}{reason} (database {db})")
+        return EXIT.get(result.status, 1)
+    finally:
+        store.close()
+
+
 def cmd_run(protocol: str, station: Path, db: Path, operator: str | None, sets: list[str] | None) -> int:
     from nanocell_daq.engine.service import make_plan, run_plan
 
     plan = make_plan(protocol, station, _overrides(sets))
     store = _open_store(db)
-    try:
-        with _Display() as display:
-            result = run_plan(
-                plan,
-                store,
-                operator=operator,
-                on_progress=display.on_progress,
-                on_log=display.on_log,
-                db_label=str(db),
-            )
-        typer.echo(
-            f"run {result.run_id} {result.status}"
-            + (f": {result.reason}" if result.reason else "")
-            + f" (database {db})"
-        )
-        return EXIT.get(result.status, 1)
-    finally:
-        store.close()
+    return _run_shown(db, store, functools.partial(run_plan, plan, store, operator=operator))
 
 
 def cmd_resume(run_id: int, db: Path, station: Path | None, operator: str | None) -> int:
@@ -115,21 +112,7 @@ def cmd_resume(run_id: int, db: Path, station: Path | None, operator: str | None
     from nanocell_daq.storage import Store
 
     store = Store.open(db, create=False)
-    try:
-        with _Display() as display:
-            result = resume_run(
-                store,
-                run_id,
-                station,
-                operator=operator,
-                on_progress=display.on_progress,
-                on_log=display.on_log,
-                db_label=str(db),
-            )
-        typer.echo(f"run {result.run_id} {result.status}" + (f": {result.reason}" if result.reason else ""))
-        return EXIT.get(result.status, 1)
-    finally:
-        store.close()
+    return _run_shown(db, store, functools.partial(resume_run, store, run_id, station, operator=operator))
 
 
 def cmd_control(run_id: int, action: str, db: Path) -> int:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from nanocell_daq.engine.service import protocol_path, run_plan
 from nanocell_daq.engine.stationview import StationView
 from nanocell_daq.errors import UserError
 from nanocell_daq.storage import Store
+from simulated_instruments.bench import SimulatedBench
 
 OUTPUTS = ("smu", "pstat", "shutter", "spectrometer", "matrix")
 """Emulated instruments whose output (SMU output, cell, shutter, laser, crosspoints) must end off."""
@@ -115,3 +118,32 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+@dataclass
+class CliRun:
+    """A ``nanocell run`` process on a simulated bench, caught in its step ``label``."""
+
+    bench: Any
+    proc: subprocess.Popen
+    run_id: int
+    db: Path
+    station: Path
+
+
+@contextlib.contextmanager
+def cli_run_in_step(tmp: Path, protocol: str, label: str, speed: float = 100) -> Iterator[CliRun]:
+    """Start ``nanocell run`` of ``protocol`` (YAML text) on a Si bench; yield once step ``label`` has
+    recorded cycling points. The bench stops at the end (the process is the test's to end)."""
+    proto = tmp / "p.yaml"
+    proto.write_text(protocol)
+    db = tmp / "runs.db"
+    with SimulatedBench(preset="si", speed=speed, seed=0) as bench:
+        station = station_file(bench, tmp)
+        proc = start_cli_run(proto, station, db)
+        try:
+            yield CliRun(bench, proc, wait_for_points(db, proc, label), db, station)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate(timeout=10)

@@ -67,26 +67,17 @@ def _start(bench, tmp_path, protocol):
     raise AssertionError("the galvanostatic step did not start")
 
 
-def _wait(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_pause_turns_the_cell_off_and_resume_goes_on_to_the_end(tmp_path):
     with SimulatedBench(preset="si", speed=100, seed=0) as bench:
         store, run_id, thread, out = _start(bench, tmp_path, LONG)
         store.request_control(run_id, "pause", requested_by="test")
-        assert _wait(lambda: not bench.output_on("pstat")), "pause did not turn the cell off"
-        assert _wait(lambda: "paused" in (store.progress(run_id).step_label or ""))
+        assert benchkit.wait_until(lambda: not bench.output_on("pstat")), "pause did not turn the cell off"
+        assert benchkit.wait_until(lambda: "paused" in (store.progress(run_id).step_label or ""))
         n_paused = len(store.cycling(run_id).t)
         time.sleep(0.6)
         assert not bench.output_on("pstat")
         store.request_control(run_id, "resume", requested_by="test")
-        assert _wait(lambda: bench.output_on("pstat")), "resume did not re-arm the technique"
+        assert benchkit.wait_until(lambda: bench.output_on("pstat")), "resume did not re-arm the technique"
         thread.join(60)
         result = out["result"]
         assert result.status == "completed", result.reason

@@ -11,7 +11,6 @@ import pytest
 from nanocell_daq.cli import main
 from nanocell_daq.engine.resume import ALIVE_S
 from nanocell_daq.storage import Store
-from simulated_instruments.bench import SimulatedBench
 from tests.engine import benchkit
 
 pytestmark = pytest.mark.slow
@@ -28,15 +27,10 @@ steps:
 
 
 def test_kill_9_then_resume_completes_the_protocol(tmp_path, capsys):
-    proto = tmp_path / "p.yaml"
-    proto.write_text(PROTOCOL)
-    db = tmp_path / "runs.db"
-    with SimulatedBench(preset="si", speed=100, seed=0) as bench:
-        station = bench.write_station(tmp_path / "station.yaml")
-        proc = benchkit.start_cli_run(proto, station, db)
-        run_id = benchkit.wait_for_points(db, proc, "charge")
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=10)
+    with benchkit.cli_run_in_step(tmp_path, PROTOCOL, "charge") as cli:
+        bench, run_id, db, station = cli.bench, cli.run_id, cli.db, cli.station
+        os.kill(cli.proc.pid, signal.SIGKILL)
+        cli.proc.communicate(timeout=10)
         assert bench.output_on("pstat"), "the killed engine left the cell charging (as a real crash would)"
 
         # right after the crash the run still looks alive: resume refuses to drive it twice
@@ -59,6 +53,11 @@ def test_kill_9_then_resume_completes_the_protocol(tmp_path, capsys):
     assert [s.status for s in by_label["charge"]] == ["interrupted"]
     assert [s.status for s in by_label["charge (resumed)"]] == ["completed"]
     assert by_label["resume: OCV re-check"][0].status == "completed"
+    recheck_id = by_label["resume: OCV re-check"][0].id
+    recheck = store.cycling(run_id, step_id=recheck_id)
+    assert len(recheck.t) >= 10 and (recheck.I == 0).all()  # the cell re-checked at open circuit
+    told = [e.message for e in store.events(run_id) if e.step_id == recheck_id]
+    assert any(m.startswith("rest: stopped: ") and "; E = " in m for m in told), told
     assert [s.status for s in by_label["after charge"]] == ["completed"]
     assert len(by_label["pristine"]) == 1  # not measured again
 
@@ -76,13 +75,8 @@ def test_kill_9_then_resume_completes_the_protocol(tmp_path, capsys):
 
 
 def test_sigterm_aborts_safely_and_the_aborted_run_resumes(tmp_path):
-    proto = tmp_path / "p.yaml"
-    proto.write_text(PROTOCOL)
-    db = tmp_path / "runs.db"
-    with SimulatedBench(preset="si", speed=100, seed=0) as bench:
-        station = bench.write_station(tmp_path / "station.yaml")
-        proc = benchkit.start_cli_run(proto, station, db)
-        run_id = benchkit.wait_for_points(db, proc, "charge")
+    with benchkit.cli_run_in_step(tmp_path, PROTOCOL, "charge") as cli:
+        bench, run_id, db, proc = cli.bench, cli.run_id, cli.db, cli.proc
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
         assert proc.returncode == 3, out

@@ -9,7 +9,6 @@ import pytest
 
 from nanocell_daq.cli import main
 from nanocell_daq.storage import Store
-from simulated_instruments.bench import SimulatedBench
 from tests.engine import benchkit
 
 pytestmark = pytest.mark.slow
@@ -28,13 +27,8 @@ def _paused(db, run_id):
 
 
 def test_ctrl_c_pauses_with_outputs_off_and_a_second_ctrl_c_aborts(tmp_path):
-    proto = tmp_path / "p.yaml"
-    proto.write_text(PROTOCOL)
-    db = tmp_path / "runs.db"
-    with SimulatedBench(preset="si", speed=100, seed=0) as bench:
-        station = bench.write_station(tmp_path / "station.yaml")
-        proc = benchkit.start_cli_run(proto, station, db)
-        run_id = benchkit.wait_for_points(db, proc, "charge")
+    with benchkit.cli_run_in_step(tmp_path, PROTOCOL, "charge") as cli:
+        bench, proc, run_id, db = cli.bench, cli.proc, cli.run_id, cli.db
         assert bench.output_on("pstat")
 
         proc.send_signal(signal.SIGINT)

@@ -22,10 +22,11 @@ instruments:
 roles: {source_meter: smu, galvanostat: pstat, potentiostat: pstat, stage: stage,
         spectrometer: spectrometer, laser: spectrometer, shutter: shutter, router: matrix}
 device: {chip: FAKE, nominal_capacity_Ah: 1.0e-13, wire_position_um: {start: [0, 0], end: [4, 0], z: 1.0}}
-pads: {S: {kind: contact}, D: {kind: contact}, CE: {kind: counter}}
+pads: {S: {kind: contact}, D: {kind: contact}, C1: {kind: contact}, CE: {kind: counter}}
 wirings:
   cycling: {instrument: pstat, channels: ["1A01", "1B04"], pads: [S, CE]}
   "conductance:S-D": {instrument: smu, channels: ["1C01", "1D02"], pads: [S, D]}
+  "conductance:S-C1": {instrument: smu, channels: ["1C01", "1D03"], pads: [S, C1]}
 """
 """A station file with every role and no limits (the instruments are never contacted)."""
 

@@ -86,6 +86,15 @@ def test_iv_sweeps_each_pair_both_directions_with_shutter_closed():
     assert step.estimate_s(ctx.station) > 0
 
 
+def test_iv_on_a_multi_contact_wire_sweeps_every_pair_on_its_own_wiring():
+    smu = fakes.SourceMeter(g=1e-6)
+    ctx = fakes.Context({"source_meter": smu, "shutter": fakes.Shutter()})
+    _run(IVSweep.from_params({"points": 3, "both_directions": False}), ctx)  # no pairs: all of them
+    assert ctx.wirings == ["conductance:S-D", "conductance:S-C1"]
+    assert [r[3] for r in ctx.recorder.iv_rows] == ["S-D"] * 3 + ["S-C1"] * 3
+    assert not smu.on
+
+
 def test_iv_compliance_trip_ends_the_step_with_output_off():
     smu = fakes.SourceMeter(compliance_at=0.2)
     ctx = fakes.Context({"source_meter": smu, "shutter": fakes.Shutter()})
