@@ -22,6 +22,18 @@ def _tsp_bool(text: str) -> bool:
     return bool(float(text))
 
 
+_OFF_MODES = {"normal": "OUTPUT_NORMAL", "zero": "OUTPUT_ZERO", "high_z": "OUTPUT_HIGH_Z"}
+
+
+def _off_mode_name(reply: str) -> str:
+    """``print(offmode, OUTPUT_NORMAL, OUTPUT_ZERO, OUTPUT_HIGH_Z)`` (TAB-separated) -> that constant."""
+    mode, *constants = (float(v) for v in reply.split("\t"))
+    for name, value in zip(_OFF_MODES.values(), constants, strict=True):
+        if mode == value:
+            return name
+    raise ValueError(f"output-off mode {mode:g} is none of {', '.join(_OFF_MODES.values())} ({reply!r})")
+
+
 class SMUChannel(Channel):
     """One SMU channel (``smua``/``smub``). Numbers go out as ``%g``: PyMeasure's ``%f`` sends 1e-9 A as 0."""
 
@@ -37,11 +49,13 @@ class SMUChannel(Channel):
         validator=strict_discrete_set, values={True: 1, False: 0}, map_values=True,
         get_process=lambda v: int(float(v)),
     )
+    # Sent and read back as the named constants: which number each one stands for is not confirmed.
     off_mode = Channel.control(
-        "print(smu{ch}.source.offmode)", "smu{ch}.source.offmode=%d",
-        """Control the output-off mode: 'normal' (0), 'zero' (1) or 'high_z' (2, floats a battery).""",
-        validator=strict_discrete_set, values={"normal": 0, "zero": 1, "high_z": 2}, map_values=True,
-        get_process=lambda v: int(float(v)),
+        "print(smu{ch}.source.offmode, smu{ch}.OUTPUT_NORMAL, smu{ch}.OUTPUT_ZERO, smu{ch}.OUTPUT_HIGH_Z)",
+        "smu{ch}.source.offmode=smu{ch}.%s",
+        """Control the output-off mode: 'normal', 'zero' or 'high_z' (floats a battery).""",
+        validator=strict_discrete_set, values=_OFF_MODES, map_values=True,
+        cast=str, maxsplit=0, get_process=_off_mode_name,
     )
     source_voltage = Channel.control(
         "print(smu{ch}.source.levelv)", "smu{ch}.source.levelv=%g",

@@ -2,9 +2,9 @@
 
 Understood (``smua`` and ``smub``): ``smuX.source.func`` (``smuX.OUTPUT_DCVOLTS`` = 1,
 ``OUTPUT_DCAMPS`` = 0), ``levelv``, ``leveli``, ``limiti``, ``limitv``, ``rangev``, ``rangei``,
-``autorangev``, ``autorangei``, ``output`` (``OUTPUT_ON``/``OUTPUT_OFF``), ``offmode`` (``OUTPUT_NORMAL`` 0,
-``OUTPUT_ZERO`` 1, ``OUTPUT_HIGH_Z`` 2: the numbers our driver sends; the manual's numeric values are
-unconfirmed here), ``print(smuX.source.compliance)`` (``true``/``false``), ``smuX.measure.nplc``
+``autorangev``, ``autorangei``, ``output`` (``OUTPUT_ON``/``OUTPUT_OFF``), ``offmode`` (``OUTPUT_NORMAL``,
+``OUTPUT_ZERO``, ``OUTPUT_HIGH_Z``: the driver sends and reads back these names, never their numbers, which
+are unconfirmed here), ``print(smuX.source.compliance)`` (``true``/``false``), ``smuX.measure.nplc``
 (0.001-25), ``rangei``, ``autorangei``, ``rangev``, ``autorangev``, ``smuX.measure.i()``/``v()``/``iv()``
 (current then voltage)/``r()``/``p()``, ``smuX.reset()``, ``reset()``, ``delay(s)``, ``waitcomplete()``,
 ``errorqueue.count``/``next()``/``clear()``, ``localnode.*`` and ``format.*`` assignments,

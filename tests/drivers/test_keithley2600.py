@@ -31,7 +31,7 @@ def test_nplc_is_sent_as_value_not_list_index():
 def test_configure_voltage_source():
     with expected_protocol(Keithley2600, [
         ("smua.source.func=1", None),
-        ("smua.source.offmode=2", None),
+        ("smua.source.offmode=smua.OUTPUT_HIGH_Z", None),
         ("smua.source.limiti=1e-07", None),
         ("smua.measure.nplc=1", None),
         ("smua.measure.autorangei=1", None),
@@ -43,7 +43,7 @@ def test_configure_voltage_source():
 def test_errors_are_raised_with_the_message():
     with expected_protocol(Keithley2600, [
         ("smub.source.func=1", None),
-        ("smub.source.offmode=2", None),
+        ("smub.source.offmode=smub.OUTPUT_HIGH_Z", None),
         ("smub.source.limiti=1e-07", None),
         ("smub.measure.nplc=1", None),
         ("smub.measure.rangei=1e-08", None),
@@ -51,6 +51,19 @@ def test_errors_are_raised_with_the_message():
         ("print(errorqueue.next())", "-2.85000e+02\tProgram syntax error\t2.00000e+00\t0.00000e+00"),
     ], channel="b") as smu, pytest.raises(InstrumentError, match="Program syntax error"):
         smu.configure_voltage_source(1e-7, current_range_A=1e-8)
+
+
+def test_off_mode_is_read_back_by_name_whatever_the_numbers():
+    query = "print(smua.source.offmode, smua.OUTPUT_NORMAL, smua.OUTPUT_ZERO, smua.OUTPUT_HIGH_Z)"
+    with expected_protocol(Keithley2600, [
+        (query, "1.00000e+00\t0.00000e+00\t2.00000e+00\t1.00000e+00"),
+        (query, "2.00000e+00\t0.00000e+00\t2.00000e+00\t1.00000e+00"),
+        (query, "7.00000e+00\t0.00000e+00\t2.00000e+00\t1.00000e+00"),
+    ]) as smu:
+        assert smu.smua.off_mode == "high_z"
+        assert smu.smua.off_mode == "zero"
+        with pytest.raises(ValueError, match="output-off mode 7"):
+            smu.smua.off_mode  # noqa: B018
 
 
 def test_measure_sweep_and_output():

@@ -35,6 +35,15 @@ def test_identity_numbers_and_tab_separated_prints(bench, visa):
     assert smu.query("print(errorqueue.count)") == "0.00000e+00"
 
 
+def test_off_mode_takes_the_named_constants(bench, visa):
+    smu = visa(bench, "smu")
+    for name in ("OUTPUT_HIGH_Z", "OUTPUT_ZERO", "OUTPUT_NORMAL"):
+        smu.write(f"smua.source.offmode = smua.{name}")
+        mode, constant = smu.query(f"print(smua.source.offmode, smua.{name})").split("\t")
+        assert mode == constant
+    assert smu.query("print(errorqueue.count)") == "0.00000e+00"
+
+
 def test_errors_are_queued_never_answered(bench, visa):
     smu = visa(bench, "smu", timeout_ms=300)
     smu.write("smua.source.bogus = 1")
