@@ -125,6 +125,7 @@ def test_errors_are_queued_and_raised(bench, smu):
 def test_snapshot_settings_reads_without_switching(bench, smu):
     smu.configure_voltage_source(2e-7, nplc=0.5, current_range_A=1e-8)
     smu.set_voltage(0.05)
+    assert smu.ask("*OPC?").strip() == "1"  # the writes before it are logged (they are not answered)
     before = len(bench.log("smu"))
     settings = smu.snapshot_settings()
     assert settings["source_function"] == "voltage"
