@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from simulated_instruments import scpi
-from simulated_instruments.emulator import Emulator, Reply
-from simulated_instruments.scpi import CommandTable, ScpiError, need, parse_args, to_bool, to_float, unquote
+from simulated_instruments.emulator import Reply
+from simulated_instruments.errorqueue import QueuedErrors
+from simulated_instruments.scpi import CommandTable, ScpiError, need, to_bool, to_float, unquote
 from simulated_instruments.smu_readings import (
     CURRENT_RANGES,
     VOLTAGE_RANGES,
@@ -72,7 +73,7 @@ class _Sweep:
     buffer: str
 
 
-class Keithley2450(Emulator):
+class Keithley2450(QueuedErrors):
     """The SMU state machine; see the module docstring for the command set."""
 
     def __init__(self, name: str, clock: Any, faults: Any, *, model: Any, wiring: Wiring,
@@ -121,30 +122,10 @@ class Keithley2450(Emulator):
         self.events.append((code, message, stamp))
         self.record_error(f"{code},{message}")
 
-    def overlong(self, conn: Reply) -> None:
-        self._queue(-363, "Input buffer overrun")
-
-    def injected_error(self, line: str, conn: Reply) -> None:
-        self._queue(-200, "Execution error")
-
     # ------------------------------------------------------------------ dispatch
     def handle(self, line: str, conn: Reply) -> str | None:
-        replies: list[str] = []
-        try:
-            units = scpi.parse_units(line)
-        except ScpiError as err:
-            self._queue(err.code, err.message)
-            return None
-        for unit in units:
-            try:
-                handler = self.table.find(unit)
-                out = handler(parse_args(unit.args))
-            except ScpiError as err:
-                self._queue(err.code, err.message)
-                break
-            if out is not None:
-                replies.append(out)
-        return ";".join(replies) + "\n" if replies else None
+        replies = scpi.execute(self.table, line, self._queue)
+        return ";".join(replies) + "\n" if replies else None  # type: ignore[arg-type]
 
     def _fmt(self, value: float) -> str:
         digits = self.precision if self.precision > 0 else 7

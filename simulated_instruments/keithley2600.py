@@ -19,14 +19,14 @@ can replace; ``smub`` is connected to nothing. The lowest current range is 100 p
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from simulated_instruments import tsp
-from simulated_instruments.emulator import Emulator, Reply
+from simulated_instruments.emulator import Reply
+from simulated_instruments.errorqueue import TspErrorQueue
 from simulated_instruments.smu_readings import Reading, SmuSettings, measure, snap_range
 from simulated_instruments.tsp import TspError, nil_error
 from simulated_instruments.wiring import SourceState, Wiring
@@ -72,7 +72,7 @@ _ENUMS = {("source", "func"): (0, 1), ("source", "output"): (0, 1), ("source", "
           ("measure", "autorangei"): (0, 1), ("measure", "autorangev"): (0, 1)}
 
 
-class Keithley2600(Emulator):
+class Keithley2600(TspErrorQueue):
     """The 2636B state machine; see the module docstring for the command subset."""
 
     def __init__(self, name: str, clock: Any, faults: Any, *, model: Any, wiring: Wiring,
@@ -81,7 +81,6 @@ class Keithley2600(Emulator):
         self.model = model
         self.wiring = wiring
         self.rng = np.random.default_rng(seed)
-        self.queue: deque[tuple[int, str]] = deque(maxlen=100)
         self.channels = {"a": _Channel(connected=True), "b": _Channel(connected=False)}
         self.misc: dict[str, Any] = {"format.asciiprecision": 6.0, "localnode.prompts": 0.0,
                                      "localnode.showerrors": 0.0}
@@ -102,17 +101,6 @@ class Keithley2600(Emulator):
             ch.reset()
         self.queue.clear()
         self._push_wiring()
-
-    # ------------------------------------------------------------------ errors
-    def _queue(self, code: int, message: str) -> None:
-        self.queue.append((code, message))
-        self.record_error(f"{code} {message}")
-
-    def overlong(self, conn: Reply) -> None:
-        self._queue(-363, "Input buffer overrun")
-
-    def injected_error(self, line: str, conn: Reply) -> None:
-        self._queue(-200, "Execution error")
 
     # ------------------------------------------------------------------ dispatch
     def handle(self, line: str, conn: Reply) -> str | None:

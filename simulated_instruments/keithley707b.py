@@ -17,26 +17,16 @@ wired to the chip (``wiring``).
 from __future__ import annotations
 
 import re
-from collections import deque
 from typing import Any
 
-from simulated_instruments.emulator import Emulator, Reply
+from simulated_instruments.emulator import Reply
+from simulated_instruments.errorqueue import TspErrorQueue
+from simulated_instruments.tsp import TspError, tsp_number
 from simulated_instruments.wiring import CARD_COLUMNS, CARD_ROWS, Wiring
 
 IDN = "KEITHLEY INSTRUMENTS INC.,MODEL 707B,04123456,1.5.0"
 CARD_IDN = "7174A,8x12 Low Current Matrix,01.00a,1234567"
 RULES = {"BREAK_BEFORE_MAKE": 1, "MAKE_BEFORE_BREAK": 2, "OFF": 0}
-
-
-class TspError(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def tsp_number(value: float) -> str:
-    return f"{value:.5e}"
 
 
 _STR = r"""\s*(?:"([^"]*)"|'([^']*)')\s*"""
@@ -65,28 +55,17 @@ _STATEMENTS: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
-class Keithley707B(Emulator):
+class Keithley707B(TspErrorQueue):
     """The matrix: crosspoint state lives in ``wiring`` (shared with the SMU and potentiostat emulators)."""
 
     def __init__(self, name: str, clock: Any, faults: Any, wiring: Wiring) -> None:
         super().__init__(name, clock, faults)
         self.wiring = wiring
-        self.queue: deque[tuple[int, str]] = deque(maxlen=100)
         self.connectrule = 1
         self.forbidden: set[str] = set()
 
     def output_on(self) -> bool:
         return bool(self.wiring.closed)
-
-    def _queue(self, code: int, message: str) -> None:
-        self.queue.append((code, message))
-        self.record_error(f"{code} {message}")
-
-    def overlong(self, conn: Reply) -> None:
-        self._queue(-363, "Input buffer overrun")
-
-    def injected_error(self, line: str, conn: Reply) -> None:
-        self._queue(-200, "Execution error")
 
     def handle(self, line: str, conn: Reply) -> str | None:
         out: list[str] = []

@@ -142,6 +142,27 @@ class CommandTable:
         raise undefined_header()
 
 
+def execute(table: CommandTable, message: str, queue: Callable[[int, str], None],
+            relative: bool = True) -> list[str | bytes]:
+    """Run each unit of ``message`` from ``table``: the replies, in order. A :class:`ScpiError` goes to
+    ``queue(code, message)`` and ends the message (the units after it are not run)."""
+    try:
+        units = parse_units(message, relative)
+    except ScpiError as err:
+        queue(err.code, err.message)
+        return []
+    replies: list[str | bytes] = []
+    for unit in units:
+        try:
+            out = table.find(unit)(parse_args(unit.args))
+        except ScpiError as err:
+            queue(err.code, err.message)
+            break
+        if out is not None:
+            replies.append(out)
+    return replies
+
+
 def parse_args(args: str) -> list[str]:
     """Comma-separated arguments, stripped; quoted strings keep their quotes (see ``unquote``)."""
     if not args.strip():

@@ -18,13 +18,14 @@ from typing import Any
 import numpy as np
 
 from simulated_instruments import scpi
-from simulated_instruments.emulator import Emulator, Reply
-from simulated_instruments.scpi import CommandTable, ScpiError, need, parse_args, to_bool, to_float
+from simulated_instruments.emulator import Reply
+from simulated_instruments.errorqueue import QueuedErrors
+from simulated_instruments.scpi import CommandTable, ScpiError, need, to_bool, to_float
 
 IDN = "NANOCELL,SIMSPEC-532,SIM00001,1.0"
 
 
-class Spectrometer(Emulator):
+class Spectrometer(QueuedErrors):
     """``position`` gives the stage position (um) at a simulated time; ``shutter_open`` the SC10 state."""
 
     def __init__(self, name: str, clock: Any, faults: Any, *, model: Any,
@@ -58,27 +59,8 @@ class Spectrometer(Emulator):
             self.queue.append((code, message))
         self.record_error(f"{code},{message}")
 
-    def overlong(self, conn: Reply) -> None:
-        self._queue(-363, "Input buffer overrun")
-
-    def injected_error(self, line: str, conn: Reply) -> None:
-        self._queue(-200, "Execution error")
-
     def handle(self, line: str, conn: Reply) -> str | bytes | None:
-        try:
-            units = scpi.parse_units(line, relative=False)
-        except ScpiError as err:
-            self._queue(err.code, err.message)
-            return None
-        replies: list[str | bytes] = []
-        for unit in units:
-            try:
-                out = self.table.find(unit)(parse_args(unit.args))
-            except ScpiError as err:
-                self._queue(err.code, err.message)
-                break
-            if out is not None:
-                replies.append(out)
+        replies = scpi.execute(self.table, line, self._queue, relative=False)
         if not replies:
             return None
         if any(isinstance(r, bytes) for r in replies):
