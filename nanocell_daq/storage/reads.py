@@ -108,6 +108,22 @@ class StoreReads:
             return None
         return Progress(**{k: row._mapping[k] for k in Progress.__dataclass_fields__})
 
+    def _rows(
+        self,
+        table: Any,
+        columns: tuple[Any, ...],
+        run_id: int,
+        step_id: int | None,
+        after_id: int,
+        *where: Any,
+    ) -> list[Any]:
+        """``columns`` of the data rows of a run (or one step) with id > ``after_id``, in append order."""
+        stmt = select(*columns).where(table.run_id == run_id, table.id > after_id, *where)
+        if step_id is not None:
+            stmt = stmt.where(table.step_id == step_id)
+        with self._engine.connect() as conn:
+            return conn.execute(stmt.order_by(table.id)).cursor.fetchall()
+
     # --- cycling ------------------------------------------------------------------------------------------
     def cycling(self, run_id: int, step_id: int | None = None) -> CyclingData:
         """All cycling points of a run (or one step) in append order."""
@@ -119,13 +135,8 @@ class StoreReads:
 
     def _cycling(self, run_id: int, step_id: int | None, after_id: int) -> CyclingData:
         c = CyclingBlock
-        stmt = select(c.id, c.step_id, c.n, c.t_s, c.e_v, c.i_a, c.q_c).where(
-            c.run_id == run_id, c.id > after_id
-        )
-        if step_id is not None:
-            stmt = stmt.where(c.step_id == step_id)
-        with self._engine.connect() as conn:
-            rows = conn.execute(stmt.order_by(c.id)).cursor.fetchall()
+        cols = (c.id, c.step_id, c.n, c.t_s, c.e_v, c.i_a, c.q_c)
+        rows = self._rows(c, cols, run_id, step_id, after_id)
         if not rows:
             return CyclingData(last_id=after_id)
         ids, steps, ns, t, e, i, q = zip(*rows, strict=True)
@@ -149,13 +160,8 @@ class StoreReads:
 
     def _iv(self, run_id: int, step_id: int | None, after_id: int) -> IVData:
         p = IVPoint
-        stmt = select(p.id, p.step_id, p.v_v, p.i_a, p.direction, p.pair, p.t_s).where(
-            p.run_id == run_id, p.id > after_id
-        )
-        if step_id is not None:
-            stmt = stmt.where(p.step_id == step_id)
-        with self._engine.connect() as conn:
-            rows = conn.execute(stmt.order_by(p.id)).cursor.fetchall()
+        cols = (p.id, p.step_id, p.v_v, p.i_a, p.direction, p.pair, p.t_s)
+        rows = self._rows(p, cols, run_id, step_id, after_id)
         if not rows:
             return IVData(last_id=after_id)
         ids, steps, v, i, d, pair, t = zip(*rows, strict=True)
@@ -188,13 +194,8 @@ class StoreReads:
         """
         s = SpectrumRow
         cols = (s.id, s.step_id, s.x_um, s.y_um, s.z_um, s.exposure_s, s.axis_id, s.grid_id, s.pixel, s.t_s)
-        stmt = select(*cols, s.counts).where(s.run_id == run_id, s.id > after_id)
-        if step_id is not None:
-            stmt = stmt.where(s.step_id == step_id)
-        if grid_id is not None:
-            stmt = stmt.where(s.grid_id == grid_id)
-        with self._engine.connect() as conn:
-            rows = conn.execute(stmt.order_by(s.id)).cursor.fetchall()
+        in_grid = [] if grid_id is None else [s.grid_id == grid_id]
+        rows = self._rows(s, (*cols, s.counts), run_id, step_id, after_id, *in_grid)
         n = len(rows)
         meta = np.array([r[:10] for r in rows], dtype=np.float64).reshape(n, 10) if n else np.empty((0, 10))
         axis_ids = meta[:, 6].astype(np.int64)
