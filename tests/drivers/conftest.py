@@ -1,24 +1,19 @@
-"""Fixtures for the driver integration tests: one simulated bench per test module (skipped without it)."""
+"""Fixtures for the driver integration tests: one simulated bench per test module; ``wired`` SMU tests."""
 
 from __future__ import annotations
 
-import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
 from drivers import registry
-
-HAVE_BENCH = importlib.util.find_spec("simulated_instruments.bench") is not None
+from simulated_instruments.bench import SimulatedBench
 
 
 @pytest.fixture(scope="module")
 def bench():
-    if not HAVE_BENCH:
-        pytest.skip("simulated_instruments.bench is not there yet")
-    from simulated_instruments.bench import SimulatedBench
-
     with SimulatedBench(preset="si", speed=1000.0, seed=0) as running:
         yield running
 
@@ -38,3 +33,14 @@ def open_driver(bench) -> Callable[[str], Any]:
     yield _open
     for driver in opened:
         driver.adapter.close()
+
+
+@contextmanager
+def wired(smu: Any, matrix: Any, channels: Sequence[str]) -> Iterator[None]:
+    """Close exactly ``channels`` on the matrix; afterwards (also on failure) the SMU is off and all open."""
+    matrix.exclusive_close(channels)
+    try:
+        yield
+    finally:
+        smu.shutdown()
+        matrix.shutdown()

@@ -9,6 +9,8 @@ import pytest
 
 from drivers.errors import InstrumentError
 
+from .conftest import wired
+
 
 @pytest.fixture(scope="module")
 def smu(open_driver):
@@ -21,11 +23,10 @@ def matrix(open_driver):
 
 
 def test_iv_sweep_on_the_wire(bench, smu, matrix):
-    matrix.exclusive_close(["1C01", "1D02"])  # SMU HI -> S, LO -> D
-    smu.configure_voltage_source(1e-6, nplc=0.1)
-    smu.set_voltage(0.0)
-    smu.enable_output()
-    try:
+    with wired(smu, matrix, ["1C01", "1D02"]):  # SMU HI -> S, LO -> D
+        smu.configure_voltage_source(1e-6, nplc=0.1)
+        smu.set_voltage(0.0)
+        smu.enable_output()
         assert smu.output_enabled  # a query: the writes before it have been executed
         assert bench.output_on("smu")
         voltages = np.linspace(-0.1, 0.1, 11)
@@ -39,24 +40,17 @@ def test_iv_sweep_on_the_wire(bench, smu, matrix):
         smu.set_voltage(0.05)
         assert smu.measure_current() == pytest.approx(irregular[3], rel=0.2)
         assert not smu.compliance_tripped
-    finally:
-        smu.shutdown()
-        matrix.shutdown()
     assert not bench.output_on("smu")
 
 
 def test_compliance_trip_is_reported(bench, smu, matrix):
-    matrix.exclusive_close(["1C01", "1D02"])
-    smu.configure_voltage_source(1e-9, nplc=0.1)
-    smu.set_voltage(1.0)
-    smu.enable_output()
-    try:
+    with wired(smu, matrix, ["1C01", "1D02"]):
+        smu.configure_voltage_source(1e-9, nplc=0.1)
+        smu.set_voltage(1.0)
+        smu.enable_output()
         reading = smu.measure_current()
         assert abs(reading) <= 1.1e-9
         assert smu.compliance_tripped
-    finally:
-        smu.shutdown()
-        matrix.shutdown()
 
 
 def test_instrument_error_is_raised(bench, smu):
@@ -66,8 +60,7 @@ def test_instrument_error_is_raised(bench, smu):
 
 
 def test_galvanostatic_step_with_software_cutoff(bench, smu, matrix):
-    matrix.exclusive_close(["1C01", "1D04"])  # SMU HI -> S (wire), LO -> CE (counter film)
-    try:
+    with wired(smu, matrix, ["1C01", "1D04"]):  # SMU HI -> S (wire), LO -> CE (counter film)
         smu.start_galvanostatic(1e-11, interval_s=1.0, max_time_s=30.0, v_min=0.0, v_max=4.05)
         samples = []
         for _ in range(200):
@@ -81,6 +74,3 @@ def test_galvanostatic_step_with_software_cutoff(bench, smu, matrix):
         assert samples[0].t == 0.0
         assert all(b.t > a.t for a, b in itertools.pairwise(samples))
         assert not bench.output_on("smu")
-    finally:
-        smu.shutdown()
-        matrix.shutdown()

@@ -8,16 +8,13 @@ import pytest
 from drivers import registry
 from drivers.errors import InstrumentError
 from drivers.keithley2600 import Keithley2600
+from simulated_instruments.bench import SimulatedBench
 
-from .conftest import HAVE_BENCH
+from .conftest import wired
 
 
 @pytest.fixture(scope="module")
 def bench():
-    if not HAVE_BENCH:
-        pytest.skip("simulated_instruments.bench is not there yet")
-    from simulated_instruments.bench import SimulatedBench
-
     with SimulatedBench(preset="si", speed=1000.0, seed=0, smu_model="2636b") as running:
         yield running
 
@@ -65,11 +62,10 @@ def test_one_nanoamp_compliance_round_trips_not_zero(bench, smu):
 
 
 def test_iv_on_the_wire_matches_the_model_conductance(bench, smu, matrix):
-    matrix.exclusive_close(["1C01", "1D02"])
-    smu.configure_voltage_source(1e-6, nplc=1)
-    smu.set_voltage(0.0)
-    smu.enable_output()
-    try:
+    with wired(smu, matrix, ["1C01", "1D02"]):
+        smu.configure_voltage_source(1e-6, nplc=1)
+        smu.set_voltage(0.0)
+        smu.enable_output()
         assert smu.output_enabled and bench.output_on("smu")
         volts = np.linspace(-0.02, 0.02, 9)
         currents = smu.sweep_voltage(volts, 0.001)
@@ -79,34 +75,23 @@ def test_iv_on_the_wire_matches_the_model_conductance(bench, smu, matrix):
         assert not smu.compliance_tripped
         i, v = (float(x) for x in smu.ask("print(smua.measure.iv())").split("\t"))  # TAB-separated
         assert v == pytest.approx(0.02) and i == pytest.approx(g_model * 0.02, rel=0.1)
-    finally:
-        smu.shutdown()
-        matrix.shutdown()
     assert not bench.output_on("smu")
 
 
 def test_compliance_clamps_and_is_reported(bench, smu, matrix):
-    matrix.exclusive_close(["1C01", "1D02"])
-    smu.configure_voltage_source(1e-9, nplc=0.1)
-    smu.set_voltage(1.0)
-    smu.enable_output()
-    try:
+    with wired(smu, matrix, ["1C01", "1D02"]):
+        smu.configure_voltage_source(1e-9, nplc=0.1)
+        smu.set_voltage(1.0)
+        smu.enable_output()
         assert abs(smu.measure_current()) == pytest.approx(1e-9, rel=0.05)
         assert smu.compliance_tripped
-    finally:
-        smu.shutdown()
-        matrix.shutdown()
 
 
 def test_cycling_wiring_is_an_open_circuit_for_the_smu(bench, smu, matrix):
-    matrix.exclusive_close(["1A01", "1B04"])
-    smu.configure_voltage_source(1e-6, nplc=0.1, current_range_A=1e-8)
-    smu.enable_output()
-    try:
+    with wired(smu, matrix, ["1A01", "1B04"]):
+        smu.configure_voltage_source(1e-6, nplc=0.1, current_range_A=1e-8)
+        smu.enable_output()
         currents = smu.sweep_voltage([-0.1, 0.0, 0.1], 0.0)
-    finally:
-        smu.shutdown()
-        matrix.shutdown()
     assert np.max(np.abs(currents)) < 5e-12
 
 

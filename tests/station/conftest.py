@@ -1,11 +1,12 @@
-"""Fixtures for the station tests: the example station text and a simulated bench (skipped without it)."""
+"""Fixtures for the station tests: the example station text and a simulated bench."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+
+from simulated_instruments.bench import SimulatedBench
 
 EXAMPLE = """\
 name: test bench
@@ -47,9 +48,6 @@ limits:
   stage_travel_um: {x: [0, 1000], y: [0, 1000], z: [-50, 50]}
 """
 
-HAVE_BENCH = importlib.util.find_spec("simulated_instruments.bench") is not None
-
-
 @pytest.fixture
 def example_text() -> str:
     return EXAMPLE
@@ -64,10 +62,6 @@ def example_file(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def bench():
-    if not HAVE_BENCH:
-        pytest.skip("simulated_instruments.bench is not there yet")
-    from simulated_instruments.bench import SimulatedBench
-
     with SimulatedBench(preset="si", speed=1000.0, seed=0) as running:
         yield running
 
