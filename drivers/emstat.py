@@ -150,23 +150,8 @@ class EmStat4(Instrument):
                               mode: int = 3, current_range: str = "100n") -> list[str]:
         """Chronoamperometry at ``potential_V``."""
         lit = ms.si_literal
-        return [
-            "var c", "var p", "var t",
-            "set_pgstat_chan 0",
-            f"set_pgstat_mode {mode}",
-            "set_max_bandwidth 60",
-            f"set_range ba {current_range}",
-            f"set_autoranging ba 1n {current_range}",
-            f"set_e {lit(potential_V)}",
-            "cell_on",
-            "timer_start",
-            f"meas_loop_ca p c {lit(potential_V)} {lit(interval_s)} {lit(max_time_s)}",
-            "timer_get t",
-            "pck_start", "pck_add t", "pck_add p", "pck_add c", "pck_end",
-            "endloop",
-            "on_finished:",
-            "cell_off",
-        ]
+        loop = f"meas_loop_ca p c {lit(potential_V)} {lit(interval_s)} {lit(max_time_s)}"
+        return EmStat4._script_from_potential(potential_V, loop, mode, current_range)
 
     @staticmethod
     def script_cv(e_begin: float, vertex1: float, vertex2: float, step_V: float,
@@ -175,6 +160,13 @@ class EmStat4(Instrument):
         """Cyclic voltammetry, ``cycles`` scans."""
         lit = ms.si_literal
         scans = f" nscans({cycles})" if cycles > 1 else ""
+        loop = (f"meas_loop_cv p c {lit(e_begin)} {lit(vertex1)} {lit(vertex2)} {lit(step_V)} "
+                f"{lit(scan_rate_V_s)}{scans}")
+        return EmStat4._script_from_potential(e_begin, loop, mode, current_range)
+
+    @staticmethod
+    def _script_from_potential(e_start: float, loop: str, mode: int, current_range: str) -> list[str]:
+        """Cell on at ``e_start`` (V), then the measurement ``loop`` sending t, p, c each point."""
         return [
             "var c", "var p", "var t",
             "set_pgstat_chan 0",
@@ -182,11 +174,10 @@ class EmStat4(Instrument):
             "set_max_bandwidth 60",
             f"set_range ba {current_range}",
             f"set_autoranging ba 1n {current_range}",
-            f"set_e {lit(e_begin)}",
+            f"set_e {ms.si_literal(e_start)}",
             "cell_on",
             "timer_start",
-            f"meas_loop_cv p c {lit(e_begin)} {lit(vertex1)} {lit(vertex2)} {lit(step_V)} "
-            f"{lit(scan_rate_V_s)}{scans}",
+            loop,
             "timer_get t",
             "pck_start", "pck_add t", "pck_add p", "pck_add c", "pck_end",
             "endloop",

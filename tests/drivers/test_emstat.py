@@ -78,6 +78,13 @@ def test_cv_script():
     assert "meas_loop_cv p c 0 500m -500m 10m 100m nscans(3)" in lines
 
 
+def test_potentiostatic_script_holds_the_cell_at_the_potential():
+    lines = EmStat4.script_potentiostatic(0.5, 1.0, 60.0)
+    assert lines[lines.index("cell_on") - 1] == "set_e 500m"
+    assert "meas_loop_ca p c 500m 1 60" in lines
+    assert lines[-3:] == ["endloop", "on_finished:", "cell_off"]
+
+
 def test_parameters_are_checked_before_anything_is_sent():
     with expected_protocol(EmStat4, []) as em:
         with pytest.raises(ValueError):
