@@ -39,6 +39,7 @@ def open_driver(bench) -> Callable[[str], Any]:
 def wired(smu: Any, matrix: Any, channels: Sequence[str]) -> Iterator[None]:
     """Close exactly ``channels`` on the matrix; afterwards (also on failure) the SMU is off and all open."""
     matrix.exclusive_close(channels)
+    assert matrix.closed() == set(channels)  # a query: the close has run before the SMU drives anything
     try:
         yield
     finally:

@@ -16,6 +16,7 @@ def pstat(open_driver):
 def cycling(open_driver):
     matrix = open_driver("matrix")
     matrix.exclusive_close(["1A01", "1B04"])  # WE -> S, CE/RE -> counter
+    assert matrix.closed() == {"1A01", "1B04"}  # a query: the close has run before the cell is measured
     yield
     matrix.shutdown()
 
