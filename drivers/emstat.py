@@ -17,6 +17,15 @@ from drivers.errors import InstrumentError, TechniqueError
 from drivers.roles import Sample
 
 _LOOP_START = re.compile(r"^[MC][0-9A-Fa-f]{4}$|^L$")
+_MODEL = re.compile(r"^m?(es4_(?:lr|hr))", re.IGNORECASE)
+
+MODELS: dict[str, tuple[str, tuple[float, float]]] = {
+    "es4_lr": ("EmStat4 LR", (-3.0, 3.0)),
+    "es4_hr": ("EmStat4 HR", (-6.0, 6.0)),
+}
+"""Firmware model prefix -> (name, applied-potential range in V) from PalmSens' EmStat4 specifications:
+the LR (low current) model applies +-3 V, the HR (high range) model +-6 V. A (Multi)EmStat4 names its model
+in the first firmware line (``tes4_hr...``)."""
 
 
 class EmStat4(Instrument):
@@ -27,6 +36,9 @@ class EmStat4(Instrument):
     reads the data packages; :meth:`poll` returns them as :class:`Sample` (t from the device timer).
 
     :param adapter: VISA resource string (``ASRLn::INSTR`` at 921600 baud, or a SOCKET) or an adapter.
+    :param model: optional ``"es4_lr"`` or ``"es4_hr"`` (station-file ``options: {model: ...}``): planning
+        then knows the potential range before connecting, and :attr:`id` refuses an instrument of the
+        other model. Without it the range is read from the firmware identity.
     :param kwargs: forwarded to the VISA adapter (defaults: ``\\n`` terminations, 1 s timeout: the reader
         loops on short timeouts as PalmSens advises, so long techniques never hit the VISA timeout).
     """
@@ -36,7 +48,8 @@ class EmStat4(Instrument):
     pgstat_mode_ca = 3  # low-speed potentiostatic mode used by PalmSens' CA/CV/OCP examples
     current_range = "100n"  # default current range for CA/CV (A, MethodSCRIPT literal)
 
-    def __init__(self, adapter, name: str = "PalmSens EmStat4", **kwargs):
+    def __init__(self, adapter, name: str = "PalmSens EmStat4", model: str | None = None, **kwargs):
+        range_V = self.declared_potential_range({"model": model})  # ValueError before any I/O
         kwargs = with_defaults(kwargs, read_termination="\n", write_termination="\n", timeout=1000,
                                asrl={"baud_rate": 921600})
         super().__init__(adapter, name, includeSCPI=False, **kwargs)
@@ -51,6 +64,10 @@ class EmStat4(Instrument):
         self._window: tuple[float | None, float | None] = (None, None)
         self._last_potential: float | None = None
         self._firmware: str | None = None
+        self.model = model
+        self.potential_range_V: tuple[float, float] | None = range_V
+        """Applied-potential range (V) of this model (Potentiostat role, optional attribute); None until
+        the model is known (from the ``model`` option or the firmware identity)."""
 
     # --- identity -----------------------------------------------------------------------------------------
     @property
@@ -64,8 +81,29 @@ class EmStat4(Instrument):
                 lines.append(self.read())
         if not first.startswith("t"):
             raise InstrumentError(f"{self.name}: unexpected reply to 't': {lines!r}")
-        self._firmware = " ".join(lines)[1:].rstrip("*").strip()
-        return self._firmware
+        firmware = " ".join(lines)[1:].rstrip("*").strip()
+        found = _MODEL.match(firmware)
+        if found is not None:
+            model = found.group(1).lower()
+            if self.model is not None and model != self.model:
+                raise InstrumentError(f"{self.name}: the station says model {self.model!r} "
+                                      f"({MODELS[self.model][0]}) but the instrument is {MODELS[model][0]} "
+                                      f"(firmware {firmware!r}); its potential ranges differ")
+            self.model = model
+            self.potential_range_V = MODELS[model][1]
+        self._firmware = firmware
+        return firmware
+
+    @classmethod
+    def declared_potential_range(cls, options: dict[str, Any]) -> tuple[float, float] | None:
+        """The potential range (V) station-file ``options`` declare (their ``model``), for planning;
+        None when they name no model. ValueError for an unknown model."""
+        model = options.get("model")
+        if model is None:
+            return None
+        if model not in MODELS:
+            raise ValueError(f"model must be one of {', '.join(MODELS)} (got {model!r})")
+        return MODELS[model][1]
 
     @property
     def mscript_version(self) -> str:
@@ -85,7 +123,10 @@ class EmStat4(Instrument):
         """
         running = self._running
         firmware = self._firmware if running or self._firmware is not None else self.id
-        settings: dict[str, Any] = {"firmware": firmware, "running": running, "stop_reason": self.stop_reason,
+        settings: dict[str, Any] = {"firmware": firmware, "model": self.model,
+                                    "potential_range_V": (list(self.potential_range_V)
+                                                          if self.potential_range_V else None),
+                                    "running": running, "stop_reason": self.stop_reason,
                                     "pgstat_mode_cp": self.pgstat_mode_cp,
                                     "pgstat_mode_ca": self.pgstat_mode_ca,
                                     "current_range": self.current_range}
@@ -206,8 +247,7 @@ class EmStat4(Instrument):
     def start_potentiostatic(self, potential_V: float, interval_s: float, max_time_s: float) -> None:
         """Hold ``potential_V`` (V) and record the current."""
         _check_times(interval_s, max_time_s)
-        if not abs(potential_V) <= 3:
-            raise ValueError(f"|potential| must be <= 3 V (got {potential_V:g} V)")
+        self._check_potentials(potential_V=potential_V)
         self._run(self.script_potentiostatic(potential_V, interval_s, max_time_s,
                                              mode=self.pgstat_mode_ca, current_range=self.current_range))
 
@@ -218,8 +258,21 @@ class EmStat4(Instrument):
             raise ValueError("step_V and scan_rate_V_s must be > 0")
         if not (isinstance(cycles, int) and cycles >= 1):
             raise ValueError(f"cycles must be an integer >= 1 (got {cycles!r})")
+        self._check_potentials(e_begin=e_begin, vertex1=vertex1, vertex2=vertex2)
         self._run(self.script_cv(e_begin, vertex1, vertex2, step_V, scan_rate_V_s, cycles,
                                  mode=self.pgstat_mode_ca, current_range=self.current_range))
+
+    def _check_potentials(self, **potentials: float) -> None:
+        """Refuse (ValueError, never clip) a potential outside this model's range; identify first if the
+        model is not known yet. An unknown model gets the narrowest EmStat4 range (LR, +-3 V)."""
+        if self.potential_range_V is None and not self._running:
+            _ = self.id
+        low, high = self.potential_range_V or MODELS["es4_lr"][1]
+        model = MODELS[self.model][0] if self.model in MODELS else "EmStat4 (model unknown)"
+        for name, value in potentials.items():
+            if not low <= value <= high:
+                raise ValueError(f"{name} {value:g} V is outside the {model} potential range "
+                                 f"{low:g}..{high:g} V")
 
     def poll(self) -> list[Sample]:
         """Samples decoded since the last call; raises the reader's error once, if it had one."""

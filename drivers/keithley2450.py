@@ -32,6 +32,8 @@ class Keithley2450(SCPIErrorQueue, _PyMeasureKeithley2450):
     """
 
     IDENTITY = re.compile(r"KEITHLEY INSTRUMENTS.*MODEL 2450", re.IGNORECASE)
+    potential_range_V = (-210.0, 210.0)
+    """Voltages (V) the 2450 can source or clamp (VLIM): galvanostatic cut-offs must lie inside."""
 
     def __init__(self, adapter, name: str = "Keithley 2450 SourceMeter", **kwargs):
         kwargs = with_defaults(kwargs, read_termination="\n", write_termination="\n", timeout=10000)
@@ -236,6 +238,9 @@ class Keithley2450(SCPIErrorQueue, _PyMeasureKeithley2450):
         _check_technique(interval_s, max_time_s)
         if not v_min < v_max:
             raise ValueError(f"voltage window must have v_min < v_max (got {v_min:g}, {v_max:g})")
+        low, high = self.potential_range_V
+        if not (low <= v_min and v_max <= high):
+            raise ValueError(f"cut-offs {v_min:g}..{v_max:g} V are outside the 2450's {low:g}..{high:g} V")
         clamp = max(abs(v_min), abs(v_max)) + 0.05
         with self._lock:
             self._stop_output(verify=False)

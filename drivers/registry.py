@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from drivers.roles import ROLES
+from drivers.roles import ROLES, potential_range
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,17 @@ def open_driver(name: str, resource: str, instrument_name: str, options: dict[st
     """Construct the driver for ``name`` on ``resource`` (opens the connection)."""
     cls = resolve(name).load()
     return cls(resource, name=instrument_name, **connection_kwargs(options or {}))
+
+
+def declared_potential_range(name: str, options: dict[str, Any] | None = None) -> tuple[float, float] | None:
+    """The applied-potential range (V) a driver declares without connecting, for planning: the class's
+    ``declared_potential_range(options)`` if it has one (the range depends on a model option), else its
+    ``potential_range_V`` class attribute, else None (unknown). ValueError for bad options."""
+    cls = resolve(name).load()
+    declare = getattr(cls, "declared_potential_range", None)
+    if declare is not None:
+        return declare(dict(options or {}))
+    return potential_range(cls)
 
 
 def role_members(role: type) -> list[str]:

@@ -119,7 +119,16 @@ class Galvanostat(Instrument, Protocol):
 
 @runtime_checkable
 class Potentiostat(Galvanostat, Protocol):
-    """A galvanostat that can also hold a potential and run cyclic voltammetry."""
+    """A galvanostat that can also hold a potential and run cyclic voltammetry.
+
+    Optional attribute ``potential_range_V: tuple[float, float]``: the lowest and highest potential (V,
+    working vs reference electrode) the instrument can apply. A driver that has it refuses a hold or a CV
+    vertex outside it (``ValueError``; never clips), and planning refuses such a step before anything runs.
+    It is not a required member (a driver without it still fills the role); read it with
+    :func:`potential_range`. Planning has no instrument to ask, so a driver class also answers
+    ``declared_potential_range(options) -> tuple | None`` from its station-file options (see
+    ``drivers.registry.declared_potential_range``).
+    """
 
     def start_potentiostatic(self, potential_V: float, interval_s: float, max_time_s: float) -> None:
         ...
@@ -207,6 +216,15 @@ class Router(Instrument, Protocol):
     def current_wiring(self) -> str | None:
         """The named wiring whose channels are exactly the closed ones, else None."""
         ...
+
+
+def potential_range(obj: object) -> tuple[float, float] | None:
+    """``obj.potential_range_V`` (V) if the driver (instance or class) declares one, else None."""
+    value = getattr(obj, "potential_range_V", None)
+    if value is None:
+        return None
+    low, high = (float(v) for v in value)
+    return low, high
 
 
 ROLES: dict[str, type] = {

@@ -42,6 +42,7 @@ class CyclicVoltammetry(ElectrochemStep):
         problems = super().check(station)
         for name in ("e_begin_V", "vertex1_V", "vertex2_V"):
             problems += self.check_window(station, name, getattr(self, name))
+            problems += self.check_range(station, name, getattr(self, name))
         return problems
 
     def estimate_s(self, station: Any) -> float:

@@ -37,6 +37,17 @@ class ElectrochemStep(Step):
         """``value`` (V) inside the device's cycling voltage window."""
         return refused(name, station.limits.check_potential, value)
 
+    def check_range(self, station: Any, name: str, value: float) -> list[Problem]:
+        """``value`` (V) inside the potential range the ``role_name`` instrument can apply, when known."""
+        declared = station.potential_range(self.role_name)
+        if declared is None:
+            return []
+        low, high, who = declared
+        if low <= value <= high:
+            return []
+        return [Problem(name, f"{value:g} V is outside the potential range {low:g}..{high:g} V of the "
+                              f"{self.role_name}: {who}")]
+
     # --- hooks ---
     def max_time(self) -> float:
         return float(getattr(self, "max_time_s", math.inf))

@@ -28,7 +28,8 @@ class PotentiostaticHold(ElectrochemStep):
     interval_s = FloatParameter("Sampling period", units="s", minimum=1e-3, maximum=3600, default=1.0)
 
     def check(self, station: Any) -> list[Problem]:
-        return super().check(station) + self.check_window(station, "potential_V", self.potential_V)
+        return (super().check(station) + self.check_window(station, "potential_V", self.potential_V)
+                + self.check_range(station, "potential_V", self.potential_V))
 
     def estimate_s(self, station: Any) -> float:
         return self.max_time_s

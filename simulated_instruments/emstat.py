@@ -1,6 +1,10 @@
-"""PalmSens EmStat4-class potentiostat emulator speaking MethodSCRIPT over a socket (``\\n`` line endings).
+"""PalmSens EmStat4 HR potentiostat emulator speaking MethodSCRIPT over a socket (``\\n`` line endings).
 
-Device commands: ``t`` (firmware: ``tes4_lr...`` then a line ending with ``*``), ``v``, ``i`` (serial),
+The HR (high range) model is emulated because its applied potential range is +-6 V: the benches' cells are
+full cells at 2.5-4 V, which the LR model (+-3 V) cannot hold. A script that applies a potential outside
++-6 V (``set_e``, ``meas_loop_ca``, ``meas_loop_cv``) fails with ``!4002`` (bad argument).
+
+Device commands: ``t`` (firmware: ``tes4_hr...`` then a line ending with ``*``), ``v``, ``i`` (serial),
 ``Z`` (abort: ``Z`` then the rest of the output and an empty line; ``Z!0006`` when nothing runs) and ``e``
 followed by script lines and an empty line. The reply stream of a script: ``e``, then ``M0000`` at each
 measurement-loop start, data packages ``P<type><7 hex><prefix>[,1<status>,2<range>];...``, ``*`` at each
@@ -35,7 +39,8 @@ from simulated_instruments.methodscript import (
 )
 from simulated_instruments.wiring import SourceState, Wiring
 
-FIRMWARE = ["tes4_lr1.3.0.18#2025-01-15", "R1.8*"]
+FIRMWARE = ["tes4_hr1.3.0.18#2025-01-15", "R1.8*"]
+POTENTIAL_RANGE_V = (-6.0, 6.0)  # EmStat4 HR applied-potential range
 COMPLIANCE_V = 10.0  # V reached by a galvanostat with no path
 E_NOISE = 20e-6  # V rms
 I_NOISE = 50e-15  # A rms
@@ -295,6 +300,10 @@ class _ScriptRun:
             interval, run_time = self.value(s, a[3]), self.value(s, a[4])
         if interval <= 0:
             raise ScriptError(ERR_ARGUMENT, s.line, "interval must be > 0")
+        if s.cmd == "meas_loop_cv":
+            _check_potential(s, e_begin, v1, v2)
+        elif s.cmd == "meas_loop_ca":
+            _check_potential(s, self.value(s, a[2]))
         with dev.lock:
             t0 = dev.clock.now()  # the loop's clock starts with its drive (same simulated instant)
             if s.cmd == "meas_loop_cp":
@@ -369,6 +378,8 @@ class _ScriptRun:
                 dev.pgstat_mode = int(self.value(s, a[0]))
                 dev.push_wiring()
         elif cmd in ("set_e", "set_i"):
+            if cmd == "set_e":
+                _check_potential(s, self.value(s, a[0]))
             with dev.lock:
                 setattr(dev, cmd, self.value(s, a[0]))
                 dev.push_wiring()
@@ -406,6 +417,13 @@ class _ScriptRun:
             self.emit("T" + " ".join(a).strip('"'))
         # set_pgstat_chan, set_max_bandwidth, set_range*, set_autoranging, set_acquisition_*, set_gpio*:
         # accepted; the emulated front end autoranges and has no bandwidth limit
+
+
+def _check_potential(s: Stmt, *potentials: float) -> None:
+    low, high = POTENTIAL_RANGE_V
+    for e in potentials:
+        if not low <= e <= high:
+            raise ScriptError(ERR_ARGUMENT, s.line, f"potential {e:g} V outside {low:g}..{high:g} V")
 
 
 def _cv_points(e_begin: float, v1: float, v2: float, step: float) -> list[float]:

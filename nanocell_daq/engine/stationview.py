@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from drivers import registry
 from nanocell_daq.station import Limits, StationConfig, load_station, parse_station
 from nanocell_daq.station.config import Wiring
 from nanocell_daq.station.loader import source_of
@@ -81,6 +82,21 @@ class StationView:
         if dev is None or dev.wire_position_um is None:
             return None
         return dev.wire_position_um.model_dump(mode="json")
+
+    def potential_range(self, role: str) -> tuple[float, float, str] | None:
+        """(low V, high V, which instrument says so) for the instrument filling ``role``, when its driver
+        declares an applied-potential range without connecting (``drivers.registry``); else None."""
+        name = self.instrument_of(role)
+        inst = self.config.instruments.get(name) if name is not None else None
+        if inst is None:
+            return None
+        declared = registry.declared_potential_range(inst.driver, inst.options)
+        if declared is None:
+            return None
+        source = source_of(self.config)
+        line = source.line(("instruments", name)) if source is not None else None
+        where = f"{Path(self.path).name} line {line}" if line else self.path
+        return declared[0], declared[1], f"instrument {name!r} ({inst.driver}, {where})"
 
     def conductance_wiring(self, pair: str) -> str:
         return f"conductance:{pair}"

@@ -128,6 +128,11 @@ def cross_reference_problems(config: StationConfig) -> list[tuple[Loc, str]]:
                              f"unknown driver {inst.driver!r} (known: {known}; or 'package.module:Class')"))
         except (ImportError, AttributeError, TypeError) as exc:
             problems.append((("instruments", name, "driver"), f"cannot load {inst.driver!r}: {exc}"))
+        else:
+            try:
+                registry.declared_potential_range(inst.driver, inst.options)
+            except ValueError as exc:
+                problems.append((("instruments", name, "options"), str(exc)))
     for role, inst_name in config.roles.items():
         loc: Loc = ("roles", role)
         if role not in ROLES:

@@ -7,9 +7,9 @@ from pymeasure.test import expected_protocol
 
 from drivers import methodscript as ms
 from drivers.emstat import EmStat4
-from drivers.errors import TechniqueError
-from drivers.registry import missing_members
-from drivers.roles import Galvanostat, Potentiostat, Sample
+from drivers.errors import InstrumentError, TechniqueError
+from drivers.registry import declared_potential_range, missing_members
+from drivers.roles import Galvanostat, Potentiostat, Sample, potential_range
 
 
 def package(t: float, e: float, i: float) -> str:
@@ -98,3 +98,54 @@ def test_parameters_are_checked_before_anything_is_sent():
 def test_fills_potentiostat_role():
     assert missing_members(EmStat4, Potentiostat) == []
     assert missing_members(EmStat4, Galvanostat) == []
+
+
+FIRMWARE_HR = [("t", "tes4_hr1.3.0.18#2025-01-15"), (None, "R1.8*")]
+
+
+def test_potential_range_comes_from_the_firmware_model():
+    with expected_protocol(EmStat4, [("t", "tes4_lr#Mar 10 2025"), (None, "R1.2*")]) as em:
+        assert em.potential_range_V is None  # not known before the instrument said which model it is
+        assert em.id.startswith("es4_lr")
+        assert em.potential_range_V == (-3.0, 3.0)
+    with expected_protocol(EmStat4, FIRMWARE_HR) as em:
+        assert em.id.startswith("es4_hr")
+        assert em.potential_range_V == (-6.0, 6.0)
+        assert potential_range(em) == (-6.0, 6.0)
+
+
+def test_holds_and_cv_vertices_beyond_the_range_are_refused_not_clipped():
+    """An LR applies +-3 V: a 3.9 V hold (the Si full cell) is refused before any script is sent."""
+    with expected_protocol(EmStat4, [], model="es4_lr") as em:
+        with pytest.raises(ValueError, match=r"potential_V 3\.9 V is outside the EmStat4 LR .* -3\.\.3 V"):
+            em.start_potentiostatic(3.9, 1.0, 60.0)
+        with pytest.raises(ValueError, match=r"vertex1 3.5 V is outside the EmStat4 LR"):
+            em.start_cv(2.8, 3.5, 2.6, 0.01, 0.1, 1)
+        with pytest.raises(ValueError, match=r"e_begin -3.2 V"):
+            em.start_cv(-3.2, 0.0, 1.0, 0.01, 0.1, 1)
+
+
+def test_a_hold_inside_the_hr_range_runs_after_identifying():
+    """Model unknown: the driver asks the firmware first, then sends the 3.9 V hold to the HR."""
+    lines = EmStat4.script_potentiostatic(3.9, 1.0, 60.0)
+    with expected_protocol(EmStat4, [*FIRMWARE_HR, (script(lines), "e"), (None, "M0000"), (None, "*"),
+                                     (None, "")]) as em:
+        em.start_potentiostatic(3.9, 1.0, 60.0)
+        assert em.wait(5)
+        with pytest.raises(ValueError, match=r"outside the EmStat4 HR potential range -6\.\.6 V"):
+            em.start_potentiostatic(6.5, 1.0, 60.0)
+
+
+def test_station_model_that_disagrees_with_the_instrument_is_refused():
+    with expected_protocol(EmStat4, FIRMWARE_HR, model="es4_lr") as em, \
+            pytest.raises(InstrumentError, match=r"station says model 'es4_lr'.*instrument is EmStat4 HR"):
+        _ = em.id
+
+
+def test_declared_range_for_planning():
+    assert declared_potential_range("emstat4", {"model": "es4_lr"}) == (-3.0, 3.0)
+    assert declared_potential_range("emstat4", {"model": "es4_hr"}) == (-6.0, 6.0)
+    assert declared_potential_range("emstat4", {}) is None
+    assert declared_potential_range("keithley2450", {}) == (-210.0, 210.0)
+    with pytest.raises(ValueError, match="model must be one of"):
+        declared_potential_range("emstat4", {"model": "pico"})

@@ -22,7 +22,9 @@ def cycling(open_driver):
 
 
 def test_identity(pstat):
-    assert pstat.id.startswith("es4")
+    """The bench emulates an EmStat4 HR (+-6 V): its full cell at 2.5-4 V is beyond an LR's +-3 V."""
+    assert pstat.id.startswith("es4_hr")
+    assert pstat.potential_range_V == (-6.0, 6.0)
 
 
 def test_ocp_streams_samples_until_max_time(bench, pstat, cycling):

@@ -191,3 +191,10 @@ def test_snapshot_settings_only_queries():
     assert settings["sense_function"] == "CURR:DC"
     assert settings["current_limit_A"] == 1e-7 and settings["current_autorange"] is False
     assert settings["output_off_state"] == {"voltage": "HIMP", "current": "NORM"}
+
+
+def test_galvanostatic_cutoffs_beyond_the_voltage_range_are_refused_not_clipped():
+    with expected_protocol(Keithley2450, []) as smu:
+        assert smu.potential_range_V == (-210.0, 210.0)
+        with pytest.raises(ValueError, match=r"outside the 2450's -210\.\.210 V"):
+            smu.start_galvanostatic(1e-9, 1.0, 10.0, v_min=0.0, v_max=250.0)

@@ -85,3 +85,62 @@ def test_bench_map_prints_overhead_and_rtt(capsys):
     assert figures["pixels"] == 60
     assert 0 < figures["overhead_ms_per_pixel"] < 50
     assert 0 < figures["socket_rtt_ms"] < figures["overhead_ms_per_pixel"]
+
+
+def _station_with_pstat_model(tmp_path, station_path, model: str):
+    text = station_path.read_text().replace(
+        'pstat:        {driver: emstat4, resource: "TCPIP::127.0.0.1::41002::SOCKET"}',
+        f'pstat:        {{driver: emstat4, resource: "TCPIP::127.0.0.1::41002::SOCKET", '
+        f'options: {{model: {model}}}}}',
+    )
+    assert f"model: {model}" in text
+    path = tmp_path / "station.yaml"
+    path.write_text(text)
+    return path
+
+
+HOLD_AND_CV = """\
+protocol: hold and cv
+steps:
+  - potentiostatic_hold: {{potential_V: {hold}, max_time_s: 10}}
+  - cv:
+      e_begin_V: 2.8
+      vertex1_V: {vertex}
+      vertex2_V: 2.6
+"""
+
+
+def test_check_refuses_a_hold_and_a_cv_vertex_beyond_the_potentiostat_range(tmp_path, station_path, capsys):
+    """An EmStat4 LR applies at most 3 V: a 3.9 V hold on the Si full cell is inside the cycling window
+    but cannot be held, so planning refuses it (file:line: field) before any instrument is touched."""
+    station = _station_with_pstat_model(tmp_path, station_path, "es4_lr")
+    proto = tmp_path / "hold.yaml"
+    proto.write_text(HOLD_AND_CV.format(hold=3.9, vertex=3.5))
+    code = main(["check", str(proto), "--station", str(station)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert (f"{proto}:3: potentiostatic_hold.potential_V: 3.9 V is outside the potential range -3..3 V "
+            "of the potentiostat: instrument 'pstat' (emstat4, station.yaml line 5)") in err
+    assert f"{proto}:6: cv.vertex1_V: 3.5 V is outside the potential range -3..3 V" in err
+    assert "Traceback" not in err
+
+
+def test_check_accepts_holds_inside_the_potentiostat_range(tmp_path, station_path, capsys):
+    lr = _station_with_pstat_model(tmp_path, station_path, "es4_lr")
+    proto = tmp_path / "hold.yaml"
+    proto.write_text(HOLD_AND_CV.format(hold=2.9, vertex=3.0))
+    assert main(["check", str(proto), "--station", str(lr)]) == 0
+    hr = _station_with_pstat_model(tmp_path, station_path, "es4_hr")  # +-6 V: the Si cell's 3.9 V fits
+    proto.write_text(HOLD_AND_CV.format(hold=3.9, vertex=4.0))
+    assert main(["check", str(proto), "--station", str(hr)]) == 0
+    captured = capsys.readouterr()
+    assert "total" in captured.out and "error" not in captured.err
+
+
+def test_check_refuses_an_unknown_potentiostat_model(tmp_path, station_path, capsys):
+    station = _station_with_pstat_model(tmp_path, station_path, "es4_xx")
+    code = main(["check", "si_seed", "--station", str(station)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert ("station.yaml:5: instruments.pstat.options: model must be one of es4_lr, es4_hr "
+            "(got 'es4_xx')") in err

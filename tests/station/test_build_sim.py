@@ -103,7 +103,8 @@ def test_snapshot_stores_settings_read_from_the_instruments(bench, bench_station
         assert settings["shutter"] == {"enabled": False, "mode": 1, "closed": True}
         assert settings["matrix"]["closed_channels"] == ["1C01", "1D02"]
         assert snap["wiring"] == "conductance:S-D"
-        assert settings["pstat"]["firmware"].startswith("es4")
+        assert settings["pstat"]["firmware"].startswith("es4_hr")
+        assert settings["pstat"]["model"] == "es4_hr" and settings["pstat"]["potential_range_V"] == [-6, 6]
         assert settings["pstat"]["running"] is False
         assert json.loads(json.dumps(snap)) == snap  # stored as JSON with the run
 
