@@ -321,6 +321,10 @@ class EmStat4(Instrument):
             if self._running:
                 raise TechniqueError(f"{self.name}: a technique is already running; stop() it first")
             self.script = "e\n" + "\n".join(lines) + "\n\n"
+            # Samples of the previous technique that nobody polled would read as the new one's (their t
+            # restarts at 0 with each script): a new technique starts with an empty queue. The old reader
+            # has ended (not running), so nothing can add to the old queue any more.
+            self._samples = queue.SimpleQueue()
             self.stop_reason = None
             self._error = None
             self._aborting = False

@@ -69,3 +69,16 @@ def test_stop_aborts_a_long_technique(bench, pstat, cycling):
     pstat.poll()
     pstat.start_ocp(1.0, 3.0)  # the link is in sync again after the abort
     assert pstat.wait(10)
+
+
+def test_a_new_technique_starts_with_no_samples_of_the_previous_one(bench, pstat, cycling):
+    t0 = bench.clock.now()
+    pstat.start_ocp(interval_s=1.0, max_time_s=1e6)
+    while bench.clock.now() - t0 < 20:  # ~20 samples of it left unpolled (20 ms of wall time)
+        time.sleep(0.01)
+    pstat.stop()
+    pstat.start_ocp(interval_s=1.0, max_time_s=5.0)
+    assert pstat.wait(10)
+    samples = pstat.poll()
+    assert samples, "the new technique's samples arrive"
+    assert [round(s.t) for s in samples] == [1, 2, 3, 4, 5], "only the new technique's samples, t from 0"
