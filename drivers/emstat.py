@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import queue
 import re
 import threading
@@ -15,6 +16,12 @@ from drivers import methodscript as ms
 from drivers._common import with_defaults
 from drivers.errors import InstrumentError, TechniqueError
 from drivers.roles import Sample
+
+log = logging.getLogger(__name__)
+
+_DRAIN_TIMEOUT_MS = 300
+"""Read timeout while draining an orphaned script's output: the device has gone quiet after this long."""
+_DRAIN_MAX_LINES = 100_000
 
 _LOOP_START = re.compile(r"^[MC][0-9A-Fa-f]{4}$|^L$")
 _MODEL = re.compile(r"^m?(es4_(?:lr|hr))", re.IGNORECASE)
@@ -64,6 +71,8 @@ class EmStat4(Instrument):
         self._window: tuple[float | None, float | None] = (None, None)
         self._last_potential: float | None = None
         self._firmware: str | None = None
+        self.orphan_aborted: str | None = None
+        """Set when identifying found and aborted a script a previous (dead) host left running."""
         self.model = model
         self.potential_range_V: tuple[float, float] | None = range_V
         """Applied-potential range (V) of this model (Potentiostat role, optional attribute); None until
@@ -72,10 +81,28 @@ class EmStat4(Instrument):
     # --- identity -----------------------------------------------------------------------------------------
     @property
     def id(self) -> str:
-        """Firmware version (``t``: two lines, the first starts with ``t``, the last ends with ``*``)."""
+        """Firmware version (``t``: two lines, the first starts with ``t``, the last ends with ``*``).
+
+        A script left running by a host that died (kill -9: the device keeps running it, cell on) owns the
+        link and answers ``t`` with its output, a busy error or nothing: it is aborted (``Z``; its
+        ``on_finished`` turns the cell off), its output drained, and ``t`` asked again.
+        """
         with self._lock:
-            self.write("t")
-            first = self.read()
+            if self._running:  # our own script owns the link: never abort it to identify
+                if self._firmware is None:
+                    raise TechniqueError(f"{self.name}: cannot identify while a technique runs")
+                return self._firmware
+            for _attempt in range(3):
+                self.write("t")
+                first = self._read_or_none()
+                if first is not None and first.startswith("t") and not ms.find_error(first):
+                    break
+                if not self._abort_orphan(first) and first is None:
+                    self.write("t")  # silent to 't' and to 'Z': no device answers; raise the timeout
+                    first = self.read()
+            else:
+                raise InstrumentError(f"{self.name}: no firmware reply to 't' even after aborting a running "
+                                      f"script (last reply {first!r})")
             lines = [first]
             while not lines[-1].endswith("*") and len(lines) < 5:
                 lines.append(self.read())
@@ -93,6 +120,43 @@ class EmStat4(Instrument):
             self.potential_range_V = MODELS[model][1]
         self._firmware = firmware
         return firmware
+
+    def _read_or_none(self) -> str | None:
+        """One line, or None when the device stays silent for the read timeout."""
+        try:
+            return self.read()
+        except pyvisa.errors.VisaIOError as exc:
+            if exc.error_code == pyvisa.constants.StatusCode.error_timeout:
+                return None
+            raise
+
+    def _abort_orphan(self, first: str | None) -> bool:
+        """Abort an orphaned script (``Z``) and read its output until the empty line that ends it, or
+        until the device goes quiet; log it (also kept in :attr:`orphan_aborted` for the caller's log).
+        False if the device answered nothing at all."""
+        self.write("Z")
+        connection = getattr(self.adapter, "connection", None)
+        saved = getattr(connection, "timeout", None)
+        if saved is not None:
+            connection.timeout = _DRAIN_TIMEOUT_MS
+        drained, idle, answered = 0, False, False
+        try:
+            while drained < _DRAIN_MAX_LINES:
+                line = self._read_or_none()
+                answered = answered or line is not None
+                if line is None or line == "":
+                    break
+                drained += 1
+                idle = idle or line.startswith("Z!")  # "Z!0006": nothing was running after all
+        finally:
+            if saved is not None:
+                connection.timeout = saved
+        if idle or not answered:
+            return answered
+        self.orphan_aborted = (f"aborted a MethodSCRIPT technique left running on the device (no host was "
+                               f"reading it; first reply to 't' was {first!r}); {drained} line(s) drained")
+        log.warning("%s: %s", self.name, self.orphan_aborted)
+        return True
 
     @classmethod
     def declared_potential_range(cls, options: dict[str, Any]) -> tuple[float, float] | None:

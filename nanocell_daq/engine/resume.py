@@ -18,7 +18,7 @@ import yaml
 from nanocell_daq.engine.plan import Plan, PlanItem, expand
 from nanocell_daq.engine.protocol import StepSpec, Where, parse_protocol
 from nanocell_daq.engine.runner import Engine, ProgressCallback, RunResult
-from nanocell_daq.engine.station_io import abort_orphan_techniques, open_station
+from nanocell_daq.engine.station_io import open_station, recovery_notes
 from nanocell_daq.engine.stationview import StationView
 from nanocell_daq.errors import UserError
 from procedures import GalvanostaticStep, OCVRest
@@ -147,10 +147,10 @@ def resume_run(
 ) -> RunResult:
     """Continue run ``run_id`` on ``station`` (default: the stored snapshot's file content)."""
     plan, kw = prepare_resume(store, run_id, station)
-    for note in abort_orphan_techniques(plan.station):
-        store.log_event(run_id, "warning", f"resume: {note}")
-    opened = open_station(plan.station)
+    opened = open_station(plan.station)  # a driver aborts a technique the killed engine left running
     try:
+        for note in recovery_notes(opened):
+            store.log_event(run_id, "warning", f"resume: {note}")
         store.reopen_run(run_id)
         done = len(kw["skip"])
         store.log_event(

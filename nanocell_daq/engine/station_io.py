@@ -57,48 +57,6 @@ class OpenStation:
                 pass
 
 
-_SCRIPT_DRIVERS = frozenset({"emstat4"})
-"""Potentiostats that keep running a MethodSCRIPT technique (cell on) after the host process died."""
-
-
-def abort_orphan_techniques(view: StationView) -> list[str]:
-    """Abort a technique a killed engine left running (a MethodSCRIPT device answers nothing else until
-    then, so the station could not even identify it). Returns what was done, for the log.
-
-    Workaround: this belongs in the driver/station layer (an identity check that first aborts a script).
-    """
-    from drivers.registry import open_driver
-
-    done = []
-    cells = {view.instrument_of(r) for r in ("galvanostat", "potentiostat")} - {None}
-    for name, cfg in view.config.instruments.items():
-        if name not in cells or cfg.driver not in _SCRIPT_DRIVERS:
-            continue
-        try:
-            inst = open_driver(cfg.driver, cfg.resource, name, dict(cfg.options))
-        except Exception as exc:  # noqa: BLE001 - the station open that follows reports it properly
-            done.append(f"{name}: cannot connect to abort a technique: {exc}")
-            continue
-        conn = inst.adapter.connection
-        try:
-            conn.write("Z")
-            conn.timeout = 300
-            drained = 0
-            while drained < 10000:
-                try:
-                    conn.read()
-                    drained += 1
-                except Exception:  # noqa: BLE001 - a read timeout means the device went quiet
-                    break
-            done.append(f"{name}: sent abort (Z), {drained} pending line(s) drained")
-        finally:
-            try:
-                conn.close()
-            except Exception:  # noqa: BLE001 - closing at the end of a recovery
-                pass
-    return done
-
-
 def open_station(view: StationView) -> OpenStation:
     """Connect to every instrument of ``view``'s station (UserError naming the instrument on failure)."""
     station = build_station(view.config)
@@ -108,3 +66,11 @@ def open_station(view: StationView) -> OpenStation:
     except Exception as exc:  # noqa: BLE001 - the snapshot is informative only
         snapshot = {"error": str(exc)}
     return OpenStation(view=view, roles=roles, names=dict(view.roles), snapshot=snapshot, station=station)
+
+
+def recovery_notes(opened: OpenStation) -> list[str]:
+    """What connecting had to recover, per instrument (e.g. a technique a killed engine left running on
+    a MethodSCRIPT potentiostat, which its driver aborts before identifying it), for the run's log."""
+    instruments = getattr(opened.station, "instruments", {}) or {}
+    return [f"{name}: {note}" for name, inst in instruments.items()
+            if (note := getattr(inst, "orphan_aborted", None))]

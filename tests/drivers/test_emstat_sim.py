@@ -82,3 +82,38 @@ def test_a_new_technique_starts_with_no_samples_of_the_previous_one(bench, pstat
     samples = pstat.poll()
     assert samples, "the new technique's samples arrive"
     assert [round(s.t) for s in samples] == [1, 2, 3, 4, 5], "only the new technique's samples, t from 0"
+
+
+@pytest.mark.parametrize("technique", ["ocp", "hold"])
+def test_a_fresh_driver_takes_over_a_script_left_running_by_a_dead_host(
+        bench, open_driver, cycling, technique, caplog):
+    """kill -9 of the host: the device keeps running the script (a hold keeps the cell on) and answers
+    't' with a busy error; a new driver instance aborts it, identifies and leaves the cell off."""
+    old = open_driver("pstat")
+    if technique == "ocp":
+        old.start_ocp(interval_s=10.0, max_time_s=1e6)
+    else:
+        old.start_potentiostatic(3.0, interval_s=10.0, max_time_s=1e6)
+    time.sleep(0.05)
+    assert bench.output_on("pstat") is (technique == "hold")
+    old.adapter.connection.close()  # the host dies without a word to the device
+    old.wait(5)
+    time.sleep(0.05)
+    assert old.running is False
+
+    fresh = open_driver("pstat")
+    with caplog.at_level("WARNING", logger="drivers.emstat"):
+        assert fresh.id.startswith("es4_hr")
+    assert fresh.orphan_aborted is not None and "aborted a MethodSCRIPT technique" in fresh.orphan_aborted
+    assert "aborted a MethodSCRIPT technique" in caplog.text
+    assert not bench.output_on("pstat")
+    fresh.start_ocp(1.0, 2.0)  # the link is in sync: the next technique runs normally
+    assert fresh.wait(10) and fresh.stop_reason == "max_time"
+    assert [round(s.t) for s in fresh.poll()] == [1, 2]
+    assert fresh.id.startswith("es4_hr") and fresh.orphan_aborted is not None  # idle device: no second abort
+
+
+def test_identifying_an_idle_device_sends_no_abort(bench, open_driver):
+    before = len(bench.log("pstat"))
+    assert open_driver("pstat").id.startswith("es4_hr")
+    assert [e.command for e in bench.log("pstat")[before:]] == ["t"]

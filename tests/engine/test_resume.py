@@ -60,6 +60,10 @@ def test_kill_9_then_resume_completes_the_protocol(tmp_path, capsys):
     assert any(m.startswith("rest: stopped: ") and "; E = " in m for m in told), told
     assert [s.status for s in by_label["after charge"]] == ["completed"]
     assert len(by_label["pristine"]) == 1  # not measured again
+    # the potentiostat driver found the killed engine's charge still running, aborted it and said so
+    said = [e.message for e in store.events(run_id)]
+    aborted = "resume: pstat: aborted a MethodSCRIPT technique left running"
+    assert any(m.startswith(aborted) for m in said), said
 
     first = store.cycling(run_id, step_id=by_label["charge"][0].id)
     assert len(first.t) >= 15  # the interrupted step's data are kept
