@@ -66,7 +66,7 @@ def test_parse_errors_name_the_line():
 def test_device_commands(bench, visa):
     pstat = visa(bench, "pstat")
     pstat.write("t")
-    assert pstat.read().startswith("tes4_lr")
+    assert pstat.read().startswith("tes4_hr")  # the bench emulates an EmStat4 HR (+-6 V): a 2.5-4 V full cell
     assert pstat.read().endswith("*")
     assert pstat.query("Z") == "Z!0006"
     assert pstat.query("frobnicate") == "f!0001"
