@@ -59,6 +59,10 @@ class ElectrochemStep(Step):
         """Why to stop now (a reason string), or None to go on."""
         return None
 
+    def device_end_reason(self) -> str:
+        """Why the technique ended when the device stopped it by itself (its own cut-off or time)."""
+        return "technique ended on the device"
+
     def fraction(self, q_C: float, elapsed_s: float) -> float:
         m = self.max_time()
         return elapsed_s / m if m and math.isfinite(m) else 0.0
@@ -79,16 +83,18 @@ class ElectrochemStep(Step):
         self._tech_t0, self._prev_t = step_t0, 0.0
 
         def record(samples: list[Sample]) -> str | None:
+            # Every sample is stored, also those after a cut-off: they are what the cell really went through
+            # until the technique stopped; the first cut-off met is the reason.
+            reason = None
             for s in samples:
                 self.q_C += s.current * max(s.t - self._prev_t, 0.0)
                 self._prev_t = s.t
                 self.n_samples += 1
                 self.last_E = s.potential
                 ctx.recorder.cycling(self._tech_t0 + s.t, s.potential, s.current, self.q_C)
-                reason = self.cutoff(s, self.q_C, self._tech_t0 - step_t0 + s.t)
-                if reason:
-                    return reason
-            return None
+                if reason is None:
+                    reason = self.cutoff(s, self.q_C, self._tech_t0 - step_t0 + s.t)
+            return reason
 
         def arm() -> None:
             record(ctx.query(role.poll))  # samples of the stopped technique, on its own time base
@@ -113,9 +119,10 @@ class ElectrochemStep(Step):
                 if ctx.checkpoint():
                     arm()
                     continue
-                reason = record(ctx.query(role.poll)) or "technique ended on the device"
+                reason = record(ctx.query(role.poll)) or self.device_end_reason()
             if reason:
                 role.stop()
+                record(ctx.query(role.poll))  # what came in between the last poll and the stop
                 self.reason = reason
                 ctx.recorder.event(
                     "info", f"{self.kind}: stopped: {reason}; E = {self.last_E:.4g} V, Q = {self.q_C:.4g} C"

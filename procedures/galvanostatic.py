@@ -85,7 +85,17 @@ class GalvanostaticStep(ElectrochemStep):
         # the discharge cut-off and must still charge (and vice versa).
         v_min = self.v_min_V if self.current_A < 0 else _OPEN_LIMIT_V[0]
         v_max = self.v_max_V if self.current_A > 0 else _OPEN_LIMIT_V[1]
+        if math.isfinite(self.limit_C):
+            # At constant current the capacity cut-off is a time on the device's own clock: the device
+            # stops there exactly, however late the host polls (a shallow step of 0.2 nC at 10 pA is 20 s).
+            left_C = max(self.limit_C - abs(self.q_C), 0.0)
+            remaining_s = min(remaining_s, max(left_C / abs(self.current_A), self.interval_s))
         role.start_galvanostatic(self.current_A, self.interval_s, remaining_s, v_min, v_max)
+
+    def device_end_reason(self) -> str:
+        if math.isfinite(self.limit_C) and abs(self.q_C) >= 0.97 * self.limit_C:
+            return f"capacity cut-off {self.limit_C / 3600.0:.4g} Ah (timed on the device)"
+        return super().device_end_reason()
 
     def cutoff(self, sample: Sample, q_C: float, elapsed_s: float) -> str | None:
         if self.current_A > 0 and sample.potential >= self.v_max_V:
