@@ -185,6 +185,8 @@ class SimulatedBench:
             instruments[name] = {"driver": self.drivers[name], "resource": res[name],
                                  "options": {"timeout_ms": timeout, "read_termination": term,
                                              "write_termination": term}}
+        # the model decides the potentiostat's range, so `nanocell check` can refuse a hold beyond it
+        instruments["pstat"]["options"]["model"] = "es4_hr"
         pads: dict[str, Any] = {}
         counter = None
         for pad_name, pad in self.model.pads.items():
