@@ -1,7 +1,8 @@
-"""Start a run as its own process (``nanocell run``), follow it, and pause/resume/abort it through the store.
+"""Start or resume a run as its own process (``nanocell run`` / ``nanocell resume``), follow it, and
+pause/resume/abort it through the store.
 
-The run is started in a new session (``start_new_session=True``), so closing or crashing the GUI never stops
-it; a GUI opened later finds it again as a run whose status is "running" (``reattach``).
+The engine is started in a new session (``start_new_session=True``), so closing or crashing the GUI never
+stops it; a GUI opened later finds it again as a run whose status is "running" (``reattach``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import datetime as dt
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from nanocell_daq.errors import UserError
@@ -27,6 +29,15 @@ def last_sign_of_life(store: Store, run_id: int) -> dt.datetime:
     return max(started, progress.updated) if progress is not None else started
 
 
+RESUMABLE_STATUSES = ("interrupted", "aborted")
+"""Statuses ``nanocell resume`` continues; a "running" run qualifies only when its engine fell silent."""
+
+
+def is_resumable(status: str, stale: bool) -> bool:
+    """Can the GUI offer to resume a run with ``status`` (``stale``: marked running, engine silent)?"""
+    return status in RESUMABLE_STATUSES or (status == "running" and stale)
+
+
 def nanocell_command() -> list[str]:
     """The command that runs our CLI with this interpreter (works without the console script on PATH)."""
     return [sys.executable, "-m", "nanocell_daq"]
@@ -36,7 +47,10 @@ class RunControlModel:
     """Launches and controls runs of one database.
 
     Signals: ``attached(run_id | None)``, ``message(text)`` (what happened, for the status bar / log),
-    ``process_ended(returncode, log_tail)`` when a run process this model started exits.
+    ``process_ended(returncode, log_tail)`` when an engine process this model started exits; then
+    ``ended_kind`` is "run" or "resume" and ``ran_for_s`` how long it lived (s).
+
+    ``launcher`` (default ``subprocess.Popen``) starts the processes; tests may replace it.
     """
 
     def __init__(
@@ -49,6 +63,11 @@ class RunControlModel:
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path: Path | None = None
         self._id_before_start: int | None = None
+        self.launcher: Callable[..., subprocess.Popen[bytes]] = subprocess.Popen
+        self.launch_kind: str | None = None
+        self._launched_at = 0.0
+        self.ended_kind: str | None = None
+        self.ran_for_s: float | None = None
         self.attached = Signal("attached")
         self.message = Signal("message")
         self.process_ended = Signal("process_ended")
@@ -71,6 +90,15 @@ class RunControlModel:
             *extra,
         ]
 
+    def build_resume_command(self, run_id: int, station: str | os.PathLike[str] | None = None) -> list[str]:
+        """The ``nanocell resume`` command line (``station`` None: the run's stored station snapshot)."""
+        if self.db_path is None:
+            raise UserError("no database: open or create one first (File > Open database)")
+        cmd = [*nanocell_command(), "resume", str(run_id), "--db", self.db_path]
+        if station:
+            cmd += ["--station", str(station)]
+        return cmd
+
     def start(
         self, protocol: str | os.PathLike[str], station: str | os.PathLike[str], extra: Sequence[str] = ()
     ) -> subprocess.Popen[bytes]:
@@ -78,22 +106,60 @@ class RunControlModel:
         for label, path in (("protocol", protocol), ("station", station)):
             if not Path(path).is_file():
                 raise UserError(f"{path}: {label} file not found")
+        self._refuse_if_busy()
+        cmd = self.build_command(protocol, station, extra)
+        self._id_before_start = max((r.id for r in self.store.runs()), default=0) if self.store else 0
+        try:
+            return self._launch(cmd, "run", Path(protocol).stem)
+        except BaseException:
+            self._id_before_start = None
+            raise
+
+    def resume_run(
+        self, run_id: int, station: str | os.PathLike[str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Continue ``run_id`` with ``nanocell resume`` launched like ``start`` (detached), and follow it.
+
+        Refused (``UserError``) unless the run is interrupted, aborted, or marked running with an engine
+        silent for ``STALE_AFTER_S``. ``nanocell resume`` itself refuses a run whose engine still reports
+        (exit 2): that message ends up in ``log_tail()`` and ``process_ended``.
+        """
+        if self.store is None:
+            raise UserError("no database: open or create one first (File > Open database)")
+        if station and not Path(station).is_file():
+            raise UserError(
+                f"{station}: station file not found (clear the Station field to use the run's stored one)"
+            )
+        self._refuse_if_busy()
+        status = self.store.run(run_id).status
+        age = (dt.datetime.now(dt.UTC) - last_sign_of_life(self.store, run_id)).total_seconds()
+        if not is_resumable(status, stale=age > STALE_AFTER_S):
+            why = f"its engine reported {format_duration(age)} ago" if status == "running" else status
+            raise UserError(f"run {run_id} cannot be resumed ({why}): only interrupted, aborted or dead runs")
+        cmd = self.build_resume_command(run_id, station)
+        process = self._launch(cmd, "resume", f"run{run_id}")
+        if self.run_id != run_id:
+            self.attach(run_id)
+        return process
+
+    def _refuse_if_busy(self) -> None:
         if self.process is not None and self.process.poll() is None:
             raise UserError("a run started from this window is still running; abort it or wait for it")
-        cmd = self.build_command(protocol, station, extra)
+
+    def _launch(self, cmd: list[str], kind: str, label: str) -> subprocess.Popen[bytes]:
         log_dir = self.log_dir or Path(self.db_path or ".").resolve().parent / "run-logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        self.log_path = log_dir / f"run-{stamp}-{Path(protocol).stem}.log"
-        self._id_before_start = max((r.id for r in self.store.runs()), default=0) if self.store else 0
+        self.log_path = log_dir / f"{kind}-{stamp}-{label}.log"
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
+            self.process = self.launcher(
                 cmd,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
+        self.launch_kind, self._launched_at = kind, time.monotonic()
         self.message.emit(f"started: {' '.join(cmd)} (pid {self.process.pid}, log {self.log_path})")
         return self.process
 
@@ -108,8 +174,9 @@ class RunControlModel:
             code = self.process.returncode
             self.process = None
             self._id_before_start = None
+            self.ended_kind, self.ran_for_s = self.launch_kind, time.monotonic() - self._launched_at
             tail = self.log_tail()
-            self.message.emit(f"run process ended with exit code {code}")
+            self.message.emit(f"{self.ended_kind or 'run'} process ended with exit code {code}")
             self.process_ended.emit(code, tail)
 
     def log_tail(self, n_bytes: int = 4000) -> str:
