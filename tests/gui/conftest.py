@@ -57,37 +57,9 @@ def store(tmp_path: Path):
 
 @pytest.fixture
 def sim_station(tmp_path: Path) -> Path:
-    """A station file in the team's format (the simulated bench's, not started: no instrument is touched)."""
-    text = """\
-name: simulated bench (si)
-simulation: {speed: 1000.0}
-instruments:
-  smu: {driver: keithley2450, resource: "TCPIP::127.0.0.1::41001::SOCKET"}
-  pstat: {driver: emstat4, resource: "TCPIP::127.0.0.1::41002::SOCKET"}
-  stage: {driver: proscan3, resource: "TCPIP::127.0.0.1::41003::SOCKET"}
-  spectrometer: {driver: nanocell_spectrometer, resource: "TCPIP::127.0.0.1::41004::SOCKET"}
-  shutter: {driver: sc10, resource: "TCPIP::127.0.0.1::41005::SOCKET"}
-  matrix: {driver: keithley707b, resource: "TCPIP::127.0.0.1::41006::SOCKET"}
-roles: {source_meter: smu, galvanostat: pstat, potentiostat: pstat, stage: stage, spectrometer: spectrometer,
-        laser: spectrometer, shutter: shutter, router: matrix}
-device:
-  chip: SIM-SI-01
-  wire: Si/a-Si core/shell nanowire
-  nominal_capacity_Ah: 3.0e-16
-  wire_position_um: {start: [100.0, 200.0], end: [110.0, 200.0], z: 0.0}
-pads:
-  S: {kind: contact, along_wire_um: 0.0}
-  D: {kind: contact, along_wire_um: 10.0}
-  CE: {kind: counter}
-wirings:
-  cycling: {instrument: pstat, channels: ["1A01", "1B04"], pads: [S, CE]}
-  "conductance:S-D": {instrument: smu, channels: ["1C01", "1D02"], pads: [S, D]}
-limits:
-  cycling: {max_current_A: 1.0e-9, voltage_window_V: [2.4, 4.05]}
-  wirings: {"conductance:S-D": {max_current_A: 1.0e-6, max_voltage_V: 1.0}}
-  max_laser_power_mW: 0.5
-  stage_travel_um: {x: [0, 1000], y: [0, 1000], z: [-50, 50]}
-"""
+    """A station file in the team's format (the station tests' example; no instrument is touched)."""
+    from tests.station.conftest import EXAMPLE
+
     path = tmp_path / "station.yaml"
-    path.write_text(text)
+    path.write_text(EXAMPLE)
     return path
