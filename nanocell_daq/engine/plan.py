@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import string
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from nanocell_daq.engine.protocol import ParallelBlock, Protocol, RepeatBlock, StepSpec
 from nanocell_daq.engine.stationview import StationView
 from nanocell_daq.errors import UserError
+from nanocell_daq.yaml_input import one_line
 from procedures import STEPS, Step
 
 
@@ -61,25 +63,48 @@ class Plan:
         return sum(self.group_estimate_s(g) for g in self.groups())
 
 
-class _Formatter(string.Formatter):
-    def __init__(self, where: str) -> None:
-        self.where = where
-
-    def get_value(self, key: Any, args: Any, kwargs: Any) -> Any:
-        if isinstance(key, str) and key not in kwargs:
-            known = ", ".join("{" + k + "}" for k in kwargs) or "none here (not inside a repeat)"
-            raise UserError(f"{self.where}: unknown placeholder {{{key}}} (known: {known})")
-        return super().get_value(key, args, kwargs)
+MAX_LABEL_WIDTH = 20
+"""Widest field a label may pad a number to (``{cycle:03d}``)."""
+_LABEL_SPEC = re.compile(r"^[<>^]?0?(\d{1,3})?d?$")
 
 
 def _label(spec: StepSpec, variables: dict[str, int]) -> str:
+    """The label of one plan item: ``spec.label`` with ``{cycle}``-style fields filled in.
+
+    Fields are only the enclosing repeat variables, with at most a width (``{cycle:03d}``, width
+    <= MAX_LABEL_WIDTH): no attribute or index access, no conversions, no nested fields.
+    """
     if spec.label is None:
         inner = list(variables.values())
         return spec.kind + (f" {inner[-1]}" if inner else "")
+    where = spec.where_field("label")
     try:
-        return _Formatter(spec.where_field("label")).format(spec.label, **variables)
-    except (ValueError, IndexError) as exc:
-        raise UserError(f"{spec.where_field('label')}: bad label template {spec.label!r}: {exc}") from None
+        fields = list(string.Formatter().parse(spec.label))
+    except ValueError as exc:
+        raise UserError(f"{where}: bad label template {spec.label!r}: {exc}") from None
+    out = []
+    for literal, name, fmt, conversion in fields:
+        out.append(literal)
+        if name is None:
+            continue
+        if name not in variables:
+            known = ", ".join("{" + k + "}" for k in variables) or "none here (not inside a repeat)"
+            raise UserError(f"{where}: unknown placeholder {{{name}}} (known: {known})")
+        m = _LABEL_SPEC.match(fmt or "")
+        if conversion or m is None or int(m.group(1) or 0) > MAX_LABEL_WIDTH:
+            shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{fmt}" if fmt else "") + "}"
+            raise UserError(f"{where}: label field {shown} not allowed: use {{{name}}} or a width up to "
+                            f"{MAX_LABEL_WIDTH} such as {{{name}:03d}}")
+        out.append(format(variables[name], fmt or ""))
+    return "".join(out)
+
+
+def _non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, list | tuple):
+        return any(_non_finite(v) for v in value)
+    return False
 
 
 def _make_step(spec: StepSpec, errors: list[str]) -> Step | None:
@@ -88,7 +113,7 @@ def _make_step(spec: StepSpec, errors: list[str]) -> Step | None:
         errors.append(f"{spec.where(spec.kind)}: unknown step kind (known: {', '.join(sorted(STEPS))})")
         return None
     try:
-        return cls.from_params(spec.params)
+        step = cls.from_params(spec.params)
     except NameError as exc:
         name = str(exc)
         errors.append(
@@ -98,7 +123,31 @@ def _make_step(spec: StepSpec, errors: list[str]) -> Step | None:
     except ValueError as exc:
         name = str(exc).split(":", 1)[0]
         errors.append(f"{spec.where_field(name)}: {str(exc).split(': ', 1)[-1]}")
+    except (TypeError, OverflowError):
+        errors.append(_type_problem(cls, spec))
+    else:
+        # e.g. "nan" as text: the Parameter converts it and its range check lets it pass (some defaults are
+        # NaN on purpose, "not given", so only what the protocol sets is checked)
+        bad = [k for k, v in step.parameters_dict().items() if k in spec.params and _non_finite(v)]
+        if not bad:
+            return step
+        for name in bad:
+            shown = one_line(repr(spec.params[name]), 60)
+            errors.append(f"{spec.where_field(name)}: must be a finite number, got {shown}")
     return None
+
+
+def _type_problem(cls: type[Step], spec: StepSpec) -> str:
+    """The parameter whose value has a type the step cannot take (a list for a number, ...)."""
+    for name, value in spec.params.items():
+        try:
+            cls.from_params({name: value})
+        except (TypeError, OverflowError):
+            shown = type(value).__name__
+            return f"{spec.where_field(name)}: a value of type {shown} does not fit this parameter"
+        except (ValueError, NameError):
+            continue
+    return f"{spec.where(spec.kind)}: a parameter has a value of the wrong type"
 
 
 def expand(protocol: Protocol, station: StationView) -> Plan:
@@ -159,7 +208,7 @@ def expand(protocol: Protocol, station: StationView) -> Plan:
 
     walk(protocol.body, {})
     if errors:
-        raise UserError("\n".join(dict.fromkeys(errors)))
+        raise UserError("\n".join(dict.fromkeys(one_line(e) for e in errors)))
     return Plan(protocol=protocol, station=station, items=items)
 
 

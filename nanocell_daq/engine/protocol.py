@@ -16,7 +16,9 @@ against a station. Format::
           - galvanostatic: {label: discharge, current_A: -5.0e-12}
           - raman_map: {label: during discharge, mode: line}
 
-Every error is a :class:`~nanocell_daq.errors.UserError` naming ``file:line: field``.
+Every error is a :class:`~nanocell_daq.errors.UserError` naming ``file:line: field``. Sizes are bounded so
+that no file can make ``nanocell check`` hang or fill memory: :data:`MAX_REPEAT_TIMES`,
+:data:`MAX_PLAN_STEPS`, :data:`MAX_LABEL_CHARS`, and the YAML bounds of :mod:`nanocell_daq.yaml_input`.
 """
 
 from __future__ import annotations
@@ -28,15 +30,24 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.comments import CommentedSeq
 
+from nanocell_daq import yaml_input
 from nanocell_daq.errors import UserError
 
 FAULT_POLICIES = ("stop", "continue")
 _BLOCK_KEYS = ("repeat", "parallel")
 _STEP_META = ("label", "on_fault")
 _REF = re.compile(r"^(-?)\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
+_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
+_PLAIN_NAME = re.compile(r"^[\w.:+-]{1,80}$")
+
+MAX_REPEAT_TIMES = 10_000
+"""Most repetitions of one ``repeat`` block (10 000 cycles of a nanowire cell is years of cycling)."""
+MAX_PLAN_STEPS = 20_000
+"""Most steps a protocol may expand to (repeats multiplied out)."""
+MAX_LABEL_CHARS = 200
+"""Longest label (template or result)."""
 
 
 @dataclass(frozen=True)
@@ -101,19 +112,15 @@ class Protocol:
     path: str
 
 
-def _line(node: Any, key: Any = None) -> int | None:
-    """1-based line of a mapping key (or of the node itself)."""
-    lc = getattr(node, "lc", None)
-    if lc is None:
-        return None
-    try:
-        if key is not None and isinstance(node, CommentedMap):
-            return lc.key(key)[0] + 1
-        if key is not None and isinstance(node, CommentedSeq):
-            return lc.item(key)[0] + 1
-        return lc.line + 1
-    except (KeyError, IndexError, TypeError, AttributeError):
-        return lc.line + 1 if lc.line is not None else None
+_line = yaml_input.line_of
+
+
+def shown_name(key: Any) -> str:
+    """A key as a message shows it: plain names as they are, anything odd quoted on one short line."""
+    text = str(key)
+    if _PLAIN_NAME.match(text):
+        return text
+    return yaml_input.one_line(repr(text), 60)
 
 
 def _plain(value: Any) -> Any:
@@ -176,9 +183,9 @@ class _Parser:
                 f"{where(what)}: each entry must be a mapping with one key, the step kind "
                 f"(e.g. `- iv: {{...}}`), `repeat` or `parallel`"
             )
-        ((key, body),) = item.items()
-        key = str(key)
-        w = self.where(item, key)
+        ((raw_key, body),) = item.items()
+        key = shown_name(raw_key)
+        w = self.where(item, raw_key)
         if key == "repeat":
             return self.repeat(body, w)
         if key == "parallel":
@@ -199,10 +206,16 @@ class _Parser:
             raise UserError(f"{tw('repeat.times')}: missing (how many repetitions)")
         times = self.subst(body["times"], tw("repeat.times"))
         if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-            raise UserError(f"{tw('repeat.times')}: must be a whole number >= 1, got {times!r}")
+            raise UserError(f"{tw('repeat.times')}: must be a whole number >= 1, got {_short(times)}")
+        if times > MAX_REPEAT_TIMES:
+            raise UserError(f"{tw('repeat.times')}: at most {MAX_REPEAT_TIMES} repetitions, got {times}")
         if "steps" not in body:
             raise UserError(f"{where('repeat.steps')}: missing")
-        var = str(body.get("var", "cycle"))
+        var = body.get("var", "cycle")
+        if not isinstance(var, str) or not _VAR.match(var):
+            vw = Where(where.path, _line(body, "var"))
+            raise UserError(f"{vw('repeat.var')}: must be a name (letters, digits, _; at most 32), "
+                            f"got {_short(var)}")
         sw = Where(where.path, _line(body, "steps"))
         return RepeatBlock(
             times=times, body=self.nodes(body["steps"], sw, "repeat.steps"), var=var, where=where
@@ -212,6 +225,11 @@ class _Parser:
         label = None
         seq = body
         if isinstance(body, dict):
+            unknown = set(map(str, body)) - {"label", "steps"}
+            if unknown:
+                first = sorted(unknown)[0]
+                raise UserError(f"{Where(where.path, _line(body, first))('parallel.' + shown_name(first))}"
+                                f": unknown key (allowed: label, steps)")
             label = body.get("label")
             seq = body.get("steps")
             where = Where(where.path, _line(body, "steps") if "steps" in body else where.line)
@@ -223,7 +241,7 @@ class _Parser:
             )
         if len(steps) < 2:
             raise UserError(f"{where('parallel')}: a parallel block needs at least two steps")
-        return ParallelBlock(steps=steps, label=None if label is None else str(label), where=where)
+        return ParallelBlock(steps=steps, label=_label_text(label, where("parallel.label")), where=where)
 
     def step(self, kind: str, body: Any, where: Where) -> StepSpec:
         if body is None:
@@ -240,33 +258,71 @@ class _Parser:
         if on_fault is not None and on_fault not in FAULT_POLICIES:
             raise UserError(
                 f"{Where(where.path, lines['on_fault'])(kind + '.on_fault')}: must be one of "
-                f"{', '.join(FAULT_POLICIES)}, got {on_fault!r}"
+                f"{', '.join(FAULT_POLICIES)}, got {_short(on_fault)}"
             )
         return StepSpec(
             kind=kind,
             params=params,
-            label=None if label is None else str(label),
+            label=_label_text(label, Where(where.path, lines.get("label"))(kind + ".label")),
             on_fault=on_fault,
             where=where,
             field_lines=lines,
         )
 
 
-def _coerce(text: str) -> Any:
+def _short(value: Any) -> str:
+    """``repr(value)`` on one line, at most 60 characters (a message never quotes a whole file)."""
+    return yaml_input.one_line(repr(value), 60)
+
+
+def _label_text(label: Any, where: str) -> str | None:
+    if label is None:
+        return None
+    if not isinstance(label, str | int | float) or isinstance(label, bool):
+        raise UserError(f"{where}: must be text, got {type(label).__name__}")
+    text = str(label)
+    if len(text) > MAX_LABEL_CHARS:
+        raise UserError(f"{where}: at most {MAX_LABEL_CHARS} characters, got {len(text)}")
+    if "\n" in text or "\r" in text:
+        raise UserError(f"{where}: must be one line")
+    return text
+
+
+def _coerce(text: str, name: str) -> Any:
     """A command-line override value: YAML scalar rules (``3`` int, ``5e-12`` float, ``true`` bool)."""
-    return YAML(typ="safe").load(text)
+    where = f"--set {shown_name(name)}"
+    value = _plain(yaml_input.load(text, where))
+    yaml_input.refuse_non_finite(value, where)
+    return value
+
+
+def plan_steps(body: list[Node]) -> int:
+    """How many steps ``body`` expands to (repeats multiplied out; Python ints, so no overflow)."""
+    total = 0
+    for node in body:
+        if isinstance(node, RepeatBlock):
+            total += node.times * plan_steps(node.body)
+        elif isinstance(node, ParallelBlock):
+            total += len(node.steps)
+        else:
+            total += 1
+    return total
+
+
+def _check_size(body: list[Node], path: str) -> None:
+    total = 0
+    for node in body:
+        total += plan_steps([node])
+        if total > MAX_PLAN_STEPS:
+            where = node.where("repeat.times" if isinstance(node, RepeatBlock) else "steps")
+            raise UserError(f"{where}: the protocol expands to more than {MAX_PLAN_STEPS} steps "
+                            f"({plan_steps(body)}); split it into several runs")
 
 
 def parse_protocol(text: str, path: str = "<protocol>", overrides: dict[str, Any] | None = None) -> Protocol:
     """Parse protocol YAML text; ``overrides`` replace values of its ``parameters`` (e.g. ``cycles=3``)."""
-    yaml = YAML(typ="rt")
-    try:
-        doc = yaml.load(text)
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserError(f"{path}{line}: YAML syntax error: {problem}") from None
+    doc = yaml_input.load(text, path)
+    yaml_input.refuse_non_finite(doc, path)
     if not isinstance(doc, dict):
         raise UserError(
             f"{path}: a protocol is a YAML mapping with `protocol`, `steps` (and optional "
@@ -276,7 +332,7 @@ def parse_protocol(text: str, path: str = "<protocol>", overrides: dict[str, Any
     for key in doc:
         if str(key) not in allowed:
             raise UserError(
-                f"{Where(path, _line(doc, key))(str(key))}: unknown key "
+                f"{Where(path, _line(doc, key))(shown_name(key))}: unknown key "
                 f"(allowed: {', '.join(sorted(allowed))})"
             )
     raw_params = doc.get("parameters") or {}
@@ -287,31 +343,33 @@ def parse_protocol(text: str, path: str = "<protocol>", overrides: dict[str, Any
         if name not in parameters:
             known = ", ".join(sorted(parameters)) or "none"
             raise UserError(
-                f"{path}: parameters.{name}: not a parameter of this protocol (parameters: {known})"
+                f"{path}: parameters.{shown_name(name)}: not a parameter of this protocol "
+                f"(parameters: {known})"
             )
-        parameters[name] = _coerce(value) if isinstance(value, str) else value
+        parameters[name] = _coerce(value, name) if isinstance(value, str) else value
     on_fault = str(doc.get("on_fault", "stop"))
     if on_fault not in FAULT_POLICIES:
         raise UserError(
             f"{Where(path, _line(doc, 'on_fault'))('on_fault')}: must be one of "
-            f"{', '.join(FAULT_POLICIES)}, got {on_fault!r}"
+            f"{', '.join(FAULT_POLICIES)}, got {_short(on_fault)}"
         )
     if "steps" not in doc:
         raise UserError(f"{path}: steps: missing (the list of steps)")
     parser = _Parser(path, parameters)
     body = parser.nodes(doc["steps"], Where(path, _line(doc, "steps")), "steps")
+    _check_size(body, path)
     name = str(doc.get("protocol") or doc.get("name") or Path(path).stem)
+    if len(name) > MAX_LABEL_CHARS or "\n" in name:
+        key = "protocol" if "protocol" in doc else "name"
+        raise UserError(f"{Where(path, _line(doc, key))(key)}: the name must be one line of at most "
+                        f"{MAX_LABEL_CHARS} characters")
     return Protocol(name=name, parameters=parameters, on_fault=on_fault, body=body, text=text, path=path)
 
 
 def load_protocol(path: str | Path, overrides: dict[str, Any] | None = None) -> Protocol:
-    """Read and parse a protocol file (UserError if it cannot be read)."""
+    """Read and parse a protocol file (UserError if it cannot be read, is not UTF-8 or is too large)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"{p}: cannot read protocol file: {exc.strerror or exc}") from None
-    return parse_protocol(text, str(p), overrides)
+    return parse_protocol(yaml_input.read_text(p, "protocol"), str(p), overrides)
 
 
 def with_parameters(text: str, parameters: dict[str, Any]) -> str:

@@ -88,8 +88,8 @@ class StationView:
         declares an applied-potential range without connecting (``drivers.registry``); else None."""
         name = self.instrument_of(role)
         inst = self.config.instruments.get(name) if name is not None else None
-        if inst is None:
-            return None
+        if inst is None or registry.is_dotted(inst.driver):
+            return None  # a 'package.module:Class' driver is imported only when the station is opened
         declared = registry.declared_potential_range(inst.driver, inst.options)
         if declared is None:
             return None

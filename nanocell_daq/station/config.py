@@ -10,7 +10,8 @@ Positive = Annotated[float, Field(gt=0)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN passes every range check (all comparisons are false), so no number of a station may be NaN or inf
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Simulation(_Strict):
@@ -47,7 +48,7 @@ class WirePosition(_Strict):
 class Device(BaseModel):
     """The chip under test; unknown keys are kept (and stored with every run)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
     chip: str
     wire: str = ""

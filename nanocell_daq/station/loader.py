@@ -2,6 +2,15 @@
 
 Every problem becomes one line ``file:line: field: what is wrong``; all of them are raised together as a
 :class:`StationFileError` (a UserError, shown without a traceback).
+
+A station file is trusted code: a driver written as ``package.module:Class`` is imported when the station is
+opened (``nanocell run``, ``nanocell station check``). Validating the file (``nanocell check``) only checks
+that such a name is well formed; it imports nothing.
+
+Wirings: channel *i* of a wiring connects the wiring's instrument to pad *i* (``channels`` and ``pads`` are
+parallel lists). A matrix row is one instrument's terminal and a column is one pad, so every wiring must agree
+with the others on both; a wiring that would put the SMU on a row or pad another wiring gives to the
+potentiostat is refused.
 """
 
 from __future__ import annotations
@@ -12,12 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
 
 from drivers import registry
 from drivers.keithley707b import CHANNEL
 from drivers.roles import ROLES
+from nanocell_daq import yaml_input
 from nanocell_daq.errors import UserError
 from nanocell_daq.station.config import StationConfig
 
@@ -72,11 +80,9 @@ def load_station(path: str | Path) -> StationConfig:
     """Parse and validate a station file; raises :class:`StationFileError` listing every problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise StationFileError(f"{path}: no such station file") from None
-    except OSError as exc:
-        raise StationFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        text = yaml_input.read_text(path, "station")
+    except UserError as exc:
+        raise StationFileError(str(exc)) from None
     return parse_station(text, path)
 
 
@@ -84,20 +90,16 @@ def parse_station(text: str, path: str | Path = "station.yaml") -> StationConfig
     """Validate station YAML ``text``; ``path`` names it in messages."""
     path = Path(path)
     try:
-        data = YAML(typ="rt", pure=True).load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else "?"
-        problem = exc.problem or exc.context or "syntax error"
-        opened = exc.context_mark
-        if (exc.problem and exc.context and opened is not None and mark is not None
-                and opened.line != mark.line):
-            # an unclosed bracket or quote is found lines later: also name the line where it opened
-            problem += f" ({exc.context} that starts on line {opened.line + 1})"
-        raise StationFileError(f"{path.name}:{line}: YAML syntax error: {problem}") from None
+        data = yaml_input.load(text, path.name)
+    except UserError as exc:
+        raise StationFileError(str(exc)) from None
     if not isinstance(data, dict):
         raise StationFileError(f"{path.name}:1: the station file must be a mapping (name:, instruments:...)")
     source = SourceMap(path, data)
+    nan = [(loc, f"must be a finite number, got {yaml_input.yaml_float(value)}")
+           for loc, _, value in yaml_input.non_finite(data)]
+    if nan:
+        raise StationFileError(_format(source, sorted(nan, key=lambda p: source.line(p[0]) or 0)))
     try:
         config = StationConfig.model_validate(_plain(data))
     except ValidationError as exc:
@@ -120,6 +122,8 @@ def cross_reference_problems(config: StationConfig) -> list[tuple[Loc, str]]:
     problems: list[tuple[Loc, str]] = []
     instruments = config.instruments
     for name, inst in instruments.items():
+        if registry.is_dotted(inst.driver):
+            continue  # trusted code, imported when the station is opened, never while a file is checked
         try:
             registry.resolve(inst.driver)
         except KeyError:
@@ -142,6 +146,8 @@ def cross_reference_problems(config: StationConfig) -> list[tuple[Loc, str]]:
             problems.append((loc, f"names instrument {inst_name!r}, which is not under instruments:"
                                   f" ({', '.join(instruments)})"))
             continue
+        if registry.is_dotted(instruments[inst_name].driver):
+            continue  # its roles are known once it is imported (when the station is opened)
         try:
             info = registry.resolve(instruments[inst_name].driver)
         except (KeyError, ImportError, AttributeError, TypeError):
@@ -163,6 +169,7 @@ def cross_reference_problems(config: StationConfig) -> list[tuple[Loc, str]]:
             if pad not in config.pads:
                 problems.append((("wirings", name, "pads", i),
                                  f"pad {pad!r} is not under pads: ({', '.join(config.pads) or 'none'})"))
+    problems += wiring_problems(config)
     if config.wirings and "router" not in config.roles:
         problems.append((("roles",), "wirings are defined but no instrument fills the 'router' role"))
     for name in config.limits.wirings:
@@ -176,14 +183,59 @@ def cross_reference_problems(config: StationConfig) -> list[tuple[Loc, str]]:
     return problems
 
 
+def wiring_problems(config: StationConfig) -> list[tuple[Loc, str]]:
+    """Channels against pads: channel *i* of a wiring puts its instrument on pad *i*; every matrix row is
+    one instrument's terminal and every column one pad, as the wirings listed first declare them."""
+    problems: list[tuple[Loc, str]] = []
+    row_owner: dict[str, tuple[str, str]] = {}  # "1A" -> (instrument, wiring)
+    column_pad: dict[str, tuple[str, str]] = {}  # "1:04" -> (pad, wiring)
+    pad_column: dict[str, tuple[str, str]] = {}  # pad -> ("1:04", wiring)
+    for name, wiring in config.wirings.items():
+        paired = len(wiring.pads) == len(wiring.channels)
+        if wiring.pads and not paired:
+            problems.append((("wirings", name, "pads"),
+                             f"{len(wiring.pads)} pad(s) for {len(wiring.channels)} channel(s): list one pad "
+                             f"per channel, in the same order (channel i connects "
+                             f"{wiring.instrument!r} to pad i)"))
+        for i, channel in enumerate(wiring.channels):
+            if not CHANNEL.match(channel):
+                continue  # reported above
+            row, column = channel[:2], f"{channel[0]}:{channel[2:]}"
+            pad = wiring.pads[i] if paired else None
+            loc: Loc = ("wirings", name, "channels", i)
+            owner, first = row_owner.setdefault(row, (wiring.instrument, name))
+            if owner != wiring.instrument:
+                onto = f"pad {pad!r}" if pad else "a pad"
+                problems.append((loc, f"channel {channel} is on matrix row {row[1]} (slot {row[0]}), "
+                                      f"which wiring {first!r} gives to {owner!r}: wiring {name!r} would "
+                                      f"put {onto} on {owner!r}, not on {wiring.instrument!r}"))
+            if pad is None:
+                continue
+            known, first = column_pad.setdefault(column, (pad, name))
+            if known != pad:
+                problems.append((loc, f"channel {channel} reaches pad {known!r} (column {channel[2:]}, as "
+                                      f"wiring {first!r} connects it), not {pad!r}: wiring {name!r} would "
+                                      f"put {wiring.instrument!r} on pad {known!r}"))
+                continue
+            placed, first = pad_column.setdefault(pad, (column, name))
+            if placed != column:
+                problems.append((loc, f"channel {channel} puts pad {pad!r} on column {channel[2:]}, but "
+                                      f"wiring {first!r} has pad {pad!r} on column {placed.split(':')[1]} "
+                                      f"(slot {placed.split(':')[0]})"))
+    return problems
+
+
 def _message(err: dict[str, Any]) -> str:
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}
     got = err.get("input")
+    got_shown = yaml_input.one_line(repr(got), 60)
     if kind == "greater_than":
-        return f"must be > {_num(ctx.get('gt'))} (got {got!r})"
+        return f"must be > {_num(ctx.get('gt'))} (got {got_shown})"
     if kind == "less_than_equal":
-        return f"must be <= {_num(ctx.get('le'))} (got {got!r}; check the unit in the field name)"
+        return f"must be <= {_num(ctx.get('le'))} (got {got_shown}; check the unit in the field name)"
+    if kind == "finite_number":
+        return f"must be a finite number (got {got_shown})"
     if kind == "missing":
         return "required field is missing"
     if kind == "extra_forbidden":
@@ -192,7 +244,7 @@ def _message(err: dict[str, Any]) -> str:
         return re.sub(r"^Value error, ", "", err.get("msg", ""))
     if kind.startswith("too_short") and isinstance(got, dict | list) and not got:
         return "must not be empty"
-    shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+    shown = "" if isinstance(got, dict | list) else f" (got {got_shown})"
     return f"{err.get('msg', 'invalid')}{shown}"
 
 
@@ -204,8 +256,9 @@ def _format(source: SourceMap, problems: list[tuple[Loc, str]]) -> str:
     lines = []
     for loc, message in problems:
         where = source.where(loc)
-        name = field_name(loc)
-        lines.append(f"{where}: {name}: {message}" if name else f"{where}: {message}")
+        name = yaml_input.one_line(field_name(loc), 120)
+        line = f"{where}: {name}: {message}" if name else f"{where}: {message}"
+        lines.append(yaml_input.one_line(line, 400))
     return "\n".join(lines)
 
 
