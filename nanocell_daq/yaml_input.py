@@ -214,7 +214,8 @@ def refuse_non_finite(doc: Any, path: str) -> None:
         loc, line, value = found[0]
         where = path if line is None else f"{path}:{line}"
         name = ".".join(str(part) for part in loc)
-        raise UserError(f"{where}: {name}: must be a finite number, got {yaml_float(value)}")
+        field = f" {name}:" if name else ""
+        raise UserError(f"{where}:{field} must be a finite number, got {yaml_float(value)}")
 
 
 def yaml_float(value: float) -> str:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import typer
+
+from nanocell_daq.cli.output_paths import check_output_folder, writing
 
 DB_HELP = "Run database: a file path (SQLite) or an SQLAlchemy URL."
 RUN_HELP = "Run id (see `nanocell runs`) or uuid."
@@ -12,6 +17,12 @@ PARTIAL_HELP = "Allow a run that is still running (the output covers the data so
 
 def _run_key(run: str) -> int | str:
     return int(run) if run.isdigit() else run
+
+
+def _write(output: str, action: Callable[[], Any]) -> Any:
+    check_output_folder(output)
+    with writing(output):
+        return action()
 
 
 def analyze(
@@ -42,7 +53,8 @@ def export(
     from nanocell_daq.storage import Store
 
     with Store.open(db, create=False) as store:
-        written = export_run(store, _run_key(run), fmt.lower(), output, y=y, allow_running=partial)
+        written = _write(output, lambda: export_run(store, _run_key(run), fmt.lower(), output, y=y,
+                                                    allow_running=partial))
     typer.echo(f"run {run}: wrote {len(written)} file(s) to {output}")
 
 
@@ -58,7 +70,7 @@ def report(
     from nanocell_daq.storage import Store
 
     with Store.open(db, create=False) as store:
-        path = write_report(store, _run_key(run), output, y=y, allow_running=partial)
+        path = _write(output, lambda: write_report(store, _run_key(run), output, y=y, allow_running=partial))
     typer.echo(f"run {run}: report written to {path}")
 
 

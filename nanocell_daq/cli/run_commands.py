@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import sys
 import tempfile
 import time
@@ -72,6 +73,16 @@ class _Display:
             )
 
 
+def _existing_run(store: Any, run_id: int, db: Path) -> Any:
+    """The stored run ``run_id``, or a UserError naming the database and the runs it has."""
+    try:
+        return store.run(run_id)
+    except KeyError:
+        ids = [r.id for r in store.runs()]
+        have = f"runs in it: {', '.join(map(str, ids[-10:]))}" if ids else "it has no runs"
+        raise UserError(f"{db}: no run {run_id} ({have})") from None
+
+
 def _open_store(db: Path) -> Any:
     from nanocell_daq.storage import Store
 
@@ -112,6 +123,11 @@ def cmd_resume(run_id: int, db: Path, station: Path | None, operator: str | None
     from nanocell_daq.storage import Store
 
     store = Store.open(db, create=False)
+    try:
+        _existing_run(store, run_id, db)
+    except UserError:
+        store.close()
+        raise
     return _run_shown(db, store, functools.partial(resume_run, store, run_id, station, operator=operator))
 
 
@@ -122,7 +138,7 @@ def cmd_control(run_id: int, action: str, db: Path) -> int:
         raise UserError(f"control action {action!r}: use pause, resume or abort")
     store = Store.open(db, create=False)
     try:
-        info = store.run(run_id)
+        info = _existing_run(store, run_id, db)
         if info.status != "running":
             raise UserError(f"run {run_id} is {info.status}, not running")
         store.request_control(run_id, action, requested_by="nanocell control")
@@ -137,6 +153,10 @@ def cmd_demo(db: Path, speed: float, as_json: bool, cycles: int, report: Path | 
     from nanocell_daq.engine.summary import run_summary, summary_lines
     from simulated_instruments.bench import SimulatedBench
 
+    if not (math.isfinite(speed) and speed > 0):
+        raise UserError(f"--speed: must be a number > 0 (simulated seconds per wall second), got {speed:g}")
+    if not 1 <= cycles <= 100:
+        raise UserError(f"--cycles: must be between 1 and 100, got {cycles}")
     if report is not None:  # refuse a bad report path before a run of tens of seconds, not after
         from nanocell_daq.analysis.report import REPORT_SUFFIXES
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
 from pathlib import Path
@@ -9,6 +10,7 @@ from types import FrameType
 
 import typer
 
+from nanocell_daq.cli.output_paths import check_output_folder, writing
 from nanocell_daq.errors import UserError
 
 sim_app = typer.Typer(help="Simulation mode: instrument emulators driven by a model of the cell.",
@@ -29,8 +31,10 @@ def serve(
 
     from simulated_instruments.bench import SMU_MODELS, SimulatedBench
 
-    if not speed > 0:
+    if not (math.isfinite(speed) and speed > 0):
         raise UserError(f"--speed: must be > 0 simulated s per wall s, got {speed}")
+    if station_out is not None:
+        check_output_folder(station_out, "--station-out")
     if smu.lower() not in SMU_MODELS:
         raise UserError(f"--smu: must be one of {', '.join(SMU_MODELS)}, got {smu!r}")
     try:
@@ -47,7 +51,8 @@ def serve(
     try:
         bench.start()
         if station_out is not None:
-            bench.write_station(station_out)
+            with writing(station_out, "--station-out"):
+                bench.write_station(station_out)
         table = Table(title=f"simulated bench ({preset}, speed {speed:g}x, seed {seed})")
         for column in ("instrument", "driver", "resource"):
             table.add_column(column)

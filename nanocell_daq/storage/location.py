@@ -43,14 +43,35 @@ def resolve(url_or_path: str | os.PathLike[str]) -> Location:
         raise UserError(f"{hidden}: not a usable database URL or path ({exc})") from None
     shown = url.render_as_string(hide_password=True)  # messages never show a password
     try:
-        url.get_dialect()
+        dialect = url.get_dialect()
     except (NoSuchModuleError, ImportError) as exc:
         raise UserError(f"{shown}: not a usable database URL: unknown database or driver ({exc})") from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise UserError(f"{shown}: {_missing_driver(url, exc)}") from None
     if url.get_backend_name() != "sqlite":
         return Location(url, None, shown)
     if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
         raise UserError(f"{shown}: give an SQLite file (in-memory databases cannot be shared by processes)")
     return Location(url, Path(url.database).expanduser().absolute(), shown)
+
+
+DRIVER_PACKAGES = {
+    "psycopg": ("psycopg[binary]", "postgresql"),
+    "psycopg2": ("psycopg2-binary", None),
+    "MySQLdb": ("mysqlclient", None),
+    "pymysql": ("PyMySQL", None),
+}
+"""Python module of a database driver -> (pip package, nanocell-daq extra that installs it, if any)."""
+
+
+def _missing_driver(url: URL, exc: ImportError) -> str:
+    """One line saying which package to install for the URL's driver."""
+    module = (exc.name or "").split(".")[0] or url.get_driver_name()
+    package, extra = DRIVER_PACKAGES.get(module, (module, None))
+    how = f"pip install '{package}'" + (f" (or: pip install 'nanocell-daq[{extra}]')" if extra else "")
+    return f"the {url.get_backend_name()} driver {module!r} is not installed: {how}"
 
 
 def check_new_file(loc: Location) -> None:
