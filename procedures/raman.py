@@ -17,6 +17,9 @@ _POSITION_TOLERANCE_UM = 0.5
 _MOVE_S = 0.2
 """Rough stage move + settle time per pixel (s), for duration estimates."""
 
+MAX_PIXELS = 250_000
+"""Most pixels one map may have (500 x 500; at 1 s each that is three days)."""
+
 
 class RamanMap(Step):
     """Raman spectra at a point, along a line or on an area grid (stage coordinates in um).
@@ -81,15 +84,21 @@ class RamanMap(Step):
 
     def positions(self, station: Any) -> list[tuple[float, float, float]]:
         """Stage positions (x, y, z) um in acquisition order (area: serpentine rows)."""
-        x0, y0, dx, dy, nx, ny = self.grid(station)
+        rows = self.grid(station)[5] if self.mode == "area" else 1
+        return [p for j in range(rows) for p in self._row(j, station)]
+
+    def _row(self, j: int, station: Any) -> list[tuple[float, float, float]]:
+        """Row ``j`` of the map in acquisition order (a line map is row 0)."""
+        x0, y0, dx, dy, nx, _ = self.grid(station)
         z = self._z(station)
         if self.mode != "area":
             return [(x0 + i * dx, y0 + i * dy, z) for i in range(nx)]
-        out = []
-        for j in range(ny):
-            cols = range(nx) if j % 2 == 0 else range(nx - 1, -1, -1)
-            out += [(x0 + i * dx, y0 + j * dy, z) for i in cols]
-        return out
+        cols = range(nx) if j % 2 == 0 else range(nx - 1, -1, -1)
+        return [(x0 + i * dx, y0 + j * dy, z) for i in cols]
+
+    def n_pixels(self, station: Any) -> int:
+        _, _, _, _, nx, ny = self.grid(station)
+        return nx * ny
 
     def pixel_of(self, x: float, y: float, station: Any) -> int:
         x0, y0, dx, dy, nx, _ = self.grid(station)
@@ -115,15 +124,27 @@ class RamanMap(Step):
             )
             return problems
         problems += refused("laser_power_mW", station.limits.check_laser, self.laser_power_mW)
-        for x, y, z in self.positions(station):
-            outside = refused(self.kind, station.limits.check_stage, x, y, z)
-            if outside:  # one is enough: the next pixels are out for the same reason
-                problem = outside[0]
-                return [*problems, Problem(problem.field, f"map position: {problem.message}")]
+        if self.n_pixels(station) > MAX_PIXELS:
+            return [*problems, Problem("ny" if self.mode == "area" else "nx",
+                                       f"{self.n_pixels(station)} pixels in one map, at most {MAX_PIXELS}")]
+        x0, y0, dx, dy, nx, ny = self.grid(station)
+        z = self._z(station)
+        for j in range(ny if self.mode == "area" else 1):
+            # a row is a straight segment: inside the (rectangular) travel when both its ends are, so only
+            # a row with an end outside is walked, to name its first pixel outside (as acquired)
+            far_y = y0 + j * dy + (0.0 if self.mode == "area" else (nx - 1) * dy)
+            ends = [(x0, y0 + j * dy), (x0 + (nx - 1) * dx, far_y)]
+            if all(not refused(self.kind, station.limits.check_stage, x, y, z) for x, y in ends):
+                continue
+            for x, y, zz in self._row(j, station):
+                outside = refused(self.kind, station.limits.check_stage, x, y, zz)
+                if outside:  # one is enough: the next pixels are out for the same reason
+                    problem = outside[0]
+                    return [*problems, Problem(problem.field, f"map position: {problem.message}")]
         return problems
 
     def estimate_s(self, station: Any) -> float:
-        return len(self.positions(station)) * (self.exposure_s * self.accumulations + _MOVE_S)
+        return self.n_pixels(station) * (self.exposure_s * self.accumulations + _MOVE_S)
 
     # --- run ---
     def startup(self) -> None:

@@ -155,6 +155,9 @@ def expand(protocol: Protocol, station: StationView) -> Plan:
     errors: list[str] = []
     items: list[PlanItem] = []
     counter = {"group": 0}
+    # A step's checks depend on its parameters and the station only, not on the repetition: a repeat of
+    # 10 000 cycles checks each written step once.
+    checked: dict[int, tuple[list[Any], Any, float]] = {}
 
     def add(spec: StepSpec, variables: dict[str, int], group: int) -> None:
         step = _make_step(spec, errors)
@@ -165,10 +168,12 @@ def expand(protocol: Protocol, station: StationView) -> Plan:
         except UserError as exc:
             errors.append(str(exc))
             return
-        problems = step.check(station)
+        if id(spec) not in checked:
+            problems = step.check(station)
+            checked[id(spec)] = (problems, step.needs(station), 0.0 if problems else step.estimate_s(station))
+        problems, needs, estimate_s = checked[id(spec)]
         for problem in problems:
             errors.append(f"{spec.where_field(problem.field)}: {problem.message}")
-        needs = step.needs(station)
         instruments = {station.instrument_of(r) for r in needs.roles if r != "router"} - {None}
         pads = {p for w in needs.wirings if w in station.wirings for p in station.wirings[w].pads}
         cycle = list(variables.values())[-1] if variables else None
@@ -182,9 +187,9 @@ def expand(protocol: Protocol, station: StationView) -> Plan:
                 spec=spec,
                 on_fault=spec.on_fault or protocol.on_fault,
                 group=group,
-                estimate_s=0.0 if problems else step.estimate_s(station),
-                roles=needs.roles,
-                wirings=needs.wirings,
+                estimate_s=estimate_s,
+                roles=set(needs.roles),
+                wirings=list(needs.wirings),
                 instruments=instruments,
                 pads=pads,
             )
