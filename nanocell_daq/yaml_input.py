@@ -113,7 +113,7 @@ def decode(data: bytes, path: str) -> str:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise UserError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); "
-                        f"save the file as UTF-8") from None
+                        f"save it as UTF-8") from None
 
 
 def check_characters(text: str, path: str) -> None:
