@@ -1,4 +1,11 @@
-"""Raman map: one spectrum per stage position (point, line or area), shutter open only while acquiring."""
+"""Raman map: one spectrum per stage position (point, line or area), shutter open only while acquiring.
+
+Where the shutter can time an exposure itself (``expose(seconds)`` and ``timed_exposure`` on the driver, e.g.
+the SC10's single mode), each spectrum uses it: the controller closes the shutter after the exposure plus a
+margin even if every host process is gone. The shutter is read back after the acquisition; if it had already
+closed (the margin was too short for the link's latency) the spectrum may be partly dark, so it is taken again
+with twice the margin. Each exposure (shutter, acquisition, shutter) is retried as a whole on a fault.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParameter, ListParameter
 
+from drivers.roles import Spectrum
 from procedures.base import Needs, Problem, Step, refused
 from procedures.context import StepFault
 
@@ -16,6 +24,13 @@ _POSITION_TOLERANCE_UM = 0.5
 
 _MOVE_S = 0.2
 """Rough stage move + settle time per pixel (s), for duration estimates."""
+
+_MARGIN_S = 1.0
+"""Least time a timed exposure keeps the shutter open beyond the acquisition (s)."""
+_MARGIN_WALL_S = 0.05
+"""Link latency allowed for in the first margin (wall s; times the clock's speed in simulation)."""
+_CUT_EXPOSURES = 4
+"""Timed exposures in a row that may close before their acquisition ended before the step stops."""
 
 
 class RamanMap(Step):
@@ -126,8 +141,14 @@ class RamanMap(Step):
         return len(self.positions(station)) * (self.exposure_s * self.accumulations + _MOVE_S)
 
     # --- run ---
+    margin_s: float = _MARGIN_S
+    """How long a timed exposure stays open beyond the acquisition (s); set at startup, doubled after an
+    exposure that closed too early."""
+
     def startup(self) -> None:
         ctx = self.ctx
+        total = self.exposure_s * self.accumulations
+        self.margin_s = max(_MARGIN_S, 0.1 * total, _MARGIN_WALL_S * float(getattr(ctx.clock, "speed", 1.0)))
         ctx.role("shutter").close()
         spec = ctx.role("spectrometer")
         ctx.query(setattr, spec, "exposure_s", self.exposure_s)
@@ -151,13 +172,47 @@ class RamanMap(Step):
                     f"stage stopped at ({px:.2f}, {py:.2f}) um instead of ({x:.2f}, {y:.2f}) um "
                     f"(limit switch or obstruction?)"
                 )
-            shutter.open()
-            try:
-                spectrum = spec.acquire()
-            finally:
-                shutter.close()
+            spectrum = ctx.query(self.expose, shutter, spec)
             ctx.recorder.spectrum(x, y, z, spectrum, grid_id, self.pixel_of(x, y, ctx.station))
             ctx.progress((k + 1) / len(positions))
+
+    def timed(self, shutter: Any) -> bool:
+        """True when this exposure uses the shutter's own timer (the driver offers it, the station did not
+        turn it off, and the exposure plus margin fits the controller's longest open time)."""
+        total = self.exposure_s * self.accumulations
+        return (bool(getattr(shutter, "timed_exposure", False)) and callable(getattr(shutter, "expose", None))
+                and total + self.margin_s <= float(getattr(shutter, "MAX_EXPOSURE_S", 0.0)))
+
+    def expose(self, shutter: Any, spec: Any) -> Spectrum:
+        """One spectrum with the shutter open only for it; the shutter is closed (verified) on return."""
+        if not self.timed(shutter):
+            shutter.open()
+            try:
+                return spec.acquire()
+            finally:
+                shutter.close()
+        total = self.exposure_s * self.accumulations
+        for _ in range(_CUT_EXPOSURES):
+            shutter.expose(total + self.margin_s)
+            try:
+                spectrum = spec.acquire()
+                lit_throughout = shutter.is_open  # opened before the acquisition, still open after it
+            finally:
+                shutter.close()
+            if lit_throughout:
+                return spectrum
+            self.margin_s *= 2
+            self.ctx.recorder.event(
+                "warning",
+                f"the shutter closed itself before the {total:g} s acquisition was read back; taking it "
+                f"again with {self.margin_s:g} s margin",
+            )
+            if not self.timed(shutter):
+                return self.expose(shutter, spec)
+        raise StepFault(
+            f"the shutter's timed exposure closed before the acquisition ended {_CUT_EXPOSURES} times "
+            f"(margin now {self.margin_s:g} s); set the shutter's station option timed_exposure: false"
+        )
 
     def shutdown(self) -> None:
         ctx = getattr(self, "ctx", None)
