@@ -83,6 +83,13 @@ class SC10(Resync, Instrument):
         """A command without a value line, such as ``mode=3`` or ``ens`` (echo, then the prompt)."""
         self._exchange(command, query=False)
 
+    def flag(self, command: str) -> bool:
+        """A query answering ``0``/``1`` (``ens?``, ``closed?``); anything else is a torn reply."""
+        value = self.query(command)
+        if value not in ("0", "1"):
+            raise ReplyError(f"{self.name}: {command!r} answered {value!r}, expected 0 or 1")
+        return value == "1"
+
     def sync_exchange(self) -> None:
         """``id?`` must answer the SC10's identity (echo, value, prompt in step)."""
         reply = self.query("id?")
@@ -98,7 +105,7 @@ class SC10(Resync, Instrument):
     def enabled(self) -> bool:
         """``ens?``: True when the shutter is enabled (open in manual mode; a timed exposure running in
         single mode)."""
-        return self.query("ens?") == "1"
+        return self.flag("ens?")
 
     @enabled.setter
     def enabled(self, value: bool) -> None:
@@ -182,7 +189,7 @@ class SC10(Resync, Instrument):
     @property
     def is_open(self) -> bool:
         """True unless the controller reports the shutter closed (``closed?`` -> 1)."""
-        return self.query("closed?") != "1"
+        return not self.flag("closed?")
 
     def shutdown(self) -> None:
         """Flush the link, then close the shutter (verified)."""

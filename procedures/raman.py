@@ -149,11 +149,11 @@ class RamanMap(Step):
         ctx = self.ctx
         total = self.exposure_s * self.accumulations
         self.margin_s = max(_MARGIN_S, 0.1 * total, _MARGIN_WALL_S * float(getattr(ctx.clock, "speed", 1.0)))
-        ctx.role("shutter").close()
+        ctx.query(ctx.role("shutter").close)
         spec = ctx.role("spectrometer")
         ctx.query(setattr, spec, "exposure_s", self.exposure_s)
         ctx.query(setattr, spec, "accumulations", self.accumulations)
-        ctx.role("laser").power_mW = self.laser_power_mW
+        ctx.query(setattr, ctx.role("laser"), "power_mW", self.laser_power_mW)
 
     def execute(self) -> None:
         ctx = self.ctx
@@ -164,7 +164,7 @@ class RamanMap(Step):
         self.xy = np.array([(x, y) for x, y, _ in positions])
         for k, (x, y, z) in enumerate(positions):
             if ctx.checkpoint():  # paused: the engine turned the laser off
-                ctx.role("laser").power_mW = self.laser_power_mW
+                ctx.query(setattr, ctx.role("laser"), "power_mW", self.laser_power_mW)
             ctx.query(stage.move_to, x, y, z)
             px, py, _ = ctx.query(lambda: stage.position)
             if math.hypot(px - x, py - y) > _POSITION_TOLERANCE_UM:

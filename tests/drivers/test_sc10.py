@@ -167,3 +167,10 @@ def test_timed_exposure_option():
 
 def test_fills_shutter():
     assert missing_members(SC10, Shutter) == []
+
+
+@pytest.mark.parametrize("value", ["", "2", "#"])
+def test_a_flag_that_is_not_0_or_1_is_a_reply_error(value):
+    with expected_protocol(SC10, q("closed?", value)) as sc, \
+            pytest.raises(ReplyError, match="expected 0 or 1"):
+        assert sc.is_open
