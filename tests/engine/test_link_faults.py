@@ -113,8 +113,8 @@ def test_a_spectrometer_that_keeps_answering_late_ends_the_step_naming_it(tmp_pa
 
 
 @pytest.mark.parametrize(("instrument", "kind", "match"), [
-    ("shutter", "garble", "closed?"),
-    ("shutter", "drop", "ens"),
+    ("shutter", "garble", "mode=3"),  # the first timed exposure
+    ("shutter", "drop", "open="),
     ("stage", "garble", "G,"),
     ("stage", "garble", "P"),
 ])
@@ -137,3 +137,16 @@ def test_the_map_uses_the_shutters_own_timer_unless_the_station_turns_it_off(tmp
     manual = _run(tmp_path / "manual", MAP.format(exposure=0.2), [], {"shutter": {"timed_exposure": False}})
     assert manual["result"].status == "completed"
     assert "mode=3" not in manual["shutter_log"] and _lit_along_the_wire(manual["spectra"])
+
+
+def test_a_timed_exposure_that_closed_before_the_spectrum_came_back_is_taken_again(tmp_path):
+    """The spectrum's reply is held back 0.15 s (60 s of bench time, longer than the 20 s margin): the shutter
+    has closed by itself before the host could confirm the exposure was lit throughout, so that pixel is
+    taken again with twice the margin and the map goes on."""
+    out = _run(tmp_path, MAP.format(exposure=0.2),
+               [("spectrometer", "delay", {"match": "ACQ", "seconds": 0.15, "count": 1})])
+    assert out["result"].status == "completed", out["result"].reason
+    assert _lit_along_the_wire(out["spectra"])
+    cut = [m for m in out["events"] if "closed itself" in m]
+    assert len(cut) == 1 and "40 s margin" in cut[0]
+    assert out["on"] == {}
