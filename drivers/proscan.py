@@ -150,6 +150,11 @@ class ProScan3(Resync, Instrument):
         self.ask_checked("K")
 
     def shutdown(self) -> None:
-        """Stop any motion (the stage has no output to switch off)."""
+        """Flush the link (the ``R`` of a move that outlasted its timeout must not answer the stop), then
+        stop any motion (the stage has no output to switch off)."""
+        try:
+            self.resync()
+        except ReplyError:
+            pass  # still send the stop
         self.stop()
         self.isShutdown = True

@@ -30,7 +30,7 @@ _MARGIN_S = 1.0
 _MARGIN_WALL_S = 0.05
 """Link latency allowed for in the first margin (wall s; times the clock's speed in simulation)."""
 _CUT_EXPOSURES = 4
-"""Timed exposures in a row that may close before their acquisition ended before the step stops."""
+"""Exposures in a row that may find the shutter closed at the end of the acquisition before the step stops."""
 
 
 class RamanMap(Step):
@@ -184,16 +184,21 @@ class RamanMap(Step):
                 and total + self.margin_s <= float(getattr(shutter, "MAX_EXPOSURE_S", 0.0)))
 
     def expose(self, shutter: Any, spec: Any) -> Spectrum:
-        """One spectrum with the shutter open only for it; the shutter is closed (verified) on return."""
-        if not self.timed(shutter):
-            shutter.open()
-            try:
-                return spec.acquire()
-            finally:
-                shutter.close()
+        """One spectrum with the shutter open only for it; the shutter is closed (verified) on return.
+
+        The shutter is read back after the acquisition: still open means the sample was lit throughout.
+        Closed means a pause closed it (the engine turns every output off: wait, re-arm the laser, take the
+        spectrum again) or, in a timed exposure, that its margin was too short for the link (take it again
+        with twice the margin).
+        """
+        ctx = self.ctx
         total = self.exposure_s * self.accumulations
         for _ in range(_CUT_EXPOSURES):
-            shutter.expose(total + self.margin_s)
+            timed = self.timed(shutter)
+            if timed:
+                shutter.expose(total + self.margin_s)
+            else:
+                shutter.open()
             try:
                 spectrum = spec.acquire()
                 lit_throughout = shutter.is_open  # opened before the acquisition, still open after it
@@ -201,17 +206,20 @@ class RamanMap(Step):
                 shutter.close()
             if lit_throughout:
                 return spectrum
-            self.margin_s *= 2
-            self.ctx.recorder.event(
-                "warning",
-                f"the shutter closed itself before the {total:g} s acquisition was read back; taking it "
-                f"again with {self.margin_s:g} s margin",
-            )
-            if not self.timed(shutter):
-                return self.expose(shutter, spec)
+            if ctx.checkpoint():  # paused meanwhile: the engine closed the shutter and turned the laser off
+                ctx.query(setattr, ctx.role("laser"), "power_mW", self.laser_power_mW)
+                why = "a pause closed the shutter during the acquisition"
+            elif timed:
+                self.margin_s *= 2
+                why = (f"the shutter closed itself before the {total:g} s acquisition was read back; "
+                       f"margin now {self.margin_s:g} s")
+            else:
+                why = "the shutter was closed when the acquisition ended"
+            ctx.recorder.event("warning", f"{why}; taking the spectrum again")
         raise StepFault(
-            f"the shutter's timed exposure closed before the acquisition ended {_CUT_EXPOSURES} times "
-            f"(margin now {self.margin_s:g} s); set the shutter's station option timed_exposure: false"
+            f"the shutter was closed at the end of the acquisition {_CUT_EXPOSURES} times in a row "
+            f"(timed-exposure margin {self.margin_s:g} s; the shutter's station option timed_exposure: false "
+            f"turns the controller's timer off)"
         )
 
     def shutdown(self) -> None:
