@@ -76,3 +76,11 @@ def test_resync_that_never_sees_a_proscan_raises():
         pairs += [(None, ""), ("?", "0"), (None, "END")]
     with expected_protocol(ProScan3, pairs) as stage, pytest.raises(ReplyError, match="out of step"):
         stage.resync()
+
+
+def test_shutdown_flushes_a_late_r_before_its_stop():
+    with expected_protocol(ProScan3, [
+        (None, "R\r"), ("?", "STAGE = H117"), (None, "END"),
+        ("K", "R"),
+    ]) as stage:
+        stage.shutdown()
