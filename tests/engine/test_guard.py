@@ -91,7 +91,7 @@ def bench():
 def spectrometer(bench):
     inst = bench.station_dict()["instruments"]["spectrometer"]
     driver = registry.open_driver(inst["driver"], inst["resource"], "spectrometer",
-                                  {**inst.get("options", {}), "timeout_ms": 400})
+                                  {**inst.get("options", {}), "timeout_ms": 1000})
     driver.exposure_s = 0.01
     yield _guard(driver, "spectrometer")
     driver.adapter.close()
@@ -116,13 +116,13 @@ def test_a_garbled_spectrum_leaves_nothing_for_the_next_query(bench, spectromete
 
 
 def test_a_late_spectrum_is_never_read_as_a_later_answer(bench, spectrometer):
-    """The reply comes 1 s after the 0.4 s timeout, while later queries run: the new session never sees it."""
-    bench.inject("spectrometer", "late", match="ACQ", seconds=1.0)
+    """The reply comes 2 s after the 1 s timeout, while later queries run: the new session never sees it."""
+    bench.inject("spectrometer", "late", match="ACQ", seconds=2.0)
     with pytest.raises(InstrumentFault, match="VisaIOError") as caught:
         spectrometer.acquire()
     assert caught.value.link_error and caught.value.flushed
     answers = []
-    deadline = time.monotonic() + 1.5
+    deadline = time.monotonic() + 1.5  # past the late reply: it lands 2 s after the ACQ?, 1 s after the flush
     while time.monotonic() < deadline:  # ask on, before and after the late reply lands
         answers.append(spectrometer.ask("LASER:STAT?").strip())
         time.sleep(0.05)

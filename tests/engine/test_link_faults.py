@@ -85,7 +85,7 @@ def test_smu_link_dropped_on_a_property_read_is_reconnected_and_the_sweep_goes_o
 
 @pytest.mark.parametrize(("kind", "params", "options"), [
     ("garble", {}, None),  # a torn binary block: the driver leaves its rest, the guard flushes it
-    ("late", {"seconds": 1.5}, {"spectrometer": {"timeout_ms": 500}}),  # arrives after its timeout
+    ("late", {"seconds": 2.5}, {"spectrometer": {"timeout_ms": 1000}}),  # arrives after its timeout
 ])
 def test_a_bad_spectrum_reply_is_taken_again_and_every_stored_spectrum_is_real(tmp_path, kind, params,
                                                                                  options):
@@ -100,8 +100,8 @@ def test_a_bad_spectrum_reply_is_taken_again_and_every_stored_spectrum_is_real(t
 
 def test_a_spectrometer_that_keeps_answering_late_ends_the_step_naming_it(tmp_path):
     out = _run(tmp_path, MAP.format(exposure=0.2),
-               [("spectrometer", "late", {"match": "ACQ", "seconds": 1.0, "count": None})],
-               {"spectrometer": {"timeout_ms": 300}})
+               [("spectrometer", "late", {"match": "ACQ", "seconds": 1.5, "count": None})],
+               {"spectrometer": {"timeout_ms": 800}})
     result = out["result"]
     assert result.status == "failed" and ("raman_map", "failed") in out["steps"]
     assert "spectrometer.acquire" in result.reason and "VisaIOError" in result.reason
