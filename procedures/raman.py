@@ -27,7 +27,7 @@ _MOVE_S = 0.2
 
 _MARGIN_S = 1.0
 """Least time a timed exposure keeps the shutter open beyond the acquisition (s)."""
-_MARGIN_WALL_S = 0.05
+_MARGIN_WALL_S = 0.2
 """Link latency allowed for in the first margin (wall s; times the clock's speed in simulation)."""
 _CUT_EXPOSURES = 4
 """Exposures in a row that may find the shutter closed at the end of the acquisition before the step stops."""

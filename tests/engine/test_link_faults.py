@@ -140,13 +140,13 @@ def test_the_map_uses_the_shutters_own_timer_unless_the_station_turns_it_off(tmp
 
 
 def test_a_timed_exposure_that_closed_before_the_spectrum_came_back_is_taken_again(tmp_path):
-    """The spectrum's reply is held back 0.15 s (60 s of bench time, longer than the 20 s margin): the shutter
+    """The spectrum's reply is held back 0.5 s (200 s of bench time, longer than the 80 s margin): the shutter
     has closed by itself before the host could confirm the exposure was lit throughout, so that pixel is
     taken again with twice the margin and the map goes on."""
     out = _run(tmp_path, MAP.format(exposure=0.2),
-               [("spectrometer", "delay", {"match": "ACQ", "seconds": 0.15, "count": 1})])
+               [("spectrometer", "delay", {"match": "ACQ", "seconds": 0.5, "count": 1})])
     assert out["result"].status == "completed", out["result"].reason
     assert _lit_along_the_wire(out["spectra"])
     cut = [m for m in out["events"] if "closed itself" in m]
-    assert len(cut) == 1 and "margin now 40 s" in cut[0]
+    assert len(cut) == 1 and "margin now 160 s" in cut[0]
     assert out["on"] == {}

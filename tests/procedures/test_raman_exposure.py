@@ -119,9 +119,9 @@ def test_the_first_margin_covers_the_link_latency_at_the_simulation_speed():
     shutter = TimedShutter()
     spec = Spectrometer(shutter)
     ctx = fakes.Context({"stage": fakes.Stage(), "spectrometer": spec, "laser": spec, "shutter": shutter})
-    ctx.clock.speed = 400.0  # 50 ms of wall-clock latency is 20 s of bench time
+    ctx.clock.speed = 400.0  # 0.2 s of wall-clock latency is 80 s of bench time
     step = RamanMap.from_params({"mode": "point", "exposure_s": 2, "laser_power_mW": 0.1})
     step.bind(ctx)
     step.startup()
     step.execute()
-    assert shutter.exposures == [22.0]
+    assert shutter.exposures == [82.0]
