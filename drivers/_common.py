@@ -1,4 +1,5 @@
-"""Small helpers shared by the drivers: default connection options, temporary VISA timeouts, error queues."""
+"""Small helpers shared by the drivers: default connection options, temporary VISA timeouts, error queues,
+flushing a link that may hold a late or torn reply."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pyvisa
+from pymeasure.adapters import VISAAdapter
 from pymeasure.instruments import Instrument
 
-from drivers.errors import InstrumentError
+from drivers.errors import InstrumentError, ReplyError
 
 
 def with_defaults(kwargs: dict[str, Any], **defaults: Any) -> dict[str, Any]:
@@ -31,6 +34,63 @@ def longer_timeout(instrument: Any, timeout_ms: float) -> Iterator[None]:
         yield
     finally:
         connection.timeout = old
+
+
+def drain_input(instrument: Any, quiet_ms: float = 100, max_reads: int = 10000) -> None:
+    """Read and discard whatever ``instrument`` has sent until its link stays quiet for ``quiet_ms``.
+
+    A torn binary block, the rest of a garbled reply or a reply that came after its timeout would otherwise
+    be decoded as the answer to the next query. Each read ends at a termination character or at the quiet
+    timeout; either way what it read is dropped. (A test adapter answers its next scripted read instead.)
+    """
+    adapter = instrument.adapter
+    if not isinstance(adapter, VISAAdapter):
+        adapter.read_bytes(-1)
+        return
+    connection = adapter.connection
+    old = connection.timeout
+    connection.timeout = quiet_ms
+    try:
+        for _ in range(max_reads):  # an instrument that never stops talking must not hang the driver
+            try:
+                connection.read_raw()
+            except pyvisa.errors.VisaIOError as exc:
+                if exc.error_code == pyvisa.constants.StatusCode.error_timeout:
+                    return
+                raise
+        raise ReplyError(f"{instrument.name}: the link never went quiet ({max_reads} reads discarded)")
+    finally:
+        connection.timeout = old
+
+
+class Resync:
+    """For request/reply drivers whose replies can arrive late or torn; list it before Instrument.
+
+    :meth:`resync` discards pending input, then makes one exchange whose reply cannot be mistaken for
+    anything else (:meth:`sync_exchange`); the engine calls it after a fault so the next query never decodes
+    a stale reply. A link that stays out of step after ``RESYNC_ATTEMPTS`` flushes raises :class:`ReplyError`.
+    """
+
+    RESYNC_QUIET_MS = 100
+    RESYNC_ATTEMPTS = 3
+    name: str
+
+    def sync_exchange(self) -> None:  # pragma: no cover - interface
+        """One exchange with an unmistakable reply; raises when the reply is not that."""
+        raise NotImplementedError
+
+    def resync(self) -> None:
+        """Flush the link and check, by one known exchange, that requests and replies are in step again."""
+        last: Exception | None = None
+        for _ in range(self.RESYNC_ATTEMPTS):
+            try:
+                drain_input(self, self.RESYNC_QUIET_MS)
+                self.sync_exchange()
+                return
+            except Exception as exc:  # noqa: BLE001 - junk or a timeout: flush again, then give up
+                last = exc
+        raise ReplyError(f"{self.name}: link still out of step after {self.RESYNC_ATTEMPTS} flushes: "
+                         f"{type(last).__name__}: {last}") from last
 
 
 class ErrorQueue:

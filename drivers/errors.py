@@ -21,3 +21,8 @@ class RoutingError(DriverError):
 
 class TechniqueError(DriverError):
     """A potentiostat/galvanostat technique could not start or failed while running."""
+
+
+class ReplyError(InstrumentError):
+    """A reply did not have the framing the protocol promises (torn block, wrong echo, junk where a prompt
+    belongs): the link may still hold stale bytes, so it must be flushed before the next exchange."""

@@ -8,8 +8,8 @@ from typing import Any
 from pymeasure.instruments import Instrument
 from pymeasure.instruments.validators import strict_range
 
-from drivers._common import longer_timeout, with_defaults
-from drivers.errors import InstrumentError
+from drivers._common import Resync, longer_timeout, with_defaults
+from drivers.errors import InstrumentError, ReplyError
 
 ERRORS = {
     1: "NO STAGE", 2: "NOT IDLE", 3: "NO DRIVE", 4: "STRING PARSE", 5: "COMMAND NOT FOUND",
@@ -30,12 +30,15 @@ class ProScanError(InstrumentError):
         super().__init__(f"{instrument}: {command!r} -> E,{code} ({meaning})")
 
 
-class ProScan3(Instrument):
+class ProScan3(Resync, Instrument):
     """Prior ProScan III in standard mode (``COMP 0``), positions in micrometres.
 
     Move commands (``G``, ``GR``) block until the controller answers ``R`` at the end of the move; the
     VISA timeout is raised to ``move_timeout_ms`` for them. ``um_per_unit`` converts controller units
     (set with ``RES``) to micrometres; with the default resolution 1 unit = 1 um.
+
+    A move that outlasts its timeout answers ``R`` later, and a garbled reply may leave bytes behind:
+    :meth:`resync` (called by the engine after such a fault) discards them and reads the ``?`` block.
 
     :param adapter: VISA resource string (``ASRLn::INSTR``, 9600 baud) or an adapter.
     :param kwargs: forwarded to the VISA adapter (defaults: ``\\r`` terminations, 5 s timeout).
@@ -91,6 +94,12 @@ class ProScan3(Instrument):
         self._reply_ok(lines[0], "?")
         return "; ".join(line.strip() for line in lines[:-1] if line.strip())
 
+    def sync_exchange(self) -> None:
+        """The ``?`` block must list a ProScan controller, up to its ``END`` line."""
+        info = self.id
+        if not self.IDENTITY.search(info):
+            raise ReplyError(f"{self.name}: ? answered {info[:80]!r}")
+
     def _units(self, um: float) -> str:
         value = um / self.um_per_unit
         return f"{round(value):d}" if abs(value - round(value)) < 1e-9 else f"{value:.4f}".rstrip("0")
@@ -99,7 +108,7 @@ class ProScan3(Instrument):
         with longer_timeout(self, self.move_timeout_ms):
             reply = self.ask_checked(command)
         if reply != "R":
-            raise InstrumentError(f"{self.name}: {command!r} ended with {reply!r}, expected 'R'")
+            raise ReplyError(f"{self.name}: {command!r} ended with {reply!r}, expected 'R'")
 
     # --- Stage role ---------------------------------------------------------------------------------------
     def move_to(self, x_um: float, y_um: float, z_um: float | None = None) -> None:
@@ -141,6 +150,11 @@ class ProScan3(Instrument):
         self.ask_checked("K")
 
     def shutdown(self) -> None:
-        """Stop any motion (the stage has no output to switch off)."""
+        """Flush the link (the ``R`` of a move that outlasted its timeout must not answer the stop), then
+        stop any motion (the stage has no output to switch off)."""
+        try:
+            self.resync()
+        except ReplyError:
+            pass  # still send the stop
         self.stop()
         self.isShutdown = True

@@ -9,12 +9,12 @@ import numpy as np
 from pymeasure.instruments import Instrument, SCPIMixin
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
-from drivers._common import SCPIErrorQueue, longer_timeout, with_defaults
-from drivers.errors import InstrumentError
+from drivers._common import Resync, SCPIErrorQueue, longer_timeout, with_defaults
+from drivers.errors import InstrumentError, ReplyError
 from drivers.roles import Spectrum
 
 
-class NanocellSpectrometer(SCPIErrorQueue, SCPIMixin, Instrument):
+class NanocellSpectrometer(Resync, SCPIErrorQueue, SCPIMixin, Instrument):
     """Raman spectrometer + CCD + 532 nm laser behind one SCPI-like controller.
 
     ``exposure_s`` (s per accumulation) and ``accumulations`` are the Spectrometer role's settings;
@@ -23,7 +23,10 @@ class NanocellSpectrometer(SCPIErrorQueue, SCPIMixin, Instrument):
 
     :param adapter: VISA resource string or a PyMeasure adapter.
     :param kwargs: forwarded to the VISA adapter (defaults: ``\\n`` terminations, 10 s timeout; each
-        acquisition extends the timeout to cover ``exposure_s * accumulations``).
+        acquisition waits that timeout plus 1.5 x ``exposure_s * accumulations``).
+
+    A reply that comes late or torn (a timeout, a block cut short) leaves bytes on the link: :meth:`resync`
+    (called by the engine after such a fault, and by :meth:`shutdown`) discards them and checks ``*IDN?``.
     """
 
     IDENTITY = re.compile(r"^NANOCELL,", re.IGNORECASE)
@@ -34,6 +37,7 @@ class NanocellSpectrometer(SCPIErrorQueue, SCPIMixin, Instrument):
         kwargs = with_defaults(kwargs, read_termination="\n", write_termination="\n", timeout=10000)
         super().__init__(adapter, name, **kwargs)
         self._axis: np.ndarray | None = None
+        self._base_timeout_ms = float(kwargs["timeout"])
 
     exposure_s = Instrument.control(
         "EXP?", "EXP %g", """Control the exposure per accumulation (s), 1e-3 to 600.""",
@@ -90,7 +94,7 @@ class NanocellSpectrometer(SCPIErrorQueue, SCPIMixin, Instrument):
         exposure = float(self.exposure_s)
         accumulations = int(self.accumulations)
         axis = self.wavenumbers
-        with longer_timeout(self, 10000 + 1500 * exposure * accumulations):
+        with longer_timeout(self, self._base_timeout_ms + 1500 * exposure * accumulations):
             counts = self._query_block("ACQ?", "<f4").astype(np.float32)
         if counts.shape != axis.shape:
             raise InstrumentError(f"{self.name}: spectrum has {counts.size} points, axis {axis.size}")
@@ -99,25 +103,39 @@ class NanocellSpectrometer(SCPIErrorQueue, SCPIMixin, Instrument):
     def _query_block(self, command: str, dtype: str) -> np.ndarray:
         """Query an IEEE 488.2 definite-length block ``#<n><len><payload>`` and its terminator.
 
-        Read by byte counts, never up to a termination character: the payload may contain 0x0A.
+        Read by byte counts, never up to a termination character: the payload may contain 0x0A. A reply
+        that is not a well-formed block raises :class:`ReplyError` and leaves the rest of it unread (reading
+        "to the end of the line" would stop at a 0x0A inside the payload): :meth:`resync` flushes it.
         """
         self.write(command)
         head = self.read_bytes(2)
         if head[:1] != b"#" or not head[1:2].isdigit() or head[1:2] == b"0":
-            rest = self.read()  # drain the rest of the line so the next exchange starts clean
-            raise InstrumentError(f"{self.name}: {command} did not answer a binary block "
-                                  f"(got {(head.decode(errors='replace') + rest)!r})")
-        length = int(self.read_bytes(int(head[1:2])))
+            raise ReplyError(f"{self.name}: {command} did not answer a binary block (got {head!r}...)")
+        digits = self.read_bytes(int(head[1:2]))
+        if not digits.isdigit():
+            raise ReplyError(f"{self.name}: {command} block length is not a number ({digits!r})")
+        length = int(digits)
         payload = self.read_bytes(length) if length else b""
         if len(payload) != length:
-            raise InstrumentError(f"{self.name}: {command} block is {len(payload)} of {length} bytes")
+            raise ReplyError(f"{self.name}: {command} block is {len(payload)} of {length} bytes")
         terminator = getattr(self.adapter.connection, "read_termination", None)
         if isinstance(terminator, str) and terminator:
             self.read_bytes(len(terminator))
         return np.frombuffer(payload, dtype=dtype)
 
+    def sync_exchange(self) -> None:
+        """``*IDN?`` must answer this controller's identity (the link is in step again)."""
+        reply = self.ask("*IDN?").strip()
+        if not self.IDENTITY.match(reply):
+            raise ReplyError(f"{self.name}: *IDN? answered {reply[:60]!r}")
+
     def shutdown(self) -> None:
-        """Turn laser emission off and read back that it is off."""
+        """Flush the link (a late acquisition must not be read as the laser state), turn laser emission off
+        and read back that it is off."""
+        try:
+            self.resync()
+        except ReplyError:
+            pass  # still switch the laser off; the read-back below tells whether it worked
         self.laser_enabled = False
         if self.laser_enabled:
             raise InstrumentError(f"{self.name}: laser still emitting after LASER:STAT OFF")

@@ -1,4 +1,11 @@
-"""Raman map: one spectrum per stage position (point, line or area), shutter open only while acquiring."""
+"""Raman map: one spectrum per stage position (point, line or area), shutter open only while acquiring.
+
+Where the shutter can time an exposure itself (``expose(seconds)`` and ``timed_exposure`` on the driver, e.g.
+the SC10's single mode), each spectrum uses it: the controller closes the shutter after the exposure plus a
+margin even if every host process is gone. The shutter is read back after the acquisition; if it had already
+closed (the margin was too short for the link's latency) the spectrum may be partly dark, so it is taken again
+with twice the margin. Each exposure (shutter, acquisition, shutter) is retried as a whole on a fault.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParameter, ListParameter
 
+from drivers.roles import Spectrum
 from procedures.base import Needs, Problem, Step, refused
 from procedures.context import StepFault
 
@@ -19,6 +27,12 @@ _MOVE_S = 0.2
 
 MAX_PIXELS = 250_000
 """Most pixels one map may have (500 x 500; at 1 s each that is three days)."""
+_MARGIN_S = 1.0
+"""Least time a timed exposure keeps the shutter open beyond the acquisition (s)."""
+_MARGIN_WALL_S = 0.2
+"""Link latency allowed for in the first margin (wall s; times the clock's speed in simulation)."""
+_CUT_EXPOSURES = 4
+"""Exposures in a row that may find the shutter closed at the end of the acquisition before the step stops."""
 
 
 class RamanMap(Step):
@@ -147,13 +161,19 @@ class RamanMap(Step):
         return self.n_pixels(station) * (self.exposure_s * self.accumulations + _MOVE_S)
 
     # --- run ---
+    margin_s: float = _MARGIN_S
+    """How long a timed exposure stays open beyond the acquisition (s); set at startup, doubled after an
+    exposure that closed too early."""
+
     def startup(self) -> None:
         ctx = self.ctx
-        ctx.role("shutter").close()
+        total = self.exposure_s * self.accumulations
+        self.margin_s = max(_MARGIN_S, 0.1 * total, _MARGIN_WALL_S * float(getattr(ctx.clock, "speed", 1.0)))
+        ctx.query(ctx.role("shutter").close)
         spec = ctx.role("spectrometer")
         ctx.query(setattr, spec, "exposure_s", self.exposure_s)
         ctx.query(setattr, spec, "accumulations", self.accumulations)
-        ctx.role("laser").power_mW = self.laser_power_mW
+        ctx.query(setattr, ctx.role("laser"), "power_mW", self.laser_power_mW)
 
     def execute(self) -> None:
         ctx = self.ctx
@@ -164,7 +184,7 @@ class RamanMap(Step):
         self.xy = np.array([(x, y) for x, y, _ in positions])
         for k, (x, y, z) in enumerate(positions):
             if ctx.checkpoint():  # paused: the engine turned the laser off
-                ctx.role("laser").power_mW = self.laser_power_mW
+                ctx.query(setattr, ctx.role("laser"), "power_mW", self.laser_power_mW)
             ctx.query(stage.move_to, x, y, z)
             px, py, _ = ctx.query(lambda: stage.position)
             if math.hypot(px - x, py - y) > _POSITION_TOLERANCE_UM:
@@ -172,13 +192,55 @@ class RamanMap(Step):
                     f"stage stopped at ({px:.2f}, {py:.2f}) um instead of ({x:.2f}, {y:.2f}) um "
                     f"(limit switch or obstruction?)"
                 )
-            shutter.open()
-            try:
-                spectrum = spec.acquire()
-            finally:
-                shutter.close()
+            spectrum = ctx.query(self.expose, shutter, spec)
             ctx.recorder.spectrum(x, y, z, spectrum, grid_id, self.pixel_of(x, y, ctx.station))
             ctx.progress((k + 1) / len(positions))
+
+    def timed(self, shutter: Any) -> bool:
+        """True when this exposure uses the shutter's own timer (the driver offers it, the station did not
+        turn it off, and the exposure plus margin fits the controller's longest open time)."""
+        total = self.exposure_s * self.accumulations
+        return (bool(getattr(shutter, "timed_exposure", False)) and callable(getattr(shutter, "expose", None))
+                and total + self.margin_s <= float(getattr(shutter, "MAX_EXPOSURE_S", 0.0)))
+
+    def expose(self, shutter: Any, spec: Any) -> Spectrum:
+        """One spectrum with the shutter open only for it; the shutter is closed (verified) on return.
+
+        The shutter is read back after the acquisition: still open means the sample was lit throughout.
+        Closed means a pause closed it (the engine turns every output off: wait, re-arm the laser, take the
+        spectrum again) or, in a timed exposure, that its margin was too short for the link (take it again
+        with twice the margin).
+        """
+        ctx = self.ctx
+        total = self.exposure_s * self.accumulations
+        for _ in range(_CUT_EXPOSURES):
+            timed = self.timed(shutter)
+            if timed:
+                shutter.expose(total + self.margin_s)
+            else:
+                shutter.open()
+            try:
+                spectrum = spec.acquire()
+                lit_throughout = shutter.is_open  # opened before the acquisition, still open after it
+            finally:
+                shutter.close()
+            if lit_throughout:
+                return spectrum
+            if ctx.checkpoint():  # paused meanwhile: the engine closed the shutter and turned the laser off
+                ctx.query(setattr, ctx.role("laser"), "power_mW", self.laser_power_mW)
+                why = "a pause closed the shutter during the acquisition"
+            elif timed:
+                self.margin_s *= 2
+                why = (f"the shutter closed itself before the {total:g} s acquisition was read back; "
+                       f"margin now {self.margin_s:g} s")
+            else:
+                why = "the shutter was closed when the acquisition ended"
+            ctx.recorder.event("warning", f"{why}; taking the spectrum again")
+        raise StepFault(
+            f"the shutter was closed at the end of the acquisition {_CUT_EXPOSURES} times in a row "
+            f"(timed-exposure margin {self.margin_s:g} s; the shutter's station option timed_exposure: false "
+            f"turns the controller's timer off)"
+        )
 
     def shutdown(self) -> None:
         ctx = getattr(self, "ctx", None)

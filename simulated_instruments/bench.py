@@ -86,7 +86,7 @@ class SimulatedBench:
             "stage": stage,
             "spectrometer": Spectrometer("spectrometer", self.clock, fb["spectrometer"], model=self.model,
                                          position=stage.position, shutter_open=shutter.is_open,
-                                         seed=seed + 3),
+                                         shutter_fraction=shutter.open_fraction, seed=seed + 3),
             "shutter": shutter,
             "matrix": Keithley707B("matrix", self.clock, fb["matrix"], self.wiring),
         }

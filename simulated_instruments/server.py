@@ -40,6 +40,8 @@ class Connection(Reply):
         self._send_lock = threading.Lock()
         self._closed = False
         self._sock_closed = False
+        self._last_line: str | None = None
+        """The last command received (what a ``match`` fault on a reply looks at)."""
 
     @property
     def closed(self) -> bool:
@@ -47,15 +49,24 @@ class Connection(Reply):
 
     def send(self, data: str | bytes) -> None:
         raw = data.encode("latin-1") if isinstance(data, str) else bytes(data)
-        faults = self._emulator.faults
-        if faults.take("timeout") is not None:
+        faults, line = self._emulator.faults, self._last_line
+        if faults.take("timeout", line) is not None:
             log.debug("%s: fault timeout swallowed %r", self._emulator.name, raw[:80])
             return
-        if faults.take("garble") is not None:
+        if faults.take("garble", line) is not None:
             raw = garble(raw, self._rng)
-        delay = faults.take("delay")
+        late = faults.take("late", line)
+        if late is not None:
+            timer = threading.Timer(late["seconds"], self._send_now, (raw,))
+            timer.daemon = True
+            timer.start()
+            return
+        delay = faults.take("delay", line)
         if delay is not None and delay["seconds"] > 0:
             time.sleep(delay["seconds"])
+        self._send_now(raw)
+
+    def _send_now(self, raw: bytes) -> None:
         with self._send_lock:
             if self._closed:
                 return
@@ -128,13 +139,14 @@ class Connection(Reply):
 
     def _dispatch(self, line: str) -> bool:
         emu = self._emulator
-        if emu.faults.take("drop") is not None:
+        self._last_line = line
+        if emu.faults.take("drop", line) is not None:
             log.debug("%s: fault drop on %r", emu.name, line)
             emu.record(line, "<connection dropped>")
             self.close()
             return False
         with emu.lock:
-            if emu.faults.take("error_next") is not None:
+            if emu.faults.take("error_next", line) is not None:
                 reply = emu.injected_error(line, self)
             else:
                 try:

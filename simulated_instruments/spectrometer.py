@@ -6,7 +6,8 @@ SCPI-like, ``\\n`` terminated: ``*IDN?``, ``*RST``, ``*CLS``, ``*OPC?``, ``EXP <
 ``ACQ?`` (block of float32 little-endian counts), ``SYST:ERR?`` (``0,"No error"``), ``SYST:ERR:COUN?``.
 ``ACQ?`` takes EXP x ACC seconds of simulated time and looks at the stage's current position; the sample is
 lit only when the laser is on and the SC10 shutter is open, otherwise the spectrum is dark (dark current
-and read noise only, plus the rare cosmic-ray spike).
+and read noise only, plus the rare cosmic-ray spike). With ``shutter_fraction`` the light is the fraction of
+the exposure the shutter was open (a timed exposure that closes too early gives a weaker spectrum).
 """
 
 from __future__ import annotations
@@ -26,15 +27,17 @@ IDN = "NANOCELL,SIMSPEC-532,SIM00001,1.0"
 
 
 class Spectrometer(QueuedErrors):
-    """``position`` gives the stage position (um) at a simulated time; ``shutter_open`` the SC10 state."""
+    """``position`` gives the stage position (um) at a simulated time; ``shutter_open`` the SC10 state;
+    ``shutter_fraction(t0, t1)``, if given, the fraction of [t0, t1] the shutter was open."""
 
     def __init__(self, name: str, clock: Any, faults: Any, *, model: Any,
                  position: Callable[[float], tuple[float, float, float]], shutter_open: Callable[[], bool],
-                 seed: int = 0) -> None:
+                 shutter_fraction: Callable[[float, float], float] | None = None, seed: int = 0) -> None:
         super().__init__(name, clock, faults)
         self.model = model
         self.position = position
         self.shutter_open = shutter_open
+        self.shutter_fraction = shutter_fraction
         self.rng = np.random.default_rng(seed)
         self.queue: deque[tuple[int, str]] = deque(maxlen=20)
         self._overflowed = False
@@ -115,9 +118,13 @@ class Spectrometer(QueuedErrors):
         duration = self.exposure_s * self.accumulations
         t0 = self.clock.now()
         self.clock.sleep(duration)
-        lit = self.laser_on and self.shutter_open() and self.laser_mW > 0
+        if self.shutter_fraction is not None:
+            lit = self.shutter_fraction(t0, t0 + duration)
+        else:
+            lit = 1.0 if self.shutter_open() else 0.0
         x, y, z = self.position(t0 + duration / 2)
         # no light on the sample: the CCD still integrates its dark current and read noise (and cosmics)
+        power = self.laser_mW * lit if self.laser_on else 0.0
         counts = self.model.raman_spectrum(t0 + duration, x, y, z, self.exposure_s, self.accumulations,
-                                           self.laser_mW if lit else 0.0, rng=self.rng)
+                                           power, rng=self.rng)
         return np.asarray(counts, dtype=np.float32)

@@ -1,4 +1,11 @@
-"""Per-instrument locks and fault translation around the role objects the steps use."""
+"""Per-instrument locks and fault translation around the role objects the steps use.
+
+Every failed call, property read or property write becomes an :class:`InstrumentFault` marked ``link_error``
+when the link dropped or timed out (the retry in ``StepContext.query`` and the safety code reconnect first).
+Before the fault is raised, a driver that can resynchronise (``drivers._common.Resync``) gets a new session
+and a flushed link whenever the reply may still be on its way or only half read (timeout, dropped link, torn
+or unparseable reply): whatever runs next, a retry or the shutdown, never decodes a stale reply.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from drivers.errors import DriverError, ReplyError
 from procedures.context import InstrumentFault, StepAborted, StepFault
 
 _PASS = (StepAborted, StepFault, KeyboardInterrupt)
@@ -57,6 +65,31 @@ def _is_link_error(exc: BaseException) -> bool:
     return type(exc).__name__ in ("VisaIOError", "InvalidSession")
 
 
+def _may_hold_stale_bytes(exc: BaseException) -> bool:
+    """False only for an error the instrument reported cleanly (its error queue, a framed error reply): after
+    anything else (timeout, dropped link, torn block, a reply that does not parse) the link may still hold
+    bytes of the failed exchange."""
+    return isinstance(exc, ReplyError) or not isinstance(exc, DriverError)
+
+
+def flush(obj: Any) -> bool:
+    """Reconnect and resynchronise a driver that can (``resync()``); True if its link is in step again.
+
+    A new session leaves a reply still on its way behind on the old one (TCP); ``resync`` then drains what
+    is pending (serial) and checks one known exchange. Drivers without ``resync`` (e.g. a potentiostat
+    whose reader thread owns the link) are left alone: False.
+    """
+    resync = getattr(obj, "resync", None)
+    if not callable(resync):
+        return False
+    reconnect(obj)
+    try:
+        resync()
+        return True
+    except Exception:  # noqa: BLE001 - the caller reports the original fault
+        return False
+
+
 class Guarded:
     """Wraps an instrument: every call, property read and attribute write holds the instrument's lock
     (parallel lanes and the safety code share instruments), and any driver/VISA error becomes an
@@ -67,6 +100,13 @@ class Guarded:
         object.__setattr__(self, "_lock", lock)
         object.__setattr__(self, "_name", name)
 
+    def _fault(self, call: str, exc: Exception) -> InstrumentFault:
+        """The fault for ``exc`` (lock held); first the link is flushed if it may hold stale bytes."""
+        fault = InstrumentFault(self._name, call, exc)
+        fault.link_error = _is_link_error(exc)
+        fault.flushed = (fault.link_error or _may_hold_stale_bytes(exc)) and flush(self._obj)
+        return fault
+
     def _wrap(self, call: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def guarded(*args: Any, **kwargs: Any) -> Any:
             with self._lock:
@@ -75,9 +115,7 @@ class Guarded:
                 except _PASS:
                     raise
                 except Exception as exc:
-                    fault = InstrumentFault(self._name, call, exc)
-                    fault.link_error = _is_link_error(exc)
-                    raise fault from exc
+                    raise self._fault(call, exc) from exc
 
         return guarded
 
@@ -89,13 +127,16 @@ class Guarded:
                 raise
             except AttributeError:
                 raise
-            except Exception as exc:
-                raise InstrumentFault(self._name, attr, exc) from exc
+            except Exception as exc:  # a property read is an exchange like any call
+                raise self._fault(attr, exc) from exc
         return self._wrap(attr, value) if callable(value) else value
 
     def _recover(self) -> bool:
-        """Reconnect after a link error (called by retries and the safety code)."""
+        """Reconnect after a link error (called by retries and the safety code); drivers that can
+        resynchronise also get their link flushed and checked."""
         with self._lock:
+            if callable(getattr(self._obj, "resync", None)):
+                return flush(self._obj)
             return reconnect(self._obj)
 
     def __setattr__(self, attr: str, value: Any) -> None:
@@ -105,7 +146,7 @@ class Guarded:
             except _PASS:
                 raise
             except Exception as exc:
-                raise InstrumentFault(self._name, f"{attr} = {value!r}", exc) from exc
+                raise self._fault(f"{attr} = {value!r}", exc) from exc
 
 
 class Instruments:

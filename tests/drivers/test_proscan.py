@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pymeasure.test import expected_protocol
 
+from drivers.errors import ReplyError
 from drivers.proscan import ProScan3, ProScanError
 from drivers.registry import missing_members
 from drivers.roles import Stage
@@ -54,3 +55,32 @@ def test_speed_setting_checks_reply_and_stop():
 
 def test_fills_stage():
     assert missing_members(ProScan3, Stage) == []
+
+
+def test_move_ending_with_junk_is_a_reply_error():
+    with expected_protocol(ProScan3, [("G,100,200", "#")]) as stage, pytest.raises(ReplyError, match="'R'"):
+        stage.move_to(100, 200)
+
+
+def test_resync_discards_a_late_r_and_reads_the_information_block():
+    with expected_protocol(ProScan3, [
+        (None, "R\r"),  # the end of a move that outlasted its timeout
+        ("?", "R"), (None, "STAGE = H117"), (None, "END"),  # one more can still come: the block absorbs it
+    ]) as stage:
+        stage.resync()
+
+
+def test_resync_that_never_sees_a_proscan_raises():
+    pairs = []
+    for _ in range(3):
+        pairs += [(None, ""), ("?", "0"), (None, "END")]
+    with expected_protocol(ProScan3, pairs) as stage, pytest.raises(ReplyError, match="out of step"):
+        stage.resync()
+
+
+def test_shutdown_flushes_a_late_r_before_its_stop():
+    with expected_protocol(ProScan3, [
+        (None, "R\r"), ("?", "STAGE = H117"), (None, "END"),
+        ("K", "R"),
+    ]) as stage:
+        stage.shutdown()

@@ -87,9 +87,11 @@ def test_everything_is_off_and_no_pad_saw_two_sources(si_run):
 
 def test_shutter_opened_only_around_acquisitions(si_run):
     bench, store, result, _ = si_run
-    opens = [e for e in bench.log("shutter") if e.output_on]
+    state = [e.output_on for e in bench.log("shutter")]
     n_spectra = len(store.spectra(result.run_id).x_um)
-    assert 0 < len(opens) <= 2 * n_spectra  # open (+ its status queries) only around each spectrum
+    opened = sum(1 for before, now in zip([False, *state[:-1]], state, strict=True) if now and not before)
+    assert n_spectra > 0 and opened == n_spectra  # one open period (its commands and read-backs) per spectrum
+    assert not state[-1]
     smu_on = [e for e in bench.log("smu") if e.output_on]
     assert smu_on, "the I-V sweeps drove the SMU"
 

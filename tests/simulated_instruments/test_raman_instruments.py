@@ -59,8 +59,10 @@ def test_sc10_echoes_replies_and_prompts(bench, visa):
     sc10 = visa(bench, "shutter")
     assert _shutter(sc10, "id?").startswith("THORLABS SC10")
     assert _shutter(sc10, "ens?") == "0" and _shutter(sc10, "closed?") == "1"
-    _shutter(sc10, "ens=1")
+    _shutter(sc10, "ens")
     assert _shutter(sc10, "ens?") == "1" and bench.output_on("shutter")
+    _shutter(sc10, "ens")
+    assert _shutter(sc10, "ens?") == "0" and not bench.output_on("shutter")
     sc10.write("frob?")
     assert sc10.read() == "frob?" and sc10.read() == "CMD_NOT_DEFINED"
     assert sc10.read_bytes(2) == b"> "
@@ -82,13 +84,13 @@ def test_spectrum_at_the_wire_shows_the_si_peak_and_is_dark_with_the_shutter_clo
     assert stage.read() == "R"
     spec.write("EXP 1;ACC 2;LASER:POW 0.1;LASER:STAT ON")
     assert spec.query("EXP?;ACC?") == "1.000000e+00;2"
-    _shutter(sc10, "ens=1")
+    _shutter(sc10, "ens")  # toggles: enabled, open in manual mode
     lit = _acquire(spec)
     assert lit.dtype == np.float32 and lit.size == axis.size
     window = (axis > 480) & (axis < 560)
     peak = axis[window][np.argmax(lit[window])]
     assert abs(peak - 520.0) < 6.0
-    _shutter(sc10, "ens=0")
+    _shutter(sc10, "ens")
     dark = _acquire(spec)
     assert np.median(dark) < 0.2 * np.median(lit)
     assert np.max(dark[window]) < np.percentile(lit[window], 90)

@@ -100,7 +100,8 @@ def test_snapshot_stores_settings_read_from_the_instruments(bench, bench_station
         assert settings["spectrometer"]["laser_enabled"] is False
         assert settings["stage"]["position_um"] == pytest.approx([104.0, 200.0, 0.0], abs=0.1)
         assert settings["stage"]["max_speed_percent"] == 100
-        assert settings["shutter"] == {"enabled": False, "mode": 1, "closed": True}
+        assert settings["shutter"] == {"enabled": False, "mode": 1, "closed": True, "open_time_s": 0.1,
+                                       "timed_exposure": True}
         assert settings["matrix"]["closed_channels"] == ["1C01", "1D02"]
         assert snap["wiring"] == "conductance:S-D"
         assert settings["pstat"]["firmware"].startswith("es4_hr")
