@@ -95,16 +95,15 @@ class Limits:
         if lim is None:
             return
         where = self._at("limits", "cycling", "voltage_window_V")
+        station = f"the station window [{lim.voltage_window_V[0]:g}, {lim.voltage_window_V[1]:g}] V ({where})"
         low, high = window_V if window_V is not None else lim.voltage_window_V
-        shown = "the station window" if window_V is None else "the allowed"
-        if potential_V < low:
-            raise LimitError(f"E = {potential_V:.4g} V is below {shown} {low:g} V "
-                             f"(station window [{lim.voltage_window_V[0]:g}, {lim.voltage_window_V[1]:g}] V, "
-                             f"{where})")
-        if potential_V > high:
-            raise LimitError(f"E = {potential_V:.4g} V is above {shown} {high:g} V "
-                             f"(station window [{lim.voltage_window_V[0]:g}, {lim.voltage_window_V[1]:g}] V, "
-                             f"{where})")
+        for beyond, side, edge in ((potential_V < low, "below", low), (potential_V > high, "above", high)):
+            if not beyond:
+                continue
+            if window_V is None:
+                raise LimitError(f"E = {potential_V:.4g} V is {side} {station}")
+            raise LimitError(f"E = {potential_V:.4g} V is {side} {edge:g} V: outside {station} and further "
+                             f"out than where the cell started")
         if abs(current_A) > lim.max_current_A:
             raise LimitError(f"|I| = {abs(current_A):.4g} A is above the cycling current limit "
                              f"{lim.max_current_A:g} A ({self._at('limits', 'cycling', 'max_current_A')})")

@@ -85,8 +85,7 @@ def test_a_window_overshoot_ends_the_step_at_once_naming_the_value_and_the_limit
     ctx.clock = g.clock
     with pytest.raises(StepFault) as err:
         _run(step, ctx)
-    assert "E = 2.31 V is below the station window 2.4 V" in str(err.value)
-    assert "station.yaml line" in str(err.value)
+    assert "E = 2.31 V is below the station window [2.4, 4.05] V (station.yaml line" in str(err.value)
     assert not g.running  # the technique was stopped
     assert ctx.recorder.cycling_rows[-1][1] == 2.31  # the overshooting sample is stored, not hidden
     assert ctx.clock.t <= 7.0  # at once: the poll that saw it
