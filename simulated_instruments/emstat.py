@@ -13,7 +13,15 @@ end. Errors are ``!XXXX`` lines: ``<c>!0001`` unknown device command, ``!0003`` 
 execution error (``error_next`` fault), ``!0008`` busy, script errors ``!4001`` unknown command,
 ``!4002`` bad argument, ``!4003`` unknown variable, ``!4004`` unbalanced block (``: Line n, Col 1``).
 
-Packages stream in simulated time (one per interval; wall = interval / speed). The potentiostat drives the
+Script statements as PalmSens' MethodSCRIPT 1.8 examples use them (PalmSens/MethodSCRIPT_Examples):
+``meas_loop_cp`` with ``if potential > potential_max`` / ``breakloop`` inside the loop (MSExample029,
+charge versus cycles), ``store_var`` and ``if``/``else``/``endif`` inside a measurement loop (MSExample034),
+``elseif`` and ``>=`` (MSExample026), ``copy_var``/``add_var``/``sub_var``/``mul_var`` (MSExample029, 006).
+
+Packages stream in simulated time (one per interval; wall = interval / speed). A loop samples at its
+nominal times on the device's clock; the statements after a loop that ended (``cell_off`` in
+``on_finished``, the next loop) act at its last sample's time, as on the instrument, even when the emulator
+thread runs behind at a high speed factor. The potentiostat drives the
 cell only if the matrix closes WE onto a wire contact and CE/RE onto the counter film; otherwise a
 galvanostatic loop rails at the compliance voltage (status overload) and the current is noise.
 """
