@@ -84,7 +84,7 @@ class ElectrochemStep(Step):
         """One open-circuit reading (cell off), recorded with this step's data; None if none came."""
         ctx = self.ctx
         t0 = ctx.clock.now()
-        ctx.query(role.start_ocp, interval_s, interval_s)
+        role.start_ocp(interval_s, interval_s)  # a technique start is not repeated blindly
         samples: list[Sample] = []
         for _ in range(_OCV_POLLS):
             samples += self._poll(role)
