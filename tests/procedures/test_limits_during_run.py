@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.roles import Gap
+from drivers.roles import Gap, Sample
 from nanocell_daq.engine.stationview import StationView
-from procedures import GalvanostaticStep
+from procedures import GalvanostaticStep, PotentiostaticHold
 from procedures.context import StepFault
 from tests.procedures import fakes
 
@@ -143,3 +143,34 @@ def test_a_lost_sample_becomes_a_gap_event_with_its_time_span():
     gaps = [e for e in ctx.recorder.events if "gap in the data" in e]
     assert len(gaps) == 1
     assert "1 sample(s) lost between t = " in gaps[0] and "garbled" in gaps[0]
+
+
+class _Potentiostat(fakes.Galvanostat):
+    """Holds a potential; its current decays from ``i0`` (A) with 1 s time constant per tick."""
+
+    def __init__(self, clock, i0: float) -> None:
+        super().__init__(clock)
+        self.i0, self.holds = i0, []
+
+    def start_potentiostatic(self, potential_V, interval_s, max_time_s, *, max_current_A=None):
+        self.running, self.current, self.t0, self.capacity_C = True, 0.0, self.clock.t, None
+        self.holds.append((potential_V, max_current_A))
+        self.e0 = potential_V
+
+    def tick(self, dt):
+        if self.running:
+            self.pending.append(Sample(self.clock.t - self.t0, self.e0, self.i0))
+
+
+def test_a_hold_passes_the_current_limit_to_the_device_and_ends_beyond_it():
+    clock = fakes.Clock()
+    ctx = fakes.Context({})
+    ctx.clock = clock
+    ctx.station = StationView.from_text(WINDOW, "station.yaml")
+    ctx.roles["potentiostat"] = pstat = _Potentiostat(clock, i0=3e-9)
+    ctx.roles["galvanostat"] = pstat
+    step = PotentiostaticHold.from_params({"potential_V": 3.0, "max_time_s": 20, "interval_s": 1})
+    with pytest.raises(StepFault, match=r"\|I\| = 3e-09 A is above the cycling current limit 1e-09 A"):
+        _run(step, ctx)
+    assert pstat.holds == [(3.0, 1e-9)]
+    assert not pstat.running
