@@ -81,9 +81,11 @@ class ElectrochemStep(Step):
         return elapsed_s / m if m and math.isfinite(m) else 0.0
 
     def read_ocv(self, role: Any, interval_s: float = OCV_READ_S) -> Sample | None:
-        """One open-circuit reading (cell off), recorded with this step's data; None if none came."""
+        """One open-circuit reading (cell off), kept in the run's log; None if none came.
+
+        It is not stored with the step's t/E/I data: a zero-current point before the technique's first
+        sample would add charge that never passed to a capacity integrated over the step's points."""
         ctx = self.ctx
-        t0 = ctx.clock.now()
         role.start_ocp(interval_s, interval_s)  # a technique start is not repeated blindly
         samples: list[Sample] = []
         for _ in range(_OCV_POLLS):
@@ -97,7 +99,7 @@ class ElectrochemStep(Step):
             ctx.recorder.event("warning", f"{self.kind}: no open-circuit reading came before the start")
             return None
         ocv = samples[-1]
-        ctx.recorder.cycling(t0 + ocv.t, ocv.potential, ocv.current, self.q_C)
+        ctx.recorder.event("info", f"{self.kind}: open-circuit {ocv.potential:.4g} V before passing current")
         return ocv
 
     # --- the loop ---
