@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import re
 import threading
@@ -15,7 +16,7 @@ from pymeasure.instruments import Instrument
 from drivers import methodscript as ms
 from drivers._common import with_defaults
 from drivers.errors import InstrumentError, TechniqueError
-from drivers.roles import Sample
+from drivers.roles import Gap, Sample
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,8 @@ _DRAIN_TIMEOUT_MS = 300
 """Read timeout while draining an orphaned script's output: the device has gone quiet after this long."""
 _DRAIN_MAX_LINES = 100_000
 
+_NO_SAMPLE = re.compile(r"^(?:[MC][0-9A-Fa-f]{4}|[L*+\-Z]|T.*)$")
+"""Stream lines that carry no sample: loop/scan starts and ends, an abort echo, send_string text."""
 _LOOP_START = re.compile(r"^[MC][0-9A-Fa-f]{4}$|^L$")
 _MODEL = re.compile(r"^m?(es4_(?:lr|hr))", re.IGNORECASE)
 
@@ -46,6 +49,9 @@ class EmStat4(Instrument):
     :param model: optional ``"es4_lr"`` or ``"es4_hr"`` (station-file ``options: {model: ...}``): planning
         then knows the potential range before connecting, and :attr:`id` refuses an instrument of the
         other model. Without it the range is read from the firmware identity.
+    :param check_interval_s: device sampling period (s) of galvanostatic steps, whose breaks (cut-offs,
+        window, capacity) act at every device sample; station-file ``options``.
+    :param record_dE_V: besides every ``interval_s``, a package is sent whenever E moved this much (V).
     :param kwargs: forwarded to the VISA adapter (defaults: ``\\n`` terminations, 1 s timeout: the reader
         loops on short timeouts as PalmSens advises, so long techniques never hit the VISA timeout).
     """
@@ -55,8 +61,17 @@ class EmStat4(Instrument):
     pgstat_mode_ca = 3  # low-speed potentiostatic mode used by PalmSens' CA/CV/OCP examples
     current_range = "100n"  # default current range for CA/CV (A, MethodSCRIPT literal)
 
-    def __init__(self, adapter, name: str = "PalmSens EmStat4", model: str | None = None, **kwargs):
+    def __init__(self, adapter, name: str = "PalmSens EmStat4", model: str | None = None,
+                 check_interval_s: float = 0.05, record_dE_V: float = 0.01, **kwargs):
         range_V = self.declared_potential_range({"model": model})  # ValueError before any I/O
+        if not 0 < check_interval_s <= 10:
+            raise ValueError(f"check_interval_s must be in (0, 10] s (got {check_interval_s!r})")
+        if not 0 < record_dE_V <= 1:
+            raise ValueError(f"record_dE_V must be in (0, 1] V (got {record_dE_V!r})")
+        self.check_interval_s = float(check_interval_s)
+        """How often (s) the device checks a galvanostatic step's breaks (at most the step's interval)."""
+        self.record_dE_V = float(record_dE_V)
+        """A package is sent whenever E moved this much (V) since the last one."""
         kwargs = with_defaults(kwargs, read_termination="\n", write_termination="\n", timeout=1000,
                                asrl={"baud_rate": 921600})
         super().__init__(adapter, name, includeSCPI=False, **kwargs)
@@ -70,6 +85,10 @@ class EmStat4(Instrument):
         self.script: str | None = None
         self._window: tuple[float | None, float | None] = (None, None)
         self._last_potential: float | None = None
+        self._gaps: queue.SimpleQueue[Gap] = queue.SimpleQueue()
+        self._last_number: int | None = None
+        self._last_t: float | None = None
+        self._garbled: list[str] = []
         self._firmware: str | None = None
         self.orphan_aborted: str | None = None
         """Set when identifying found and aborted a script a previous (dead) host left running."""
@@ -201,15 +220,40 @@ class EmStat4(Instrument):
     # --- script compilation (pure) ------------------------------------------------------------------------
     @staticmethod
     def script_galvanostatic(current_A: float, interval_s: float, max_time_s: float,
-                             v_min: float, v_max: float, *, mode: int = 6) -> list[str]:
-        """Chronopotentiometry with device-side cut-offs; the cell is off when the script ends."""
+                             v_min: float, v_max: float, *, mode: int = 6, check_interval_s: float = 0.05,
+                             record_dE_V: float = 0.01, capacity_C: float | None = None) -> list[str]:
+        """Chronopotentiometry whose breaks act on the device at every sample; the cell is off at the end.
+
+        The device samples every ``check_interval_s`` (at most ``interval_s``) and leaves the loop at the
+        first sample with E outside [v_min, v_max] (V) or, with ``capacity_C``, with the charge it counted
+        (C, integral of the measured current) beyond it. It sends a package when ``interval_s`` has passed
+        since the last one, when E moved by ``record_dE_V`` (V) since the last one (so a voltage collapse
+        near a cut-off is recorded densely) and at the sample that breaks. Each package carries a running
+        number (``ja``) so the host sees a lost package.
+        """
         lit = ms.si_literal
+        dt = min(check_interval_s, interval_s)
         current_range = lit(_range_for(abs(current_A)))
         e_range = lit(max(abs(v_min), abs(v_max), 1.0))
-        return [
-            "var c", "var p", "var t", "var vmax", "var vmin",
+        capacity = capacity_C is not None and math.isfinite(capacity_C)
+        lines = ["var c", "var p", "var t", "var n", "var q", "var dq", "var dp", "var pl", "var tn", "var s",
+                 "var b", "var vmax", "var vmin", "var de", "var nde", "var iv", "var dt"]
+        if capacity:
+            lines.append("var qlim")
+        lines += [
             f"store_var vmax {lit(v_max)} ab",
             f"store_var vmin {lit(v_min)} ab",
+            f"store_var de {lit(record_dE_V)} ab",
+            f"store_var nde {lit(-record_dE_V)} ab",
+            f"store_var iv {lit(interval_s)} eb",
+            f"store_var dt {lit(dt)} eb",
+            "store_var n 0i ja",
+            "store_var q 0 ja",
+            "store_var tn 0 eb",
+        ]
+        if capacity:
+            lines.append(f"store_var qlim {lit(math.copysign(capacity_C, current_A))} ja")
+        lines += [
             "set_pgstat_chan 0",
             f"set_pgstat_mode {mode}",
             "set_max_bandwidth 10",
@@ -219,22 +263,42 @@ class EmStat4(Instrument):
             "set_i 0",
             "cell_on",
             "timer_start",
-            f"meas_loop_cp p c {lit(current_A)} {lit(interval_s)} {lit(max_time_s)}",
+            f"meas_loop_cp p c {lit(current_A)} {lit(dt)} {lit(max_time_s)}",
             "timer_get t",
-            "pck_start", "pck_add t", "pck_add p", "pck_add c", "pck_end",
-            "if p > vmax", "breakloop", "endif",
-            "if p < vmin", "breakloop", "endif",
+            "copy_var c dq", "mul_var dq dt", "add_var q dq",
+            "copy_var p dp", "sub_var dp pl",
+            "store_var b 0i ja",
+            "if p > vmax", "store_var b 1i ja",
+            "elseif p < vmin", "store_var b 1i ja",
+        ]
+        if capacity:
+            lines += ["elseif q > qlim" if current_A > 0 else "elseif q < qlim", "store_var b 1i ja"]
+        lines += [
+            "endif",
+            "copy_var b s",
+            "if t >= tn", "store_var s 1i ja",
+            "elseif dp > de", "store_var s 1i ja",
+            "elseif dp < nde", "store_var s 1i ja",
+            "endif",
+            "if s > 0i",
+            "add_var n 1i",
+            "pck_start", "pck_add t", "pck_add p", "pck_add c", "pck_add n", "pck_end",
+            "copy_var p pl", "copy_var t tn", "add_var tn iv",
+            "endif",
+            "if b > 0i", "breakloop", "endif",
             "endloop",
             "on_finished:",
             "cell_off",
         ]
+        return lines
 
     @staticmethod
     def script_ocp(interval_s: float, max_time_s: float, *, mode: int = 3) -> list[str]:
         """Open-circuit potential with the cell off."""
         lit = ms.si_literal
         return [
-            "var p", "var t",
+            "var p", "var t", "var n",
+            "store_var n 0i ja",
             "set_pgstat_chan 0",
             f"set_pgstat_mode {mode}",
             "set_max_bandwidth 60",
@@ -244,7 +308,8 @@ class EmStat4(Instrument):
             "timer_start",
             f"meas_loop_ocp p {lit(interval_s)} {lit(max_time_s)}",
             "timer_get t",
-            "pck_start", "pck_add t", "pck_add p", "pck_end",
+            "add_var n 1i",
+            "pck_start", "pck_add t", "pck_add p", "pck_add n", "pck_end",
             "endloop",
             "on_finished:",
             "cell_off",
@@ -252,28 +317,43 @@ class EmStat4(Instrument):
 
     @staticmethod
     def script_potentiostatic(potential_V: float, interval_s: float, max_time_s: float, *,
-                              mode: int = 3, current_range: str = "100n") -> list[str]:
-        """Chronoamperometry at ``potential_V``."""
+                              mode: int = 3, current_range: str = "100n",
+                              max_current_A: float | None = None) -> list[str]:
+        """Chronoamperometry at ``potential_V``; with ``max_current_A`` the device leaves the loop at the
+        first sample with |I| above it (A)."""
         lit = ms.si_literal
         loop = f"meas_loop_ca p c {lit(potential_V)} {lit(interval_s)} {lit(max_time_s)}"
-        return EmStat4._script_from_potential(potential_V, loop, mode, current_range)
+        return EmStat4._script_from_potential(potential_V, loop, mode, current_range, max_current_A)
 
     @staticmethod
     def script_cv(e_begin: float, vertex1: float, vertex2: float, step_V: float,
                   scan_rate_V_s: float, cycles: int, *, mode: int = 3,
-                  current_range: str = "100n") -> list[str]:
-        """Cyclic voltammetry, ``cycles`` scans."""
+                  current_range: str = "100n", max_current_A: float | None = None) -> list[str]:
+        """Cyclic voltammetry, ``cycles`` scans; current break as for :meth:`script_potentiostatic`."""
         lit = ms.si_literal
         scans = f" nscans({cycles})" if cycles > 1 else ""
         loop = (f"meas_loop_cv p c {lit(e_begin)} {lit(vertex1)} {lit(vertex2)} {lit(step_V)} "
                 f"{lit(scan_rate_V_s)}{scans}")
-        return EmStat4._script_from_potential(e_begin, loop, mode, current_range)
+        return EmStat4._script_from_potential(e_begin, loop, mode, current_range, max_current_A)
 
     @staticmethod
-    def _script_from_potential(e_start: float, loop: str, mode: int, current_range: str) -> list[str]:
-        """Cell on at ``e_start`` (V), then the measurement ``loop`` sending t, p, c each point."""
+    def _script_from_potential(e_start: float, loop: str, mode: int, current_range: str,
+                               max_current_A: float | None = None) -> list[str]:
+        """Cell on at ``e_start`` (V), then the measurement ``loop`` sending t, p, c and a running number
+        each point; with ``max_current_A`` (A) it breaks at the first sample beyond +-max_current_A."""
+        lit = ms.si_literal
+        limit = max_current_A is not None and math.isfinite(max_current_A)
+        head = ["var c", "var p", "var t", "var n"]
+        if limit:
+            head += ["var imax", "var imin", f"store_var imax {lit(max_current_A)} ba",
+                     f"store_var imin {lit(-max_current_A)} ba"]
+        body = ["timer_get t", "add_var n 1i",
+                "pck_start", "pck_add t", "pck_add p", "pck_add c", "pck_add n", "pck_end"]
+        if limit:
+            body += ["if c > imax", "breakloop", "elseif c < imin", "breakloop", "endif"]
         return [
-            "var c", "var p", "var t",
+            *head,
+            "store_var n 0i ja",
             "set_pgstat_chan 0",
             f"set_pgstat_mode {mode}",
             "set_max_bandwidth 60",
@@ -283,8 +363,7 @@ class EmStat4(Instrument):
             "cell_on",
             "timer_start",
             loop,
-            "timer_get t",
-            "pck_start", "pck_add t", "pck_add p", "pck_add c", "pck_end",
+            *body,
             "endloop",
             "on_finished:",
             "cell_off",
@@ -292,39 +371,48 @@ class EmStat4(Instrument):
 
     # --- Galvanostat / Potentiostat roles -----------------------------------------------------------------
     def start_galvanostatic(self, current_A: float, interval_s: float, max_time_s: float,
-                            v_min: float, v_max: float) -> None:
-        """Apply ``current_A`` (A); the device samples every ``interval_s`` and stops itself at
-        ``max_time_s`` (s) or when E leaves [v_min, v_max] (V)."""
+                            v_min: float, v_max: float, *, capacity_C: float | None = None) -> None:
+        """Apply ``current_A`` (A); the device checks its breaks every :attr:`check_interval_s` and stops
+        itself at ``max_time_s`` (s), when E leaves [v_min, v_max] (V) or when the charge it counted
+        passes ``capacity_C`` (C). Packages come every ``interval_s`` and whenever E moved by
+        :attr:`record_dE_V`."""
         _check_times(interval_s, max_time_s)
         if not v_min < v_max:
             raise ValueError(f"voltage window must have v_min < v_max (got {v_min:g}, {v_max:g})")
         if not abs(current_A) <= 10e-3:
             raise ValueError(f"|current| must be <= 10 mA (got {current_A:g} A)")
+        if capacity_C is not None and not capacity_C > 0:
+            raise ValueError(f"capacity_C must be > 0 (got {capacity_C!r})")
         self._run(self.script_galvanostatic(current_A, interval_s, max_time_s, v_min, v_max,
-                                            mode=self.pgstat_mode_cp), v_min, v_max)
+                                            mode=self.pgstat_mode_cp, check_interval_s=self.check_interval_s,
+                                            record_dE_V=self.record_dE_V, capacity_C=capacity_C),
+                  v_min, v_max)
 
     def start_ocp(self, interval_s: float, max_time_s: float) -> None:
         """Cell off; record the open-circuit potential every ``interval_s`` (s) for ``max_time_s`` (s)."""
         _check_times(interval_s, max_time_s)
         self._run(self.script_ocp(interval_s, max_time_s, mode=self.pgstat_mode_ca))
 
-    def start_potentiostatic(self, potential_V: float, interval_s: float, max_time_s: float) -> None:
-        """Hold ``potential_V`` (V) and record the current."""
+    def start_potentiostatic(self, potential_V: float, interval_s: float, max_time_s: float, *,
+                             max_current_A: float | None = None) -> None:
+        """Hold ``potential_V`` (V) and record the current; the device stops at |I| > ``max_current_A``."""
         _check_times(interval_s, max_time_s)
         self._check_potentials(potential_V=potential_V)
-        self._run(self.script_potentiostatic(potential_V, interval_s, max_time_s,
-                                             mode=self.pgstat_mode_ca, current_range=self.current_range))
+        self._run(self.script_potentiostatic(potential_V, interval_s, max_time_s, mode=self.pgstat_mode_ca,
+                                             current_range=self.current_range, max_current_A=max_current_A))
 
     def start_cv(self, e_begin: float, vertex1: float, vertex2: float, step_V: float,
-                 scan_rate_V_s: float, cycles: int) -> None:
-        """Cyclic voltammetry between the vertices (V) at ``scan_rate_V_s`` (V/s)."""
+                 scan_rate_V_s: float, cycles: int, *, max_current_A: float | None = None) -> None:
+        """Cyclic voltammetry between the vertices (V) at ``scan_rate_V_s`` (V/s); the device stops at
+        |I| > ``max_current_A`` (A)."""
         if not step_V > 0 or not scan_rate_V_s > 0:
             raise ValueError("step_V and scan_rate_V_s must be > 0")
         if not (isinstance(cycles, int) and cycles >= 1):
             raise ValueError(f"cycles must be an integer >= 1 (got {cycles!r})")
         self._check_potentials(e_begin=e_begin, vertex1=vertex1, vertex2=vertex2)
         self._run(self.script_cv(e_begin, vertex1, vertex2, step_V, scan_rate_V_s, cycles,
-                                 mode=self.pgstat_mode_ca, current_range=self.current_range))
+                                 mode=self.pgstat_mode_ca, current_range=self.current_range,
+                                 max_current_A=max_current_A))
 
     def _check_potentials(self, **potentials: float) -> None:
         """Refuse (ValueError, never clip) a potential outside this model's range; identify first if the
@@ -337,6 +425,20 @@ class EmStat4(Instrument):
             if not low <= value <= high:
                 raise ValueError(f"{name} {value:g} V is outside the {model} potential range "
                                  f"{low:g}..{high:g} V")
+
+    def take_gaps(self) -> list[Gap]:
+        """Samples the stream lost (a garbled or missing package) since the last call, oldest first.
+
+        A MethodSCRIPT stream cannot be asked again for a package, so a lost one is reported, never
+        retried: the running number each package carries shows how many were lost and between which
+        samples.
+        """
+        out = []
+        while True:
+            try:
+                out.append(self._gaps.get_nowait())
+            except queue.Empty:
+                return out
 
     def poll(self) -> list[Sample]:
         """Samples decoded since the last call; raises the reader's error once, if it had one."""
@@ -389,6 +491,8 @@ class EmStat4(Instrument):
             # restarts at 0 with each script): a new technique starts with an empty queue. The old reader
             # has ended (not running), so nothing can add to the old queue any more.
             self._samples = queue.SimpleQueue()
+            self._gaps = queue.SimpleQueue()
+            self._last_number, self._last_t, self._garbled = None, None, []
             self.stop_reason = None
             self._error = None
             self._aborting = False
@@ -429,6 +533,7 @@ class EmStat4(Instrument):
     def _handle_line(self, line: str) -> bool:
         """Process one line of a running script's output; True when the script has ended."""
         if line == "":
+            self._flush_garbled(None)
             self._finish()
             return True
         found = ms.find_error(line)
@@ -437,17 +542,50 @@ class EmStat4(Instrument):
                 return False
             raise TechniqueError(f"{self.name}: device error !{found[0]:04X}: {found[1]}")
         if line.startswith("P"):
-            package = ms.decode_package(line)
-            t = package.get("eb")
-            potential = package.get("ab", "da")
-            current = package.get("ba", "db")
-            self._samples.put(Sample(t if t is not None else time.monotonic(),
-                                     potential if potential is not None else float("nan"),
-                                     current if current is not None else 0.0))
-            self._last_potential = potential
+            try:
+                package = ms.decode_package(line)
+            except ms.MethodScriptFormatError:
+                self._garbled.append(line)
+                return False
+            self._take_package(package)
+        elif not _NO_SAMPLE.match(line):
+            self._garbled.append(line)  # a line of no known form: a package may be in it
         # "M0000"/"C0000"/"L" open loops, "*", "+", "-" close them, "Z" acknowledges an abort,
         # text lines come from send_string: none of them carries a sample.
         return False
+
+    def _take_package(self, package: ms.Package) -> None:
+        t = package.get("eb")
+        potential = package.get("ab", "da")
+        current = package.get("ba", "db")
+        t = t if t is not None else time.monotonic()
+        number = package.get("ja")
+        if number is not None:
+            n = round(number)
+            expected = 1 if self._last_number is None else self._last_number + 1
+            if n > expected:
+                how = (f"{len(self._garbled)} garbled line(s) from the device" if self._garbled
+                       else "package(s) never arrived")
+                self._gaps.put(Gap(self._last_t, t, n - expected, how))
+                log.warning("%s: lost %d sample(s) between t = %s and %.6g s: %s", self.name,
+                            n - expected, self._last_t, t, how)
+            self._last_number = n
+        self._flush_garbled(t, counted=number is not None)
+        self._last_t = t
+        self._samples.put(Sample(t, potential if potential is not None else float("nan"),
+                                 current if current is not None else 0.0))
+        self._last_potential = potential
+
+    def _flush_garbled(self, t_next: float | None, counted: bool = False) -> None:
+        """Garbled lines since the last sample: when packages carry no running number (or the script
+        ended before the next one), a package may have been among them - reported as a possible gap."""
+        if not self._garbled:
+            return
+        lines, self._garbled = self._garbled, []
+        log.warning("%s: %d garbled line(s) in the stream: %r", self.name, len(lines), lines[:3])
+        if not counted:
+            self._gaps.put(Gap(self._last_t, t_next, None,
+                               f"{len(lines)} garbled line(s) from the device (maybe a package)"))
 
     def _finish(self) -> None:
         if self._aborting:

@@ -229,7 +229,7 @@ class Keithley2450(SCPIErrorQueue, _PyMeasureKeithley2450):
 
     # --- Galvanostat role (software cut-offs) -------------------------------------------------------------
     def start_galvanostatic(self, current_A: float, interval_s: float, max_time_s: float,
-                            v_min: float, v_max: float) -> None:
+                            v_min: float, v_max: float, *, capacity_C: float | None = None) -> None:
         """Source ``current_A`` (A) with a VLIM clamp just outside [v_min, v_max] (V); HIMP when off.
 
         VLIM is a clamp, not a cut-off: the cut-offs are checked on every reading in :meth:`poll`, which
@@ -253,7 +253,7 @@ class Keithley2450(SCPIErrorQueue, _PyMeasureKeithley2450):
             self.write(f":TRAC:CLE {_BUFFER}")
             self.raise_errors("configure galvanostatic step")
             self.enable_source()
-            self._technique = _SoftwareTechnique(interval_s, max_time_s, v_min, v_max)
+            self._technique = _SoftwareTechnique(interval_s, max_time_s, v_min, v_max, capacity_C)
             self._technique.pending.extend(self._read_samples())
 
     def start_ocp(self, interval_s: float, max_time_s: float) -> None:
@@ -343,18 +343,27 @@ class Keithley2450(SCPIErrorQueue, _PyMeasureKeithley2450):
 class _SoftwareTechnique:
     """State of a galvanostatic/OCP step whose cut-offs the host checks."""
 
-    def __init__(self, interval_s: float, max_time_s: float, v_min: float, v_max: float) -> None:
+    def __init__(self, interval_s: float, max_time_s: float, v_min: float, v_max: float,
+                 capacity_C: float | None = None) -> None:
+        self.capacity_C = capacity_C
+        self.q_C = 0.0
         self.interval_s = interval_s
         self.max_time_s = max_time_s
         self.v_min = v_min
         self.v_max = v_max
         self.t0: float | None = None
         self.last_t: float | None = None
+        self.last_reading: float | None = None
         self.running = True
         self.stop_reason: str | None = None
         self.pending: list[Sample] = []
 
     def cutoff(self, sample: Sample) -> str | None:
+        if self.last_reading is not None:  # charge passed (C), counted on every reading
+            self.q_C += sample.current * max(sample.t - self.last_reading, 0.0)
+        self.last_reading = sample.t
+        if self.capacity_C is not None and abs(self.q_C) >= self.capacity_C:
+            return "capacity"
         if sample.potential >= self.v_max:
             return "v_max"
         if sample.potential <= self.v_min:

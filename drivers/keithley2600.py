@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -121,6 +122,8 @@ class Keithley2600(TSPMixin, Instrument):
         if channel not in ("a", "b"):
             raise ValueError(f"channel must be 'a' or 'b' (got {channel!r})")
         self.smu: SMUChannel = self.smua if channel == "a" else self.smub
+        self._limit_A: float | None = None
+        """The current limit (A) the last configure set and read back; None before any."""
 
     def snapshot_settings(self) -> dict[str, Any]:
         """The role channel's present settings, read from the instrument (queries only).
@@ -157,6 +160,22 @@ class Keithley2600(TSPMixin, Instrument):
         else:
             smu.current_range = current_range_A
         self.raise_errors("configure voltage source")
+        self._limit_A = None
+        self._verify_limit(compliance_A, "configure voltage source")
+        self._limit_A = compliance_A
+
+    def _verify_limit(self, compliance_A: float, doing: str) -> None:
+        """Read back the source function and current limit; InstrumentError unless they are what the host
+        set. The limit lives in the instrument: with the host gone (killed, crashed) an output left on stays
+        bound by it, so it must be certain before the output goes on (2600B Reference Manual,
+        ``smuX.source.limitY``: "Set this attribute in the test sequence before turning the source on")."""
+        ch = self.smu.id
+        func, limit = (float(v) for v in self.ask(f"print(smu{ch}.source.func, smu{ch}.source.limiti)")
+                       .split("\t"))
+        if func != 1 or not math.isclose(limit, compliance_A, rel_tol=1e-3):
+            raise InstrumentError(f"{self.name}: {doing}: smu{ch} reads source function {func:g} and current "
+                                  f"limit {limit:g} A; expected 1 (volts) and {compliance_A:g} A "
+                                  f"(was the instrument reset?)")
 
     def set_voltage(self, volts: float) -> None:
         self.smu.source_voltage = volts
@@ -176,6 +195,11 @@ class Keithley2600(TSPMixin, Instrument):
         return np.asarray(currents, dtype=float)
 
     def enable_output(self) -> None:
+        """Output on, only once the current limit the host configured reads back from the instrument."""
+        if self._limit_A is None:
+            raise InstrumentError(f"{self.name}: refusing to turn the output on before a current limit is "
+                                  f"configured (configure_voltage_source)")
+        self._verify_limit(self._limit_A, "refusing to turn the output on")
         self.smu.source_output = True
 
     def disable_output(self) -> None:

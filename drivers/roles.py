@@ -26,6 +26,17 @@ class Sample:
 
 
 @dataclass(frozen=True)
+class Gap:
+    """Samples a streaming instrument lost: ``count`` of them (None if unknown) after the sample at
+    ``t_start`` and before the one at ``t_end`` (s since the technique started; None = its start/end)."""
+
+    t_start: float | None
+    t_end: float | None
+    count: int | None
+    reason: str
+
+
+@dataclass(frozen=True)
 class Spectrum:
     """One acquired spectrum: ``wavenumbers`` (cm-1, float64) and ``counts`` (float32), same length."""
 
@@ -94,9 +105,13 @@ class Galvanostat(Instrument, Protocol):
     """Apply a current to the cell and stream t/E/I; cut-offs are checked by the caller or the device."""
 
     def start_galvanostatic(self, current_A: float, interval_s: float, max_time_s: float,
-                            v_min: float, v_max: float) -> None:
+                            v_min: float, v_max: float, *, capacity_C: float | None = None) -> None:
         """Apply ``current_A`` (positive = charge), sample every ``interval_s``; the device stops at
-        ``max_time_s`` or when E leaves [v_min, v_max] where it can check that itself."""
+        ``max_time_s``, when E leaves [v_min, v_max] or when the charge passed reaches ``capacity_C``
+        (C, None = no limit) where it can check that itself.
+
+        Optional member ``take_gaps() -> list[Gap]``: samples a streaming driver lost since the last call
+        (a sample is never lost silently)."""
         ...
 
     def start_ocp(self, interval_s: float, max_time_s: float) -> None:
@@ -130,11 +145,13 @@ class Potentiostat(Galvanostat, Protocol):
     ``drivers.registry.declared_potential_range``).
     """
 
-    def start_potentiostatic(self, potential_V: float, interval_s: float, max_time_s: float) -> None:
+    def start_potentiostatic(self, potential_V: float, interval_s: float, max_time_s: float, *,
+                             max_current_A: float | None = None) -> None:
+        """Hold ``potential_V``; stop where the device can check |I| > ``max_current_A`` (A) itself."""
         ...
 
     def start_cv(self, e_begin: float, vertex1: float, vertex2: float, step_V: float,
-                 scan_rate_V_s: float, cycles: int) -> None:
+                 scan_rate_V_s: float, cycles: int, *, max_current_A: float | None = None) -> None:
         ...
 
 

@@ -50,5 +50,6 @@ class CyclicVoltammetry(ElectrochemStep):
 
     def start_technique(self, role: Any, remaining_s: float) -> None:
         role.start_cv(
-            self.e_begin_V, self.vertex1_V, self.vertex2_V, self.step_V, self.scan_rate_V_s, self.cycles
+            self.e_begin_V, self.vertex1_V, self.vertex2_V, self.step_V, self.scan_rate_V_s, self.cycles,
+            max_current_A=self.ctx.station.limits.cycling_max_current_A,
         )

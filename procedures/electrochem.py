@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
-from drivers.roles import Sample
+from drivers.roles import Gap, Sample
+from nanocell_daq.errors import UserError
 from procedures.base import Needs, Problem, Step, refused
+from procedures.context import StepFault
 
 _MIN_POLL_WALL_S = 0.02
 """Poll at least this far apart on the wall clock: fast simulations must not flood the link."""
+OCV_READ_S = 0.1
+"""Open-circuit reading before a step passes current (s of cell-off sampling)."""
+_OCV_POLL_WALL_S = 0.002
+_OCV_POLLS = 1000
+"""Wait for the open-circuit reading this often and at most this many times (2 s on the wall clock)."""
 
 
 class ElectrochemStep(Step):
@@ -21,6 +28,8 @@ class ElectrochemStep(Step):
 
     role_name = "galvanostat"
     interval_param = "interval_s"
+    drives_cell: ClassVar[bool] = True
+    """The technique passes current: every sample is held to the station's window and current limit."""
 
     def needs(self, station: Any) -> Needs:
         return Needs(roles={self.role_name, "router"}, wirings=["cycling"])
@@ -55,6 +64,10 @@ class ElectrochemStep(Step):
     def start_technique(self, role: Any, remaining_s: float) -> None:
         raise NotImplementedError
 
+    def before_start(self, role: Any) -> str | None:
+        """Called before each (re)start of the technique; a reason not to pass any current, or None."""
+        return None
+
     def cutoff(self, sample: Sample, q_C: float, elapsed_s: float) -> str | None:
         """Why to stop now (a reason string), or None to go on."""
         return None
@@ -67,6 +80,28 @@ class ElectrochemStep(Step):
         m = self.max_time()
         return elapsed_s / m if m and math.isfinite(m) else 0.0
 
+    def read_ocv(self, role: Any, interval_s: float = OCV_READ_S) -> Sample | None:
+        """One open-circuit reading (cell off), kept in the run's log; None if none came.
+
+        It is not stored with the step's t/E/I data: a zero-current point before the technique's first
+        sample would add charge that never passed to a capacity integrated over the step's points."""
+        ctx = self.ctx
+        role.start_ocp(interval_s, interval_s)  # a technique start is not repeated blindly
+        samples: list[Sample] = []
+        for _ in range(_OCV_POLLS):
+            samples += self._poll(role)
+            if samples or not role.running:
+                break
+            ctx.sleep(max(interval_s, _OCV_POLL_WALL_S * ctx.clock.speed))
+        role.stop()
+        samples += self._poll(role)
+        if not samples:
+            ctx.recorder.event("warning", f"{self.kind}: no open-circuit reading came before the start")
+            return None
+        ocv = samples[-1]
+        ctx.recorder.event("info", f"{self.kind}: open-circuit {ocv.potential:.4g} V before passing current")
+        return ocv
+
     # --- the loop ---
     def startup(self) -> None:
         self.ctx.use_wiring("cycling")
@@ -74,6 +109,58 @@ class ElectrochemStep(Step):
         self.reason = ""
         self.n_samples = 0
         self.last_E = math.nan
+        self.host_window: tuple[float, float] | None = None
+        """The window (V) every sample is checked against (the station's, or wider on the side a cell
+        that started outside it comes from); None = the station's."""
+        self.approach: tuple[float, float] | None = None
+        """Bounds (V) the technique stops at; the host polls faster as E nears one."""
+        self._violation: str | None = None
+        self._recent: list[tuple[float, float]] = []
+
+    def _poll(self, role: Any) -> list[Sample]:
+        """The technique's new samples; every sample the driver reports lost becomes a warning event."""
+        samples = self.ctx.query(role.poll)
+        take_gaps = getattr(role, "take_gaps", None)
+        if take_gaps is not None:
+            for gap in take_gaps():
+                self._gap_event(gap)
+        return samples
+
+    def _gap_event(self, gap: Gap) -> None:
+        t0 = getattr(self, "_tech_t0", None)
+
+        def at(t: float | None, edge: str) -> str:
+            if t is None or t0 is None:
+                return edge
+            return f"t = {t0 + t:.6g} s"
+
+        count = "an unknown number of" if gap.count is None else str(gap.count)
+        self.ctx.recorder.event(
+            "warning", f"{self.kind}: gap in the data: {count} sample(s) lost between "
+                       f"{at(gap.t_start, 'the start')} and {at(gap.t_end, 'the end of the technique')} "
+                       f"(engine clock): {gap.reason}")
+
+    def _check_limits(self, sample: Sample) -> None:
+        if self._violation is not None or not self.drives_cell:
+            return
+        try:
+            self.ctx.station.limits.check_sample(sample.potential, sample.current, self.host_window)
+        except UserError as exc:
+            self._violation = f"limit overshoot at t = {self._tech_t0 + sample.t:.6g} s: {exc}"
+
+    def _poll_period(self, interval: float) -> float:
+        """Poll every ``interval`` (s), faster when E heads for a bound it would reach before the next poll
+        (an instrument read by the host then samples finely near a cut-off)."""
+        floor = _MIN_POLL_WALL_S * self.ctx.clock.speed
+        if self.approach is None or len(self._recent) < 2:
+            return max(interval, floor)
+        (t1, e1), (t2, e2) = self._recent[-2:]
+        if not t2 > t1 or e1 == e2 or not math.isfinite(e1 + e2):
+            return max(interval, floor)
+        slope = (e2 - e1) / (t2 - t1)
+        bound = self.approach[1] if slope > 0 else self.approach[0]
+        time_left = (bound - e2) / slope
+        return max(min(interval, time_left / 4.0), floor, 1e-3)
 
     def execute(self) -> None:
         ctx = self.ctx
@@ -92,44 +179,64 @@ class ElectrochemStep(Step):
                 self.n_samples += 1
                 self.last_E = s.potential
                 ctx.recorder.cycling(self._tech_t0 + s.t, s.potential, s.current, self.q_C)
+                self._recent = [*self._recent[-1:], (self._tech_t0 + s.t, s.potential)]
+                self._check_limits(s)
                 if reason is None:
                     reason = self.cutoff(s, self.q_C, self._tech_t0 - step_t0 + s.t)
             return reason
 
-        def arm() -> None:
-            record(ctx.query(role.poll))  # samples of the stopped technique, on its own time base
+        def arm() -> bool:
+            """(Re)start the technique for what is left; False when it must not start at all."""
+            record(self._poll(role))  # samples of the stopped technique, on its own time base
+            refusal = self.before_start(role)
+            if refusal is not None:
+                self.reason = refusal
+                ctx.recorder.event("warning", f"{self.kind}: not started, no current passed: {refusal}")
+                return False
             ran_s = ctx.clock.now() - step_t0
             self.start_technique(role, max(self.max_time() - ran_s, interval))
             self._tech_t0, self._prev_t = ctx.clock.now(), 0.0
+            self._recent = []
+            return True
 
-        stale = ctx.query(role.poll)  # the end of the previous step's technique, read after its stop
+        stale = self._poll(role)  # the end of the previous step's technique, read after its stop
         if stale:
             n = len(stale)
             ctx.recorder.event("info", f"{self.kind}: dropped {n} sample(s) of the previous technique")
-        arm()
+        if not arm():
+            return
         while True:
             if ctx.checkpoint():
-                arm()
+                if not arm():
+                    return
                 continue
-            reason = record(ctx.query(role.poll))
+            reason = record(self._poll(role))
             elapsed = ctx.clock.now() - step_t0
             if reason is None and elapsed >= self.max_time() + interval:
                 reason = f"time limit {self.max_time():g} s"
-            if reason is None and not role.running:
+            if reason is None and self._violation is None and not role.running:
                 if ctx.checkpoint():
-                    arm()
+                    if not arm():
+                        return
                     continue
-                reason = record(ctx.query(role.poll)) or self.device_end_reason()
+                reason = record(self._poll(role)) or self.device_end_reason()
+            if self._violation is not None:
+                role.stop()
+                record(self._poll(role))
+                self.reason = self._violation
+                raise StepFault(f"{self.kind}: {self._violation}; technique stopped at once")
             if reason:
                 role.stop()
-                record(ctx.query(role.poll))  # what came in between the last poll and the stop
+                record(self._poll(role))  # what came in between the last poll and the stop
                 self.reason = reason
+                if self._violation is not None:  # a sample after the stop overshot: still an overshoot
+                    raise StepFault(f"{self.kind}: {self._violation}; technique stopped")
                 ctx.recorder.event(
                     "info", f"{self.kind}: stopped: {reason}; E = {self.last_E:.4g} V, Q = {self.q_C:.4g} C"
                 )
                 return
             ctx.progress(min(self.fraction(self.q_C, elapsed), 1.0))
-            ctx.sleep(max(interval, _MIN_POLL_WALL_S * ctx.clock.speed))
+            ctx.sleep(self._poll_period(interval))
 
     def shutdown(self) -> None:
         ctx = getattr(self, "ctx", None)

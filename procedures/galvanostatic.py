@@ -9,10 +9,12 @@ from pymeasure.experiment import FloatParameter
 
 from drivers.roles import Sample
 from procedures.base import Problem, refused
-from procedures.electrochem import ElectrochemStep
+from procedures.electrochem import OCV_READ_S, ElectrochemStep
 
 _OPEN_LIMIT_V = (-10.0, 10.0)
-"""Device window bound used for the side a step does not cut off on (V)."""
+"""Device window bound used for the side a step does not cut off on (V), when the station sets none."""
+START_MARGIN_V = 0.05
+"""A cell that starts outside the station window may go this far (V) beyond where it started."""
 
 
 class GalvanostaticStep(ElectrochemStep):
@@ -80,21 +82,48 @@ class GalvanostaticStep(ElectrochemStep):
         super().startup()
         self.limit_C = self.capacity_limit_Ah(self.ctx.station.nominal_capacity_Ah) * 3600.0
 
+    def before_start(self, role: Any) -> str | None:
+        """Read the cell at open circuit first: a step already at or beyond its cut-off passes no current.
+
+        Also sets the window every sample is held to: the station's, except that a cell starting outside
+        it (a pristine cell below it) may move back in but never further out than where it started (less
+        :data:`START_MARGIN_V` of noise).
+        """
+        ocv = self.read_ocv(role, min(self.interval_s, OCV_READ_S))
+        window = self.ctx.station.limits.cycling_window_V
+        low, high = window if window is not None else _OPEN_LIMIT_V
+        if ocv is None or not math.isfinite(ocv.potential):
+            # the side the step moves away from stays open: the cell may start outside the window there
+            low, high = (_OPEN_LIMIT_V[0], high) if self.current_A > 0 else (low, _OPEN_LIMIT_V[1])
+        else:
+            e = ocv.potential
+            if self.current_A > 0 and e >= self.v_max_V:
+                return (f"the cell reads {e:.4g} V at open circuit, at or above the charge cut-off "
+                        f"{self.v_max_V:g} V")
+            if self.current_A < 0 and e <= self.v_min_V:
+                return (f"the cell reads {e:.4g} V at open circuit, at or below the discharge cut-off "
+                        f"{self.v_min_V:g} V")
+            low, high = min(low, e - START_MARGIN_V), max(high, e + START_MARGIN_V)
+        widened = window is not None and (low, high) != tuple(window)
+        self.host_window = (low, high) if widened else None
+        self.approach = (max(low, self.v_min_V) if self.current_A < 0 else low,
+                         min(high, self.v_max_V) if self.current_A > 0 else high)
+        return None
+
     def start_technique(self, role: Any, remaining_s: float) -> None:
-        # Only the cut-off in the direction of travel goes to the device: a pristine cell may start below
-        # the discharge cut-off and must still charge (and vice versa).
-        v_min = self.v_min_V if self.current_A < 0 else _OPEN_LIMIT_V[0]
-        v_max = self.v_max_V if self.current_A > 0 else _OPEN_LIMIT_V[1]
+        # The device breaks at the cut-off in the direction of travel and at the window on the other
+        # side (see before_start: a pristine cell may start below the discharge cut-off and must charge).
+        v_min, v_max = self.approach if self.approach is not None else _OPEN_LIMIT_V
+        capacity_C = None
         if math.isfinite(self.limit_C):
-            # At constant current the capacity cut-off is a time on the device's own clock: the device
-            # stops there exactly, however late the host polls (a shallow step of 0.2 nC at 10 pA is 20 s).
-            left_C = max(self.limit_C - abs(self.q_C), 0.0)
-            remaining_s = min(remaining_s, max(left_C / abs(self.current_A), self.interval_s))
-        role.start_galvanostatic(self.current_A, self.interval_s, remaining_s, v_min, v_max)
+            # the device counts the charge it passes and stops at what is left of the capacity cut-off
+            capacity_C = max(self.limit_C - abs(self.q_C), 1e-18)
+        role.start_galvanostatic(self.current_A, self.interval_s, remaining_s, v_min, v_max,
+                                 capacity_C=capacity_C)
 
     def device_end_reason(self) -> str:
         if math.isfinite(self.limit_C) and abs(self.q_C) >= 0.97 * self.limit_C:
-            return f"capacity cut-off {self.limit_C / 3600.0:.4g} Ah (timed on the device)"
+            return f"capacity cut-off {self.limit_C / 3600.0:.4g} Ah (counted on the device)"
         return super().device_end_reason()
 
     def cutoff(self, sample: Sample, q_C: float, elapsed_s: float) -> str | None:

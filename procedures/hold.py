@@ -35,7 +35,8 @@ class PotentiostaticHold(ElectrochemStep):
         return self.max_time_s
 
     def start_technique(self, role: Any, remaining_s: float) -> None:
-        role.start_potentiostatic(self.potential_V, self.interval_s, remaining_s)
+        role.start_potentiostatic(self.potential_V, self.interval_s, remaining_s,
+                                  max_current_A=self.ctx.station.limits.cycling_max_current_A)
 
     def cutoff(self, sample: Sample, q_C: float, elapsed_s: float) -> str | None:
         if self.i_min_A > 0 and elapsed_s >= self.min_time_s and abs(sample.current) < self.i_min_A:

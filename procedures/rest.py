@@ -16,6 +16,7 @@ class OCVRest(ElectrochemStep):
 
     kind = "rest"
     role_name = "galvanostat"
+    drives_cell = False  # the cell is off: where it relaxes to is not an overshoot of the window
     summary_fields = ("time_s", "dEdt_V_s")
     DATA_COLUMNS: ClassVar[list[str]] = ["t (s)", "E (V)", "I (A)", "Q (C)"]
 

@@ -13,7 +13,15 @@ end. Errors are ``!XXXX`` lines: ``<c>!0001`` unknown device command, ``!0003`` 
 execution error (``error_next`` fault), ``!0008`` busy, script errors ``!4001`` unknown command,
 ``!4002`` bad argument, ``!4003`` unknown variable, ``!4004`` unbalanced block (``: Line n, Col 1``).
 
-Packages stream in simulated time (one per interval; wall = interval / speed). The potentiostat drives the
+Script statements as PalmSens' MethodSCRIPT 1.8 examples use them (PalmSens/MethodSCRIPT_Examples):
+``meas_loop_cp`` with ``if potential > potential_max`` / ``breakloop`` inside the loop (MSExample029,
+charge versus cycles), ``store_var`` and ``if``/``else``/``endif`` inside a measurement loop (MSExample034),
+``elseif`` and ``>=`` (MSExample026), ``copy_var``/``add_var``/``sub_var``/``mul_var`` (MSExample029, 006).
+
+Packages stream in simulated time (one per interval; wall = interval / speed). A loop samples at its
+nominal times on the device's clock; the statements after a loop that ended (``cell_off`` in
+``on_finished``, the next loop) act at its last sample's time, as on the instrument, even when the emulator
+thread runs behind at a high speed factor. The potentiostat drives the
 cell only if the matrix closes WE onto a wire contact and CE/RE onto the counter film; otherwise a
 galvanostatic loop rails at the compliance voltage (status overload) and the current is noise.
 """
@@ -194,6 +202,10 @@ class _ScriptRun:
         self.pck: list[str] | None = None
         self.timer0 = dev.clock.now()
         self.sample_t: float | None = None  # nominal time of the sample a loop body is handling
+        # Nominal time of the last sample of a loop that ended: the statements after it (cell_off, the
+        # next loop) act then on the device's clock, even when this thread runs late at a high speed
+        # factor - else a cell left on at 0 A would self-discharge for the thread's lag.
+        self.t_after: float | None = None
         self.thread = threading.Thread(target=self._main, name=f"sim-{dev.name}-script", daemon=True)
 
     # ----- helpers
@@ -206,6 +218,10 @@ class _ScriptRun:
             raise _Abort
         if self.abort.is_set():
             raise _Abort
+
+    def now(self) -> float:
+        """The device's time: the end of the last loop while the statements after it run, else now."""
+        return self.t_after if self.t_after is not None else self.dev.clock.now()
 
     def value(self, stmt: Stmt, token: str) -> float:
         lit = parse_literal(token)
@@ -242,7 +258,8 @@ class _ScriptRun:
                     dev.loop_drive = None
                     if self.abort.is_set():
                         dev.cell_on = False
-                    dev.push_wiring()
+                        self.t_after = None  # an abort acts when it arrives
+                    dev.push_wiring(self.t_after)
                 self.abort.clear()
                 try:
                     self.run_body(self.program.on_finished)
@@ -305,7 +322,8 @@ class _ScriptRun:
         elif s.cmd == "meas_loop_ca":
             _check_potential(s, self.value(s, a[2]))
         with dev.lock:
-            t0 = dev.clock.now()  # the loop's clock starts with its drive (same simulated instant)
+            t0 = self.now()  # the loop's clock starts with its drive (same simulated instant)
+            self.t_after = None
             if s.cmd == "meas_loop_cp":
                 dev.loop_drive = ("current", self.value(s, a[2]))
             elif s.cmd == "meas_loop_ca":
@@ -336,6 +354,7 @@ class _ScriptRun:
             pass
         finally:
             self.sample_t = None
+            self.t_after = t_sample
             with dev.lock:
                 dev.loop_drive = None
                 dev.push_wiring(t_sample)
@@ -376,23 +395,24 @@ class _ScriptRun:
         elif cmd == "set_pgstat_mode":
             with dev.lock:
                 dev.pgstat_mode = int(self.value(s, a[0]))
-                dev.push_wiring()
+                dev.push_wiring(self.t_after)
         elif cmd in ("set_e", "set_i"):
             if cmd == "set_e":
                 _check_potential(s, self.value(s, a[0]))
             with dev.lock:
                 setattr(dev, cmd, self.value(s, a[0]))
-                dev.push_wiring()
+                dev.push_wiring(self.t_after)
         elif cmd in ("cell_on", "cell_off"):
             with dev.lock:
                 dev.cell_on = cmd == "cell_on"
-                dev.push_wiring()
+                dev.push_wiring(self.t_after)
         elif cmd == "wait":
-            self.wait_until(dev.clock.now() + self.value(s, a[0]))
+            self.wait_until(self.now() + self.value(s, a[0]))
+            self.t_after = None
         elif cmd == "timer_start":
-            self.timer0 = dev.clock.now()
+            self.timer0 = self.now()
         elif cmd == "timer_get":
-            now = self.sample_t if self.sample_t is not None else dev.clock.now()
+            now = self.sample_t if self.sample_t is not None else self.now()
             self.setvar(s, a[0], now - self.timer0, "eb")
         elif cmd == "pck_start":
             self.pck = []

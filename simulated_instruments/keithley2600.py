@@ -10,7 +10,14 @@ are unconfirmed here), ``print(smuX.source.compliance)`` (``true``/``false``), `
 ``errorqueue.count``/``next()``/``clear()``, ``localnode.*`` and ``format.*`` assignments,
 ``*IDN?``/``*RST``/``*CLS``/``*OPC?``. Numbers print like TSP with ``format.asciiprecision`` 6
 (``1.00000e-09``); several ``print`` values are TAB-separated. Errors are queued, never answered: -285
-syntax, -286 runtime (unknown name), 1102/1103 parameter too big/small.
+syntax, -286 runtime (unknown name), 1102 parameter too small (2600B Reference Manual 2600BS-901-01 Rev F,
+``smuX.source.limitY``: "Using a limit value of 0 results in error code 1102, 'Parameter too small'"),
+1101 parameter too big (the neighbouring code; inferred, not confirmed).
+
+Limits (same ``smuX.source.limitY`` entry): ``limiti`` bounds the voltage source's current, ``limitv`` the
+current source's voltage; 2636B ranges 100 pA-1.5 A and 20 mV-200 V, defaults 100 mA / 20 V after a reset.
+They live in the instrument: every reading of a live output is clamped by them and sets
+``smuX.source.compliance``, whether or not a host is still connected.
 
 ``smua`` reaches the chip through the SMU rows of the 707B matrix (C = HI, D = LO), exactly like the 2450 it
 can replace; ``smub`` is connected to nothing. The lowest current range is 100 pA (measure only).
@@ -178,15 +185,15 @@ class Keithley2600(TspErrorQueue):
         enum = _ENUMS.get((group, key))
         if enum is not None:
             if int(value) != value or int(value) not in enum:
-                raise TspError(1102 if value > max(enum) else 1103,
+                raise TspError(1101 if value > max(enum) else 1102,
                                f"Parameter too {'big' if value > max(enum) else 'small'}")
             store[key] = int(value)
         else:
             lo, hi = (_SOURCE_LIMITS if group == "source" else _MEASURE_LIMITS)[key]
             if value > hi:
-                raise TspError(1102, f"Parameter too big ({group}.{key})")
+                raise TspError(1101, f"Parameter too big ({group}.{key})")
             if value < lo:
-                raise TspError(1103, f"Parameter too small ({group}.{key})")
+                raise TspError(1102, f"Parameter too small ({group}.{key})")
             store[key] = self._ranged(ch, group, key, float(value))
         if group == "source" and key in ("func", "levelv", "leveli", "output"):
             self._push_wiring()

@@ -74,6 +74,40 @@ class Limits:
             raise LimitError(f"requested {potential_V:g} V, device window [{low:g}, {high:g}] V"
                              f" ({self._at('limits', 'cycling', 'voltage_window_V')})")
 
+    @property
+    def cycling_window_V(self) -> tuple[float, float] | None:
+        """The cell's allowed voltage window [low, high] (V), None when the station sets none."""
+        lim = self.config.cycling
+        return None if lim is None else (float(lim.voltage_window_V[0]), float(lim.voltage_window_V[1]))
+
+    @property
+    def cycling_max_current_A(self) -> float | None:
+        """The largest |I| (A) allowed through the cell, None when the station sets none."""
+        lim = self.config.cycling
+        return None if lim is None else float(lim.max_current_A)
+
+    def check_sample(self, potential_V: float, current_A: float,
+                     window_V: tuple[float, float] | None = None) -> None:
+        """A sample measured on the cell during a run: E (V) inside the cycling window and |I| (A) within
+        the cycling current limit. ``window_V`` replaces the station's window when the caller allows
+        less (a cell that starts outside the window may move back into it, never further out)."""
+        lim = self.config.cycling
+        if lim is None:
+            return
+        where = self._at("limits", "cycling", "voltage_window_V")
+        station = f"the station window [{lim.voltage_window_V[0]:g}, {lim.voltage_window_V[1]:g}] V ({where})"
+        low, high = window_V if window_V is not None else lim.voltage_window_V
+        for beyond, side, edge in ((potential_V < low, "below", low), (potential_V > high, "above", high)):
+            if not beyond:
+                continue
+            if window_V is None:
+                raise LimitError(f"E = {potential_V:.4g} V is {side} {station}")
+            raise LimitError(f"E = {potential_V:.4g} V is {side} {edge:g} V: outside {station} and further "
+                             f"out than where the cell started")
+        if abs(current_A) > lim.max_current_A:
+            raise LimitError(f"|I| = {abs(current_A):.4g} A is above the cycling current limit "
+                             f"{lim.max_current_A:g} A ({self._at('limits', 'cycling', 'max_current_A')})")
+
     def check_laser(self, power_mW: float) -> None:
         """Laser power at the sample (mW)."""
         if power_mW < 0:

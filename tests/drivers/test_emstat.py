@@ -26,15 +26,134 @@ def test_id_reads_firmware_lines():
         assert em.id.startswith("es4_lr")
 
 
-def test_galvanostatic_script_has_device_side_cutoffs():
+GALVANOSTATIC_DISCHARGE = [
+    "var c", "var p", "var t", "var n", "var q", "var dq", "var dp", "var pl", "var tn", "var s", "var b",
+    "var vmax", "var vmin", "var de", "var nde", "var iv", "var dt", "var qlim",
+    "store_var vmax 4050m ab",
+    "store_var vmin 2500m ab",
+    "store_var de 10m ab",
+    "store_var nde -10m ab",
+    "store_var iv 2 eb",
+    "store_var dt 50m eb",
+    "store_var n 0i ja",
+    "store_var q 0 ja",
+    "store_var tn 0 eb",
+    "store_var qlim -2n ja",
+    "set_pgstat_chan 0",
+    "set_pgstat_mode 6",
+    "set_max_bandwidth 10",
+    "set_range ab 4050m",
+    "set_autoranging ab 100m 4050m",
+    "set_range db 1n",
+    "set_i 0",
+    "cell_on",
+    "timer_start",
+    "meas_loop_cp p c -20p 50m 3600",
+    "timer_get t",
+    "copy_var c dq", "mul_var dq dt", "add_var q dq",
+    "copy_var p dp", "sub_var dp pl",
+    "store_var b 0i ja",
+    "if p > vmax", "store_var b 1i ja",
+    "elseif p < vmin", "store_var b 1i ja",
+    "elseif q < qlim", "store_var b 1i ja",
+    "endif",
+    "copy_var b s",
+    "if t >= tn", "store_var s 1i ja",
+    "elseif dp > de", "store_var s 1i ja",
+    "elseif dp < nde", "store_var s 1i ja",
+    "endif",
+    "if s > 0i",
+    "add_var n 1i",
+    "pck_start", "pck_add t", "pck_add p", "pck_add c", "pck_add n", "pck_end",
+    "copy_var p pl", "copy_var t tn", "add_var tn iv",
+    "endif",
+    "if b > 0i", "breakloop", "endif",
+    "endloop",
+    "on_finished:",
+    "cell_off",
+]
+"""A 20 pA discharge to 2.5 V in a [2.5, 4.05] V window with 2 nC left of its capacity cut-off: the device
+checks every 50 ms, breaks on the window, the cut-off and the charge it counted, and sends a numbered
+package every 2 s, whenever E moved 10 mV and at the breaking sample."""
+
+
+def test_galvanostatic_script_breaks_on_the_device_at_every_sample():
+    lines = EmStat4.script_galvanostatic(-20e-12, 2.0, 3600, 2.5, 4.05, capacity_C=2e-9)
+    assert lines == GALVANOSTATIC_DISCHARGE
+    charge = EmStat4.script_galvanostatic(20e-12, 2.0, 3600, 2.5, 4.05, capacity_C=2e-9)
+    assert "elseif q > qlim" in charge and "store_var qlim 2n ja" in charge
+    no_capacity = EmStat4.script_galvanostatic(20e-12, 2.0, 3600, 2.5, 4.05)
+    assert not [line for line in no_capacity if "qlim" in line]
+    fine = EmStat4.script_galvanostatic(20e-12, 0.02, 3600, 2.5, 4.05)
+    assert "meas_loop_cp p c 20p 20m 3600" in fine  # never checks less often than it records
+
+
+def test_the_driver_sends_its_check_period_and_the_capacity_left():
+    with expected_protocol(EmStat4, [(script(GALVANOSTATIC_DISCHARGE), "e"), (None, "*"), (None, "")]) as em:
+        em.start_galvanostatic(-20e-12, 2.0, 3600, 2.5, 4.05, capacity_C=2e-9)
+        assert em.wait(5)
+    options = [line.replace("50m", "10m") if line.startswith(("store_var dt", "meas_loop_cp")) else line
+               for line in GALVANOSTATIC_DISCHARGE]
+    options = [line.replace("de 10m", "de 5m").replace("nde -10m", "nde -5m") for line in options]
+    with expected_protocol(EmStat4, [(script(options), "e"), (None, "")],
+                           check_interval_s=0.01, record_dE_V=0.005) as em:
+        em.start_galvanostatic(-20e-12, 2.0, 3600, 2.5, 4.05, capacity_C=2e-9)
+        assert em.wait(5)
+
+
+def numbered(t: float, e: float, i: float, n: int) -> str:
+    return package(t, e, i) + f";ja{ms.encode_value(n, 'i')}"
+
+
+def test_a_garbled_package_is_reported_as_a_gap_with_its_time_span():
+    with expected_protocol(EmStat4, [
+        (script(GALVANOSTATIC_DISCHARGE), "e"),
+        (None, "M0000"),
+        (None, numbered(0.05, 3.6, -2e-11, 1)),
+        (None, numbered(2.05, 3.59, -2e-11, 2)),
+        (None, "#?!~%&@^$|{}<>#?!~%&@^$|{}<>#?!~%&"),  # package 3, garbled on the link
+        (None, numbered(6.05, 3.57, -2e-11, 4)),
+        (None, "*"),
+        (None, ""),
+    ]) as em:
+        em.start_galvanostatic(-20e-12, 2.0, 3600, 2.5, 4.05, capacity_C=2e-9)
+        assert em.wait(5)
+        samples = em.poll()
+        gaps = em.take_gaps()
+        assert em.take_gaps() == []  # reported once
+    assert [s.t for s in samples] == pytest.approx([0.05, 2.05, 6.05])
+    assert len(gaps) == 1
+    assert gaps[0].t_start == pytest.approx(2.05) and gaps[0].t_end == pytest.approx(6.05)
+    assert gaps[0].count == 1 and "garbled" in gaps[0].reason
+
+
+def test_a_package_that_never_arrived_is_a_gap_and_a_garbled_loop_marker_is_not():
+    with expected_protocol(EmStat4, [
+        (script(GALVANOSTATIC_DISCHARGE), "e"),
+        (None, "#?!~%"),  # "M0000", garbled: no sample in it
+        (None, numbered(0.05, 3.6, -2e-11, 1)),
+        (None, numbered(4.05, 3.58, -2e-11, 3)),  # package 2 was swallowed
+        (None, "*"),
+        (None, ""),
+    ]) as em:
+        em.start_galvanostatic(-20e-12, 2.0, 3600, 2.5, 4.05, capacity_C=2e-9)
+        assert em.wait(5)
+        assert len(em.poll()) == 2
+        gaps = em.take_gaps()
+    assert [(g.t_start, g.t_end, g.count) for g in gaps] == [(pytest.approx(0.05), pytest.approx(4.05), 1)]
+    assert "never arrived" in gaps[0].reason
+
+
+def test_a_garbled_last_line_of_unnumbered_packages_is_a_possible_gap():
     lines = EmStat4.script_galvanostatic(1e-11, 1.0, 3600, 2.5, 4.05)
-    text = "\n".join(lines)
-    assert "store_var vmax 4050m ab" in text
-    assert "store_var vmin 2500m ab" in text
-    assert "meas_loop_cp p c 10p 1 3600" in text
-    assert "if p > vmax\nbreakloop\nendif" in text
-    assert "if p < vmin\nbreakloop\nendif" in text
-    assert lines[-2:] == ["on_finished:", "cell_off"]
+    with expected_protocol(EmStat4, [
+        (script(lines), "e"), (None, package(0.0, 3.9, 1e-11)), (None, "!#~%&@^$|{}"), (None, ""),
+    ]) as em:
+        em.start_galvanostatic(1e-11, 1.0, 3600, 2.5, 4.05)
+        assert em.wait(5)
+        assert len(em.poll()) == 1
+        (gap,) = em.take_gaps()
+    assert gap.t_start == pytest.approx(0.0) and gap.t_end is None and gap.count is None
 
 
 def test_galvanostatic_run_streams_samples_until_the_empty_line():
@@ -76,6 +195,18 @@ def test_device_error_while_running_reaches_poll():
 def test_cv_script():
     lines = EmStat4.script_cv(0.0, 0.5, -0.5, 0.01, 0.1, 3)
     assert "meas_loop_cv p c 0 500m -500m 10m 100m nscans(3)" in lines
+
+
+def test_potentiostatic_techniques_break_on_the_device_beyond_the_current_limit():
+    lines = EmStat4.script_potentiostatic(3.9, 1.0, 60.0, max_current_A=1e-9)
+    assert lines[:8] == ["var c", "var p", "var t", "var n", "var imax", "var imin",
+                         "store_var imax 1n ba", "store_var imin -1n ba"]
+    loop = lines.index("meas_loop_ca p c 3900m 1 60")
+    assert lines[loop + 1:loop + 14] == [
+        "timer_get t", "add_var n 1i", "pck_start", "pck_add t", "pck_add p", "pck_add c", "pck_add n",
+        "pck_end", "if c > imax", "breakloop", "elseif c < imin", "breakloop", "endif"]
+    assert "if c > imax" in EmStat4.script_cv(3.0, 3.9, 3.0, 0.01, 0.1, 1, max_current_A=1e-9)
+    assert not [line for line in EmStat4.script_potentiostatic(3.9, 1.0, 60.0) if "imax" in line]
 
 
 def test_potentiostatic_script_holds_the_cell_at_the_potential():

@@ -153,6 +153,21 @@ def test_galvanostatic_max_time_stops():
         assert smu.stop_reason == "max_time"
 
 
+def test_galvanostatic_capacity_is_counted_on_every_reading():
+    with expected_protocol(Keithley2450, [
+        *GALVANO_START,
+        (':READ? "defbuffer1",REL,SOUR,READ', "0,1e-11,3.0"),
+        (':READ? "defbuffer1",REL,SOUR,READ', "4.0,1e-11,3.1"),  # 4e-11 C
+        (':READ? "defbuffer1",REL,SOUR,READ', "5.5,1e-11,3.1"),  # 5.5e-11 C >= 5e-11 C
+        (":OUTP OFF", None),
+        (":OUTP?", "0"),
+    ]) as smu:
+        smu.start_galvanostatic(1e-11, 1.0, 100, v_min=2.5, v_max=4.05, capacity_C=5e-11)
+        assert smu.poll()[-1].t == pytest.approx(4.0)
+        assert smu.poll()[-1].t == pytest.approx(5.5)
+        assert smu.stop_reason == "capacity" and not smu.running
+
+
 def test_window_must_be_ordered():
     with expected_protocol(Keithley2450, []) as smu, pytest.raises(ValueError, match="v_min < v_max"):
         smu.start_galvanostatic(1e-11, 1, 10, v_min=4, v_max=3)

@@ -28,16 +28,42 @@ def test_nplc_is_sent_as_value_not_list_index():
         smu.smua.measure_nplc = 1
 
 
-def test_configure_voltage_source():
+CONFIGURE = [
+    ("smua.source.func=1", None),
+    ("smua.source.offmode=smua.OUTPUT_HIGH_Z", None),
+    ("smua.source.limiti=1e-07", None),
+    ("smua.measure.nplc=1", None),
+    ("smua.measure.autorangei=1", None),
+    ("print(errorqueue.count)", "0.00000e+00"),
+]
+READ_LIMIT = "print(smua.source.func, smua.source.limiti)"
+"""The on-instrument limit is read back after it is set and again before the output goes on."""
+
+
+def test_configure_voltage_source_reads_the_limit_back():
+    with expected_protocol(Keithley2600, [*CONFIGURE, (READ_LIMIT, "1.00000e+00\t1.00000e-07")]) as smu:
+        smu.configure_voltage_source(1e-7)
+
+
+def test_a_limit_the_instrument_did_not_take_is_an_error():
+    with expected_protocol(Keithley2600, [*CONFIGURE, (READ_LIMIT, "1.00000e+00\t1.00000e-01")]) as smu, \
+            pytest.raises(InstrumentError, match=r"current limit 0\.1 A; expected 1 \(volts\) and 1e-07 A"):
+        smu.configure_voltage_source(1e-7)
+
+
+def test_the_output_goes_on_only_under_the_configured_limit():
+    with expected_protocol(Keithley2600, []) as smu, \
+            pytest.raises(InstrumentError, match="before a current limit is configured"):
+        smu.enable_output()  # nothing sent
     with expected_protocol(Keithley2600, [
-        ("smua.source.func=1", None),
-        ("smua.source.offmode=smua.OUTPUT_HIGH_Z", None),
-        ("smua.source.limiti=1e-07", None),
-        ("smua.measure.nplc=1", None),
-        ("smua.measure.autorangei=1", None),
-        ("print(errorqueue.count)", "0.00000e+00"),
+        *CONFIGURE, (READ_LIMIT, "1.00000e+00\t1.00000e-07"),
+        (READ_LIMIT, "1.00000e+00\t1.00000e-07"), ("smua.source.output=1", None),
+        (READ_LIMIT, "1.00000e+00\t1.00000e-01"),  # reset behind the host's back: 100 mA default
     ]) as smu:
         smu.configure_voltage_source(1e-7)
+        smu.enable_output()
+        with pytest.raises(InstrumentError, match=r"refusing to turn the output on: .* limit 0\.1 A"):
+            smu.enable_output()  # smua.source.output=1 is never sent
 
 
 def test_errors_are_raised_with_the_message():
@@ -68,6 +94,8 @@ def test_off_mode_is_read_back_by_name_whatever_the_numbers():
 
 def test_measure_sweep_and_output():
     with expected_protocol(Keithley2600, [
+        *CONFIGURE, (READ_LIMIT, "1.00000e+00\t1.00000e-07"),
+        (READ_LIMIT, "1.00000e+00\t1.00000e-07"),
         ("smua.source.output=1", None),
         ("print(smua.source.output)", "1.00000e+00"),
         ("smua.source.levelv=-0.1", None),
@@ -80,6 +108,7 @@ def test_measure_sweep_and_output():
         ("smua.source.output=0", None),
         ("print(smua.source.output)", "0.00000e+00"),
     ]) as smu:
+        smu.configure_voltage_source(1e-7)
         smu.enable_output()
         assert smu.output_enabled
         np.testing.assert_allclose(smu.sweep_voltage([-0.1, 0.1], 0.05), [-1e-9, 1e-9])

@@ -121,3 +121,29 @@ def test_snapshot_settings_reads_without_switching(bench, smu):
     assert settings["off_mode"] == "high_z" and settings["output_enabled"] is False
     told = bench.log("smu")[before:]
     assert told and all(e.command.startswith("print(") and not e.output_on for e in told)
+
+
+def test_a_dead_host_leaves_the_output_bound_by_the_limit_it_set(bench, smu, matrix):
+    """A host sets 10 nA, turns 1 V on across the ~uS wire and dies (its link closes, nothing turns the
+    output off): the 2636B keeps sourcing, clamped at 10 nA, and says so to whoever connects next."""
+    conf = bench.station_dict()["instruments"]["smu"]
+    with wired(smu, matrix, ["1C01", "1D02"]):  # ``smu`` is whoever connects next; it cleans up after
+        host = registry.open_driver(conf["driver"], conf["resource"], "smu", conf["options"])
+        host.configure_voltage_source(10e-9, nplc=0.1)
+        host.set_voltage(1.0)
+        host.enable_output()
+        host.adapter.close()  # the host is gone
+        assert bench.output_on("smu")
+        assert float(smu.ask("print(smua.source.limiti)")) == pytest.approx(10e-9)
+        assert abs(smu.measure_current()) == pytest.approx(10e-9, rel=0.05)  # not G * 1 V ~ 1 uA
+        assert smu.compliance_tripped
+    assert not bench.output_on("smu")
+
+
+def test_an_instrument_reset_behind_the_hosts_back_keeps_the_output_off(bench, smu, matrix):
+    with wired(smu, matrix, ["1C01", "1D02"]):
+        smu.configure_voltage_source(1e-8, nplc=0.1)
+        smu.write("smua.reset()")  # back to the 100 mA default limit
+        with pytest.raises(InstrumentError, match=r"refusing to turn the output on: .* limit 0\.1 A"):
+            smu.enable_output()
+        assert not bench.output_on("smu")

@@ -69,22 +69,36 @@ class Galvanostat:
 
     id = "fake"
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, e0: float = 3.0) -> None:
         self.clock, self.running, self.starts, self.pending = clock, False, [], []
-        self.q = 0.0
+        self.q, self.e0 = 0.0, e0
+        self.capacity_C: float | None = None
+        self.q_technique = 0.0
+        self.passed: list[float] = []
+        """|current| of every tick that passed current (A)."""
 
-    def start_galvanostatic(self, current_A, interval_s, max_time_s, v_min, v_max):
+    def start_galvanostatic(self, current_A, interval_s, max_time_s, v_min, v_max, *, capacity_C=None):
         self.running, self.current, self.t0 = True, current_A, self.clock.t
+        self.capacity_C, self.q_technique = capacity_C, 0.0
         self.starts.append((current_A, max_time_s, v_min, v_max))
 
     def start_ocp(self, interval_s, max_time_s):
         self.running, self.current, self.t0 = True, 0.0, self.clock.t
-        self.starts.append((0.0, max_time_s, None, None))
+        self.capacity_C = None
+        self.ocp_starts = getattr(self, "ocp_starts", 0) + 1
+
+    def potential(self) -> float:
+        return self.e0 + self.q * 1e10
 
     def tick(self, dt: float) -> None:
         if self.running:
             self.q += self.current * dt
-            self.pending.append(Sample(self.clock.t - self.t0, 3.0 + self.q * 1e10, self.current))
+            self.q_technique += self.current * dt
+            if self.current:
+                self.passed.append(abs(self.current))
+            self.pending.append(Sample(self.clock.t - self.t0, self.potential(), self.current))
+            if self.capacity_C is not None and abs(self.q_technique) >= self.capacity_C:
+                self.running = False  # the device's own capacity break
 
     def poll(self):
         out, self.pending = self.pending, []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from conftest import connect
 
@@ -138,3 +140,97 @@ def test_script_errors_are_reported_not_fatal(bench, visa):
     pstat.write("t")
     assert pstat.read().startswith("tes4")
     pstat.read()
+
+
+BREAK_SCRIPT = """e
+var p
+var c
+var t
+var n
+var b
+var pl
+var dp
+var tn
+store_var vmax {vmax} ab
+store_var n 0i ja
+store_var tn 0 eb
+store_var pl 0 ab
+set_pgstat_mode 6
+set_i 0
+cell_on
+timer_start
+meas_loop_cp p c {current} {interval} 1000
+  timer_get t
+  copy_var p dp
+  sub_var dp pl
+  store_var b 0i ja
+  if p > vmax
+    store_var b 1i ja
+  endif
+  if b > 0i
+    add_var n 1i
+    pck_start
+    pck_add t
+    pck_add p
+    pck_add n
+    pck_end
+  elseif t >= tn
+    add_var n 1i
+    pck_start
+    pck_add t
+    pck_add p
+    pck_add n
+    pck_end
+    add_var tn {record}
+  elseif dp > {dE}
+    add_var n 1i
+    pck_start
+    pck_add t
+    pck_add p
+    pck_add n
+    pck_end
+    copy_var p pl
+  endif
+  if b > 0i
+    breakloop
+  endif
+endloop
+on_finished:
+  cell_off
+
+"""
+
+
+def test_breaks_act_at_the_device_sample_that_crosses_and_cell_off_follows_at_once(fake_bench, visa):
+    """The fake cell rises ~0.9 V/s at 1 pA: checked every 2 ms on the device, the loop leaves at the first
+    sample above 3.5 V; the numbered packages come every 0.2 s, plus the breaking one. The cell is off from
+    that sample's time on, however late the interpreter thread runs at speed 1000."""
+    connect(visa(fake_bench, "matrix"), "1A01,1B04")
+    pstat = visa(fake_bench, "pstat")
+    script = BREAK_SCRIPT.format(vmax="3500m", current="1p", interval="2m", record="200m", dE="10")
+    pstat.write_raw(script.encode())
+    pk = _packages(_read_script(pstat))
+    times, potentials, numbers = ([row[i] for row in pk] for i in range(3))
+    assert numbers == list(range(1, len(pk) + 1))
+    assert 3.5 < potentials[-1] < 3.5 + 0.005  # one 2 ms device sample beyond, not one 0.2 s package
+    assert all(p <= 3.5 for p in potentials[:-1])
+    assert times[-2] - times[-3] == pytest.approx(0.2, abs=0.003)
+    drives = fake_bench.model.drives
+    start = next(d for d in drives if d[1:3] == ("current", 1e-12))
+    (t_end, mode, value, _), (t_off, off, _, _) = drives[-2:]
+    assert (mode, value, off) == ("current", 0.0, "open")
+    assert t_off == t_end  # cell_off acts at the breaking sample, not when the thread got there
+    k = (t_end - start[0]) / 0.002
+    assert k == pytest.approx(round(k), abs=1e-6)  # a nominal device sample time
+    assert t_end - start[0] == pytest.approx(times[-1], abs=0.02)
+
+
+def test_a_package_whenever_the_potential_moved_by_de(fake_bench, visa):
+    connect(visa(fake_bench, "matrix"), "1A01,1B04")
+    pstat = visa(fake_bench, "pstat")
+    script = BREAK_SCRIPT.format(vmax="3300m", current="1p", interval="2m", record="100", dE="20m")
+    pstat.write_raw(script.encode())
+    pk = _packages(_read_script(pstat))
+    steps = [b[1] - a[1] for a, b in itertools.pairwise(pk[1:])]
+    assert len(pk) >= 12  # 0.3 V in 20 mV steps, though the 100 s record period never came round
+    assert all(0.02 < s < 0.03 for s in steps[:-1])

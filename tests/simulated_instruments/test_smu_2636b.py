@@ -49,9 +49,10 @@ def test_errors_are_queued_never_answered(bench, visa):
     smu.write("smua.source.bogus = 1")
     smu.write("print(smua.measure.i(")
     smu.write("smua.source.limiti = 10")
-    assert smu.query("print(errorqueue.count)") == "3.00000e+00"
-    codes = [smu.query("print(errorqueue.next())").split("\t")[0] for _ in range(3)]
-    assert codes == ["-2.86000e+02", "-2.85000e+02", "1.10200e+03"]
+    smu.write("smua.source.limiti = 0")  # the manual's example of 1102 "Parameter too small"
+    assert smu.query("print(errorqueue.count)") == "4.00000e+00"
+    codes = [smu.query("print(errorqueue.next())").split("\t")[0] for _ in range(4)]
+    assert codes == ["-2.86000e+02", "-2.85000e+02", "1.10100e+03", "1.10200e+03"]
     assert smu.query("print(errorqueue.next())") == "0.00000e+00\tQueue Is Empty\t0.00000e+00\t0.00000e+00"
     assert smu.query("print(smua.source.limiti)") == "1.00000e-01"  # the bad value changed nothing
 

@@ -44,6 +44,23 @@ def test_cycling(limits):
         limits.check_cycling(1e-11, 3.9, 3.0)
 
 
+def test_a_sample_measured_during_a_run(limits):
+    assert limits.cycling_window_V == (2.4, 4.05) and limits.cycling_max_current_A == 1e-9
+    limits.check_sample(2.4, -1e-9)  # on the edges is inside
+    with pytest.raises(LimitError, match=r"^E = 2\.31 V is below the station window \[2\.4, 4\.05\] V "
+                                         r"\(station.yaml line \d+\)$"):
+        limits.check_sample(2.31, -1e-11)
+    with pytest.raises(LimitError, match=r"E = 4\.1 V is above"):
+        limits.check_sample(4.1, 1e-11)
+    with pytest.raises(LimitError, match=r"\|I\| = 1\.5e-09 A is above the cycling current limit 1e-09 A"):
+        limits.check_sample(3.0, -1.5e-9)
+    limits.check_sample(1.5, 1e-11, window_V=(1.41, 4.05))  # a pristine cell charging back into the window
+    with pytest.raises(LimitError, match=r"E = 1\.3 V is below 1\.41 V: outside the station window .* "
+                                         r"further out than where the cell started"):
+        limits.check_sample(1.3, 1e-11, window_V=(1.41, 4.05))
+    limits.check_sample(float("nan"), 0.0)  # an overloaded reading says nothing about the window
+
+
 def test_laser_and_stage(limits):
     limits.check_laser(0.5)
     with pytest.raises(LimitError, match=r"requested 1 mW laser power, device limit 0\.5 mW"):
@@ -61,3 +78,5 @@ def test_no_limit_configured_means_no_check():
     limits.check_laser(40)
     limits.check_stage(-1e6, 1e6)
     limits.check_cycling(1e-3, -5, 5)
+    limits.check_sample(-9.0, 1.0)
+    assert limits.cycling_window_V is None and limits.cycling_max_current_A is None
