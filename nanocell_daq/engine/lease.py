@@ -1,0 +1,236 @@
+"""One engine per station and one per run: leases in the store, heartbeats, and fencing.
+
+An engine takes the **station lease** (key: the station's instrument resources) before it opens any
+instrument, and the **run lease** (``run:<id>``) as soon as its run exists (``nanocell resume`` takes both
+before anything is opened or written). Each take-over bumps the lease's **fencing token**. While it runs, the
+engine refreshes a heartbeat about every second (``HEARTBEAT_S``, from its control-monitor thread) and checks
+its tokens before each command batch (each instrument call through the guard, at most every
+``FENCE_EVERY_S`` of wall time, and always before a step, a router switch or a safe-state action) and in the
+transaction of each writer flush. An engine that finds a token changed (it was stopped, fell silent for
+``STALE_AFTER_S`` and another engine took over) raises :class:`LeaseLost` and exits without touching an
+instrument or writing the run's data or status.
+
+A lease may be taken over when it is free, when its holder's heartbeat is older than ``STALE_AFTER_S``, or
+when its holder is a process of this host that no longer exists. Anything else is refused with
+:class:`LeaseHeld`, a one-line :class:`UserError` naming the holder (run, pid, host, heartbeat age).
+
+For a supervising process: :func:`release_dead_holder` frees the leases of an engine it saw die.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+import uuid
+from typing import Any
+
+from sqlalchemy import Connection
+
+from nanocell_daq.errors import UserError
+from nanocell_daq.storage import leases as rows
+from nanocell_daq.storage.leases import HEARTBEAT_S, STALE_AFTER_S, LeaseRow
+
+__all__ = [
+    "HEARTBEAT_S",
+    "STALE_AFTER_S",
+    "EngineLease",
+    "LeaseHeld",
+    "LeaseLost",
+    "release_dead_holder",
+    "station_key",
+]
+
+FENCE_EVERY_S = 0.25
+"""The engine re-reads its tokens at most this often (wall s) between the forced checks."""
+
+FINAL_WRITE_ATTEMPTS = 4
+"""Attempts at writing a run's final status (a locked database may free up)."""
+
+
+class LeaseHeld(UserError):
+    """Another live engine holds the station or the run."""
+
+
+class LeaseLost(BaseException):
+    """This engine's lease was taken over: it must stop at once without touching an instrument.
+
+    Not an Exception: no step's ``except Exception`` may swallow it."""
+
+
+def station_key(view: Any) -> str:
+    """The station's lease key: its instruments' VISA resources (two station files for one bench share it)."""
+    resources = sorted(str(inst.resource) for inst in view.config.instruments.values())
+    return "station:" + hashlib.sha256("\n".join(resources).encode()).hexdigest()[:32]
+
+
+def _may_take(row: LeaseRow | None, holder: str) -> bool:
+    if row is None or row.holder is None or row.holder == holder:
+        return True
+    return row.holder_gone() or row.age_s() > STALE_AFTER_S
+
+
+class EngineLease:
+    """The leases one engine process holds (station, then run), its heartbeat and its fencing checks."""
+
+    def __init__(self, store: Any, station: str, station_name: str = "the station") -> None:
+        self.store = store
+        self.station = station
+        self.station_name = station_name
+        self.holder = uuid.uuid4().hex
+        self.pid = os.getpid()
+        self.host = rows.this_host()
+        self.run_id: int | None = None
+        self.tokens: dict[str, int] = {}
+        self.state = "running"
+        self.lost: str | None = None
+        """Why this engine lost its lease (None while it holds it)."""
+        self._checked = time.monotonic()
+        self._verified = time.monotonic()
+        self._beat = 0.0
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_view(cls, store: Any, view: Any) -> EngineLease:
+        return cls(store, station_key(view), str(getattr(view, "path", None) or "the station"))
+
+    # --- taking -----------------------------------------------------------------------------------
+    def _take(self, key: str, run_id: int | None, what: str, hint: str) -> None:
+        engine = self.store._engine
+        for _ in range(3):  # a lost race is re-read once or twice: the winner is then named
+            with engine.connect() as conn:
+                seen = rows.read(conn, [key]).get(key)
+            if not _may_take(seen, self.holder):
+                assert seen is not None
+                raise LeaseHeld(f"{what} is in use by {seen.describe()}; {hint}")
+            token = rows.take(
+                engine,
+                key,
+                station=self.station,
+                run_id=run_id,
+                holder=self.holder,
+                pid=self.pid,
+                host=self.host,
+                seen=seen,
+            )
+            if token is not None:
+                self.tokens[key] = token
+                return
+        raise LeaseHeld(f"{what}: another engine is taking it at this moment; try again")
+
+    def acquire(self, run_id: int | None = None, db_label: str = "DB") -> None:
+        """Take the station lease, and the run lease of ``run_id`` (resume); LeaseHeld if a live engine
+        holds either (nothing taken then). Call before opening any instrument."""
+        self._take(
+            self.station,
+            run_id,
+            f"station {self.station_name}",
+            "wait for that run to end, or abort it with `nanocell control RUN abort --db DB`",
+        )
+        if run_id is not None:
+            try:
+                self.attach_run(run_id, db_label)
+            except BaseException:
+                self.release()
+                raise
+
+    def attach_run(self, run_id: int, db_label: str = "DB") -> None:
+        """Take the run lease of ``run_id`` (just created, or resumed) and name it on the station lease."""
+        self._take(
+            rows.run_key(run_id),
+            run_id,
+            f"run {run_id}",
+            f"an engine is still running it; use `nanocell control {run_id} abort --db {db_label}` "
+            f"first, or wait {STALE_AFTER_S:g} s after that engine stopped",
+        )
+        self.run_id = run_id
+        with self.store._engine.begin() as conn:
+            rows.set_run(conn, self.station, self.holder, self.tokens[self.station], run_id)
+
+    # --- holding ----------------------------------------------------------------------------------
+    def heartbeat(self, state: str | None = None, force: bool = False) -> bool:
+        """Refresh the heartbeat (at most every ``HEARTBEAT_S`` unless ``force``); False once lost."""
+        if state is not None:
+            self.state = state
+        if self.lost is not None:
+            return False
+        if not force and time.monotonic() - self._beat < HEARTBEAT_S:
+            return True
+        with self.store._engine.begin() as conn:
+            for key, token in self.tokens.items():
+                if not rows.beat(conn, key, self.holder, token, self.state):
+                    self._lose(conn, key)
+                    return False
+        self._beat = self._verified = time.monotonic()
+        return True
+
+    def _lose(self, conn: Connection, key: str) -> None:
+        now_row = rows.read(conn, [key]).get(key)
+        by = now_row.describe() if now_row is not None and now_row.holder is not None else "nobody (freed)"
+        with self._lock:
+            if self.lost is None:
+                self.lost = f"lease {key} was taken over by {by} while engine pid {self.pid} was silent"
+
+    def check(self, force: bool = False) -> None:
+        """Raise LeaseLost unless this engine still holds every lease with its token (a read of the store
+        at most every ``FENCE_EVERY_S`` unless ``force``)."""
+        if self.lost is not None:
+            raise LeaseLost(self.lost)
+        if not self.tokens:
+            return
+        t = time.monotonic()
+        if not force and t - self._checked < FENCE_EVERY_S:
+            return
+        self._checked = t
+        try:
+            with self.store._engine.connect() as conn:
+                self.fence(conn)
+        except LeaseLost:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a busy store: carry on only while recently verified
+            if time.monotonic() - self._verified > STALE_AFTER_S:
+                self.lost = f"cannot verify the lease for {STALE_AFTER_S:g} s: {exc}"
+                raise LeaseLost(self.lost) from None
+            return
+        self._verified = time.monotonic()
+
+    def fence(self, conn: Connection) -> None:
+        """Raise LeaseLost if, read on ``conn`` (e.g. inside a writer's transaction), a token changed."""
+        if self.lost is not None:
+            raise LeaseLost(self.lost)
+        found = rows.read(conn, list(self.tokens))
+        for key, token in self.tokens.items():
+            row = found.get(key)
+            if row is None or row.holder != self.holder or row.token != token:
+                self._lose(conn, key)
+                raise LeaseLost(self.lost)
+
+    def holds_run(self) -> bool:
+        """Whether this engine still holds its run lease (read now)."""
+        if self.run_id is None:
+            return False
+        key = rows.run_key(self.run_id)
+        with self.store._engine.connect() as conn:
+            row = rows.read(conn, [key]).get(key)
+        return row is not None and row.holder == self.holder and row.token == self.tokens.get(key)
+
+    def release(self) -> None:
+        """Free every lease this engine still holds (best effort; never raises)."""
+        for key, token in list(self.tokens.items()):
+            try:
+                with self.store._engine.begin() as conn:
+                    rows.release(conn, key, self.holder, token)
+            except Exception:  # noqa: BLE001 - an unwritable store: readers see the holder gone instead
+                pass
+        self.tokens.clear()
+
+
+def release_dead_holder(store: Any, run_id: int, pid: int, host: str) -> bool:
+    """Free the leases held for run ``run_id`` by engine process ``pid`` on ``host`` (for a supervisor that
+    saw that engine die and made the bench safe). Leases taken over since by another engine are kept.
+
+    Returns True if a lease was freed. The run's status is not changed here (the caller marks it).
+    """
+    with store._engine.begin() as conn:
+        return rows.release_of_process(conn, run_id, pid, host) > 0
