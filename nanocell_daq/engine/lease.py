@@ -45,9 +45,6 @@ __all__ = [
 FENCE_EVERY_S = 0.25
 """The engine re-reads its tokens at most this often (wall s) between the forced checks."""
 
-FINAL_WRITE_ATTEMPTS = 4
-"""Attempts at writing a run's final status (a locked database may free up)."""
-
 
 class LeaseHeld(UserError):
     """Another live engine holds the station or the run."""

@@ -23,7 +23,7 @@ from nanocell_daq.engine.context import EngineStepContext, digest
 from nanocell_daq.engine.control import ControlMonitor, RunControl, SignalHandlers
 from nanocell_daq.engine.eta import EtaModel
 from nanocell_daq.engine.guard import Instruments
-from nanocell_daq.engine.lease import FINAL_WRITE_ATTEMPTS, EngineLease, LeaseLost
+from nanocell_daq.engine.lease import EngineLease, LeaseLost
 from nanocell_daq.engine.plan import Plan, PlanItem
 from nanocell_daq.engine.protocol import with_parameters
 from nanocell_daq.engine.safety import all_safe, outputs_off
@@ -31,6 +31,12 @@ from nanocell_daq.engine.station_io import OpenStation
 from procedures.context import StepAborted, StepFault
 
 ProgressCallback = Callable[[str, float, float | None], None]
+
+FINAL_WRITE_ATTEMPTS = 4
+"""Attempts at storing a run's final status (a locked database may free up)."""
+
+FINAL_WRITE_RETRY_S = 0.5
+"""Wait before the second attempt (doubled before each further one)."""
 
 
 @dataclass
@@ -369,7 +375,8 @@ class Engine:
                 return status, reason
             except Exception as exc:  # noqa: BLE001 - a locked or full store: try again, then say so
                 last = exc
-                time.sleep(0.5 * 2**attempt)
+                if attempt + 1 < FINAL_WRITE_ATTEMPTS:
+                    time.sleep(FINAL_WRITE_RETRY_S * 2**attempt)
         why = f"the final status ({status}) could not be stored: {type(last).__name__}: {last}"
         if self.on_log:
             self.on_log("error", why)
