@@ -93,14 +93,19 @@ class EngineLease:
         return cls(store, station_key(view), str(getattr(view, "path", None) or "the station"))
 
     # --- taking -----------------------------------------------------------------------------------
-    def _take(self, key: str, run_id: int | None, what: str, hint: str) -> None:
+    def _take(self, key: str, run_id: int | None, what: str, db_label: str) -> None:
         engine = self.store._engine
         for _ in range(3):  # a lost race is re-read once or twice: the winner is then named
             with engine.connect() as conn:
                 seen = rows.read(conn, [key]).get(key)
             if not _may_take(seen, self.holder):
                 assert seen is not None
-                raise LeaseHeld(f"{what} is in use by {seen.describe()}; {hint}")
+                held = seen.run_id if seen.run_id is not None else "RUN"
+                raise LeaseHeld(
+                    f"{what} is in use by {seen.describe()}; wait for it to end, or stop it with "
+                    f"`nanocell control {held} abort --db {db_label}` (an engine silent for "
+                    f"{STALE_AFTER_S:g} s may be taken over)"
+                )
             token = rows.take(
                 engine,
                 key,
@@ -117,31 +122,28 @@ class EngineLease:
         raise LeaseHeld(f"{what}: another engine is taking it at this moment; try again")
 
     def acquire(self, run_id: int | None = None, db_label: str = "DB") -> None:
-        """Take the station lease, and the run lease of ``run_id`` (resume); LeaseHeld if a live engine
-        holds either (nothing taken then). Call before opening any instrument."""
-        self._take(
-            self.station,
-            run_id,
-            f"station {self.station_name}",
-            "wait for that run to end, or abort it with `nanocell control RUN abort --db DB`",
-        )
-        if run_id is not None:
-            try:
-                self.attach_run(run_id, db_label)
-            except BaseException:
-                self.release()
-                raise
+        """Take the run lease of ``run_id`` (resume) and the station lease; LeaseHeld if a live engine holds
+        either (nothing taken then). Call before opening any instrument or writing anything."""
+        try:
+            if run_id is not None:
+                self._take_run(run_id, db_label)
+            self._take(self.station, run_id, f"station {self.station_name}", db_label)
+            if run_id is not None:
+                self._name_run(run_id)
+        except BaseException:
+            self.release()
+            raise
 
     def attach_run(self, run_id: int, db_label: str = "DB") -> None:
-        """Take the run lease of ``run_id`` (just created, or resumed) and name it on the station lease."""
-        self._take(
-            rows.run_key(run_id),
-            run_id,
-            f"run {run_id}",
-            f"an engine is still running it; use `nanocell control {run_id} abort --db {db_label}` "
-            f"first, or wait {STALE_AFTER_S:g} s after that engine stopped",
-        )
+        """Take the run lease of a run just created, and name it on the station lease."""
+        self._take_run(run_id, db_label)
+        self._name_run(run_id)
+
+    def _take_run(self, run_id: int, db_label: str) -> None:
+        self._take(rows.run_key(run_id), run_id, f"run {run_id}", db_label)
         self.run_id = run_id
+
+    def _name_run(self, run_id: int) -> None:
         with self.store._engine.begin() as conn:
             rows.set_run(conn, self.station, self.holder, self.tokens[self.station], run_id)
 
@@ -164,7 +166,8 @@ class EngineLease:
 
     def _lose(self, conn: Connection, key: str) -> None:
         now_row = rows.read(conn, [key]).get(key)
-        by = now_row.describe() if now_row is not None and now_row.holder is not None else "nobody (freed)"
+        held = now_row is not None and now_row.holder is not None
+        by = now_row.describe() if held else "another engine (free again now)"
         with self._lock:
             if self.lost is None:
                 self.lost = f"lease {key} was taken over by {by} while engine pid {self.pid} was silent"
