@@ -39,6 +39,11 @@ FINAL_WRITE_RETRY_S = 0.5
 """Wait before the second attempt (doubled before each further one)."""
 
 
+def _first_line(exc: BaseException | None) -> str:
+    """An error's first line (SQLAlchemy appends a "Background on this error" line)."""
+    return (str(exc).strip().splitlines() or [""])[0]
+
+
 @dataclass
 class StepOutcome:
     item: PlanItem
@@ -352,7 +357,7 @@ class Engine:
         except Exception as exc:  # noqa: BLE001 - storage is critical: the run fails
             if self.lease is not None and self.lease.lost is not None:
                 return self._finish_fenced(monitor, self.lease.lost)
-            status, reason = "failed", f"store write failed: {exc}"
+            status, reason = "failed", f"store write failed: {_first_line(exc)}"
         self._label = status
         self._lanes.clear()
         self._pending = []
@@ -377,7 +382,7 @@ class Engine:
                 last = exc
                 if attempt + 1 < FINAL_WRITE_ATTEMPTS:
                     time.sleep(FINAL_WRITE_RETRY_S * 2**attempt)
-        why = f"the final status ({status}) could not be stored: {type(last).__name__}: {last}"
+        why = f"the final status ({status}) could not be stored: {type(last).__name__}: {_first_line(last)}"
         if self.on_log:
             self.on_log("error", why)
         return "failed", (f"{reason}; " if reason else "") + why
