@@ -189,17 +189,18 @@ def release_of_process(conn: Connection, run_id: int, pid: int, host: str) -> in
 @dataclass(frozen=True)
 class Liveness:
     """What a reader shows for a run: its stored status, or for a run marked running ``running``,
-    ``paused``, ``stale`` or ``dead``; with the engine's pid and host while it holds the run's lease."""
+    ``paused``, ``stale`` or ``dead``; with the engine's pid and host while one holds the run's lease."""
 
     state: str
     engine_pid: int | None = None
     host: str | None = None
     heartbeat_age_s: float | None = None
+    free: bool = True
+    """No live engine holds the run's lease (a resume would not have to take it from anyone)."""
 
     @property
     def lease_free(self) -> bool:
-        """No live engine holds the run: ``nanocell resume`` will take it (``dead`` or not running)."""
-        return self.state not in ("running", "paused", "stale")
+        return self.free
 
 
 def classify(
@@ -207,32 +208,30 @@ def classify(
 ) -> Liveness:
     """Liveness of a run with stored ``status`` whose run lease is ``lease`` (None: none taken)."""
     at = at or now()
+    held = lease is not None and lease.holder is not None and not lease.holder_gone(at)
     if status != "running":
-        return Liveness(status)
+        return Liveness(status, free=not held)
     if lease is None or lease.holder is None:
         # an engine takes its run's lease right after creating the run; a run marked running without a held
         # lease had an engine that ended without writing the run's status (an unwritable store, a crash)
         young = lease is None and (at - started).total_seconds() < STALE_AFTER_S
-        return Liveness("running" if young else "dead")
+        return Liveness("running", free=False) if young else Liveness("dead")
     age = lease.age_s(at)
-    shown = Liveness("dead", lease.pid, lease.host, age)
-    if lease.holder_gone(at):
-        return shown
+    if not held:
+        return Liveness("dead", lease.pid, lease.host, age)
     if age > STALE_AFTER_S:
-        return Liveness("stale", lease.pid, lease.host, age)
-    return Liveness(
-        lease.state if lease.state in ("running", "paused") else "running", lease.pid, lease.host, age
-    )
+        return Liveness("stale", lease.pid, lease.host, age, free=False)
+    state = lease.state if lease.state in ("running", "paused") else "running"
+    return Liveness(state, lease.pid, lease.host, age, free=False)
 
 
 def liveness(store: Any, runs: list[Any] | None = None) -> dict[int, Liveness]:
     """Liveness of every run of ``store`` (or of ``runs``: objects with id, status, started) by run id."""
     runs = store.runs() if runs is None else runs
-    running = [r.id for r in runs if r.status == "running"]
     leases: dict[int, LeaseRow] = {}
-    if running:
+    if runs:
         with store._engine.connect() as conn:
-            leases = run_leases(conn, running)
+            leases = run_leases(conn, [r.id for r in runs] if len(runs) <= 500 else None)
     at = now()
     return {r.id: classify(r.status, r.started, leases.get(r.id), at) for r in runs}
 
