@@ -119,7 +119,7 @@ def test_sigstop_past_the_stale_threshold_resume_takes_over_and_the_woken_engine
     assert shown["status"] == "completed" and "engine_pid" not in shown
 
 
-def test_runs_never_shows_a_killed_engine_running(tmp_path, capsys):
+def test_runs_shows_a_live_engine_running_then_paused_and_a_killed_one_dead_never_running(tmp_path, capsys):
     with benchkit.cli_run_in_step(tmp_path, PROTOCOL, "charge") as cli:
         (shown,) = _runs_json(cli.db, capsys)
         assert (shown["status"], shown["engine_pid"], shown["host"]) == (
@@ -127,6 +127,9 @@ def test_runs_never_shows_a_killed_engine_running(tmp_path, capsys):
             cli.proc.pid,
             socket.gethostname(),
         )
+        assert main(["control", str(cli.run_id), "pause", "--db", str(cli.db)]) == 0
+        capsys.readouterr()
+        assert benchkit.wait_until(lambda: _runs_json(cli.db, capsys)[0]["status"] == "paused", timeout=30)
         cli.proc.send_signal(signal.SIGKILL)
         cli.proc.communicate(timeout=10)
         (shown,) = _runs_json(cli.db, capsys)
