@@ -87,6 +87,8 @@ class EngineLease:
         self._verified = time.monotonic()
         self._beat = 0.0
         self._lock = threading.Lock()
+        self._beating: threading.Thread | None = None
+        self._stop_beating = threading.Event()
 
     @classmethod
     def for_view(cls, store: Any, view: Any) -> EngineLease:
@@ -133,6 +135,7 @@ class EngineLease:
         except BaseException:
             self.release()
             raise
+        self.start_beating()
 
     def attach_run(self, run_id: int, db_label: str = "DB") -> None:
         """Take the run lease of a run just created, and name it on the station lease."""
@@ -148,6 +151,30 @@ class EngineLease:
             rows.set_run(conn, self.station, self.holder, self.tokens[self.station], run_id)
 
     # --- holding ----------------------------------------------------------------------------------
+    def start_beating(self) -> None:
+        """Refresh the heartbeat every ``HEARTBEAT_S`` from a thread of this process, from the moment the
+        lease is taken (opening a station may take a while) until ``release``. The engine sets ``state``."""
+        if self._beating is not None:
+            return
+        self._stop_beating.clear()
+        self._beating = threading.Thread(target=self._beat_loop, name="lease-heartbeat", daemon=True)
+        self._beating.start()
+
+    def stop_beating(self) -> None:
+        """Stop the heartbeat thread (as a stopped or hung process would)."""
+        self._stop_beating.set()
+        thread, self._beating = self._beating, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10)
+
+    def _beat_loop(self) -> None:
+        while not self._stop_beating.wait(HEARTBEAT_S):
+            try:
+                if not self.heartbeat(force=True):
+                    return  # lost: ``lost`` says why; the engine stops at its next check
+            except Exception:  # noqa: BLE001 - a busy or full store: readers see the heartbeat age
+                continue
+
     def heartbeat(self, state: str | None = None, force: bool = False) -> bool:
         """Refresh the heartbeat (at most every ``HEARTBEAT_S`` unless ``force``); False once lost."""
         if state is not None:
@@ -216,7 +243,8 @@ class EngineLease:
         return row is not None and row.holder == self.holder and row.token == self.tokens.get(key)
 
     def release(self) -> None:
-        """Free every lease this engine still holds (best effort; never raises)."""
+        """Stop the heartbeat and free every lease this engine still holds (best effort; never raises)."""
+        self.stop_beating()
         for key, token in list(self.tokens.items()):
             try:
                 with self.store._engine.begin() as conn:

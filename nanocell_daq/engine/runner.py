@@ -127,11 +127,13 @@ class Engine:
             self.lease.check(force)
 
     def _tick(self) -> None:
-        """The monitor thread's beat (~0.5 s): heartbeat, then progress (neither once the lease is lost)."""
-        state = "paused" if self.control.paused else "running"
-        if self.lease is not None and not self.lease.heartbeat(state):
-            self.control.request_abort(f"lease lost: {self.lease.lost}")  # wakes a sleeping step
-            return
+        """The monitor thread's tick (~0.5 s): the state the lease's heartbeat shows, then progress (not
+        once the lease is lost: then a sleeping step is woken to stop)."""
+        if self.lease is not None:
+            self.lease.state = "paused" if self.control.paused else "running"
+            if self.lease.lost is not None:
+                self.control.request_abort(f"lease lost: {self.lease.lost}")
+                return
         self._report_progress()
 
     # --- services for steps -------------------------------------------------------------------------

@@ -16,11 +16,20 @@ from sqlalchemy import update
 
 from nanocell_daq.engine.lease import EngineLease, LeaseHeld, LeaseLost, release_dead_holder, station_key
 from nanocell_daq.storage import Store
-from nanocell_daq.storage.leases import DEAD_AFTER_S, STALE_AFTER_S, liveness
+from nanocell_daq.storage.leases import DEAD_AFTER_S, STALE_AFTER_S, Liveness, liveness
 from nanocell_daq.storage.schema import Lease
 from nanocell_daq.storage.writer import StoreWriteError
+from tests.engine.benchkit import wait_until
 
 STATION = "station:test-bench"
+
+BEAT = EngineLease.start_beating
+
+
+@pytest.fixture(autouse=True)
+def silent_engines(monkeypatch):  # type: ignore[no-untyped-def]
+    """Leases here do not beat on their own: each test plays the engine's heartbeat (or its silence)."""
+    monkeypatch.setattr(EngineLease, "start_beating", lambda self: None)
 
 
 @pytest.fixture
@@ -232,6 +241,22 @@ def test_release_dead_holder_frees_only_that_process_leases(db: Path) -> None:
         taker.acquire(run_id)  # both leases were free
         assert release_dead_holder(store, run_id, lease.pid, host) is False  # the new holder keeps them
         assert liveness(store)[run_id].engine_pid == taker.pid
+
+
+def test_the_heartbeat_thread_keeps_a_held_lease_fresh_until_release(db: Path) -> None:
+    with Store.open(db) as store:
+        run_id = store.create_run("p")
+        lease = EngineLease(store, STATION)
+        lease.acquire(run_id)
+        _age(store, f"run:{run_id}", STALE_AFTER_S + 1)
+        assert liveness(store)[run_id].state == "stale"
+        lease.state = "paused"
+        BEAT(lease)
+        assert wait_until(lambda: liveness(store)[run_id].state == "paused", timeout=10)
+        lease.release()
+        assert lease._beating is None
+        store.finish_run(run_id, "completed")
+        assert liveness(store)[run_id] == Liveness("completed")
 
 
 def test_station_key_is_the_set_of_instrument_resources(station) -> None:  # type: ignore[no-untyped-def]

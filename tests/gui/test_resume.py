@@ -62,6 +62,7 @@ def _engine_of(store, run_id: int) -> EngineLease:  # type: ignore[no-untyped-de
     """A live engine (this process) holding ``run_id``'s lease, heartbeat fresh."""
     lease = EngineLease(store, f"station:gui-test-{run_id}")
     lease.acquire(run_id)
+    lease.stop_beating()  # the test plays its heartbeat (and its silence)
     return lease
 
 
