@@ -168,7 +168,10 @@ class Writer:
                     if stop:
                         return
         except BaseException as exc:
-            log.exception("store writer failed; data of the current batch are not stored")
+            if isinstance(exc, Exception):
+                log.exception("store writer failed; data of the current batch are not stored")
+            else:  # e.g. an engine's fence (its lease was taken over): the batch is refused on purpose
+                log.error("store writer stopped: %s; data of the current batch are not stored", exc)
             with self._cond:
                 self._dead = exc
                 self._cond.notify_all()

@@ -144,6 +144,12 @@ def test_progress_bar_text_per_status() -> None:
     assert len(progress_view("failed", "x" * 500, None).text) < 110
     assert progress_view("running", None, None).text == "waiting for progress…"
     assert progress_view("running", None, _progress(0.5)).text == "50%  ·  ETA 00:02:00"
+    # a run marked running whose engine is paused, silent or gone: never shown as running
+    assert progress_view("paused", None, _progress(0.5)).text.startswith("paused at 50% — every output off")
+    stale = progress_view("stale", None, _progress(0.5)).text
+    assert stale == "stale at 50% — its engine is silent; wait, or abort it"
+    dead = progress_view("dead", None, _progress(0.25))
+    assert (dead.text, dead.fraction) == ("dead at 25% — its engine is gone; resume the run", 0.25)
 
 
 # -- widgets ------------------------------------------------------------------------------------------
