@@ -197,7 +197,9 @@ class EngineLease:
         by = now_row.describe() if held else "another engine (free again now)"
         with self._lock:
             if self.lost is None:
-                self.lost = f"lease {key} was taken over by {by} while engine pid {self.pid} was silent"
+                what = f"station {self.station_name}" if key == self.station else key.replace(":", " ")
+                what = f"the lease of {what}"
+                self.lost = f"{what} was taken over by {by} while engine pid {self.pid} was silent"
 
     def check(self, force: bool = False) -> None:
         """Raise LeaseLost unless this engine still holds every lease with its token (a read of the store
