@@ -17,8 +17,6 @@ from nanocell_daq.storage import Store
 from nanocell_daq.storage.leases import STALE_AFTER_S
 from tests.engine import benchkit
 
-pytestmark = pytest.mark.slow
-
 PROTOCOL = """\
 protocol: lease test
 parameters: {current_A: 1.0e-12}
@@ -70,6 +68,7 @@ def test_a_second_run_on_a_leased_station_is_refused_naming_the_holder(tmp_path,
         assert abs(q[-1]) / 3600 == pytest.approx(0.4 * nominal, rel=0.1)  # a normal, full charge
 
 
+@pytest.mark.slow  # waits out the stale threshold, then a whole resumed run
 def test_sigstop_past_the_stale_threshold_resume_takes_over_and_the_woken_engine_touches_nothing(
     tmp_path, capsys
 ):
