@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import typer
 
@@ -31,13 +32,27 @@ def runs(
     db: str = typer.Option(..., "--db", help=DB_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table."),
 ) -> None:
-    """List the runs in a database: id, started, status, device, protocol, number of steps."""
+    """List the runs in a database: id, started, status, device, protocol, number of steps.
+
+    A run marked running shows its engine's liveness: running, paused, stale (silent for a few seconds)
+    or dead; ``--json`` adds ``stored_status`` and, while an engine holds the run, ``engine_pid`` and
+    ``host``."""
     from nanocell_daq.storage import Store
+    from nanocell_daq.storage.leases import liveness
 
     with Store.open(db, create=False) as store:
         summaries = store.runs()
+        live = liveness(store, summaries)
     if as_json:
-        typer.echo(json.dumps([s.as_json() for s in summaries], indent=1))
+        out = []
+        for s in summaries:
+            row, lv = s.as_json(), live[s.id]
+            row.update(status=lv.state, stored_status=s.status)
+            if lv.engine_pid is not None:
+                age = round(lv.heartbeat_age_s, 1)
+                row.update(engine_pid=lv.engine_pid, host=lv.host, heartbeat_age_s=age)
+            out.append(row)
+        typer.echo(json.dumps(out, indent=1))
         return
     from rich.console import Console
     from rich.table import Table
@@ -49,10 +64,17 @@ def runs(
     table.add_column("steps", justify="right")
     for s in summaries:
         started = s.started.strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(str(s.id), started, s.status, s.device or "-", s.protocol_name, str(s.n_steps))
+        status = _shown(live[s.id])
+        table.add_row(str(s.id), started, status, s.device or "-", s.protocol_name, str(s.n_steps))
     Console(width=max(100, Console().width)).print(table)
     if not summaries:
         typer.echo("no runs yet")
+
+
+def _shown(lv: Any) -> str:
+    if lv.engine_pid is None:
+        return str(lv.state)
+    return f"{lv.state} (pid {lv.engine_pid} on {lv.host}, {lv.heartbeat_age_s:.0f} s)"
 
 
 @bench_app.command("storage")

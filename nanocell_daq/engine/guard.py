@@ -95,7 +95,10 @@ class Guarded:
     (parallel lanes and the safety code share instruments), and any driver/VISA error becomes an
     :class:`InstrumentFault` naming the instrument and the call."""
 
-    def __init__(self, obj: Any, lock: threading.RLock, name: str) -> None:
+    def __init__(
+        self, obj: Any, lock: threading.RLock, name: str, fence: Callable[[], None] | None = None
+    ) -> None:
+        object.__setattr__(self, "_fence", fence)
         object.__setattr__(self, "_obj", obj)
         object.__setattr__(self, "_lock", lock)
         object.__setattr__(self, "_name", name)
@@ -120,6 +123,8 @@ class Guarded:
         return guarded
 
     def __getattr__(self, attr: str) -> Any:
+        if self._fence is not None:  # the engine still holds its lease (raises LeaseLost if not)
+            self._fence()
         with self._lock:
             try:
                 value = getattr(self._obj, attr)
@@ -140,6 +145,8 @@ class Guarded:
             return reconnect(self._obj)
 
     def __setattr__(self, attr: str, value: Any) -> None:
+        if self._fence is not None:
+            self._fence()
         with self._lock:
             try:
                 setattr(self._obj, attr, value)
@@ -150,15 +157,20 @@ class Guarded:
 
 
 class Instruments:
-    """The station's role objects, guarded; one lock per physical instrument (roles may share one)."""
+    """The station's role objects, guarded; one lock per physical instrument (roles may share one).
 
-    def __init__(self, roles: dict[str, Any], names: dict[str, str]) -> None:
+    ``fence`` (if given) runs before every instrument call, property read or write: the engine's lease check.
+    """
+
+    def __init__(
+        self, roles: dict[str, Any], names: dict[str, str], fence: Callable[[], None] | None = None
+    ) -> None:
         locks: dict[int, threading.RLock] = {}
         self.raw = dict(roles)
         self.guarded: dict[str, Guarded] = {}
         for role, obj in roles.items():
             lock = locks.setdefault(id(obj), threading.RLock())
-            self.guarded[role] = Guarded(obj, lock, names.get(role, role))
+            self.guarded[role] = Guarded(obj, lock, names.get(role, role), fence)
 
     def role(self, name: str) -> Any:
         try:

@@ -6,7 +6,6 @@ passed (from the stored points of every earlier attempt), and its time limit min
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from nanocell_daq.engine.lease import EngineLease
 from nanocell_daq.engine.plan import Plan, PlanItem, expand
 from nanocell_daq.engine.protocol import StepSpec, Where, parse_protocol
 from nanocell_daq.engine.runner import Engine, ProgressCallback, RunResult
@@ -25,9 +25,6 @@ from procedures import GalvanostaticStep, OCVRest
 
 RECHECK_S = 30.0
 """OCV re-check before the rest of a resumed run (engine s)."""
-
-ALIVE_S = 2.0
-"""A running run whose progress was updated this recently (s) has a live engine: never drive it twice."""
 
 _DONE_FRACTION = 0.01
 """A galvanostatic step with less than this fraction of its capacity left counts as done."""
@@ -64,20 +61,16 @@ def _galvanostatic_rest(
     return over
 
 
-def prepare_resume(store: Any, run_id: int, station: str | Path | None = None) -> tuple[Plan, dict[str, Any]]:
-    """Rebuild the run's plan from its stored protocol and station; return it with the Engine arguments."""
+def prepare_resume(
+    store: Any, run_id: int, station: str | Path | None = None, db_label: str | None = None
+) -> tuple[Plan, dict[str, Any]]:
+    """Rebuild the run's plan from its stored protocol and station; return it with the Engine arguments.
+
+    Takes the station's and the run's leases (``kw["lease"]``) before anything is written: LeaseHeld while
+    another engine's heartbeat is fresh (a stopped engine that wakes after this finds its lease gone)."""
     info = store.run(run_id)
     if info.status == "completed":
         raise UserError(f"run {run_id} is already completed: nothing to resume")
-    if info.status == "running":
-        progress = store.progress(run_id)
-        if progress is not None:
-            age = (dt.datetime.now(dt.UTC) - progress.updated).total_seconds()
-            if age < ALIVE_S:
-                raise UserError(
-                    f"run {run_id} looks alive (progress updated {age:.1f} s ago): an engine is still "
-                    f"running it; use `nanocell control {run_id} abort` first"
-                )
     if station is not None:
         view = StationView.from_file(station)
     else:
@@ -89,6 +82,18 @@ def prepare_resume(store: Any, run_id: int, station: str | Path | None = None) -
         )
     proto = parse_protocol(info.protocol_text, f"run {run_id} protocol")
     plan = expand(proto, view)
+    lease = EngineLease.for_view(store, view)
+    lease.acquire(run_id, db_label or "DB")
+    try:
+        return plan, _resume_arguments(store, run_id, plan, view, lease)
+    except BaseException:
+        lease.release()
+        raise
+
+
+def _resume_arguments(
+    store: Any, run_id: int, plan: Plan, view: StationView, lease: EngineLease
+) -> dict[str, Any]:
     attempts = _attempts(store, run_id)
     skip: set[int] = set()
     overrides: dict[int, dict[str, Any]] = {}
@@ -126,7 +131,8 @@ def prepare_resume(store: Any, run_id: int, station: str | Path | None = None) -
                 wirings=["cycling"],
             )
         )
-    return plan, {
+    return {
+        "lease": lease,
         "run_id": run_id,
         "skip": skip,
         "overrides": overrides,
@@ -146,8 +152,12 @@ def resume_run(
     db_label: str | None = None,
 ) -> RunResult:
     """Continue run ``run_id`` on ``station`` (default: the stored snapshot's file content)."""
-    plan, kw = prepare_resume(store, run_id, station)
-    opened = open_station(plan.station)  # a driver aborts a technique the killed engine left running
+    plan, kw = prepare_resume(store, run_id, station, db_label)
+    try:
+        opened = open_station(plan.station)  # a driver aborts a technique the killed engine left running
+    except BaseException:
+        kw["lease"].release()
+        raise
     try:
         for note in recovery_notes(opened):
             store.log_event(run_id, "warning", f"resume: {note}")
@@ -165,4 +175,5 @@ def resume_run(
         )
         return engine.run()
     finally:
+        kw["lease"].release()
         opened.close()

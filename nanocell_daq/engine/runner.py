@@ -6,6 +6,7 @@ per step (lane); a monitor thread polls the store's control table and updates pr
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -22,6 +23,7 @@ from nanocell_daq.engine.context import EngineStepContext, digest
 from nanocell_daq.engine.control import ControlMonitor, RunControl, SignalHandlers
 from nanocell_daq.engine.eta import EtaModel
 from nanocell_daq.engine.guard import Instruments
+from nanocell_daq.engine.lease import EngineLease, LeaseLost
 from nanocell_daq.engine.plan import Plan, PlanItem
 from nanocell_daq.engine.protocol import with_parameters
 from nanocell_daq.engine.safety import all_safe, outputs_off
@@ -29,6 +31,17 @@ from nanocell_daq.engine.station_io import OpenStation
 from procedures.context import StepAborted, StepFault
 
 ProgressCallback = Callable[[str, float, float | None], None]
+
+FINAL_WRITE_ATTEMPTS = 4
+"""Attempts at storing a run's final status (a locked database may free up)."""
+
+FINAL_WRITE_RETRY_S = 0.5
+"""Wait before the second attempt (doubled before each further one)."""
+
+
+def _first_line(exc: BaseException | None) -> str:
+    """An error's first line (SQLAlchemy appends a "Background on this error" line)."""
+    return (str(exc).strip().splitlines() or [""])[0]
 
 
 @dataclass
@@ -54,7 +67,8 @@ class Engine:
     For a resumed run pass ``run_id`` (existing run), ``skip`` (plan indices already done), ``overrides``
     (plan index -> parameter changes, e.g. the remaining capacity), ``prelude`` (items run first, e.g. an
     OCV re-check) and ``clock_start`` (the stored time axis continues). ``db_label`` names the database in
-    the hint printed on a pause.
+    the hint printed on a pause. ``lease`` (taken by the caller before the station was opened) is checked
+    before every command batch and write; the engine takes its run's lease and releases both at the end.
     """
 
     def __init__(
@@ -73,8 +87,10 @@ class Engine:
         on_log: Callable[[str, str], None] | None = None,
         flush_interval: float = 0.5,
         db_label: str | None = None,
+        lease: EngineLease | None = None,
     ) -> None:
         self.plan, self.opened, self.store = plan, opened, store
+        self.lease = lease
         self.view = plan.station
         self.operator = operator
         self.run_id = run_id  # type: ignore[assignment]
@@ -85,7 +101,7 @@ class Engine:
         self.on_progress, self.on_log = on_progress, on_log
         self.flush_interval = flush_interval
         self.control = RunControl()
-        self.instruments = Instruments(opened.roles, opened.names)
+        self.instruments = Instruments(opened.roles, opened.names, self._fence if lease is not None else None)
         self.writer: Any = None
         self._route_lock = threading.RLock()
         self._safe_lock = threading.Lock()
@@ -103,6 +119,22 @@ class Engine:
         """The pause (RunControl.pause_count) for which every output was turned off."""
         self.db_label = db_label
         self.outcomes: list[StepOutcome] = []
+
+    # --- the lease ------------------------------------------------------------------------------------
+    def _fence(self, force: bool = False) -> None:
+        """LeaseLost unless this engine still holds its leases (before each command batch)."""
+        if self.lease is not None:
+            self.lease.check(force)
+
+    def _tick(self) -> None:
+        """The monitor thread's tick (~0.5 s): the state the lease's heartbeat shows, then progress (not
+        once the lease is lost: then a sleeping step is woken to stop)."""
+        if self.lease is not None:
+            self.lease.state = "paused" if self.control.paused else "running"
+            if self.lease.lost is not None:
+                self.control.request_abort(f"lease lost: {self.lease.lost}")
+                return
+        self._report_progress()
 
     # --- services for steps -------------------------------------------------------------------------
     def log(self, level: str, message: str, step_id: int | None = None) -> None:
@@ -131,6 +163,7 @@ class Engine:
     def route(self, wiring: str) -> None:
         """Connect ``wiring``: every output off, break-before-make, channels read back."""
         with self._route_lock:
+            self._fence(force=True)
             if self._wiring == wiring:
                 return
             if self._group_wiring is not None:
@@ -164,6 +197,7 @@ class Engine:
         with self._safe_lock:
             if not control.paused or self._made_safe_for_pause == control.pause_count:
                 return
+            self._fence(force=True)
             failures = outputs_off(self.instruments)
             control.safe_generation += 1
             self._made_safe_for_pause = control.pause_count
@@ -242,19 +276,27 @@ class Engine:
         )
 
     def run(self) -> RunResult:
-        if self.run_id is None:
-            self._create_run()
-        else:
-            self._next_index = 1 + max((s.index for s in self.store.steps(self.run_id)), default=-1)
-        self.writer = self.store.writer(self.flush_interval)
-        monitor = ControlMonitor(
-            self.store, self.run_id, self.control, tick=self._report_progress, log=self.log
-        )
+        try:
+            if self.run_id is None:
+                self._create_run()
+                if self.lease is not None:
+                    self._attach_lease()
+            else:
+                self._next_index = 1 + max((s.index for s in self.store.steps(self.run_id)), default=-1)
+            fence = self.lease.fence if self.lease is not None else None
+            self.writer = self.store.writer(self.flush_interval, fence=fence)
+        except BaseException:
+            if self.lease is not None:
+                self.lease.release()
+            raise
+        monitor = ControlMonitor(self.store, self.run_id, self.control, tick=self._tick, log=self.log)
         status, reason = "completed", None
         with SignalHandlers(self.control):
             monitor.start()
             try:
                 status, reason = self._run_all()
+            except LeaseLost as exc:
+                status, reason = "interrupted", str(exc)
             except StepAborted as exc:
                 status, reason = "aborted", str(exc)
             except BaseException as exc:  # noqa: BLE001 - every error path ends safe and recorded
@@ -266,10 +308,43 @@ class Engine:
                 status, reason = self._finish(monitor, status, reason)
         return RunResult(self.run_id, status, reason, self.outcomes)
 
+    def _attach_lease(self) -> None:
+        """Take the new run's lease; a run that cannot be leased ends failed before anything is switched."""
+        assert self.lease is not None
+        try:
+            self.lease.attach_run(self.run_id, self.db_label or "DB")
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                self.store.finish_run(self.run_id, "failed", f"cannot take the run's lease: {exc}")
+            raise
+
     def _finish(self, monitor: ControlMonitor, status: str, reason: str | None) -> tuple[str, str | None]:
-        failures = all_safe(self.instruments)
+        """Every exit path: safe state, data flushed, final status stored (retried), leases released."""
+        try:
+            try:
+                self._fence(force=True)
+            except LeaseLost as exc:
+                return self._finish_fenced(monitor, str(exc))
+            return self._finish_owned(monitor, status, reason)
+        finally:
+            monitor.stop()
+            if self.lease is not None:
+                self.lease.release()
+
+    def _finish_owned(
+        self, monitor: ControlMonitor, status: str, reason: str | None
+    ) -> tuple[str, str | None]:
+        try:
+            failures = all_safe(self.instruments)
+        except LeaseLost as exc:
+            return self._finish_fenced(monitor, str(exc))
+        except Exception as exc:  # noqa: BLE001 - the stations's own shutdown still runs next
+            failures = [f"safe state: {type(exc).__name__}: {exc}"]
         self._wiring = None
-        failures += self.opened.shutdown_all()
+        try:
+            failures += self.opened.shutdown_all()
+        except Exception as exc:  # noqa: BLE001 - a crash in shutdown is reported, never leaves the run open
+            failures.append(f"station shutdown: {type(exc).__name__}: {exc}")
         if failures:
             self.log("error", "could not make everything safe: " + "; ".join(failures))
             if status == "completed":
@@ -282,17 +357,59 @@ class Engine:
         try:
             self.writer.close()
         except Exception as exc:  # noqa: BLE001 - storage is critical: the run fails
-            status, reason = "failed", f"store write failed: {exc}"
+            if self.lease is not None and self.lease.lost is not None:
+                return self._finish_fenced(monitor, self.lease.lost)
+            status, reason = "failed", f"store write failed: {_first_line(exc)}"
         self._label = status
         self._lanes.clear()
         self._pending = []
         if status == "completed":
             self._done_est = self.plan.total_s
-        self._report_progress()
-        self.store.finish_run(self.run_id, status, reason)
-        return status, reason
+        try:
+            self._report_progress()
+        except Exception as exc:  # noqa: BLE001 - the progress row is for display; the status is what counts
+            if self.on_log:
+                self.on_log("warning", f"final progress not stored: {type(exc).__name__}: {exc}")
+        return self._store_final(status, reason)
+
+    def _store_final(self, status: str, reason: str | None) -> tuple[str, str | None]:
+        """Write the run's final status, retrying a locked store; if it stays unwritable the run is reported
+        failed here, and readers classify it ``dead`` (its engine is gone, its lease not refreshed)."""
+        last: Exception | None = None
+        for attempt in range(FINAL_WRITE_ATTEMPTS):
+            try:
+                self.store.finish_run(self.run_id, status, reason)
+                return status, reason
+            except Exception as exc:  # noqa: BLE001 - a locked or full store: try again, then say so
+                last = exc
+                if attempt + 1 < FINAL_WRITE_ATTEMPTS:
+                    time.sleep(FINAL_WRITE_RETRY_S * 2**attempt)
+        why = f"the final status ({status}) could not be stored: {type(last).__name__}: {_first_line(last)}"
+        if self.on_log:
+            self.on_log("error", why)
+        return "failed", (f"{reason}; " if reason else "") + why
+
+    def _finish_fenced(self, monitor: ControlMonitor, why: str) -> tuple[str, str | None]:
+        """This engine lost its lease: no instrument is touched, no data or progress written. If it still
+        holds the run (only the station was taken), the run ends interrupted; else the new holder owns it."""
+        monitor.stop()
+        with contextlib.suppress(Exception):
+            if self.writer is not None:
+                self.writer.close()  # its fence refuses the unsent batch
+        reason = f"{why}; this engine exited without touching an instrument"
+        assert self.lease is not None
+        if self.on_log:
+            self.on_log("error", reason)
+        with contextlib.suppress(Exception):
+            if self.lease.holds_run():
+                self.store.finish_run(self.run_id, "interrupted", reason)
+            else:
+                who = f"engine pid {self.lease.pid} on {self.lease.host}"
+                self.store.log_event(self.run_id, "error", f"{who}: {reason}")
+        return "interrupted", reason
 
     def _run_all(self) -> tuple[str, str | None]:
+        self._fence(force=True)
         failures = all_safe(self.instruments)
         if failures:
             raise StepFault("cannot start from a safe state: " + "; ".join(failures))
@@ -341,8 +458,15 @@ class Engine:
             self._group_wiring = wiring
         results: dict[int, StepOutcome] = {}
 
+        lost: list[LeaseLost] = []
+
         def lane(k: int, item: PlanItem) -> None:
-            out = self._run_item(item, k)
+            try:
+                out = self._run_item(item, k)
+            except LeaseLost as exc:
+                lost.append(exc)
+                self.control.request_abort(str(exc))
+                return
             results[k] = out
             if out.status == "failed" and item.on_fault == "stop":
                 self.control.request_abort(f"parallel step '{item.label}' failed: {out.error}")
@@ -357,6 +481,8 @@ class Engine:
                 t.join()
         finally:
             self._group_wiring = None
+        if lost:
+            raise lost[0]
         outs = [results[k] for k in range(len(group))]
         failed = [o for o in outs if o.status == "failed"]
         if failed and failed[0].item.on_fault == "stop":
@@ -372,6 +498,7 @@ class Engine:
         label = item.label + (" (resumed)" if resumed else "")
         index, self._next_index = self._next_index, self._next_index + 1
         stored = {**params, "plan_index": item.index}
+        self._fence(force=True)
         step_id = self.store.start_step(self.run_id, index, item.kind, stored, cycle=item.cycle, label=label)
         ctx = EngineStepContext(self, step_id, label, lane)
         ctx.estimate_s = step.estimate_s(self.view)  # what is left, for a resumed step

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from nanocell_daq.engine.lease import EngineLease
 from nanocell_daq.engine.plan import Plan, expand
 from nanocell_daq.engine.protocol import load_protocol, shipped_protocols
 from nanocell_daq.engine.runner import Engine, ProgressCallback, RunResult
@@ -36,12 +37,19 @@ def run_plan(
     on_log: Callable[[str, str], None] | None = None,
     **engine_kw: Any,
 ) -> RunResult:
-    """Open the plan's station and run it into ``store`` (instruments closed afterwards)."""
-    opened = open_station(plan.station)
+    """Take the station's lease (LeaseHeld, a UserError naming the holder, if another live engine has it),
+    open the plan's station and run it into ``store`` (instruments closed and the lease freed afterwards)."""
+    lease = EngineLease.for_view(store, plan.station)
+    lease.acquire(db_label=str(engine_kw.get("db_label") or "DB"))
     try:
-        engine = Engine(
-            plan, opened, store, operator=operator, on_progress=on_progress, on_log=on_log, **engine_kw
-        )
-        return engine.run()
+        opened = open_station(plan.station)
+        try:
+            engine = Engine(
+                plan, opened, store, operator=operator, on_progress=on_progress, on_log=on_log, lease=lease,
+                **engine_kw,
+            )
+            return engine.run()
+        finally:
+            opened.close()
     finally:
-        opened.close()
+        lease.release()

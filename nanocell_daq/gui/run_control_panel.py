@@ -183,8 +183,8 @@ class RunControlPanel(QWidget):
     def _resumable(self) -> bool:
         """The shown run is interrupted, aborted or dead, and no engine started here is still running."""
         launched = self.control.process is not None
-        stale = self.live.stale_since is not None
-        return self.control.run_id is not None and not launched and is_resumable(self.live.status, stale)
+        free = self.live.lease_free
+        return self.control.run_id is not None and not launched and is_resumable(self.live.status, free)
 
     def _update_buttons(self) -> None:
         running = self.live.status == "running"
@@ -208,6 +208,7 @@ class RunControlPanel(QWidget):
         if run_id is None:
             self.run_label.setText("no run")
         else:
+            status = self.live.shown_status  # a running run's liveness: running, paused, stale or dead
             color = STATUS_COLORS.get(status, MUTED)
             reason = f" — {self.live.reason}" if self.live.reason else ""
             since = self.live.stale_since
@@ -223,7 +224,7 @@ class RunControlPanel(QWidget):
         self._update_buttons()
 
     def _show_progress(self) -> None:
-        view = progress_view(self.live.status, self.live.reason, self.live.progress)
+        view = progress_view(self.live.shown_status, self.live.reason, self.live.progress)
         self.progress.setValue(round(1000 * view.fraction))
         # Qt substitutes %p %v %m in the format and knows no escape: a zero-width space keeps a reason literal
         self.progress.setFormat(re.sub(r"%(?=[pvm])", "%\u200b", view.text))

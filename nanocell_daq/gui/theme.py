@@ -26,6 +26,8 @@ STATUS_COLORS = {
     "failed": "#ff5c5c",
     "interrupted": "#c792ea",
     "paused": "#e5c07b",
+    "stale": "#f0a04b",
+    "dead": "#ff5c5c",
 }
 
 

@@ -237,3 +237,23 @@ class Control(Base):
     requested: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     acknowledged: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class Lease(Base):
+    """Who drives a station or a run: one row per key (``station:...`` or ``run:<id>``), kept after release.
+
+    ``holder`` (a random id per engine process) is NULL when the lease is free; ``token`` (the fencing
+    token) grows by one at every take-over and never goes back; ``heartbeat`` is refreshed about every
+    second by the holder; ``state`` is "running" or "paused" (shown while the heartbeat is fresh).
+    """
+
+    __tablename__ = "leases"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    station: Mapped[str] = mapped_column(String(200))
+    run_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    holder: Mapped[str | None] = mapped_column(String(64))
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    heartbeat: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    token: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str | None] = mapped_column(String(16))

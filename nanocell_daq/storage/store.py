@@ -8,11 +8,11 @@ import json
 import os
 import threading
 import uuid as uuidlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, delete, func, insert, inspect, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from nanocell_daq import __version__
@@ -150,9 +150,12 @@ class Store(StoreReads):
         self.close()
 
     # --- writers ------------------------------------------------------------------------------------
-    def writer(self, flush_interval: float = 0.5) -> Writer:
-        """A batching writer for data points (see ``Writer``); close it (or the store) when done."""
-        w = Writer(self, flush_interval)
+    def writer(
+        self, flush_interval: float = 0.5, fence: Callable[[Connection], None] | None = None
+    ) -> Writer:
+        """A batching writer for data points (see ``Writer``); close it (or the store) when done. ``fence``
+        runs in each flush's transaction before its inserts (an engine's lease check)."""
+        w = Writer(self, flush_interval, fence)
         with self._lock:
             self._writers.append(w)
         return w

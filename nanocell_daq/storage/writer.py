@@ -7,7 +7,7 @@ import datetime as dt
 import itertools
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,10 +32,14 @@ class Writer:
     rows appended before it are committed; ``close()`` flushes and stops the thread.
     """
 
-    def __init__(self, store: Store, flush_interval: float = 0.5) -> None:
+    def __init__(
+        self, store: Store, flush_interval: float = 0.5, fence: Callable[[Connection], None] | None = None
+    ) -> None:
         if not flush_interval > 0:
             raise ValueError(f"flush_interval must be > 0 s, got {flush_interval}")
         self._store = store
+        self._fence = fence
+        """Called inside each flush's transaction before any insert (the engine's lease check; raises)."""
         self.flush_interval = float(flush_interval)
         self._cyc: collections.deque[tuple[Any, ...]] = collections.deque()
         self._iv: collections.deque[tuple[Any, ...]] = collections.deque()
@@ -164,7 +168,10 @@ class Writer:
                     if stop:
                         return
         except BaseException as exc:
-            log.exception("store writer failed; data of the current batch are not stored")
+            if isinstance(exc, Exception):
+                log.exception("store writer failed; data of the current batch are not stored")
+            else:  # e.g. an engine's fence (its lease was taken over): the batch is refused on purpose
+                log.error("store writer stopped: %s; data of the current batch are not stored", exc)
             with self._cond:
                 self._dead = exc
                 self._cond.notify_all()
@@ -175,6 +182,8 @@ class Writer:
             return
         cyc, iv, spec, ev = batches
         with conn.begin():
+            if self._fence is not None:
+                self._fence(conn)
             if cyc:
                 self._write_cycling(conn, cyc)
             if iv:

@@ -22,6 +22,7 @@ from nanocell_daq.storage import (
     SpectraData,
     StepInfo,
     Store,
+    leases,
 )
 from nanocell_daq.viewmodels.events import Signal
 from nanocell_daq.viewmodels.iv_checkpoints import IVCheckpointsModel
@@ -30,8 +31,8 @@ from nanocell_daq.viewmodels.trace import DecimatedTrace, GrowingArray
 
 MAX_LOG_LINES = 5000
 HALF_CYCLE_KIND = "galvanostatic"
-STALE_AFTER_S = 30.0
-"""A running engine reports progress every ~0.5 s; this long without a word means it is gone (s)."""
+STALE_AFTER_S = leases.STALE_AFTER_S
+"""A running engine beats about every second; this long without a word, it is shown stale (s)."""
 
 
 @dataclass
@@ -50,6 +51,7 @@ class PollBatch:
     grids: list[MapGrid] | None
     read_at: float = field(default_factory=time.perf_counter)  # perf_counter() when the reads finished
     started: dt.datetime | None = None  # when the run was created (its first sign of life)
+    liveness: leases.Liveness | None = None  # running / paused / stale / dead, from the run's lease
 
 
 @dataclass
@@ -81,6 +83,7 @@ class LiveRunModel:
         self.map = MapModel()
         self.steps: list[StepInfo] = []
         self.status = ""
+        self.liveness: leases.Liveness | None = None
         self.reason: str | None = None
         self.progress: Progress | None = None
         self.log: deque[EventInfo] = deque(maxlen=MAX_LOG_LINES)
@@ -121,6 +124,7 @@ class LiveRunModel:
         self.map.clear()
         self.steps = []
         self.status, self.reason, self.progress = "", None, None
+        self.liveness = None
         self.last_alive = self.stale_since = None
         self.log.clear()
         self.latest_spectrum = None
@@ -149,6 +153,7 @@ class LiveRunModel:
         spectra = store.spectra(run_id, after_id=c["spectra"])
         events = store.events(run_id, after_id=c["events"])
         progress = store.progress(run_id)
+        live = leases.liveness(store, [info])[run_id]
         step_ids = set(np.unique(cycling.step_id).tolist()) | set(np.unique(iv.step_id).tolist())
         if len(spectra):
             step_ids |= set(np.unique(spectra.step_id).tolist())
@@ -170,6 +175,7 @@ class LiveRunModel:
             steps,
             grids,
             started=info.started,
+            liveness=live,
         )
 
     def apply(self, batch: PollBatch | None) -> None:
@@ -206,10 +212,27 @@ class LiveRunModel:
         if batch.progress is not None and batch.progress != self.progress:
             self.progress = batch.progress
             self.progress_changed.emit(batch.progress)
-        if batch.status != self.status:
+        shown_before = self.shown_status
+        self.liveness = batch.liveness
+        if batch.status != self.status or self.shown_status != shown_before:
             self.status, self.reason = batch.status, batch.reason
             self.status_changed.emit(batch.status)
         self._heartbeat(batch)
+
+    @property
+    def shown_status(self) -> str:
+        """The stored status, or for a run marked running its engine's liveness (running, paused, stale,
+        dead): never "running" for a dead engine."""
+        if self.status == "running" and self.liveness is not None:
+            return self.liveness.state
+        return self.status
+
+    @property
+    def lease_free(self) -> bool:
+        """No live engine holds the run (its lease is free or its holder is dead)."""
+        if self.liveness is not None:
+            return self.liveness.lease_free
+        return self.status not in ("", "running")
 
     # -- is the engine alive ---------------------------------------------------------------------------
     def _heartbeat(self, batch: PollBatch, now: dt.datetime | None = None) -> None:
@@ -226,11 +249,9 @@ class LiveRunModel:
     def check_stale(self, now: dt.datetime | None = None, after_s: float = STALE_AFTER_S) -> None:
         """Set ``stale_since`` (and emit ``stale_changed``) when a running run's engine fell silent."""
         now = now or dt.datetime.now(dt.UTC)
-        stale = (
-            self.status == "running"
-            and self.last_alive is not None
-            and (now - self.last_alive).total_seconds() > after_s
-        )
+        silent = self.last_alive is not None and (now - self.last_alive).total_seconds() > after_s
+        lease_says = self.liveness is not None and self.liveness.state in ("stale", "dead")
+        stale = self.status == "running" and (silent or lease_says)
         since = self.last_alive if stale else None
         if since != self.stale_since:
             self.stale_since = since

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 from nanocell_daq.storage import RunSummary, Store
+from nanocell_daq.storage.leases import liveness
 from nanocell_daq.viewmodels.events import Signal
 
 COLUMNS = ("Run", "Status", "Device", "Protocol", "Started (local)", "Duration", "Steps")
@@ -47,8 +48,12 @@ class RunBrowserModel:
     def refresh(self, now: dt.datetime | None = None) -> bool:
         """Re-read the run list; True (and ``changed`` emitted) if anything shown differs."""
         runs = self.store.runs() if self.store is not None else []
+        live = liveness(self.store, runs) if self.store is not None else {}
         now = now or dt.datetime.now(dt.UTC)
-        rows = [RunRow(r, self._cells(r, now)) for r in sorted(runs, key=lambda r: r.id, reverse=True)]
+        rows = [
+            RunRow(r, self._cells(r, now, live[r.id].state))
+            for r in sorted(runs, key=lambda r: r.id, reverse=True)
+        ]
         if [r.cells for r in rows] == [r.cells for r in self.rows]:
             return False
         self.rows = rows
@@ -56,14 +61,15 @@ class RunBrowserModel:
         return True
 
     @staticmethod
-    def _cells(r: RunSummary, now: dt.datetime) -> tuple[str, ...]:
+    def _cells(r: RunSummary, now: dt.datetime, shown: str) -> tuple[str, ...]:
+        """``shown``: the status column (a running run's liveness: running, paused, stale or dead)."""
         end = r.ended or (now if r.status == "running" else None)
         duration = (end - r.started).total_seconds() if end is not None else None
         if r.status == "running":  # a running run's duration ticks; show minutes only so rows stay stable
             duration = None if duration is None else duration // 60 * 60
         return (
             str(r.id),
-            r.status,
+            shown,
             r.device or "",
             r.protocol_name,
             r.started.astimezone().strftime("%Y-%m-%d %H:%M"),

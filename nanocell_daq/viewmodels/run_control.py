@@ -17,6 +17,7 @@ from pathlib import Path
 
 from nanocell_daq.errors import UserError
 from nanocell_daq.storage import Store
+from nanocell_daq.storage.leases import liveness
 from nanocell_daq.viewmodels.events import Signal
 from nanocell_daq.viewmodels.live_run import STALE_AFTER_S
 from nanocell_daq.viewmodels.run_browser import format_duration
@@ -30,12 +31,13 @@ def last_sign_of_life(store: Store, run_id: int) -> dt.datetime:
 
 
 RESUMABLE_STATUSES = ("interrupted", "aborted")
-"""Statuses ``nanocell resume`` continues; a "running" run qualifies only when its engine fell silent."""
+"""Statuses ``nanocell resume`` continues; a "running" run qualifies only when its engine is dead."""
 
 
-def is_resumable(status: str, stale: bool) -> bool:
-    """Can the GUI offer to resume a run with ``status`` (``stale``: marked running, engine silent)?"""
-    return status in RESUMABLE_STATUSES or (status == "running" and stale)
+def is_resumable(status: str, lease_free: bool) -> bool:
+    """Can the GUI offer to resume a run with ``status``? Only when no live engine holds its lease
+    (``lease_free``: free, or its holder is dead); a stale engine may only be stopped, not doubled."""
+    return lease_free and (status in RESUMABLE_STATUSES or status == "running")
 
 
 def nanocell_command() -> list[str]:
@@ -120,9 +122,9 @@ class RunControlModel:
     ) -> subprocess.Popen[bytes]:
         """Continue ``run_id`` with ``nanocell resume`` launched like ``start`` (detached), and follow it.
 
-        Refused (``UserError``) unless the run is interrupted, aborted, or marked running with an engine
-        silent for ``STALE_AFTER_S``. ``nanocell resume`` itself refuses a run whose engine still reports
-        (exit 2): that message ends up in ``log_tail()`` and ``process_ended``.
+        Refused (``UserError``) unless the run is interrupted, aborted, or marked running with a dead engine,
+        and no live engine holds its lease. ``nanocell resume`` itself refuses a run whose engine still
+        beats (exit 2): that message ends up in ``log_tail()`` and ``process_ended``.
         """
         if self.store is None:
             raise UserError("no database: open or create one first (File > Open database)")
@@ -131,11 +133,17 @@ class RunControlModel:
                 f"{station}: station file not found (clear the Station field to use the run's stored one)"
             )
         self._refuse_if_busy()
-        status = self.store.run(run_id).status
-        age = (dt.datetime.now(dt.UTC) - last_sign_of_life(self.store, run_id)).total_seconds()
-        if not is_resumable(status, stale=age > STALE_AFTER_S):
-            why = f"its engine reported {format_duration(age)} ago" if status == "running" else status
-            raise UserError(f"run {run_id} cannot be resumed ({why}): only interrupted, aborted or dead runs")
+        info = self.store.run(run_id)
+        live = liveness(self.store, [info])[run_id]
+        if not is_resumable(info.status, live.lease_free):
+            why = info.status
+            if live.engine_pid is not None and not live.lease_free:
+                age = format_duration(live.heartbeat_age_s)
+                why = f"its engine, pid {live.engine_pid} on {live.host}, is {live.state}; it beat {age} ago"
+            raise UserError(
+                f"run {run_id} cannot be resumed ({why}): only interrupted, aborted or dead runs whose lease "
+                "is free"
+            )
         cmd = self.build_resume_command(run_id, station)
         process = self._launch(cmd, "resume", f"run{run_id}")
         if self.run_id != run_id:
@@ -208,10 +216,12 @@ class RunControlModel:
         self.attach(run_id)
         alive = last_sign_of_life(self.store, run_id)
         age = (dt.datetime.now(dt.UTC) - alive).total_seconds()
-        if age > stale_after_s:
+        state = liveness(self.store, [self.store.run(run_id)])[run_id].state
+        if age > stale_after_s or state in ("stale", "dead"):
             self.message.emit(
                 f"run {run_id} is marked running, but its engine is not responding since "
                 f"{alive.astimezone():%Y-%m-%d %H:%M:%S} ({format_duration(age)} ago)"
+                + (f"; its engine is {state}" if state in ("stale", "dead") else "")
             )
         else:
             self.message.emit(f"re-attached to running run {run_id}")

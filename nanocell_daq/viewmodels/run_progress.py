@@ -11,6 +11,14 @@ MAX_REASON_CHARS = 90
 """A longer reason is cut in the bar (the run label and the tool tip show it whole)."""
 
 
+LIVENESS_TEXT = {
+    "paused": "every output off; resume or abort it",
+    "stale": "its engine is silent; wait, or abort it",
+    "dead": "its engine is gone; resume the run",
+}
+"""What the bar says for a run marked running whose engine is paused, silent or gone."""
+
+
 @dataclass(frozen=True)
 class ProgressView:
     """``fraction`` (0..1) to fill the bar with, ``text`` written on it (no Qt ``%p`` placeholders)."""
@@ -24,7 +32,8 @@ def _pct(fraction: float) -> str:
 
 
 def progress_view(status: str, reason: str | None, progress: Progress | None) -> ProgressView:
-    """The bar of a run with ``status`` (``""``: not read yet) and its latest progress row (None: none).
+    """The bar of a run with ``status`` (``""``: not read yet; for a run marked running, its liveness:
+    running, paused, stale or dead) and its latest progress row (None: none).
 
     A completed run is full whatever its last progress row said (a short run may end before writing
     one); a failed, aborted or interrupted run says so, where it stopped, and why.
@@ -38,6 +47,8 @@ def progress_view(status: str, reason: str | None, progress: Progress | None) ->
         eta = f"ETA {format_duration(progress.eta_s)}" if progress.eta_s is not None else "ETA unknown"
         return ProgressView(fraction, f"{_pct(fraction)}  ·  {eta}")
     where = f" at {_pct(fraction)}" if progress is not None else ""
+    if status in LIVENESS_TEXT:  # a run marked running, as its engine's lease shows it
+        return ProgressView(fraction, f"{status}{where} — {LIVENESS_TEXT[status]}")
     first = (reason or "").strip().splitlines()[0] if (reason or "").strip() else ""
     if len(first) > MAX_REASON_CHARS:
         first = first[: MAX_REASON_CHARS - 1] + "…"

@@ -55,6 +55,7 @@ def _older_store(path: Path) -> None:
     con = sqlite3.connect(path)
     con.execute("UPDATE alembic_version SET version_num = '0001'")
     con.execute("DROP TABLE run_progress")
+    con.execute("DROP TABLE leases")  # added by 0003
     con.commit()
     con.close()
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 import sys
 
 import pytest
+from sqlalchemy import update
 
+from nanocell_daq.engine.lease import EngineLease, release_dead_holder
 from nanocell_daq.errors import UserError
 from nanocell_daq.storage import Progress
+from nanocell_daq.storage.leases import STALE_AFTER_S
+from nanocell_daq.storage.schema import Lease
 from nanocell_daq.viewmodels import RunControlModel
-from nanocell_daq.viewmodels import run_control as run_control_module
 from nanocell_daq.viewmodels.run_control import is_resumable
 from nanocell_daq.viewmodels.run_progress import progress_view
 
@@ -37,7 +41,8 @@ class FakeLauncher:
 
     def __call__(self, cmd: list[str], **kwargs: object) -> FakeProcess:
         self.calls.append((cmd, kwargs))
-        kwargs["stdout"].write(b"error: run 1 looks alive (progress updated 0.3 s ago)\n")  # type: ignore[union-attr]
+        refusal = b"error: run 1 is in use by run 1 (pid 4242 on lab, heartbeat 0.3 s ago)\n"
+        kwargs["stdout"].write(refusal)  # type: ignore[union-attr]
         return self.process
 
 
@@ -46,11 +51,25 @@ def _progress(fraction: float) -> Progress:
 
 
 # -- Qt-free model ------------------------------------------------------------------------------------
-def test_only_interrupted_aborted_or_dead_running_runs_are_resumable() -> None:
-    assert is_resumable("interrupted", stale=False) and is_resumable("aborted", stale=False)
-    assert is_resumable("running", stale=True)
-    assert not is_resumable("running", stale=False)
-    assert not any(is_resumable(s, stale=True) for s in ("completed", "failed", ""))
+def test_only_interrupted_aborted_or_dead_running_runs_with_a_free_lease_are_resumable() -> None:
+    assert is_resumable("interrupted", lease_free=True) and is_resumable("aborted", lease_free=True)
+    assert is_resumable("running", lease_free=True)  # marked running, its engine dead
+    assert not any(is_resumable(s, lease_free=False) for s in ("running", "interrupted", "aborted"))
+    assert not any(is_resumable(s, lease_free=True) for s in ("completed", "failed", ""))
+
+
+def _engine_of(store, run_id: int) -> EngineLease:  # type: ignore[no-untyped-def]
+    """A live engine (this process) holding ``run_id``'s lease, heartbeat fresh."""
+    lease = EngineLease(store, f"station:gui-test-{run_id}")
+    lease.acquire(run_id)
+    lease.stop_beating()  # the test plays its heartbeat (and its silence)
+    return lease
+
+
+def _silent_for(store, run_id: int, seconds: float) -> None:  # type: ignore[no-untyped-def]
+    when = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds)
+    with store._engine.begin() as conn:
+        conn.execute(update(Lease).where(Lease.key == f"run:{run_id}").values(heartbeat=when))
 
 
 def test_resume_command_names_the_run_database_and_optional_station(store, tmp_path, sim_station) -> None:
@@ -84,7 +103,7 @@ def test_resume_launches_detached_follows_the_run_and_reports_a_refusal(store, t
     assert ended == []  # still running
     launcher.process.returncode = 2
     control.check()
-    assert ended and ended[0][0] == 2 and "looks alive" in ended[0][1]
+    assert ended and ended[0][0] == 2 and "is in use by run 1" in ended[0][1]
     assert control.ended_kind == "resume" and control.ran_for_s is not None and control.ran_for_s < 30
     assert control.process is None and control.log_path.name.startswith("resume-")
 
@@ -97,13 +116,18 @@ def test_resume_refuses_completed_live_or_missing_station_runs(store, tmp_path, 
     with pytest.raises(UserError, match=r"cannot be resumed \(completed\)"):
         control.resume_run(done)
     live = store.create_run("live")
+    engine = _engine_of(store, live)
     store.set_progress(live, "rest", 0.5)
-    with pytest.raises(UserError, match=r"its engine reported 00:00:0\d ago"):
+    beating = rf"its engine, pid {os.getpid()} on .*, is running; it beat 00:00:0\d"
+    with pytest.raises(UserError, match=beating):
         control.resume_run(live)
     with pytest.raises(UserError, match=r"nope\.yaml: station file not found"):
         control.resume_run(live, tmp_path / "nope.yaml")
+    _silent_for(store, live, STALE_AFTER_S + 1)  # stopped, maybe only for a while: not from the GUI
+    with pytest.raises(UserError, match=r"is stale"):
+        control.resume_run(live)
     assert launcher.calls == []
-    monkeypatch.setattr(run_control_module, "STALE_AFTER_S", 0.0)  # its engine now counts as silent
+    release_dead_holder(store, live, engine.pid, engine.host)  # a supervisor saw it die
     control.resume_run(live)
     assert len(launcher.calls) == 1
 
@@ -120,6 +144,12 @@ def test_progress_bar_text_per_status() -> None:
     assert len(progress_view("failed", "x" * 500, None).text) < 110
     assert progress_view("running", None, None).text == "waiting for progress…"
     assert progress_view("running", None, _progress(0.5)).text == "50%  ·  ETA 00:02:00"
+    # a run marked running whose engine is paused, silent or gone: never shown as running
+    assert progress_view("paused", None, _progress(0.5)).text.startswith("paused at 50% — every output off")
+    stale = progress_view("stale", None, _progress(0.5)).text
+    assert stale == "stale at 50% — its engine is silent; wait, or abort it"
+    dead = progress_view("dead", None, _progress(0.25))
+    assert (dead.text, dead.fraction) == ("dead at 25% — its engine is gone; resume the run", 0.25)
 
 
 # -- widgets ------------------------------------------------------------------------------------------
@@ -155,6 +185,7 @@ def test_resume_run_button_is_enabled_only_for_resumable_runs(qtbot, store, make
         runs[status] = store.create_run(status)
         store.finish_run(runs[status], status, None if status == "completed" else f"{status} reason")
     runs["running"] = store.create_run("running")
+    engine = _engine_of(store, runs["running"])
     store.set_progress(runs["running"], "rest", 0.1)
     win = make_window()
     button = win.run_panel.resume_run_button
@@ -165,10 +196,19 @@ def test_resume_run_button_is_enabled_only_for_resumable_runs(qtbot, store, make
         enabled[status] = button.isEnabled()
     resumable = {"completed": False, "failed": False, "aborted": True, "interrupted": True, "running": False}
     assert enabled == resumable
-    # the running run's engine falls silent: now it may be resumed
-    win.live.check_stale(now=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))
-    assert "engine not responding" in win.run_panel.run_label.text() and button.isEnabled()
+    # the running run's engine falls silent: shown stale, still not resumable (it may wake up)
+    _silent_for(store, runs["running"], STALE_AFTER_S + 1)
+    _show(qtbot, win, runs["running"])
+    label = win.run_panel.run_label.text()
+    assert ">stale<" in label and "engine not responding" in label and not button.isEnabled()
+    assert "stale" in win.run_panel.progress.text()
+    # its process is gone (the supervisor freed its lease): dead, and now it may be resumed
+    release_dead_holder(store, runs["running"], engine.pid, engine.host)
+    _show(qtbot, win, runs["running"])
+    assert ">dead<" in win.run_panel.run_label.text() and button.isEnabled()
     assert win.run_panel.abort_button.isEnabled()  # still marked running: abort stays offered
+    win.browser.refresh()  # the run list says so too
+    assert [r.cells[1] for r in win.browser.rows if r.summary.id == runs["running"]] == ["dead"]
 
 
 def test_resume_run_button_launches_nanocell_resume_on_the_loaded_station(

@@ -78,3 +78,34 @@ def test_store_newer_than_the_code_is_refused_untouched(db_path: Path) -> None:
         with pytest.raises(UserError, match="newer than this nanocell-daq"):
             attempt()
     assert _digest(db_path) == before
+
+
+def test_store_at_0002_upgrades_to_the_lease_table_keeping_its_runs(tmp_path: Path) -> None:
+    from nanocell_daq.engine.lease import EngineLease
+    from nanocell_daq.storage.leases import liveness
+
+    path = tmp_path / "v2.db"
+    _make_at(path, "0002")
+    con = sqlite3.connect(path)
+    con.execute(
+        "INSERT INTO runs (uuid, protocol_name, protocol_text, station, software_version, started, status)"
+        " VALUES ('u-2', 'v2 protocol', '', '{}', '0.1', '2025-01-01 00:00:00.000000', 'running')"
+    )
+    con.commit()
+    assert "leases" not in {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    con.close()
+    with pytest.raises(UserError, match="older"):
+        Store.open(path)
+    assert upgrade_database(path) == ("0002", head_revision())
+    with Store.open(path, create=False) as store:
+        (run,) = store.runs()
+        # a run left "running" by an engine of the old schema holds no lease: nobody drives it
+        assert liveness(store)[run.id].state == "dead"
+        lease = EngineLease(store, "station:test")
+        lease.acquire(run.id)  # the new table takes leases
+        assert liveness(store)[run.id].state == "running"
+        lease.release()
+    con = sqlite3.connect(path)
+    cols = {r[1] for r in con.execute("PRAGMA table_info(leases)")}
+    con.close()
+    assert cols == {"key", "station", "run_id", "holder", "host", "pid", "heartbeat", "token", "state"}
