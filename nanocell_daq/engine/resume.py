@@ -1,7 +1,11 @@
 """Resume a run that was killed or aborted: mark the interrupted step, re-check the cell, run the rest.
 
 An interrupted galvanostatic step continues for what remains: its capacity cut-off minus the charge already
-passed (from the stored points of every earlier attempt), and its time limit minus the time already spent.
+passed by every earlier attempt (their stored points, including those recovered from the potentiostat after
+the engine died, plus the upper bound of any charge passed without data), and its time limit minus the time
+all those attempts spent. Opening the station first recovers what the instrument did on its own
+(:func:`nanocell_daq.engine.recovery.record_recovered`) and ingests a batch the store could not take
+(:func:`nanocell_daq.storage.spill.ingest_spill`); only then is what remains computed.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ import yaml
 
 from nanocell_daq.engine.plan import Plan, PlanItem, expand
 from nanocell_daq.engine.protocol import StepSpec, Where, parse_protocol
+from nanocell_daq.engine.recovery import record_recovered, unrecorded_charge_C
 from nanocell_daq.engine.runner import Engine, ProgressCallback, RunResult
 from nanocell_daq.engine.station_io import open_station, recovery_notes
 from nanocell_daq.engine.stationview import StationView
 from nanocell_daq.errors import UserError
+from nanocell_daq.storage.spill import ingest_spill
 from procedures import GalvanostaticStep, OCVRest
 
 RECHECK_S = 30.0
@@ -49,11 +55,14 @@ def _galvanostatic_rest(
     step = item.step
     assert isinstance(step, GalvanostaticStep)
     q_C, spent_s = 0.0, 0.0
-    for row in rows:
+    for row in rows:  # every attempt: the first, each resumed one
         data = store.cycling(run_id, step_id=row.id)
         if len(data.t):
             q_C += abs(float(data.Q[-1]))
             spent_s += float(data.t[-1] - data.t[0])
+        unrecorded = unrecorded_charge_C(store, run_id, row.id)
+        q_C += unrecorded
+        spent_s += unrecorded / abs(step.current_A)
     limit_Ah = step.capacity_limit_Ah(nominal_Ah)
     over: dict[str, Any] = {"max_time_s": max(step.max_time_s - spent_s, step.interval_s)}
     if math.isfinite(limit_Ah):
@@ -66,6 +75,12 @@ def _galvanostatic_rest(
 
 def prepare_resume(store: Any, run_id: int, station: str | Path | None = None) -> tuple[Plan, dict[str, Any]]:
     """Rebuild the run's plan from its stored protocol and station; return it with the Engine arguments."""
+    plan = plan_for_resume(store, run_id, station)
+    return plan, resume_arguments(store, run_id, plan)
+
+
+def plan_for_resume(store: Any, run_id: int, station: str | Path | None = None) -> Plan:
+    """The run's plan from its stored protocol and station; UserError when the run cannot be resumed."""
     info = store.run(run_id)
     if info.status == "completed":
         raise UserError(f"run {run_id} is already completed: nothing to resume")
@@ -88,7 +103,13 @@ def prepare_resume(store: Any, run_id: int, station: str | Path | None = None) -
             yaml.safe_dump(snap["config"], sort_keys=False), f"run{run_id}-station-snapshot.yaml"
         )
     proto = parse_protocol(info.protocol_text, f"run {run_id} protocol")
-    plan = expand(proto, view)
+    return expand(proto, view)
+
+
+def resume_arguments(store: Any, run_id: int, plan: Plan) -> dict[str, Any]:
+    """The Engine arguments that continue ``plan`` from what the store holds (steps done, what remains of
+    an interrupted one, the time axis); marks steps left running as interrupted."""
+    view = plan.station
     attempts = _attempts(store, run_id)
     skip: set[int] = set()
     overrides: dict[int, dict[str, Any]] = {}
@@ -126,7 +147,7 @@ def prepare_resume(store: Any, run_id: int, station: str | Path | None = None) -
                 wirings=["cycling"],
             )
         )
-    return plan, {
+    return {
         "run_id": run_id,
         "skip": skip,
         "overrides": overrides,
@@ -146,11 +167,18 @@ def resume_run(
     db_label: str | None = None,
 ) -> RunResult:
     """Continue run ``run_id`` on ``station`` (default: the stored snapshot's file content)."""
-    plan, kw = prepare_resume(store, run_id, station)
+    plan = plan_for_resume(store, run_id, station)
     opened = open_station(plan.station)  # a driver aborts a technique the killed engine left running
     try:
         for note in recovery_notes(opened):
             store.log_event(run_id, "warning", f"resume: {note}")
+        for note in ingest_spill(store, run_id):
+            store.log_event(run_id, "warning", f"resume: {note}")
+        for row in store.steps(run_id):  # the dead engine's step: interrupted, before its data are recovered
+            if row.status == "running":
+                store.end_step(row.id, "interrupted")
+        record_recovered(store, run_id, opened)
+        kw = resume_arguments(store, run_id, plan)
         store.reopen_run(run_id)
         done = len(kw["skip"])
         store.log_event(

@@ -7,6 +7,7 @@ per step (lane); a monitor thread polls the store's control table and updates pr
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 import traceback
@@ -26,6 +27,7 @@ from nanocell_daq.engine.plan import Plan, PlanItem
 from nanocell_daq.engine.protocol import with_parameters
 from nanocell_daq.engine.safety import all_safe, outputs_off
 from nanocell_daq.engine.station_io import OpenStation
+from nanocell_daq.storage import spill
 from procedures.context import StepAborted, StepFault
 
 ProgressCallback = Callable[[str, float, float | None], None]
@@ -103,6 +105,8 @@ class Engine:
         """The pause (RunControl.pause_count) for which every output was turned off."""
         self.db_label = db_label
         self.outcomes: list[StepOutcome] = []
+        self._store_error: BaseException | None = None
+        """Set when the store writer failed: the run stops and ends failed (its rows are spilled)."""
 
     # --- services for steps -------------------------------------------------------------------------
     def log(self, level: str, message: str, step_id: int | None = None) -> None:
@@ -247,6 +251,8 @@ class Engine:
         else:
             self._next_index = 1 + max((s.index for s in self.store.steps(self.run_id)), default=-1)
         self.writer = self.store.writer(self.flush_interval)
+        self.writer.spill_name = f"run{self.run_id}-{os.getpid()}"
+        self.writer.on_failure = self._store_failed
         monitor = ControlMonitor(
             self.store, self.run_id, self.control, tick=self._report_progress, log=self.log
         )
@@ -266,6 +272,11 @@ class Engine:
                 status, reason = self._finish(monitor, status, reason)
         return RunResult(self.run_id, status, reason, self.outcomes)
 
+    def _store_failed(self, exc: BaseException) -> None:
+        """The writer could not commit (its rows are spilled): stop acquiring; the run ends failed."""
+        self._store_error = exc
+        self.control.request_abort(f"store write failed: {exc}")
+
     def _finish(self, monitor: ControlMonitor, status: str, reason: str | None) -> tuple[str, str | None]:
         failures = all_safe(self.instruments)
         self._wiring = None
@@ -283,14 +294,32 @@ class Engine:
             self.writer.close()
         except Exception as exc:  # noqa: BLE001 - storage is critical: the run fails
             status, reason = "failed", f"store write failed: {exc}"
+        if self._store_error is not None and not (reason or "").startswith("store write failed"):
+            status, reason = "failed", f"store write failed: {self._store_error}"
         self._label = status
         self._lanes.clear()
         self._pending = []
         if status == "completed":
             self._done_est = self.plan.total_s
-        self._report_progress()
-        self.store.finish_run(self.run_id, status, reason)
+        try:
+            self._report_progress()
+            self.store.finish_run(self.run_id, status, reason)
+        except Exception as exc:  # noqa: BLE001 - the store refuses even this: say so where it can be read
+            status = "failed"
+            reason = f"{reason}; the run's end could not be stored either ({type(exc).__name__}: {exc})"
+            self._spill_end(status, reason)
+            if self.on_log:
+                self.on_log("error", f"run {status}: {reason}")
         return status, reason
+
+    def _spill_end(self, status: str, reason: str) -> None:
+        """Record how the run ended in the writer's recovery file (resume logs it)."""
+        end = {"run_id": self.run_id, "status": status, "reason": reason}
+        try:
+            spill.spill_rows(self.store.location, self.writer.spill_name, reason, {}, end=end)
+        except OSError as exc:
+            if self.on_log:
+                self.on_log("error", f"could not write the recovery file either: {exc}")
 
     def _run_all(self) -> tuple[str, str | None]:
         failures = all_safe(self.instruments)
