@@ -7,7 +7,7 @@ instrument that reports the opposite sign.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -197,6 +197,57 @@ def half_cycles_from_points(
     if any(h.cycle <= 0 for h in out):
         numbers = number_cycles([h.direction for h in out])
         out = [HalfCycle(**{**h.as_dict(), "cycle": c}) for h, c in zip(out, numbers, strict=True)]
+    return out
+
+
+def merge_attempts(half_cycles: Sequence[HalfCycle], group_of: Mapping[int, int]) -> list[HalfCycle]:
+    """One half-cycle per plan step: the attempts of a step interrupted and resumed (``group_of``: step id ->
+    id of its first attempt) are summed (charge, energy, duration, points); the first attempt gives the
+    cycle, label, step id, start and start voltage, the last the end voltage. Each attempt was integrated on
+    its own, so the time between attempts (the engine down, an OCV re-check) passes no charge."""
+    groups: dict[int, list[HalfCycle]] = {}
+    order: list[int] = []
+    for h in half_cycles:
+        key = group_of.get(h.step_id, h.step_id) if h.step_id is not None else None
+        if key is None:
+            key = -(len(order) + 1)
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(h)
+    out = []
+    for key in order:
+        parts = sorted(groups[key], key=lambda h: h.start_s)
+        if len(parts) == 1:
+            out.append(parts[0])
+            continue
+        ok = [h for h in parts if np.isfinite(h.capacity_C)]
+        q = float(sum(h.capacity_C for h in ok))
+        e = float(sum(h.energy_J for h in ok))
+        dur = float(sum(h.duration_s for h in parts))
+        first, last = parts[0], parts[-1]
+        out.append(
+            HalfCycle(
+                cycle=first.cycle,
+                direction=first.direction,
+                capacity_C=q,
+                capacity_Ah=q * AH_PER_C,
+                capacity_pAh=q * AH_PER_C * PAH_PER_AH,
+                mean_voltage_V=float(sum(h.mean_voltage_V * h.capacity_C for h in ok) / q) if q > 0 else
+                float("nan"),
+                energy_J=e,
+                energy_Wh=e / 3600.0,
+                start_s=first.start_s,
+                duration_s=dur,
+                v_start_V=first.v_start_V,
+                v_end_V=last.v_end_V,
+                mean_current_A=float(sum(h.mean_current_A * h.duration_s for h in ok) / dur) if dur > 0 else
+                first.mean_current_A,
+                n_points=int(sum(h.n_points for h in parts)),
+                step_id=first.step_id,
+                label=first.label,
+            )
+        )
     return out
 
 

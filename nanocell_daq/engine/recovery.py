@@ -20,20 +20,18 @@ from typing import Any
 
 import numpy as np
 
+from nanocell_daq.storage import attempts
+from nanocell_daq.storage.attempts import GAP_TAG
 from procedures.electrochem import TECHNIQUE_STARTED
 
 ELECTROCHEM_KINDS = ("galvanostatic", "rest", "hold", "cv")
 """Step kinds that run a technique on the potentiostat."""
-
-GAP_TAG = "charge passed without data (upper bound, counted as passed): "
-"""Event text followed by ``<charge> C``: the charge a step may have passed after its last stored sample."""
 
 MARK = "recovery: "
 """Prefix of the events this module writes: a step that has one was dealt with (resume after the
 supervisor, or a second resume, adds nothing)."""
 
 _STARTED = re.compile(re.escape(TECHNIQUE_STARTED) + r"(\S+) s")
-_GAP = re.compile(re.escape(GAP_TAG) + r"(\S+) C")
 
 
 def _instruments(instruments: Any) -> dict[str, Any]:
@@ -70,16 +68,7 @@ def _open_step(store: Any, run_id: int) -> Any | None:
 
 def unrecorded_charge_C(store: Any, run_id: int, step_id: int) -> float:
     """Upper bound (C, absolute) of the charge step ``step_id`` passed without data (from its gap events)."""
-    total = 0.0
-    for event in store.events(run_id):
-        if event.step_id == step_id and (m := _GAP.search(event.message)):
-            try:
-                value = float(m.group(1))
-            except ValueError:
-                continue
-            if math.isfinite(value):
-                total += abs(value)
-    return total
+    return attempts.unrecorded_charge_C(store.events(run_id), step_id)
 
 
 def record_recovered(store: Any, run_id: int, instruments: Any) -> list[str]:
