@@ -63,7 +63,7 @@ def _open_step(store: Any, run_id: int) -> Any | None:
     if not steps:
         return None
     last = max(steps, key=lambda s: s.index)
-    return last if last.status not in ("completed", "failed") else None
+    return last if last.status in ("running", "interrupted") else None
 
 
 def unrecorded_charge_C(store: Any, run_id: int, step_id: int) -> float:
@@ -104,7 +104,8 @@ def record_recovered(store: Any, run_id: int, instruments: Any) -> list[str]:
         return messages
     if samples:
         messages.append(_store_samples(store, run_id, step, label, samples, t0, last_t, last_q))
-    elif step.kind == "galvanostatic":
+    elif step.kind == "galvanostatic" and store.run(run_id).status in ("running", "interrupted"):
+        # (a run that ended failed or aborted stopped its technique itself: no gap)
         message = _record_gap(store, run_id, step, label, last_t, found)
         if message:
             messages.append(message)

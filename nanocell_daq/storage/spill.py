@@ -149,9 +149,11 @@ def ingest_spill(store: Any, run_id: int) -> list[str]:
         if not any(mine.values()) and not ended:
             continue
         counts = _commit(store, run_id, mine)
-        for end in ended:
-            store.log_event(run_id, "error", f"the engine ended {end.get('status')} but could not store it: "
-                                             f"{end.get('reason')}")
+        for end in ended:  # how the engine ended, which the store refused then
+            status, reason = str(end.get("status") or "failed"), str(end.get("reason"))
+            if store.run(run_id).status == "running":
+                store.finish_run(run_id, status, reason)
+            store.log_event(run_id, "error", f"the engine ended {status} but could not store it: {reason}")
         if others == 0:
             path.unlink(missing_ok=True)
             fate = "deleted"
