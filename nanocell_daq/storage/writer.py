@@ -166,8 +166,8 @@ class Writer:
             raise StoreWriteError("the store writer is closed")
         where = (f"unsent rows spilled to {self.spilled}" if self.spilled is not None else
                  f"unsent rows could not be spilled: {self.spill_error}" if self.spill_error else "")
-        raise StoreWriteError(f"the store writer failed: {self._dead}" + (f"; {where}" if where else "")
-                              ) from self.error
+        message = f"the store writer failed: {_short(self._dead)}" + (f"; {where}" if where else "")
+        raise StoreWriteError(message) from self.error
 
     def _spill(self) -> None:
         """Append the failed batch and everything queued to this writer's recovery file."""
@@ -179,7 +179,7 @@ class Writer:
             return
         rows = dict(zip(spill.KINDS, batches, strict=True))
         try:
-            self.spilled = spill.spill_rows(self._store.location, self.spill_name, str(self._dead), rows)
+            self.spilled = spill.spill_rows(self._store.location, self.spill_name, _short(self._dead), rows)
             log.error("store writer failed (%s): %d row(s) spilled to %s", self._dead,
                       sum(map(len, batches)), self.spilled)
         except OSError as exc:
@@ -300,6 +300,12 @@ class Writer:
             conn.execute(
                 insert(table), [{"run_id": run_of[r[0]], **dict(zip(cols, r, strict=True))} for r in rows]
             )
+
+
+def _short(error: BaseException | str | None) -> str:
+    """The database's own message (SQLAlchemy's wrapper adds the statement and its parameters)."""
+    orig = getattr(error, "orig", None)
+    return f"{type(orig).__name__}: {orig}" if orig is not None else str(error)
 
 
 def _drain(q: collections.deque[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
