@@ -371,8 +371,10 @@ def dqdv_table(
     bin_V: float = 0.005,
     window: int = 7,
     polyorder: int = 2,
+    group_of: Mapping[int, int] | None = None,
 ) -> pd.DataFrame:
-    """dQ/dV (C/V) of every half-cycle that has a ``step_id`` in ``points``.
+    """dQ/dV (C/V) of every half-cycle that has a ``step_id`` in ``points`` (with ``group_of``, step id ->
+    first attempt's id, the points of every attempt of a resumed step).
 
     Columns: cycle, direction, step_id, voltage_V, dqdv_C_per_V.
     """
@@ -380,9 +382,16 @@ def dqdv_table(
     for h in half_cycles:
         if h.step_id is None or "step_id" not in points.columns:
             continue
-        seg = points[points["step_id"] == h.step_id].sort_values("t_s")
-        q = np.abs(cumulative_charge(seg["t_s"].to_numpy(float), seg["current_A"].to_numpy(float)))
-        v, g = dqdv(seg["voltage_V"].to_numpy(float), q, bin_V=bin_V, window=window, polyorder=polyorder)
+        attempts = [s for s, g in (group_of or {}).items() if g == h.step_id] or [h.step_id]
+        volts, charges, offset = [], [], 0.0
+        for sid in attempts:  # each attempt integrated on its own, continuing the charge of the previous
+            seg = points[points["step_id"] == sid].sort_values("t_s")
+            q = np.abs(cumulative_charge(seg["t_s"].to_numpy(float), seg["current_A"].to_numpy(float)))
+            volts.append(seg["voltage_V"].to_numpy(float))
+            charges.append(q + offset)
+            offset += float(q[-1]) if q.size else 0.0
+        v, g = dqdv(np.concatenate(volts), np.concatenate(charges), bin_V=bin_V, window=window,
+                    polyorder=polyorder)
         if v.size:
             frames.append(
                 pd.DataFrame(

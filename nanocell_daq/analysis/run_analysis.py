@@ -321,11 +321,12 @@ def analyze_run(
     if not active.empty:
         pts = active.assign(cycle=active["cycle"].fillna(0).astype(int))
         hcs = half_cycles_from_points(pts, charge_sign=params.charge_sign)
-        hcs = merge_attempts(hcs, attempt_groups(steps))  # an interrupted step and its resumption: one
+        groups = attempt_groups(steps)
+        hcs = merge_attempts(hcs, groups)  # an interrupted step and its resumption: one half-cycle
         result.half_cycles = [h.as_dict() for h in hcs]
         result.half_cycle_table = half_cycle_table(hcs)
         result.cycle_table = cycle_table(hcs)
-        result.dqdv = dqdv_table(pts, hcs, bin_V=params.dqdv_bin_V)
+        result.dqdv = dqdv_table(pts, hcs, bin_V=params.dqdv_bin_V, group_of=groups)
     step_charge: dict[int, float] = {}
     for sid, unsorted in active.groupby("step_id") if not active.empty else []:
         seg = unsorted.sort_values("t_s")

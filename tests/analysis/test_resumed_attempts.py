@@ -22,7 +22,8 @@ def store(tmp_path):
 
 def _galvanostatic(w, step_id, t0, t1, current):
     for tk in np.arange(t0, t1 + 1e-9, 2.0):
-        w.cycling_point(step_id, float(tk), 3.5 if current > 0 else 3.0, current, current * (tk - t0 + 2.0))
+        volts = 3.0 + tk / 500 if current > 0 else 4.0 - (tk - 300) / 500  # 3.0..3.48 V up, 4.0..3.6 V down
+        w.cycling_point(step_id, float(tk), volts, current, current * (tk - t0 + 2.0))
 
 
 def _iv(w, step_id):
@@ -72,3 +73,6 @@ def test_an_interrupted_charge_and_its_resumption_are_one_half_cycle(store):
     soc = {c["label"]: c["soc"] for c in analysis.checkpoints}
     assert soc["after charge 1"] == pytest.approx(196e-12 / 200e-12, rel=1e-6)
     assert soc["after discharge 1"] == pytest.approx(0.0, abs=1e-9)  # never negative
+    # dQ/dV of the charge spans both attempts (3.0-3.2 V, then 3.28-3.48 V)
+    dqdv = analysis.dqdv[analysis.dqdv["direction"] == "charge"]
+    assert dqdv["voltage_V"].min() < 3.05 and dqdv["voltage_V"].max() > 3.4
