@@ -170,14 +170,16 @@ def resume_run(
     plan = plan_for_resume(store, run_id, station)
     opened = open_station(plan.station)  # a driver aborts a technique the killed engine left running
     try:
-        for note in recovery_notes(opened):
+        for note in recovery_notes(opened) + ingest_spill(store, run_id):
             store.log_event(run_id, "warning", f"resume: {note}")
-        for note in ingest_spill(store, run_id):
-            store.log_event(run_id, "warning", f"resume: {note}")
+            if on_log:
+                on_log("warning", f"resume: {note}")
         for row in store.steps(run_id):  # the dead engine's step: interrupted, before its data are recovered
             if row.status == "running":
                 store.end_step(row.id, "interrupted")
-        record_recovered(store, run_id, opened)
+        for note in record_recovered(store, run_id, opened):  # stored as events by record_recovered
+            if on_log:
+                on_log("warning", note)
         kw = resume_arguments(store, run_id, plan)
         store.reopen_run(run_id)
         done = len(kw["skip"])

@@ -70,7 +70,7 @@ def _cell_charge_C(bench) -> float:
 
 
 @pytest.mark.parametrize("kills", [2, 3])
-def test_a_step_killed_several_times_passes_its_capacity_once(tmp_path, kills):
+def test_a_step_killed_several_times_passes_its_capacity_once(tmp_path, kills, capsys):
     with benchkit.cli_run_in_step(tmp_path, PROTOCOL, "charge", speed=SPEED) as cli:
         bench, run_id, db, station = cli.bench, cli.run_id, cli.db, cli.station
         _kill(cli.proc)
@@ -87,6 +87,8 @@ def test_a_step_killed_several_times_passes_its_capacity_once(tmp_path, kills):
         assert bench.output_on("pstat"), "the last killed engine left the cell charging"
         time.sleep(ALIVE_S)
         assert main(["resume", str(run_id), "--db", str(db), "--station", str(station)]) == 0
+        shown = capsys.readouterr()
+        assert "warning: recovery: charge (resumed): recovered " in shown.out + shown.err  # the user is told
         assert benchkit.outputs_on(bench) == {}
         cell_C = _cell_charge_C(bench)
         leak_ohm = bench.model.card.electrolyte.leak_resistance_ohm
