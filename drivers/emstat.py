@@ -92,6 +92,9 @@ class EmStat4(Instrument):
         self._firmware: str | None = None
         self.orphan_aborted: str | None = None
         """Set when identifying found and aborted a script a previous (dead) host left running."""
+        self.orphan_samples: list[Sample] = []
+        """Data packages of that script drained while aborting it (t on its own timer), for the caller to
+        store (the engine's ``record_recovered``); the caller empties the list once stored."""
         self.model = model
         self.potential_range_V: tuple[float, float] | None = range_V
         """Applied-potential range (V) of this model (Potentiostat role, optional attribute); None until
@@ -150,30 +153,35 @@ class EmStat4(Instrument):
             raise
 
     def _abort_orphan(self, first: str | None) -> bool:
-        """Abort an orphaned script (``Z``) and read its output until the empty line that ends it, or
-        until the device goes quiet; log it (also kept in :attr:`orphan_aborted` for the caller's log).
-        False if the device answered nothing at all."""
+        """Abort an orphaned script (``Z``) and read its output until the device goes quiet; log it (also
+        kept in :attr:`orphan_aborted` for the caller's log). The data packages among that output (what
+        the device measured while no host read it, as far as its link buffered them) are kept, decoded,
+        in :attr:`orphan_samples` (t on the script's own timer). False if the device answered nothing."""
         self.write("Z")
         connection = getattr(self.adapter, "connection", None)
         saved = getattr(connection, "timeout", None)
         if saved is not None:
             connection.timeout = _DRAIN_TIMEOUT_MS
-        drained, idle, answered = 0, False, False
+        lines = [first] if first is not None else []
         try:
-            while drained < _DRAIN_MAX_LINES:
+            while len(lines) < _DRAIN_MAX_LINES:
                 line = self._read_or_none()
-                answered = answered or line is not None
-                if line is None or line == "":
+                if line is None:  # quiet: the output, the abort's reply and any reply to 't' are read
                     break
-                drained += 1
-                idle = idle or line.startswith("Z!")  # "Z!0006": nothing was running after all
+                lines.append(line)
         finally:
             if saved is not None:
                 connection.timeout = saved
-        if idle or not answered:
-            return answered
-        self.orphan_aborted = (f"aborted a MethodSCRIPT technique left running on the device (no host was "
-                               f"reading it; first reply to 't' was {first!r}); {drained} line(s) drained")
+        samples = [s for line in lines if line.startswith("P") and (s := _sample(line)) is not None]
+        aborted = "Z" in lines  # "Z": a script was running when the abort came; "Z!0006": none was
+        ended = "" in lines  # the empty line that ends a script's output
+        if not samples and not aborted and not ended:
+            return bool(lines)
+        self.orphan_samples.extend(samples)
+        what = ("aborted a MethodSCRIPT technique left running on the device" if aborted else
+                "read the output of a MethodSCRIPT technique that ran with no host reading it (it had ended)")
+        self.orphan_aborted = (f"{what} (first reply to 't' was {first!r}); {len(lines)} line(s) drained, "
+                               f"{len(samples)} data package(s) kept")
         log.warning("%s: %s", self.name, self.orphan_aborted)
         return True
 
@@ -599,6 +607,21 @@ class EmStat4(Instrument):
             self.stop_reason = "v_min"
         else:
             self.stop_reason = "max_time"
+
+
+def _sample(line: str) -> Sample | None:
+    """A drained data package as a Sample (device timer t), None when it carries no timer or is garbled."""
+    try:
+        package = ms.decode_package(line)
+    except ValueError:  # a garbled line of an orphan's output: not a sample
+        return None
+    t = package.get("eb")
+    if t is None:
+        return None
+    potential = package.get("ab", "da")
+    current = package.get("ba", "db")
+    return Sample(t, potential if potential is not None else float("nan"),
+                  current if current is not None else 0.0)
 
 
 def _range_for(current_A: float) -> float:

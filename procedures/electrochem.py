@@ -10,6 +10,9 @@ from nanocell_daq.errors import UserError
 from procedures.base import Needs, Problem, Step, refused
 from procedures.context import StepFault
 
+TECHNIQUE_STARTED = "technique started: device timer 0 at t = "
+"""Event text (followed by the run's time in s) each time a step starts a technique on the instrument."""
+
 _MIN_POLL_WALL_S = 0.02
 """Poll at least this far apart on the wall clock: fast simulations must not flood the link."""
 OCV_READ_S = 0.1
@@ -196,6 +199,9 @@ class ElectrochemStep(Step):
             ran_s = ctx.clock.now() - step_t0
             self.start_technique(role, max(self.max_time() - ran_s, interval))
             self._tech_t0, self._prev_t = ctx.clock.now(), 0.0
+            # where the device's timer starts on the run's time axis: data recovered from the device after
+            # a crash are placed by it (nanocell_daq.engine.recovery)
+            ctx.recorder.event("debug", f"{TECHNIQUE_STARTED}{self._tech_t0!r} s")
             self._recent = []
             return True
 

@@ -28,6 +28,7 @@ galvanostatic loop rails at the compliance voltage (status overload) and the cur
 
 from __future__ import annotations
 
+import collections
 import threading
 from typing import Any
 
@@ -53,6 +54,11 @@ COMPLIANCE_V = 10.0  # V reached by a galvanostat with no path
 E_NOISE = 20e-6  # V rms
 I_NOISE = 50e-15  # A rms
 GALVANOSTATIC_MODES = (6,)
+BACKLOG_LINES = 20_000
+"""Output lines a script keeps for the next host when the one that started it is gone (a serial link's
+buffer: nobody reads, the device keeps writing); beyond it the oldest lines are lost. The real device's
+buffer depends on its link and is not documented: the host recovers what it gets and records the rest as
+a gap."""
 
 
 class _Abort(Exception):
@@ -81,6 +87,9 @@ class EmStat4(Emulator):
         self.set_e = 0.0
         self.set_i = 0.0
         self.loop_drive: tuple[str, float] | None = None
+        self.backlog: collections.deque[str] = collections.deque(maxlen=BACKLOG_LINES)
+        """Output of a script whose host connection closed, for the next host (oldest lost first)."""
+        self.out_lock = threading.Lock()
 
     # ------------------------------------------------------------------ state
     def output_on(self) -> bool:
@@ -128,7 +137,20 @@ class EmStat4(Emulator):
         self._script = None
         return "!0004\n"
 
+    def adopt(self, conn: Reply) -> None:
+        """A new host talks: what the script wrote while no host read comes first, and the rest of a
+        running script's output goes to this host (one link, as on a serial port)."""
+        with self.out_lock:
+            run = self._run
+            if run is None or run.conn is conn or not run.conn.closed:
+                return
+            if self.backlog:
+                conn.send("".join(line + "\n" for line in self.backlog))
+                self.backlog.clear()
+            run.conn = conn
+
     def handle(self, line: str, conn: Reply) -> str | None:
+        self.adopt(conn)
         if self._script is not None and (conn is not self._script_conn or conn.closed):
             self._script = None  # a script upload abandoned by another (dead) connection
         if self._script is not None:
@@ -210,7 +232,11 @@ class _ScriptRun:
 
     # ----- helpers
     def emit(self, text: str) -> None:
-        self.conn.send(text + "\n")
+        with self.dev.out_lock:
+            if self.conn.closed:
+                self.dev.backlog.append(text)
+                return
+            self.conn.send(text + "\n")
 
     def wait_until(self, t_sim: float) -> None:
         wall = self.dev.clock.wall_for(t_sim - self.dev.clock.now())

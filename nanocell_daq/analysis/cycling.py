@@ -7,7 +7,7 @@ instrument that reports the opposite sign.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -200,6 +200,57 @@ def half_cycles_from_points(
     return out
 
 
+def merge_attempts(half_cycles: Sequence[HalfCycle], group_of: Mapping[int, int]) -> list[HalfCycle]:
+    """One half-cycle per plan step: the attempts of a step interrupted and resumed (``group_of``: step id ->
+    id of its first attempt) are summed (charge, energy, duration, points); the first attempt gives the
+    cycle, label, step id, start and start voltage, the last the end voltage. Each attempt was integrated on
+    its own, so the time between attempts (the engine down, an OCV re-check) passes no charge."""
+    groups: dict[int, list[HalfCycle]] = {}
+    order: list[int] = []
+    for h in half_cycles:
+        key = group_of.get(h.step_id, h.step_id) if h.step_id is not None else None
+        if key is None:
+            key = -(len(order) + 1)
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(h)
+    out = []
+    for key in order:
+        parts = sorted(groups[key], key=lambda h: h.start_s)
+        if len(parts) == 1:
+            out.append(parts[0])
+            continue
+        ok = [h for h in parts if np.isfinite(h.capacity_C)]
+        q = float(sum(h.capacity_C for h in ok))
+        e = float(sum(h.energy_J for h in ok))
+        dur = float(sum(h.duration_s for h in parts))
+        first, last = parts[0], parts[-1]
+        out.append(
+            HalfCycle(
+                cycle=first.cycle,
+                direction=first.direction,
+                capacity_C=q,
+                capacity_Ah=q * AH_PER_C,
+                capacity_pAh=q * AH_PER_C * PAH_PER_AH,
+                mean_voltage_V=float(sum(h.mean_voltage_V * h.capacity_C for h in ok) / q) if q > 0 else
+                float("nan"),
+                energy_J=e,
+                energy_Wh=e / 3600.0,
+                start_s=first.start_s,
+                duration_s=dur,
+                v_start_V=first.v_start_V,
+                v_end_V=last.v_end_V,
+                mean_current_A=float(sum(h.mean_current_A * h.duration_s for h in ok) / dur) if dur > 0 else
+                first.mean_current_A,
+                n_points=int(sum(h.n_points for h in parts)),
+                step_id=first.step_id,
+                label=first.label,
+            )
+        )
+    return out
+
+
 def number_cycles(directions: Sequence[str]) -> list[int]:
     """Number cycles 1, 1, 2, 2, ...: a new cycle starts whenever the opening direction comes back.
 
@@ -320,8 +371,10 @@ def dqdv_table(
     bin_V: float = 0.005,
     window: int = 7,
     polyorder: int = 2,
+    group_of: Mapping[int, int] | None = None,
 ) -> pd.DataFrame:
-    """dQ/dV (C/V) of every half-cycle that has a ``step_id`` in ``points``.
+    """dQ/dV (C/V) of every half-cycle that has a ``step_id`` in ``points`` (with ``group_of``, step id ->
+    first attempt's id, the points of every attempt of a resumed step).
 
     Columns: cycle, direction, step_id, voltage_V, dqdv_C_per_V.
     """
@@ -329,9 +382,16 @@ def dqdv_table(
     for h in half_cycles:
         if h.step_id is None or "step_id" not in points.columns:
             continue
-        seg = points[points["step_id"] == h.step_id].sort_values("t_s")
-        q = np.abs(cumulative_charge(seg["t_s"].to_numpy(float), seg["current_A"].to_numpy(float)))
-        v, g = dqdv(seg["voltage_V"].to_numpy(float), q, bin_V=bin_V, window=window, polyorder=polyorder)
+        attempts = [s for s, g in (group_of or {}).items() if g == h.step_id] or [h.step_id]
+        volts, charges, offset = [], [], 0.0
+        for sid in attempts:  # each attempt integrated on its own, continuing the charge of the previous
+            seg = points[points["step_id"] == sid].sort_values("t_s")
+            q = np.abs(cumulative_charge(seg["t_s"].to_numpy(float), seg["current_A"].to_numpy(float)))
+            volts.append(seg["voltage_V"].to_numpy(float))
+            charges.append(q + offset)
+            offset += float(q[-1]) if q.size else 0.0
+        v, g = dqdv(np.concatenate(volts), np.concatenate(charges), bin_V=bin_V, window=window,
+                    polyorder=polyorder)
         if v.size:
             frames.append(
                 pd.DataFrame(

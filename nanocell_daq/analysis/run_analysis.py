@@ -27,12 +27,14 @@ from nanocell_daq.analysis.cycling import (
     dqdv_table,
     half_cycle_table,
     half_cycles_from_points,
+    merge_attempts,
 )
 from nanocell_daq.analysis.frames import frame_from_json, frame_to_json, jsonable
 from nanocell_daq.analysis.iv import iv_table
 from nanocell_daq.analysis.raman import crystalline_fraction
 from nanocell_daq.analysis.raman_map import fit_map, map_summary, profile_along_wire
 from nanocell_daq.errors import UserError
+from nanocell_daq.storage.attempts import attempt_groups, superseded, unrecorded_charge_C
 
 log = logging.getLogger(__name__)
 
@@ -319,15 +321,35 @@ def analyze_run(
     if not active.empty:
         pts = active.assign(cycle=active["cycle"].fillna(0).astype(int))
         hcs = half_cycles_from_points(pts, charge_sign=params.charge_sign)
+        groups = attempt_groups(steps)
+        hcs = merge_attempts(hcs, groups)  # an interrupted step and its resumption: one half-cycle
         result.half_cycles = [h.as_dict() for h in hcs]
         result.half_cycle_table = half_cycle_table(hcs)
         result.cycle_table = cycle_table(hcs)
-        result.dqdv = dqdv_table(pts, hcs, bin_V=params.dqdv_bin_V)
+        result.dqdv = dqdv_table(pts, hcs, bin_V=params.dqdv_bin_V, group_of=groups)
     step_charge: dict[int, float] = {}
     for sid, unsorted in active.groupby("step_id") if not active.empty else []:
         seg = unsorted.sort_values("t_s")
         q = cumulative_charge(seg["t_s"].to_numpy(float), seg["current_A"].to_numpy(float))
         step_charge[int(sid)] = params.charge_sign * float(q[-1]) if q.size else 0.0
+    events = store.events(rid)
+    for s in steps:  # charge a step passed without data after its engine died: counted, and said
+        gap = unrecorded_charge_C(events, s.id)
+        if gap > 0:
+            current = (s.parameters or {}).get("current_A")
+            current = float(current) if isinstance(current, (int, float)) else 0.0
+            sign = np.sign(step_charge.get(s.id, 0.0)) or params.charge_sign * np.sign(current)
+            step_charge[s.id] = step_charge.get(s.id, 0.0) + float(sign) * gap
+            result.warnings.append(
+                f"step {s.index} '{s.label}': up to {gap:.4g} C passed without data after its engine died; "
+                f"counted as passed in the state of charge"
+            )
+    redone = superseded([s for s in steps if s.kind in correlation.PROBE_KINDS])
+    for s in steps:
+        if s.id in redone:
+            result.warnings.append(
+                f"step {s.index} '{s.label}' ({s.status}) was redone: the analysis uses its completed repeat"
+            )
 
     result.iv_table = iv_table(
         ivp, ("step_id", "pair"), g0_window_V=params.g0_window_V, high_bias_fraction=params.high_bias_fraction
@@ -356,6 +378,7 @@ def analyze_run(
             status=str(r.status),
         )
         for r in result.steps.itertuples()
+        if int(r.step_id) not in redone
     ]
     cap_c = capacity_ah * 3600.0 if capacity_ah else None
     result.timeline = correlation.timeline(rows, result.iv_table, result.map_summaries, step_charge, cap_c)

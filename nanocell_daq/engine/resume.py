@@ -1,7 +1,11 @@
 """Resume a run that was killed or aborted: mark the interrupted step, re-check the cell, run the rest.
 
 An interrupted galvanostatic step continues for what remains: its capacity cut-off minus the charge already
-passed (from the stored points of every earlier attempt), and its time limit minus the time already spent.
+passed by every earlier attempt (their stored points, including those recovered from the potentiostat after
+the engine died, plus the upper bound of any charge passed without data), and its time limit minus the time
+all those attempts spent. Opening the station first recovers what the instrument did on its own
+(:func:`nanocell_daq.engine.recovery.record_recovered`) and ingests a batch the store could not take
+(:func:`nanocell_daq.storage.spill.ingest_spill`); only then is what remains computed.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ import yaml
 from nanocell_daq.engine.lease import EngineLease
 from nanocell_daq.engine.plan import Plan, PlanItem, expand
 from nanocell_daq.engine.protocol import StepSpec, Where, parse_protocol
+from nanocell_daq.engine.recovery import record_recovered, unrecorded_charge_C
 from nanocell_daq.engine.runner import Engine, ProgressCallback, RunResult
 from nanocell_daq.engine.station_io import open_station, recovery_notes
 from nanocell_daq.engine.stationview import StationView
 from nanocell_daq.errors import UserError
+from nanocell_daq.storage.spill import ingest_spill
 from procedures import GalvanostaticStep, OCVRest
 
 RECHECK_S = 30.0
@@ -46,11 +52,14 @@ def _galvanostatic_rest(
     step = item.step
     assert isinstance(step, GalvanostaticStep)
     q_C, spent_s = 0.0, 0.0
-    for row in rows:
+    for row in rows:  # every attempt: the first, each resumed one
         data = store.cycling(run_id, step_id=row.id)
         if len(data.t):
             q_C += abs(float(data.Q[-1]))
             spent_s += float(data.t[-1] - data.t[0])
+        unrecorded = unrecorded_charge_C(store, run_id, row.id)
+        q_C += unrecorded
+        spent_s += unrecorded / abs(step.current_A)
     limit_Ah = step.capacity_limit_Ah(nominal_Ah)
     over: dict[str, Any] = {"max_time_s": max(step.max_time_s - spent_s, step.interval_s)}
     if math.isfinite(limit_Ah):
@@ -68,6 +77,24 @@ def prepare_resume(
 
     Takes the station's and the run's leases (``kw["lease"]``) before anything is written: LeaseHeld while
     another engine's heartbeat is fresh (a stopped engine that wakes after this finds its lease gone)."""
+    plan = plan_for_resume(store, run_id, station)
+    lease = take_lease(store, run_id, plan, db_label)
+    try:
+        return plan, {**resume_arguments(store, run_id, plan), "lease": lease}
+    except BaseException:
+        lease.release()
+        raise
+
+
+def take_lease(store: Any, run_id: int, plan: Plan, db_label: str | None = None) -> EngineLease:
+    """The station's and the run's leases for resuming ``run_id`` (LeaseHeld while another engine lives)."""
+    lease = EngineLease.for_view(store, plan.station)
+    lease.acquire(run_id, db_label or "DB")
+    return lease
+
+
+def plan_for_resume(store: Any, run_id: int, station: str | Path | None = None) -> Plan:
+    """The run's plan from its stored protocol and station; UserError when the run cannot be resumed."""
     info = store.run(run_id)
     if info.status == "completed":
         raise UserError(f"run {run_id} is already completed: nothing to resume")
@@ -81,19 +108,13 @@ def prepare_resume(
             yaml.safe_dump(snap["config"], sort_keys=False), f"run{run_id}-station-snapshot.yaml"
         )
     proto = parse_protocol(info.protocol_text, f"run {run_id} protocol")
-    plan = expand(proto, view)
-    lease = EngineLease.for_view(store, view)
-    lease.acquire(run_id, db_label or "DB")
-    try:
-        return plan, _resume_arguments(store, run_id, plan, view, lease)
-    except BaseException:
-        lease.release()
-        raise
+    return expand(proto, view)
 
 
-def _resume_arguments(
-    store: Any, run_id: int, plan: Plan, view: StationView, lease: EngineLease
-) -> dict[str, Any]:
+def resume_arguments(store: Any, run_id: int, plan: Plan) -> dict[str, Any]:
+    """The Engine arguments (but the lease) that continue ``plan`` from what the store holds (steps done,
+    what remains of an interrupted one, the time axis); marks steps left running as interrupted."""
+    view = plan.station
     attempts = _attempts(store, run_id)
     skip: set[int] = set()
     overrides: dict[int, dict[str, Any]] = {}
@@ -132,7 +153,6 @@ def _resume_arguments(
             )
         )
     return {
-        "lease": lease,
         "run_id": run_id,
         "skip": skip,
         "overrides": overrides,
@@ -152,15 +172,25 @@ def resume_run(
     db_label: str | None = None,
 ) -> RunResult:
     """Continue run ``run_id`` on ``station`` (default: the stored snapshot's file content)."""
-    plan, kw = prepare_resume(store, run_id, station, db_label)
+    plan = plan_for_resume(store, run_id, station)
+    lease = take_lease(store, run_id, plan, db_label)
     try:
         opened = open_station(plan.station)  # a driver aborts a technique the killed engine left running
     except BaseException:
-        kw["lease"].release()
+        lease.release()
         raise
     try:
-        for note in recovery_notes(opened):
+        for note in recovery_notes(opened) + ingest_spill(store, run_id):
             store.log_event(run_id, "warning", f"resume: {note}")
+            if on_log:
+                on_log("warning", f"resume: {note}")
+        for row in store.steps(run_id):  # the dead engine's step: interrupted, before its data are recovered
+            if row.status == "running":
+                store.end_step(row.id, "interrupted")
+        for note in record_recovered(store, run_id, opened):  # stored as events by record_recovered
+            if on_log:
+                on_log("warning", note)
+        kw = {**resume_arguments(store, run_id, plan), "lease": lease}
         store.reopen_run(run_id)
         done = len(kw["skip"])
         store.log_event(
@@ -175,5 +205,5 @@ def resume_run(
         )
         return engine.run()
     finally:
-        kw["lease"].release()
+        lease.release()
         opened.close()

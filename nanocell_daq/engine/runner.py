@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import threading
 import time
 import traceback
@@ -28,6 +29,7 @@ from nanocell_daq.engine.plan import Plan, PlanItem
 from nanocell_daq.engine.protocol import with_parameters
 from nanocell_daq.engine.safety import all_safe, outputs_off
 from nanocell_daq.engine.station_io import OpenStation
+from nanocell_daq.storage import spill
 from procedures.context import StepAborted, StepFault
 
 ProgressCallback = Callable[[str, float, float | None], None]
@@ -119,6 +121,8 @@ class Engine:
         """The pause (RunControl.pause_count) for which every output was turned off."""
         self.db_label = db_label
         self.outcomes: list[StepOutcome] = []
+        self._store_error: BaseException | None = None
+        """Set when the store writer failed: the run stops and ends failed (its rows are spilled)."""
 
     # --- the lease ------------------------------------------------------------------------------------
     def _fence(self, force: bool = False) -> None:
@@ -285,6 +289,8 @@ class Engine:
                 self._next_index = 1 + max((s.index for s in self.store.steps(self.run_id)), default=-1)
             fence = self.lease.fence if self.lease is not None else None
             self.writer = self.store.writer(self.flush_interval, fence=fence)
+            self.writer.spill_name = f"run{self.run_id}-{os.getpid()}"
+            self.writer.on_failure = self._store_failed
         except BaseException:
             if self.lease is not None:
                 self.lease.release()
@@ -317,6 +323,11 @@ class Engine:
             with contextlib.suppress(Exception):
                 self.store.finish_run(self.run_id, "failed", f"cannot take the run's lease: {exc}")
             raise
+
+    def _store_failed(self, exc: BaseException) -> None:
+        """The writer could not commit (its rows are spilled): stop acquiring; the run ends failed."""
+        self._store_error = exc
+        self.control.request_abort(f"store write failed: {exc}")
 
     def _finish(self, monitor: ControlMonitor, status: str, reason: str | None) -> tuple[str, str | None]:
         """Every exit path: safe state, data flushed, final status stored (retried), leases released."""
@@ -360,6 +371,8 @@ class Engine:
             if self.lease is not None and self.lease.lost is not None:
                 return self._finish_fenced(monitor, self.lease.lost)
             status, reason = "failed", f"store write failed: {_first_line(exc)}"
+        if self._store_error is not None and not (reason or "").startswith("store write failed"):
+            status, reason = "failed", f"store write failed: {_first_line(self._store_error)}"
         self._label = status
         self._lanes.clear()
         self._pending = []
@@ -385,9 +398,11 @@ class Engine:
                 if attempt + 1 < FINAL_WRITE_ATTEMPTS:
                     time.sleep(FINAL_WRITE_RETRY_S * 2**attempt)
         why = f"the final status ({status}) could not be stored: {type(last).__name__}: {_first_line(last)}"
+        status, reason = "failed", (f"{reason}; " if reason else "") + why
+        self._spill_end(status, reason)  # resume reads how the run ended from the recovery file
         if self.on_log:
             self.on_log("error", why)
-        return "failed", (f"{reason}; " if reason else "") + why
+        return status, reason
 
     def _finish_fenced(self, monitor: ControlMonitor, why: str) -> tuple[str, str | None]:
         """This engine lost its lease: no instrument is touched, no data or progress written. If it still
@@ -407,6 +422,17 @@ class Engine:
                 who = f"engine pid {self.lease.pid} on {self.lease.host}"
                 self.store.log_event(self.run_id, "error", f"{who}: {reason}")
         return "interrupted", reason
+
+    def _spill_end(self, status: str, reason: str) -> None:
+        """Record how the run ended in the writer's recovery file (resume logs it)."""
+        if self.writer is None:
+            return
+        end = {"run_id": self.run_id, "status": status, "reason": reason}
+        try:
+            spill.spill_rows(self.store.location, self.writer.spill_name, reason, {}, end=end)
+        except OSError as exc:
+            if self.on_log:
+                self.on_log("error", f"could not write the recovery file either: {exc}")
 
     def _run_all(self) -> tuple[str, str | None]:
         self._fence(force=True)

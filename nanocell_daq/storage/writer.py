@@ -1,4 +1,9 @@
-"""The engine's hot path: queue points in memory, commit them in batches from a background thread."""
+"""The engine's hot path: queue points in memory, commit them in batches from a background thread.
+
+A batch the store refuses (locked beyond the busy timeout, disk full, file size limit) is never dropped: the
+writer spills it, with every row still queued or appended later, to a recovery file
+(:mod:`nanocell_daq.storage.spill`) that ``nanocell resume`` ingests, and calls ``on_failure``.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,16 @@ import collections
 import datetime as dt
 import itertools
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import Connection, insert, select
 
+from nanocell_daq.storage import spill
 from nanocell_daq.storage.schema import EVENT_LEVELS, CyclingBlock, Event, IVPoint, SpectrumRow, Step
 
 if TYPE_CHECKING:
@@ -55,15 +63,24 @@ class Writer:
         # executemany on the raw sqlite3 connection; other databases go through SQLAlchemy Core
         self._sqlite_fast = store.location.is_sqlite
         self.committed = {"cycling": 0, "iv": 0, "spectra": 0, "events": 0}  # rows committed so far
+        self.on_failure: Callable[[BaseException], None] | None = None
+        """Called once (from the writer thread) when a flush fails, after the rows are spilled."""
+        self.spill_name = f"{os.getpid()}-{id(self):x}"
+        """Name of this writer's recovery file (``<db>.recovery-<name>.jsonl``)."""
+        self.spilled: Path | None = None
+        """The recovery file the refused rows went to, once a flush failed."""
+        self.spill_error: str | None = None
+        """Why spilling failed too (the rows are then lost), if it did."""
+        self._failed: list[list[tuple[Any, ...]]] | None = None  # the batch being committed
         self._thread = threading.Thread(target=self._loop, name="nanocell-store-writer", daemon=True)
         self._thread.start()
 
     # --- appends (any thread; cheap) -------------------------------------------------------------
     def cycling_point(self, step_id: int, t: float, E: float, I: float, Q: float) -> None:  # noqa: E741
         """Queue a cycling point: t (s, engine clock), E (V), I (A), Q (C)."""
+        self._cyc.append((step_id, t, E, I, Q))
         if self._dead is not None:
             self._raise()
-        self._cyc.append((step_id, t, E, I, Q))
 
     def iv_point(
         self,
@@ -75,9 +92,9 @@ class Writer:
         t: float | None = None,
     ) -> None:
         """Queue an I-V point: V (V), I (A), direction "up"/"down", contact pair (e.g. "S-D"), t (s)."""
+        self._iv.append((step_id, V, I, direction, pair, t))
         if self._dead is not None:
             self._raise()
-        self._iv.append((step_id, V, I, direction, pair, t))
 
     def spectrum(
         self,
@@ -93,18 +110,19 @@ class Writer:
         t: float | None = None,
     ) -> None:
         """Queue a spectrum (counts copied as float32) at stage position (um) on axis ``axis_id``."""
-        if self._dead is not None:
-            self._raise()
         blob = np.ascontiguousarray(counts, dtype="<f4").tobytes()
         self._spec.append((step_id, x_um, y_um, z_um, exposure_s, blob, axis_id, grid_id, pixel, t))
-
-    def event(self, run_id: int | None, level: str, message: str, step_id: int | None = None) -> None:
-        """Queue a log line (level debug/info/warning/error); timestamped now (UTC)."""
-        if level not in EVENT_LEVELS:
-            raise ValueError(f"event level {level!r}: use one of {', '.join(EVENT_LEVELS)}")
         if self._dead is not None:
             self._raise()
-        self._ev.append((run_id, step_id, dt.datetime.now(dt.UTC), level, str(message)))
+
+    def event(self, run_id: int | None, level: str, message: str, step_id: int | None = None,
+              when: dt.datetime | None = None) -> None:
+        """Queue a log line (level debug/info/warning/error); timestamped ``when`` (default now, UTC)."""
+        if level not in EVENT_LEVELS:
+            raise ValueError(f"event level {level!r}: use one of {', '.join(EVENT_LEVELS)}")
+        self._ev.append((run_id, step_id, when or dt.datetime.now(dt.UTC), level, str(message)))
+        if self._dead is not None:
+            self._raise()
 
     # --- control -----------------------------------------------------------------------------------
     def flush(self, timeout: float | None = None) -> None:
@@ -132,6 +150,7 @@ class Writer:
         self._thread.join()
         self._store._forget_writer(self)
         if self._dead is not None and self._dead != "closed":
+            self._spill()  # rows appended after the failure
             self._raise()
         self._dead = "closed"
 
@@ -149,7 +168,27 @@ class Writer:
     def _raise(self) -> None:
         if self._dead == "closed":
             raise StoreWriteError("the store writer is closed")
-        raise StoreWriteError(f"the store writer failed: {self._dead}") from self.error
+        where = (f"unsent rows spilled to {self.spilled}" if self.spilled is not None else
+                 f"unsent rows could not be spilled: {self.spill_error}" if self.spill_error else "")
+        message = f"the store writer failed: {_short(self._dead)}" + (f"; {where}" if where else "")
+        raise StoreWriteError(message) from self.error
+
+    def _spill(self) -> None:
+        """Append the failed batch and everything queued to this writer's recovery file."""
+        batches = [_drain(q) for q in (self._cyc, self._iv, self._spec, self._ev)]
+        failed, self._failed = self._failed, None
+        if failed is not None:
+            batches = [f + b for f, b in zip(failed, batches, strict=True)]
+        if not any(batches):
+            return
+        rows = dict(zip(spill.KINDS, batches, strict=True))
+        try:
+            self.spilled = spill.spill_rows(self._store.location, self.spill_name, _short(self._dead), rows)
+            log.error("store writer failed (%s): %d row(s) spilled to %s", self._dead,
+                      sum(map(len, batches)), self.spilled)
+        except OSError as exc:
+            self.spill_error = f"{type(exc).__name__}: {exc}"
+            log.error("store writer failed (%s) and its rows could not be spilled: %s", self._dead, exc)
 
     # --- the thread --------------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -169,18 +208,26 @@ class Writer:
                         return
         except BaseException as exc:
             if isinstance(exc, Exception):
-                log.exception("store writer failed; data of the current batch are not stored")
+                log.exception("store writer failed; its rows go to a recovery file")
             else:  # e.g. an engine's fence (its lease was taken over): the batch is refused on purpose
                 log.error("store writer stopped: %s; data of the current batch are not stored", exc)
             with self._cond:
                 self._dead = exc
+                if isinstance(exc, Exception):  # a fenced engine's batch is refused, not kept for a resume
+                    self._spill()
                 self._cond.notify_all()
+            if self.on_failure is not None:
+                try:
+                    self.on_failure(exc)
+                except Exception:  # the failure is also raised by the next append/close
+                    log.exception("store writer: on_failure callback failed")
 
     def _write_pending(self, conn: Connection) -> None:
         batches = [_drain(q) for q in (self._cyc, self._iv, self._spec, self._ev)]
         if not any(batches):
             return
         cyc, iv, spec, ev = batches
+        self._failed = batches  # kept until committed: a failed commit spills them
         with conn.begin():
             if self._fence is not None:
                 self._fence(conn)
@@ -205,6 +252,7 @@ class Writer:
             if ev:
                 cols = ("run_id", "step_id", "time", "level", "message")
                 conn.execute(insert(Event), [dict(zip(cols, row, strict=True)) for row in ev])
+        self._failed = None
         for key, rows in zip(("cycling", "iv", "spectra", "events"), batches, strict=True):
             self.committed[key] += len(rows)
 
@@ -262,6 +310,12 @@ class Writer:
             conn.execute(
                 insert(table), [{"run_id": run_of[r[0]], **dict(zip(cols, r, strict=True))} for r in rows]
             )
+
+
+def _short(error: BaseException | str | None) -> str:
+    """The database's own message (SQLAlchemy's wrapper adds the statement and its parameters)."""
+    orig = getattr(error, "orig", None)
+    return f"{type(orig).__name__}: {orig}" if orig is not None else str(error)
 
 
 def _drain(q: collections.deque[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

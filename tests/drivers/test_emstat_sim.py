@@ -117,3 +117,34 @@ def test_identifying_an_idle_device_sends_no_abort(bench, open_driver):
     before = len(bench.log("pstat"))
     assert open_driver("pstat").id.startswith("es4_hr")
     assert [e.command for e in bench.log("pstat")[before:]] == ["t"]
+
+
+@pytest.mark.parametrize("ended", [False, True])
+def test_a_fresh_driver_keeps_what_an_orphaned_technique_measured(bench, open_driver, cycling, ended):
+    """kill -9 of the host during a charge: the device charges on and its link keeps what it sent; the driver
+    that takes over keeps those data packages (t on the technique's timer) instead of discarding them,
+    whether the technique is still running (aborted) or had already ended on its own."""
+    old = open_driver("pstat")
+    max_time = 50.0 if ended else 1e5
+    old.start_galvanostatic(1e-12, interval_s=1.0, max_time_s=max_time, v_min=0.5, v_max=4.05)
+    old.adapter.connection.close()  # the host dies at once: every package goes to the link's buffer
+    old.wait(5)
+    time.sleep(0.2)  # ~200 s of device time
+    assert bench.output_on("pstat") is not ended
+
+    fresh = open_driver("pstat")
+    assert fresh.id.startswith("es4_hr")
+    got = fresh.orphan_samples
+    assert fresh.orphan_aborted is not None
+    assert ("had ended" in fresh.orphan_aborted) is ended
+    assert f"{len(got)} data package(s) kept" in fresh.orphan_aborted
+    assert len(got) >= (50 if ended else 150)
+    t = [s.t for s in got]
+    assert t == pytest.approx([t[0] + k for k in range(len(t))], abs=0.01)  # every second, none lost
+    assert t[0] == pytest.approx(1.0, abs=0.01)  # from the technique's first sample
+    if ended:
+        assert t[-1] == pytest.approx(max_time, abs=0.01)
+    assert all(s.current == pytest.approx(1e-12, rel=0.2) for s in got)
+    assert not bench.output_on("pstat")
+    fresh.start_ocp(1.0, 2.0)  # the link is in sync after the drain
+    assert fresh.wait(10) and [round(s.t) for s in fresh.poll()] == [1, 2]
