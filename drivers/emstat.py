@@ -365,6 +365,39 @@ class EmStat4(Instrument):
         self.wait(timeout_s)
         self.stop_reason = "stopped"
 
+    def cell_is_off(self) -> bool:
+        """Confirm on the device that no technique runs and the cell is off.
+
+        MethodSCRIPT has no query of the cell state, so the device is asked to run the one-line script
+        ``cell_off``: accepted (``e``) and ended (empty line) means it executed it; a device busy with a
+        script (ours, or one a dead host left running) answers ``e!0008`` and the cell counts as on.
+        """
+        with self._lock:
+            if self._running:
+                return False
+            self.write_bytes(b"e\ncell_off\n\n")
+            ack = self.read()
+            while ack.startswith("Z"):  # a late abort reply
+                ack = self.read()
+            if ack != "e":
+                self._drain_quietly()  # a busy device answers every line ("c!0008"): keep the link clean
+                return False
+            return self.read() == ""
+
+    def _drain_quietly(self) -> None:
+        """Read replies until the device is silent for a short while (at most a few lines)."""
+        connection = getattr(self.adapter, "connection", None)
+        saved = getattr(connection, "timeout", None)
+        if saved is not None:
+            connection.timeout = _DRAIN_TIMEOUT_MS
+        try:
+            for _ in range(10):
+                if self._read_or_none() is None:
+                    break
+        finally:
+            if saved is not None:
+                connection.timeout = saved
+
     def wait(self, timeout_s: float | None = None) -> bool:
         """Wait for the running script to end; True if it did."""
         reader = self._reader

@@ -24,7 +24,7 @@ from nanocell_daq.engine.eta import EtaModel
 from nanocell_daq.engine.guard import Instruments
 from nanocell_daq.engine.plan import Plan, PlanItem
 from nanocell_daq.engine.protocol import with_parameters
-from nanocell_daq.engine.safety import all_safe, outputs_off
+from nanocell_daq.engine.safety import all_safe, outputs_off, verify_outputs_off
 from nanocell_daq.engine.station_io import OpenStation
 from procedures.context import StepAborted, StepFault
 
@@ -73,6 +73,7 @@ class Engine:
         on_log: Callable[[str, str], None] | None = None,
         flush_interval: float = 0.5,
         db_label: str | None = None,
+        on_run_created: Callable[[int], None] | None = None,
     ) -> None:
         self.plan, self.opened, self.store = plan, opened, store
         self.view = plan.station
@@ -102,6 +103,8 @@ class Engine:
         self._made_safe_for_pause = 0
         """The pause (RunControl.pause_count) for which every output was turned off."""
         self.db_label = db_label
+        self.on_run_created = on_run_created
+        """Told the run id once the run exists (the supervisor must know which run to mark if we die)."""
         self.outcomes: list[StepOutcome] = []
 
     # --- services for steps -------------------------------------------------------------------------
@@ -141,9 +144,12 @@ class Engine:
             if wiring not in self.view.wirings:
                 raise StepFault(f"the station has no wiring {wiring!r}")
             failures = outputs_off(self.instruments)
-            if failures:
+            problems = verify_outputs_off(self.instruments)  # never switch the matrix under bias
+            if problems:
+                if failures:
+                    problems.append(f"switching off: {'; '.join(failures)}")
                 raise StepFault(
-                    f"refusing to switch to {wiring!r}: outputs not confirmed off: {'; '.join(failures)}"
+                    f"refusing to switch to {wiring!r}: outputs not confirmed off: {'; '.join(problems)}"
                 )
             router = self.instruments.role("router")
             self._wiring = None
@@ -246,6 +252,8 @@ class Engine:
             self._create_run()
         else:
             self._next_index = 1 + max((s.index for s in self.store.steps(self.run_id)), default=-1)
+        if self.on_run_created is not None:
+            self.on_run_created(self.run_id)
         self.writer = self.store.writer(self.flush_interval)
         monitor = ControlMonitor(
             self.store, self.run_id, self.control, tick=self._report_progress, log=self.log
@@ -267,16 +275,27 @@ class Engine:
         return RunResult(self.run_id, status, reason, self.outcomes)
 
     def _finish(self, monitor: ControlMonitor, status: str, reason: str | None) -> tuple[str, str | None]:
-        failures = all_safe(self.instruments)
+        unverified = all_safe(self.instruments)
         self._wiring = None
-        failures += self.opened.shutdown_all()
+        # a driver's shutdown opens the matrix: not while a source is not verified off
+        failures = self.opened.shutdown_all(keep_router=bool(unverified))
         if failures:
-            self.log("error", "could not make everything safe: " + "; ".join(failures))
+            self.log("error", "instrument shutdown failed: " + "; ".join(failures))
+            if status == "completed" and not unverified:
+                status, reason = "failed", "instrument shutdown failed: " + "; ".join(failures)
+        if unverified:
+            what = "not verified safe: " + "; ".join(unverified)
+            self.log("error", what)
             if status == "completed":
-                status, reason = "failed", "could not make everything safe: " + "; ".join(failures)
+                status, reason = "failed", what
+            else:
+                reason = f"{reason}; {what}" if reason else what
+            end = f"; NOT every output verified off ({'; '.join(unverified)})"
+        else:
+            end = "; every output off, matrix open (read back)"
         self.log(
             "info" if status == "completed" else "error",
-            f"run {status}" + (f": {reason}" if reason else "") + "; every output off, matrix open",
+            f"run {status}" + (f": {reason}" if reason and not unverified else "") + end,
         )
         monitor.stop()
         try:
