@@ -6,6 +6,7 @@ passed (from the stored points of every earlier attempt), and its time limit min
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from nanocell_daq.engine.protocol import StepSpec, Where, parse_protocol
 from nanocell_daq.engine.runner import Engine, ProgressCallback, RunResult
 from nanocell_daq.engine.station_io import open_station, recovery_notes
 from nanocell_daq.engine.stationview import StationView
+from nanocell_daq.engine.supervisor import supervised
 from nanocell_daq.errors import UserError
 from procedures import GalvanostaticStep, OCVRest
 
@@ -144,9 +146,18 @@ def resume_run(
     on_progress: ProgressCallback | None = None,
     on_log: Callable[[str, str], None] | None = None,
     db_label: str | None = None,
+    supervise: bool = False,
 ) -> RunResult:
-    """Continue run ``run_id`` on ``station`` (default: the stored snapshot's file content)."""
+    """Continue run ``run_id`` on ``station`` (default: the stored snapshot's file content); ``supervise``
+    as for :func:`~nanocell_daq.engine.service.run_plan`."""
     plan, kw = prepare_resume(store, run_id, station)
+    with supervised(store, plan.station, run_id) if supervise else contextlib.nullcontext():
+        return _resume_opened(store, run_id, plan, kw, operator, on_progress, on_log, db_label)
+
+
+def _resume_opened(store: Any, run_id: int, plan: Plan, kw: dict[str, Any], operator: str | None,
+                   on_progress: ProgressCallback | None, on_log: Callable[[str, str], None] | None,
+                   db_label: str | None) -> RunResult:
     opened = open_station(plan.station)  # a driver aborts a technique the killed engine left running
     try:
         for note in recovery_notes(opened):
