@@ -45,14 +45,15 @@ def bench_state(bench: Any) -> dict[str, Any]:
     SMU measured through the wire; ``switched_under_bias``: matrix changes made while a source was on;
     ``pstat_running``: a MethodSCRIPT technique runs; ``errors``/``faults``: per instrument.
     """
-    outputs = [name for name in LIVE_OUTPUTS if bench.output_on(name)]
+    # Read without the emulators' locks: an instrument busy with a long command (a spectrometer exposing,
+    # holding its lock for the exposure) must not delay or skew the snapshot; flags are read atomically.
+    emulators = bench.emulators
+    outputs = [name for name in LIVE_OUTPUTS if emulators[name].output_on()]
     wiring = bench.wiring
     with wiring._lock:
         closed = sorted(wiring.closed)
         hot = list(wiring.hot_switches)
-    pstat = bench.emulators["pstat"]
-    with pstat.lock:
-        running = bool(pstat.running)
+    running = bool(emulators["pstat"].running)
     return {
         "outputs_on": outputs,
         "matrix_closed": closed,
@@ -62,10 +63,10 @@ def bench_state(bench: Any) -> dict[str, Any]:
         "switched_under_bias": len(hot),
         "switched_under_bias_events": hot,
         "pstat_running": running,
-        "stage_moving": bench.output_on("stage"),
+        "stage_moving": bool(emulators["stage"].output_on()),
         "t_sim": float(bench.clock.now()),
         "speed": float(bench.clock.speed),
-        "errors": {name: len(bench.errors(name)) for name in bench.emulators},
+        "errors": {name: len(emu.errors) for name, emu in emulators.items()},
         "faults": {name: bench.pending_faults(name) for name in bench.emulators},
     }
 
