@@ -219,3 +219,57 @@ def test_a_persistent_smu_error_mid_iv_ends_non_zero_naming_the_smu_and_keeps_th
     assert not any(m.startswith("supervisor: ") for m in said)  # the engine ended the run itself
     cleared = cli("sim", "fault", "smu", "clear", "--station", str(short))
     assert cleared.returncode == 0, cleared.stderr
+
+
+@pytest.fixture
+def live_bench(tmp_path: Path) -> Iterator[tuple[Any, Any, Store, int]]:
+    """An in-process bench with the SMU on across the wire (matrix closed), its station view, a running run."""
+    from drivers.keithley707b import Keithley707B
+    from drivers.keithley2450 import Keithley2450
+    from nanocell_daq.engine.stationview import StationView
+    from simulated_instruments.bench import SimulatedBench
+
+    with SimulatedBench(preset="si", speed=1000.0, seed=0) as bench:
+        view = StationView.from_file(benchkit.station_file(bench, tmp_path))
+        smu, matrix = Keithley2450(bench.resources["smu"]), Keithley707B(bench.resources["matrix"])
+        matrix.close(["1C01", "1D02"])
+        smu.configure_voltage_source(1e-6)
+        smu.set_voltage(0.25)
+        smu.enable_output()
+        smu.adapter.close()
+        matrix.adapter.close()
+        store = Store.open(tmp_path / "runs.db")
+        run_id = store.create_run("supervised", device_id=store.add_device("chip"))
+        try:
+            yield bench, view, store, run_id
+        finally:
+            store.close()
+
+
+def test_an_exception_escaping_the_engine_hands_the_station_to_the_supervisor(live_bench):
+    from nanocell_daq.engine.supervisor import supervised
+
+    bench, view, store, run_id = live_bench
+    with pytest.raises(RuntimeError, match="disk on fire"), supervised(store, view) as sup:
+        sup.run_created(run_id)
+        raise RuntimeError("disk on fire")
+    assert sup.proc.wait(30) == 0
+    assert benchkit.outputs_on(bench) == {}
+    info = store.run(run_id)
+    assert info.status == "interrupted"
+    assert "crashed (RuntimeError: disk on fire)" in info.reason and "every output off" in info.reason
+    said = [e.message for e in store.events(run_id)]
+    assert any("found on: source_meter (smu) output reads back on" in m for m in said), said
+
+
+def test_a_clean_exit_leaves_the_station_and_the_run_to_the_engine(live_bench):
+    from nanocell_daq.engine.supervisor import supervised
+
+    bench, view, store, run_id = live_bench
+    told = len(bench.log("smu"))
+    with supervised(store, view) as sup:
+        sup.run_created(run_id)
+    assert sup.proc.wait(30) == 0
+    assert len(bench.log("smu")) == told  # the supervisor never talked to an instrument
+    assert benchkit.outputs_on(bench) == {"smu": True, "matrix": True}
+    assert store.run(run_id).status == "running" and store.events(run_id) == []
