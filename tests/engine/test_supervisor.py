@@ -223,7 +223,7 @@ def test_a_persistent_smu_error_mid_iv_ends_non_zero_naming_the_smu_and_keeps_th
 
 @pytest.fixture
 def live_bench(tmp_path: Path) -> Iterator[tuple[Any, Any, Store, int]]:
-    """An in-process bench with the SMU on across the wire (matrix closed), its station view, a running run."""
+    """A bench with the SMU on across the wire (matrix closed), its station view and a running run."""
     from drivers.keithley707b import Keithley707B
     from drivers.keithley2450 import Keithley2450
     from nanocell_daq.engine.stationview import StationView
