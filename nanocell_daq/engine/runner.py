@@ -252,8 +252,6 @@ class Engine:
             self._create_run()
         else:
             self._next_index = 1 + max((s.index for s in self.store.steps(self.run_id)), default=-1)
-        if self.on_run_created is not None:
-            self.on_run_created(self.run_id)
         self.writer = self.store.writer(self.flush_interval)
         monitor = ControlMonitor(
             self.store, self.run_id, self.control, tick=self._report_progress, log=self.log
@@ -312,6 +310,8 @@ class Engine:
         return status, reason
 
     def _run_all(self) -> tuple[str, str | None]:
+        if self.on_run_created is not None:  # may refuse (e.g. no supervisor): the run then ends failed
+            self.on_run_created(self.run_id)
         failures = all_safe(self.instruments)
         if failures:
             raise StepFault("cannot start from a safe state: " + "; ".join(failures))

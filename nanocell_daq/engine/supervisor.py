@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from nanocell_daq.errors import UserError
@@ -42,8 +43,11 @@ READY_TIMEOUT_S = 20.0
 CRASH_GRACE_S = 3.0
 """After ``crashed``, how long the supervisor waits for the engine to exit before taking the instruments."""
 
-_ENTRY = "import sys; from nanocell_daq.engine.supervisor import main; sys.exit(main())"
-"""The supervisor's command (``python -c``; ``-m`` would run a second copy of this module)."""
+_ENTRY = ("import sys; print('ready', flush=True); "
+          "from nanocell_daq.engine.supervisor import main; sys.exit(main())")
+"""The supervisor's command (``python -c``; ``-m`` would run a second copy of this module). It says ``ready``
+before importing the application (about 2 s), so the engine does not wait; an import that fails is caught
+when the engine tells it the run id (:meth:`Supervisor.run_created`)."""
 
 SOURCE_ROLES = ("source_meter", "galvanostat", "potentiostat", "laser", "shutter")
 """Roles whose output may be live; one of them unreachable keeps the matrix as it is."""
@@ -89,7 +93,10 @@ class Supervisor:
             pass
 
     def run_created(self, run_id: int) -> None:
-        """Tell the supervisor which run to mark if the engine dies."""
+        """Tell the supervisor which run to mark if the engine dies; SupervisorError if it is gone."""
+        if self.proc.poll() is not None:
+            raise SupervisorError(f"the run's supervisor exited (code {self.proc.returncode}): "
+                                  f"refusing to run unsupervised")
         self._send(f"run {int(run_id)}")
 
     def _close(self, last: str, wait_s: float) -> None:
@@ -103,8 +110,13 @@ class Supervisor:
             pass
 
     def clean_exit(self) -> None:
-        """The engine ended the run itself: the supervisor exits without touching anything."""
-        self._close("clean", 5.0)
+        """The engine ended the run itself: the supervisor exits without touching anything (one still
+        importing is ended: it holds no instrument and has nothing to do)."""
+        self._close("clean", 0.5)
+        if self.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                self.proc.kill()
+            self.proc.wait(5)
 
     def crashed(self, reason: str) -> None:
         """An exception escaped the engine: the supervisor makes the station safe once we have exited."""
@@ -197,8 +209,11 @@ class _Station:
         self.config = config
         self.unreachable_why: dict[str, str] = {}
         self.instances: dict[str, Any] = {}
-        for name in config.instruments:
-            status = connect_instrument(config, name)  # identity only: nothing is reset or switched
+        names = list(config.instruments)
+        # identity only, nothing is reset or switched; in parallel: a slow instrument does not delay the rest
+        with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+            statuses = list(pool.map(lambda name: connect_instrument(config, name), names))
+        for name, status in zip(names, statuses, strict=True):
             if status.instance is None:
                 self.unreachable_why[name] = status.problem
             else:
@@ -284,9 +299,6 @@ def main() -> int:
     from nanocell_daq.station import parse_station
 
     config = parse_station(header["station_yaml"], header.get("station_path") or "station.yaml")
-    print("ready", flush=True)
-    with contextlib.suppress(OSError):
-        sys.stdout.close()
     # imported now, while the engine runs, so that acting after its death is not slowed by imports
     import nanocell_daq.engine.guard
     import nanocell_daq.engine.safety
