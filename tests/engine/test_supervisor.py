@@ -283,3 +283,28 @@ def test_an_engine_whose_supervisor_died_refuses_to_run_unsupervised(live_bench)
         sup.proc.kill()
         sup.proc.wait(10)
         sup.run_created(run_id)
+
+
+def test_kill_9_during_nanocell_resume_is_caught_too(tmp_path, sim):
+    station, db, proc = _start(tmp_path, sim, CHARGE)
+    try:
+        wait_for(station, proc, lambda s: s["pstat_running"])
+        kill_and_watch(station, proc)
+    finally:
+        _finish(proc)
+    run, _ = supervisor_event(db)
+    resume = subprocess.Popen([*nanocell_command(), "resume", str(run.id), "--db", str(db), "--station",
+                               str(station)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(station, resume, lambda s: s["pstat_running"] and "pstat" in s["outputs_on"])
+        took, state = kill_and_watch(station, resume)
+    finally:
+        _finish(resume)
+    assert _safe(state), f"after {took:.1f} s: {state}"
+    store = Store.open(db, create=False)
+    try:
+        assert store.run(run.id).status == "interrupted"
+        said = [e.message for e in store.events(run.id) if e.message.startswith("supervisor: ")]
+    finally:
+        store.close()
+    assert len(said) == 2 and f"engine pid {resume.pid} " in said[1]
