@@ -250,11 +250,16 @@ def test_an_exception_escaping_the_engine_hands_the_station_to_the_supervisor(li
     from nanocell_daq.engine.supervisor import supervised
 
     bench, view, store, run_id = live_bench
+    told = len(bench.log("smu"))
     with pytest.raises(RuntimeError, match="disk on fire"), supervised(store, view) as sup:
         sup.run_created(run_id)
         raise RuntimeError("disk on fire")
     assert sup.proc.wait(30) == 0
     assert benchkit.outputs_on(bench) == {}
+    # connecting identified the SMU and read its output before switching anything; nothing was reset
+    said = [entry.command for entry in bench.log("smu")[told:]]
+    assert said[:2] == ["*IDN?", ":OUTP?"] and ":OUTP OFF" in said, said
+    assert not any("RST" in c or "reset" in c for c in said)
     info = store.run(run_id)
     assert info.status == "interrupted"
     assert "crashed (RuntimeError: disk on fire)" in info.reason and "every output off" in info.reason
