@@ -171,14 +171,18 @@ class Engine:
             if not control.paused or self._made_safe_for_pause == control.pause_count:
                 return
             failures = outputs_off(self.instruments)
+            unverified = verify_outputs_off(self.instruments)
             control.safe_generation += 1
             self._made_safe_for_pause = control.pause_count
             how = f"`nanocell control {self.run_id} resume --db {self.db_label or 'DB'}`"
             if control.pause_reason == "Ctrl-C":
                 how += ", or press Ctrl-C again to abort"
+            state = "every output off"
+            if unverified:
+                state = f"NOT every output verified off ({'; '.join(unverified)})"
             self.log(
-                "warning",
-                f"paused ({control.pause_reason}): every output off"
+                "warning" if not unverified else "error",
+                f"paused ({control.pause_reason}): {state}"
                 + (f" (failed: {'; '.join(failures)})" if failures else "")
                 + f"; resume with {how}",
             )
