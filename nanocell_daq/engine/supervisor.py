@@ -81,6 +81,8 @@ class Supervisor:
 
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
         self.proc = proc
+        self.run_started = False
+        """The engine told the run id: from then on it may switch instruments on."""
 
     def _send(self, line: str) -> None:
         stdin = self.proc.stdin
@@ -98,6 +100,7 @@ class Supervisor:
             raise SupervisorError(f"the run's supervisor exited (code {self.proc.returncode}): "
                                   f"refusing to run unsupervised")
         self._send(f"run {int(run_id)}")
+        self.run_started = True
 
     def _close(self, last: str, wait_s: float) -> None:
         self._send(last)
@@ -165,12 +168,16 @@ def start(store: Any, view: Any, run_id: int | None = None) -> Supervisor:
 
 @contextlib.contextmanager
 def supervised(store: Any, view: Any, run_id: int | None = None) -> Iterator[Supervisor]:
-    """Run the body under a supervisor; a normal exit tells it ``clean``, an exception ``crashed``."""
+    """Run the body under a supervisor; a normal exit tells it ``clean``, an exception ``crashed`` (once the
+    run has started: before that the engine has switched nothing on)."""
     sup = start(store, view, run_id)
     try:
         yield sup
     except BaseException as exc:
-        sup.crashed(f"{type(exc).__name__}: {exc}")
+        if sup.run_started:
+            sup.crashed(f"{type(exc).__name__}: {exc}")
+        else:  # e.g. an unreachable instrument while opening the station: nothing was switched on
+            sup.clean_exit()
         raise
     sup.clean_exit()
 
@@ -311,7 +318,11 @@ def main() -> int:
     if how == "clean":
         return 0
     t0 = time.monotonic()
-    found, problems, station = make_safe(config)
+    station = None
+    try:
+        found, problems, station = make_safe(config)
+    except Exception as exc:  # noqa: BLE001 - still mark the run and say what went wrong
+        found, problems = [], [f"the supervisor could not make the station safe: {type(exc).__name__}: {exc}"]
     from nanocell_daq.storage import Store
 
     store = None
@@ -319,13 +330,23 @@ def main() -> int:
         store = Store.open(header["db"], create=False)
     except Exception as exc:  # noqa: BLE001 - the bench is safe already; say why the run is not marked
         _say(f"could not open the run database to record what happened: {exc}")
+    recovered: list[str] = []
     try:
-        recovered = _record_recovered(store, run_id, station.instruments) if store is not None else []
+        if store is not None and station is not None:
+            recovered = _record_recovered(store, run_id, station.instruments)
+    except Exception as exc:  # noqa: BLE001 - recovery is a bonus; the safe state and the mark come first
+        recovered = [f"recovery failed: {type(exc).__name__}: {exc}"]
     finally:
-        station.close()
-    message = _report(store, run_id, pid, how, found, problems, recovered, time.monotonic() - t0)
+        if station is not None:
+            station.close()
+    try:
+        message = _report(store, run_id, pid, how, found, problems, recovered, time.monotonic() - t0)
+    except Exception as exc:  # noqa: BLE001 - e.g. a locked or full database: at least say it here
+        _say(f"could not record in the run database: {type(exc).__name__}: {exc}")
+        message = _report(None, run_id, pid, how, found, problems, recovered, time.monotonic() - t0)
     if store is not None:
-        _release_lease(store, run_id, pid)
+        with contextlib.suppress(Exception):
+            _release_lease(store, run_id, pid)
         store.close()
     _say(message)
     return 0 if not problems else 1

@@ -313,3 +313,30 @@ def test_kill_9_during_nanocell_resume_is_caught_too(tmp_path, sim):
     finally:
         store.close()
     assert len(said) == 2 and f"engine pid {resume.pid} " in said[1]
+
+
+def test_an_unreachable_instrument_is_a_plain_error_without_the_supervisor_acting(tmp_path, capsys,
+                                                                                 monkeypatch):
+    from nanocell_daq.cli import main
+    from nanocell_daq.engine import supervisor
+    from simulated_instruments.bench import SimulatedBench
+
+    started: list[supervisor.Supervisor] = []
+    original = supervisor.start
+
+    def start(*args: Any, **kwargs: Any) -> supervisor.Supervisor:
+        started.append(original(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr("nanocell_daq.engine.supervisor.start", start)
+    with SimulatedBench(preset="si", speed=1000.0, seed=0) as bench:
+        data = yaml.safe_load(benchkit.station_file(bench, tmp_path).read_text())
+    station = tmp_path / "gone.yaml"  # the bench has stopped: every resource refuses connections
+    station.write_text(yaml.safe_dump(data, sort_keys=False))
+    proto = tmp_path / "protocol.yaml"
+    proto.write_text(IV)
+    assert main(["run", str(proto), "--station", str(station), "--db", str(tmp_path / "runs.db")]) == 2
+    assert "station not ready" in capsys.readouterr().err
+    (sup,) = started
+    # told "clean" and already gone: nothing was switched on, so nothing is to be made safe or recorded
+    assert not sup.run_started and sup.proc.poll() is not None
