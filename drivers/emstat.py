@@ -90,6 +90,8 @@ class EmStat4(Instrument):
         self._last_t: float | None = None
         self._garbled: list[str] = []
         self._firmware: str | None = None
+        self._unread_script = False
+        """A script was sent but its start was not confirmed: it may run on the device unread."""
         self.orphan_aborted: str | None = None
         """Set when identifying found and aborted a script a previous (dead) host left running."""
         self.orphan_samples: list[Sample] = []
@@ -466,14 +468,78 @@ class EmStat4(Instrument):
         return self._running
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Abort the script (``Z``); the script's ``on_finished: cell_off`` turns the cell off."""
+        """Abort the script (``Z``); the script's ``on_finished: cell_off`` turns the cell off.
+
+        A script whose start reply was lost or garbled may run on the device with nobody reading it: it is
+        aborted too (``Z``; ``Z!0006`` when nothing ran after all).
+        """
         with self._lock:
             if not self._running:
+                if self._unread_script:
+                    self._abort_unread_script()
                 return
             self._aborting = True
             self.write("Z")
         self.wait(timeout_s)
         self.stop_reason = "stopped"
+
+    def cell_is_off(self) -> bool:
+        """Confirm on the device that no technique runs and the cell is off.
+
+        MethodSCRIPT has no query of the cell state, so the device is asked to run the one-line script
+        ``cell_off``: accepted (``e``) and ended (empty line) means it executed it; a device busy with a
+        script (ours, or one a dead host left running) answers ``e!0008`` and the cell counts as on.
+        """
+        with self._lock:
+            if self._running:
+                return False
+            self.write_bytes(b"e\ncell_off\n\n")
+            ack = self.read()
+            while ack.startswith("Z"):  # a late abort reply
+                ack = self.read()
+            if ack != "e":
+                self._drain_quietly()  # a busy device answers every line ("c!0008"): keep the link clean
+                return False
+            return self.read() == ""
+
+    def _abort_unread_script(self) -> None:
+        """``Z``; unless the device says nothing ran (``Z!0006``), drain the aborted script's output up to
+        the empty line that ends it (or until the device goes quiet)."""
+        self.write("Z")
+        first = self._read_or_none()
+        if first is None or first.startswith("Z!"):
+            self._unread_script = False
+            return
+        connection = getattr(self.adapter, "connection", None)
+        saved = getattr(connection, "timeout", None)
+        if saved is not None:
+            connection.timeout = _DRAIN_TIMEOUT_MS
+        try:
+            line: str | None = first
+            for _ in range(_DRAIN_MAX_LINES):
+                if line is None or line == "":
+                    break
+                line = self._read_or_none()
+        finally:
+            if saved is not None:
+                connection.timeout = saved
+        self._unread_script = False
+        self.stop_reason = "stopped"
+        log.warning("%s: aborted a technique running on the device that no reader followed", self.name)
+
+    def _drain_quietly(self) -> None:
+        """Read replies until the device is silent for a short while (at most a few lines)."""
+        connection = getattr(self.adapter, "connection", None)
+        saved = getattr(connection, "timeout", None)
+        if saved is not None:
+            connection.timeout = _DRAIN_TIMEOUT_MS
+        try:
+            for _ in range(10):
+                if self._read_or_none() is None:
+                    break
+        finally:
+            if saved is not None:
+                connection.timeout = saved
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Wait for the running script to end; True if it did."""
@@ -484,9 +550,8 @@ class EmStat4(Instrument):
         return True
 
     def shutdown(self) -> None:
-        """Abort any script and leave the cell off."""
-        if self._running:
-            self.stop()
+        """Abort any script (ours, or one the device runs unread) and leave the cell off."""
+        self.stop()
         self.isShutdown = True
 
     # --- script execution ---------------------------------------------------------------------------------
@@ -506,15 +571,18 @@ class EmStat4(Instrument):
             self._aborting = False
             # One raw write, terminators included: the empty last line starts the script (pyvisa's
             # write() would warn about a message that already ends with its termination).
+            self._unread_script = True  # until the device confirms or rejects the script
             self.write_bytes(self.script.encode("ascii"))
             ack = self.read()
             while ack.startswith("Z"):  # a late abort reply ("Z!0006": nothing was running) - skip it
                 ack = self.read()
             found = ms.find_error(ack)
             if found:
+                self._unread_script = False
                 raise TechniqueError(f"{self.name}: script rejected: !{found[0]:04X} {found[1]}")
             if ack != "e":
                 raise TechniqueError(f"{self.name}: expected the script ack 'e', got {ack!r}")
+            self._unread_script = False
             self._running = True
             self._window = (v_min, v_max)
             self._last_potential = None

@@ -323,6 +323,10 @@ class Keithley2450(SCPIErrorQueue, _PyMeasureKeithley2450):
                 self._technique.running = False
                 self._technique.stop_reason = "stopped"
 
+    def cell_is_off(self) -> bool:
+        """Galvanostat read-back: the output reads back off (``:OUTP?``)."""
+        return not self.output_enabled
+
     def _stop_output(self, verify: bool = True) -> None:
         """Output off; with ``verify`` read it back (a cut-off or stop must be certain, not just sent)."""
         self.write(":OUTP OFF")

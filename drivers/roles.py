@@ -131,6 +131,11 @@ class Galvanostat(Instrument, Protocol):
         """Abort the running technique and turn the cell off."""
         ...
 
+    def cell_is_off(self) -> bool:
+        """Read back from the device that no technique runs and the cell is off (False when it is on or
+        busy); raises when the device cannot answer. What the safety code trusts before opening the matrix."""
+        ...
+
 
 @runtime_checkable
 class Potentiostat(Galvanostat, Protocol):

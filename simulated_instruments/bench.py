@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from simulated_instruments.clock import SimClock
+from simulated_instruments.control import ControlServer
 from simulated_instruments.emstat import EmStat4
 from simulated_instruments.emulator import Emulator, LogEntry
 from simulated_instruments.faults import FaultBox, FaultError
@@ -72,6 +73,9 @@ class SimulatedBench:
         self.seed = seed
         self.clock = SimClock(speed)
         self.model = model if model is not None else _load_model(preset, seed)
+        self.max_wire_current_A = 0.0
+        """The largest |I| (A) the SMU measured through the wire so far."""
+        self._track_wire_current()
         self.wiring = Wiring(self.model, self.clock)
         self._fault_boxes = {name: FaultBox(name) for name in INSTRUMENTS}
         self.travel_um = self._travel()
@@ -92,10 +96,24 @@ class SimulatedBench:
         }
         self._servers = {name: InstrumentServer(emu, seed=seed + 10 + i)
                          for i, (name, emu) in enumerate(self.emulators.items())}
+        self.control = ControlServer(self)
+        """Loopback endpoint of ``nanocell sim state`` / ``sim fault`` (``simulated_instruments.control``)."""
         self._started = False
         for name, kinds in (faults or {}).items():
             for kind, params in kinds.items():
                 self.inject(name, kind, **(params or {}))
+
+    def _track_wire_current(self) -> None:
+        """Wrap the model's ``wire_current`` (what every SMU reading through the wire asks) to keep its
+        largest magnitude in :attr:`max_wire_current_A`."""
+        measure = self.model.wire_current
+
+        def tracked(*args: Any, **kwargs: Any) -> Any:
+            amps = measure(*args, **kwargs)
+            self.max_wire_current_A = max(self.max_wire_current_A, abs(float(amps)))
+            return amps
+
+        self.model.wire_current = tracked
 
     def _travel(self) -> dict[str, tuple[float, float]]:
         xs = [self.model.wire_start_um[0], self.model.wire_end_um[0]]
@@ -109,10 +127,12 @@ class SimulatedBench:
         if not self._started:
             for server in self._servers.values():
                 server.start()
+            self.control.start()
             self._started = True
         return self
 
     def stop(self) -> None:
+        self.control.stop()
         for emu in self.emulators.values():
             emu.stop()
         for server in self._servers.values():
@@ -165,6 +185,11 @@ class SimulatedBench:
             raise FaultError("stage_limit applies to the stage only")
         self._fault_boxes[instrument].add(fault, **params)
 
+    def pending_faults(self, instrument: str) -> dict[str, dict[str, Any]]:
+        """Faults still pending on ``instrument`` (kind -> parameters)."""
+        self._emulator(instrument)
+        return self._fault_boxes[instrument].pending()
+
     def clear_faults(self, instrument: str | None = None) -> None:
         for name, box in self._fault_boxes.items():
             if instrument in (None, name):
@@ -216,7 +241,7 @@ class SimulatedBench:
                                       "z": float(self.model.wire_z_um)}
         return {
             "name": f"simulated bench ({Path(self.preset).stem})",
-            "simulation": {"speed": self.clock.speed},
+            "simulation": {"speed": self.clock.speed, "control": self.control.address},
             "instruments": instruments,
             "roles": dict(ROLES),
             "device": _plain(device),

@@ -66,6 +66,8 @@ class Wiring:
         self.pstat = SourceState()
         self.smu = SourceState()
         self.damage: list[DamageEvent] = []
+        self.hot_switches: list[dict[str, Any]] = []
+        """Matrix changes made while a source was on (``t_sim``, ``action``, ``channels``, ``sources``)."""
         self._conflicts: set[str] = set()
         self._drive: tuple[Any, ...] | None = None
         self._lock = threading.RLock()
@@ -73,17 +75,27 @@ class Wiring:
     # ----- matrix -----
     def close(self, channels: set[str]) -> None:
         with self._lock:
+            self._note_hot_switch("close", set(channels) - self.closed)
             self.closed |= set(channels)
             self._update()
 
     def open(self, channels: set[str] | None = None) -> None:
         """Open ``channels`` (all when None)."""
         with self._lock:
+            changed = set(self.closed) if channels is None else self.closed & set(channels)
+            self._note_hot_switch("open", changed)
             if channels is None:
                 self.closed.clear()
             else:
                 self.closed -= set(channels)
             self._update()
+
+    def _note_hot_switch(self, action: str, changed: set[str]) -> None:
+        """Record a crosspoint change while the SMU output or the potentiostat cell is on."""
+        sources = [name for name, state in (("smu", self.smu), ("pstat", self.pstat)) if state.on]
+        if changed and sources:
+            self.hot_switches.append({"t_sim": float(self.clock.now()), "action": action,
+                                      "channels": sorted(changed), "sources": sources})
 
     def pads_on(self, row: str) -> tuple[str, ...]:
         """Pads the terminal of ``row`` touches through closed crosspoints of slot 1 (sorted by column)."""

@@ -115,7 +115,7 @@ def cmd_run(protocol: str, station: Path, db: Path, operator: str | None, sets: 
 
     plan = make_plan(protocol, station, _overrides(sets))
     store = _open_store(db)
-    return _run_shown(db, store, functools.partial(run_plan, plan, store, operator=operator))
+    return _run_shown(db, store, functools.partial(run_plan, plan, store, operator=operator, supervise=True))
 
 
 def cmd_resume(run_id: int, db: Path, station: Path | None, operator: str | None) -> int:
@@ -128,7 +128,9 @@ def cmd_resume(run_id: int, db: Path, station: Path | None, operator: str | None
     except UserError:
         store.close()
         raise
-    return _run_shown(db, store, functools.partial(resume_run, store, run_id, station, operator=operator))
+    return _run_shown(
+        db, store, functools.partial(resume_run, store, run_id, station, operator=operator, supervise=True)
+    )
 
 
 def cmd_control(run_id: int, action: str, db: Path) -> int:

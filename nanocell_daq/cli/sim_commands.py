@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 import signal
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import typer
 
@@ -69,6 +71,71 @@ def serve(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     console.print("simulated bench stopped")
+
+
+def _ask(station: Path, payload: dict[str, Any]) -> dict[str, Any]:
+    """Send ``payload`` to the control endpoint the station file names; UserError on any failure."""
+    from nanocell_daq.station import load_station
+    from simulated_instruments.control import ControlError, ControlRefused, request
+
+    config = load_station(station)
+    address = config.simulation.control if config.simulation is not None else None
+    if address is None:
+        raise UserError(f"{station}: simulation.control: missing; this is not the station file of a running "
+                        f"`nanocell sim serve --station-out FILE`")
+    try:
+        return request(address, payload)
+    except ControlRefused as exc:
+        raise UserError(str(exc)) from exc
+    except ControlError as exc:
+        raise UserError(f"{station}: {exc}") from exc
+
+
+@sim_app.command("state")
+def state(
+    station: Path = typer.Option(..., "--station", help="Station file written by `sim serve --station-out`."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """The running simulated bench's state: live outputs, closed crosspoints, damage, wire current."""
+    found = _ask(station, {"op": "state"})["state"]
+    if as_json:
+        typer.echo(json.dumps(found))
+        return
+    typer.echo(f"outputs on: {', '.join(found['outputs_on']) or 'none'}")
+    typer.echo(f"matrix closed: {', '.join(found['matrix_closed']) or 'none'}")
+    typer.echo(f"damage events: {found['damage_events']}")
+    typer.echo(f"max wire current: {found['max_wire_current_A']:.4g} A")
+    typer.echo(f"matrix switched under bias: {found['switched_under_bias']}")
+    pending = {name: kinds for name, kinds in found["faults"].items() if kinds}
+    typer.echo(f"pending faults: {json.dumps(pending) if pending else 'none'}")
+
+
+@sim_app.command("fault")
+def fault(
+    instrument: str = typer.Argument(..., help="smu, pstat, stage, spectrometer, shutter or matrix."),
+    kind: str = typer.Argument(..., help="delay, timeout, drop, garble, error_next, compliance_trip, "
+                                         "stage_limit; or clear (remove the instrument's faults)."),
+    station: Path = typer.Option(..., "--station", help="Station file written by `sim serve --station-out`."),
+    count: int = typer.Option(None, "--count", help="Occurrences (default 1; delay: every reply)."),
+    persistent: bool = typer.Option(False, "--persistent", help="Keep the fault until cleared."),
+    seconds: float = typer.Option(None, "--seconds", help="delay: wall seconds per reply."),
+) -> None:
+    """Inject a fault into an instrument of the running simulated bench."""
+    if count is not None and persistent:
+        raise UserError("--count and --persistent: give one of them")
+    if count is not None and count < 1:
+        raise UserError(f"--count: must be >= 1, got {count}")
+    if kind == "clear":
+        _ask(station, {"op": "clear", "instrument": instrument})
+        typer.echo(f"{instrument}: faults cleared")
+        return
+    payload: dict[str, Any] = {"op": "fault", "instrument": instrument, "kind": kind, "seconds": seconds}
+    if persistent:
+        payload["count"] = None
+    elif count is not None:
+        payload["count"] = count
+    pending = _ask(station, payload)["pending"]
+    typer.echo(f"{instrument}: {kind} injected; pending: {json.dumps(pending)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -10,6 +10,7 @@ all those attempts spent. Opening the station first recovers what the instrument
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,7 @@ from nanocell_daq.engine.recovery import record_recovered, unrecorded_charge_C
 from nanocell_daq.engine.runner import Engine, ProgressCallback, RunResult
 from nanocell_daq.engine.station_io import open_station, recovery_notes
 from nanocell_daq.engine.stationview import StationView
+from nanocell_daq.engine.supervisor import supervised
 from nanocell_daq.errors import UserError
 from nanocell_daq.storage.spill import ingest_spill
 from procedures import GalvanostaticStep, OCVRest
@@ -170,15 +172,23 @@ def resume_run(
     on_progress: ProgressCallback | None = None,
     on_log: Callable[[str, str], None] | None = None,
     db_label: str | None = None,
+    supervise: bool = False,
 ) -> RunResult:
-    """Continue run ``run_id`` on ``station`` (default: the stored snapshot's file content)."""
+    """Continue run ``run_id`` on ``station`` (default: the stored snapshot's file content); ``supervise``
+    as for :func:`~nanocell_daq.engine.service.run_plan` (after the lease, before any instrument)."""
     plan = plan_for_resume(store, run_id, station)
     lease = take_lease(store, run_id, plan, db_label)
     try:
-        opened = open_station(plan.station)  # a driver aborts a technique the killed engine left running
-    except BaseException:
+        with supervised(store, plan.station, run_id) if supervise else contextlib.nullcontext():
+            return _resume_opened(store, run_id, plan, lease, operator, on_progress, on_log, db_label)
+    finally:
         lease.release()
-        raise
+
+
+def _resume_opened(store: Any, run_id: int, plan: Plan, lease: EngineLease, operator: str | None,
+                   on_progress: ProgressCallback | None, on_log: Callable[[str, str], None] | None,
+                   db_label: str | None) -> RunResult:
+    opened = open_station(plan.station)  # a driver aborts a technique the killed engine left running
     try:
         for note in recovery_notes(opened) + ingest_spill(store, run_id):
             store.log_event(run_id, "warning", f"resume: {note}")
@@ -205,5 +215,4 @@ def resume_run(
         )
         return engine.run()
     finally:
-        lease.release()
         opened.close()

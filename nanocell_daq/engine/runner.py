@@ -27,7 +27,7 @@ from nanocell_daq.engine.guard import Instruments
 from nanocell_daq.engine.lease import EngineLease, LeaseLost
 from nanocell_daq.engine.plan import Plan, PlanItem
 from nanocell_daq.engine.protocol import with_parameters
-from nanocell_daq.engine.safety import all_safe, outputs_off
+from nanocell_daq.engine.safety import all_safe, outputs_off, verify_outputs_off
 from nanocell_daq.engine.station_io import OpenStation
 from nanocell_daq.storage import spill
 from procedures.context import StepAborted, StepFault
@@ -90,6 +90,7 @@ class Engine:
         flush_interval: float = 0.5,
         db_label: str | None = None,
         lease: EngineLease | None = None,
+        on_run_created: Callable[[int], None] | None = None,
     ) -> None:
         self.plan, self.opened, self.store = plan, opened, store
         self.lease = lease
@@ -120,6 +121,8 @@ class Engine:
         self._made_safe_for_pause = 0
         """The pause (RunControl.pause_count) for which every output was turned off."""
         self.db_label = db_label
+        self.on_run_created = on_run_created
+        """Told the run id once the run exists (the supervisor must know which run to mark if we die)."""
         self.outcomes: list[StepOutcome] = []
         self._store_error: BaseException | None = None
         """Set when the store writer failed: the run stops and ends failed (its rows are spilled)."""
@@ -178,9 +181,12 @@ class Engine:
             if wiring not in self.view.wirings:
                 raise StepFault(f"the station has no wiring {wiring!r}")
             failures = outputs_off(self.instruments)
-            if failures:
+            problems = verify_outputs_off(self.instruments)  # never switch the matrix under bias
+            if problems:
+                if failures:
+                    problems.append(f"switching off: {'; '.join(failures)}")
                 raise StepFault(
-                    f"refusing to switch to {wiring!r}: outputs not confirmed off: {'; '.join(failures)}"
+                    f"refusing to switch to {wiring!r}: outputs not confirmed off: {'; '.join(problems)}"
                 )
             router = self.instruments.role("router")
             self._wiring = None
@@ -203,14 +209,18 @@ class Engine:
                 return
             self._fence(force=True)
             failures = outputs_off(self.instruments)
+            unverified = verify_outputs_off(self.instruments)
             control.safe_generation += 1
             self._made_safe_for_pause = control.pause_count
             how = f"`nanocell control {self.run_id} resume --db {self.db_label or 'DB'}`"
             if control.pause_reason == "Ctrl-C":
                 how += ", or press Ctrl-C again to abort"
+            state = "every output off"
+            if unverified:
+                state = f"NOT every output verified off ({'; '.join(unverified)})"
             self.log(
-                "warning",
-                f"paused ({control.pause_reason}): every output off"
+                "warning" if not unverified else "error",
+                f"paused ({control.pause_reason}): {state}"
                 + (f" (failed: {'; '.join(failures)})" if failures else "")
                 + f"; resume with {how}",
             )
@@ -346,23 +356,34 @@ class Engine:
         self, monitor: ControlMonitor, status: str, reason: str | None
     ) -> tuple[str, str | None]:
         try:
-            failures = all_safe(self.instruments)
+            unverified = all_safe(self.instruments)
         except LeaseLost as exc:
             return self._finish_fenced(monitor, str(exc))
-        except Exception as exc:  # noqa: BLE001 - the stations's own shutdown still runs next
-            failures = [f"safe state: {type(exc).__name__}: {exc}"]
+        except Exception as exc:  # noqa: BLE001 - nothing verified: the matrix stays as it is
+            unverified = [f"safe state: {type(exc).__name__}: {exc}"]
         self._wiring = None
+        # a driver's shutdown opens the matrix: not while a source is not verified off
         try:
-            failures += self.opened.shutdown_all()
+            failures = self.opened.shutdown_all(keep_router=bool(unverified))
         except Exception as exc:  # noqa: BLE001 - a crash in shutdown is reported, never leaves the run open
-            failures.append(f"station shutdown: {type(exc).__name__}: {exc}")
+            failures = [f"station shutdown: {type(exc).__name__}: {exc}"]
         if failures:
-            self.log("error", "could not make everything safe: " + "; ".join(failures))
+            self.log("error", "instrument shutdown failed: " + "; ".join(failures))
+            if status == "completed" and not unverified:
+                status, reason = "failed", "instrument shutdown failed: " + "; ".join(failures)
+        if unverified:
+            what = "not verified safe: " + "; ".join(unverified)
+            self.log("error", what)
             if status == "completed":
-                status, reason = "failed", "could not make everything safe: " + "; ".join(failures)
+                status, reason = "failed", what
+            else:
+                reason = f"{reason}; {what}" if reason else what
+            end = f"; NOT every output verified off ({'; '.join(unverified)})"
+        else:
+            end = "; every output off, matrix open (read back)"
         self.log(
             "info" if status == "completed" else "error",
-            f"run {status}" + (f": {reason}" if reason else "") + "; every output off, matrix open",
+            f"run {status}" + (f": {reason}" if reason and not unverified else "") + end,
         )
         monitor.stop()
         try:
@@ -436,6 +457,8 @@ class Engine:
 
     def _run_all(self) -> tuple[str, str | None]:
         self._fence(force=True)
+        if self.on_run_created is not None:  # may refuse (e.g. no supervisor): the run then ends failed
+            self.on_run_created(self.run_id)
         failures = all_safe(self.instruments)
         if failures:
             raise StepFault("cannot start from a safe state: " + "; ".join(failures))

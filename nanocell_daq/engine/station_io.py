@@ -24,10 +24,17 @@ class OpenStation:
     snapshot: dict[str, Any] = field(default_factory=dict)
     station: Any = None
 
-    def shutdown_all(self) -> list[str]:
-        """Every instrument's ``shutdown()`` (outputs safe); returns failures, never raises."""
+    def shutdown_all(self, keep_router: bool = False) -> list[str]:
+        """Every instrument's ``shutdown()`` (outputs safe); returns failures, never raises.
+
+        ``keep_router``: leave the router (and its matrix) as it is, e.g. while a source is not verified off.
+        """
         failures = []
-        if self.station is not None:
+        kept: set[int] = set()
+        if keep_router and "router" in self.roles:
+            router = self.roles["router"]
+            kept = {id(router), id(getattr(router, "matrix", router))}
+        if self.station is not None and not kept:
             try:
                 self.station.shutdown_all()
                 return failures
@@ -35,7 +42,7 @@ class OpenStation:
                 failures.append(f"station.shutdown_all: {exc}")
         seen: set[int] = set()
         for role, obj in self.roles.items():
-            if id(obj) in seen:
+            if id(obj) in seen or id(obj) in kept:
                 continue
             seen.add(id(obj))
             try:

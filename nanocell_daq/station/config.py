@@ -15,9 +15,11 @@ class _Strict(BaseModel):
 
 
 class Simulation(_Strict):
-    """Only for a simulated bench: the engine clock runs ``speed`` times faster than the wall clock."""
+    """Only for a simulated bench: the engine clock runs ``speed`` times faster than the wall clock;
+    ``control`` is the bench's loopback control endpoint (``127.0.0.1:PORT``, for ``nanocell sim state``)."""
 
     speed: Positive = 1.0
+    control: str | None = Field(default=None, pattern=r"^(127\.0\.0\.1|localhost):[0-9]{1,5}$")
 
 
 class InstrumentConfig(_Strict):
