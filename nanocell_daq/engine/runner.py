@@ -24,6 +24,7 @@ from nanocell_daq.engine.eta import EtaModel
 from nanocell_daq.engine.guard import Instruments
 from nanocell_daq.engine.plan import Plan, PlanItem
 from nanocell_daq.engine.protocol import with_parameters
+from nanocell_daq.engine.readback import outputs_on
 from nanocell_daq.engine.safety import all_safe, outputs_off
 from nanocell_daq.engine.station_io import OpenStation
 from procedures.context import StepAborted, StepFault
@@ -140,11 +141,16 @@ class Engine:
                 )
             if wiring not in self.view.wirings:
                 raise StepFault(f"the station has no wiring {wiring!r}")
+            was_on = outputs_on(self.instruments)
             failures = outputs_off(self.instruments)
+            failures += [f"{what} still on" for what in outputs_on(self.instruments)]  # read back: off first
             if failures:
                 raise StepFault(
                     f"refusing to switch to {wiring!r}: outputs not confirmed off: {'; '.join(failures)}"
                 )
+            if was_on:
+                on = ", ".join(was_on)
+                self.log("warning", f"router: {on} on before switching to {wiring!r}: turned off")
             router = self.instruments.role("router")
             self._wiring = None
             router.connect(wiring)
@@ -396,9 +402,14 @@ class Engine:
             except Exception as exc:  # noqa: BLE001 - the engine makes everything safe next
                 self.log("warning", f"step '{label}' shutdown: {exc}", step_id)
             if status != "completed":
+                was_on = outputs_on(self.instruments)
                 failures = outputs_off(self.instruments)
+                failures += [f"{what} still on" for what in outputs_on(self.instruments)]
                 if failures:
                     self.log("error", "outputs off failed: " + "; ".join(failures), step_id)
+                if was_on:
+                    self.log("warning", f"step '{label}' {status} with {', '.join(was_on)} on: turned off",
+                             step_id)
             self._lanes.pop(lane, None)
         self.store.end_step(step_id, status)
         if status == "completed":
