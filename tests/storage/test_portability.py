@@ -1,4 +1,4 @@
-"""The schema and the write path do not depend on SQLite (PostgreSQL works by URL)."""
+"""The schema compiles for PostgreSQL and the generic write path works (test_postgresql.py runs a real server)."""
 
 from __future__ import annotations
 
