@@ -1,4 +1,4 @@
-"""The schema compiles for PostgreSQL and the generic write path works (test_postgresql.py runs a real server)."""
+"""The schema compiles for PostgreSQL and the generic write path works (a real server: test_postgresql.py)."""
 
 from __future__ import annotations
 
