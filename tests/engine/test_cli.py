@@ -95,8 +95,22 @@ def test_bench_map_prints_overhead_and_rtt(capsys):
     figures = json.loads(out[-1])
     assert figures["status"] == "completed"
     assert figures["pixels"] == 60
-    assert 0 < figures["overhead_ms_per_pixel"] < 50
-    assert 0 < figures["socket_rtt_ms"] < figures["overhead_ms_per_pixel"]
+    assert figures["overhead_ms_per_pixel"] > 0 and figures["socket_rtt_ms"] > 0  # speed: the figures
+    assert figures["target_ms_per_pixel"] == 5.0
+
+
+def test_bench_timings_prints_each_figure_with_its_ratio_and_target(capsys):
+    code = main(["bench", "timings"])
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0
+    assert figures["baseline_ms"] > 0
+    targets = {"map_fit_ms_per_pixel": 50.0, "sim_spectrum_ms": 2.0, "emulator_reply_ms": 200.0}
+    for name, target in targets.items():
+        assert figures[name] > 0
+        assert figures[f"{name}_ratio"] == pytest.approx(figures[name] / figures["baseline_ms"], rel=0.01)
+        assert figures[f"{name}_target"] == target
+        assert figures[f"{name}_within_target"] == (figures[name] <= target)
+    assert "e2e_si_cycle_s" not in figures  # only with --e2e
 
 
 def _station_with_pstat_model(tmp_path, station_path, model: str):
