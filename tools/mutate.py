@@ -250,32 +250,42 @@ def _copy_tree(dest: Path) -> None:
     shutil.copytree(ROOT, dest, ignore=ignore, dirs_exist_ok=True)
 
 
+_MTIME = [2_000_000_000]
+
+
+def _write(path: Path, text: str) -> None:
+    """Write ``path`` with a fresh, distinct mtime (whole seconds apart): a cached .pyc of the previous text
+    (same size, same second) must never be taken for this one."""
+    path.write_text(text)
+    _MTIME[0] += 10
+    os.utime(path, (_MTIME[0], _MTIME[0]))
+
+
 def _run_tests(scratch: Path, tests: list[str], timeout: float) -> tuple[str, float]:
     env = {
         **os.environ,
         "PYTHONPATH": str(scratch),
-        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPYCACHEPREFIX": str(scratch.parent / "pycache"),
         "QT_QPA_PLATFORM": "offscreen",
     }
-    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-o", "addopts=", *tests]
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-o", "addopts="]
+    if not any(t.startswith("tests/gui") for t in tests):
+        cmd += ["-p", "no:pytestqt"]  # loading Qt costs seconds per mutant
     t0 = time.monotonic()
+    proc = subprocess.Popen(
+        [*cmd, *tests],
+        cwd=scratch,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=scratch,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            code = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)  # the mutant's pytest and whatever it started (servers, engines)
-            proc.wait()
-            return "timeout", time.monotonic() - t0
-    finally:
-        pass
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)  # the mutant's pytest and whatever it started (servers, engines)
+        proc.wait()
+        return "timeout", time.monotonic() - t0
     return ("survived" if code == 0 else "killed"), time.monotonic() - t0
 
 
@@ -324,15 +334,15 @@ def run(
                     except SyntaxError:
                         outcomes.append(Outcome(module, m.index, m.line, m.what, "error", 0.0))
                         continue
-                    target.write_text(mutated)
+                    _write(target, mutated)
                     status, secs = _run_tests(scratch, tests, limit)
-                    target.write_text(original)
+                    _write(target, original)
                     outcomes.append(Outcome(module, m.index, m.line, m.what, status, secs))
                     print(
                         f"  {status:8s} {module}:{m.line} #{m.index} {m.what} ({secs:.1f} s)", file=sys.stderr
                     )
             finally:
-                target.write_text(original)
+                _write(target, original)
     summary = _summary(outcomes)
     for module, s in summary["modules"].items():
         print(
