@@ -24,6 +24,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -261,36 +262,150 @@ def _write(path: Path, text: str) -> None:
     os.utime(path, (_MTIME[0], _MTIME[0]))
 
 
-def _run_tests(scratch: Path, tests: list[str], timeout: float) -> tuple[str, float]:
-    env = {
-        **os.environ,
+PRELOAD = (
+    "numpy",
+    "scipy",
+    "scipy.optimize",
+    "scipy.signal",
+    "scipy.interpolate",
+    "scipy.integrate",
+    "scipy.stats",
+    "pandas",
+    "sqlalchemy",
+    "sqlalchemy.orm",
+    "alembic",
+    "pyvisa",
+    "pyvisa_py",
+    "pymeasure",
+    "pymeasure.instruments",
+    "pymeasure.experiment",
+    "h5py",
+    "yaml",
+    "ruamel.yaml",
+    "pydantic",
+    "typer",
+    "click",
+    "matplotlib",
+    "matplotlib.pyplot",
+    "lmfit",
+    "importlinter",
+    "pytest",
+    "_pytest",
+    "hypothesis",
+)
+"""Third-party packages imported once by the forking runner (never the project's own: those are mutated)."""
+
+
+def preload() -> None:
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # no BLAS threads in a process that forks
+    import importlib
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - optional: whatever is missing is imported by the tests
+            pass
+
+
+def _env(scratch: Path) -> dict[str, str]:
+    return {
         "PYTHONPATH": str(scratch),
         "PYTHONPYCACHEPREFIX": str(scratch.parent / "pycache"),
         "QT_QPA_PLATFORM": "offscreen",
     }
-    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-o", "addopts="]
+
+
+def _pytest_args(tests: list[str]) -> list[str]:
+    args = [
+        "-x",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "addopts=",
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
+    ]
     if not any(t.startswith("tests/gui") for t in tests):
-        cmd += ["-p", "no:pytestqt"]  # loading Qt costs seconds per mutant
-    t0 = time.monotonic()
-    proc = subprocess.Popen(
-        [*cmd, *tests],
-        cwd=scratch,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+        args += ["-p", "no:pytestqt"]  # loading Qt costs seconds per mutant
+    return [*args, *tests]
+
+
+def _kill(pid: int) -> None:
+    """Kill the session of ``pid``: the mutant's pytest and whatever it started (servers, engines)."""
     try:
-        code = proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)  # the mutant's pytest and whatever it started (servers, engines)
-        proc.wait()
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _wait(pid: int, timeout: float, t0: float) -> int | None:
+    """Exit code of ``pid``, or None after killing its whole session at ``timeout``."""
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status)
+            if time.monotonic() - t0 > timeout:
+                _kill(pid)
+                return None
+            time.sleep(0.05)
+    except BaseException:  # Ctrl-C or SIGTERM of the tool: leave nothing running behind
+        _kill(pid)
+        raise
+
+
+def _run_tests(scratch: Path, tests: list[str], timeout: float, fork: bool = True) -> tuple[str, float]:
+    """Run ``tests`` in ``scratch``: in a forked child of this (preloaded) process, or a fresh interpreter."""
+    t0 = time.monotonic()
+    if fork:
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            code = 98
+            try:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                os.setsid()
+                null = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(null, fd)
+                os.chdir(scratch)
+                os.environ.update(_env(scratch))
+                sys.path.insert(0, str(scratch))
+                sys.pycache_prefix = os.environ["PYTHONPYCACHEPREFIX"]
+                import pytest
+
+                code = int(pytest.main(_pytest_args(tests)))
+            finally:
+                os._exit(code)
+        code = _wait(pid, timeout, t0)
+    else:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest", *_pytest_args(tests)],
+            cwd=scratch,
+            env={**os.environ, **_env(scratch)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        code = _wait(proc.pid, timeout, t0)
+    if code is None:
         return "timeout", time.monotonic() - t0
     return ("survived" if code == 0 else "killed"), time.monotonic() - t0
 
 
 def run(
-    modules: list[str], sample: int | None, seed: int, list_only: bool, factor: float, report: Path | None
+    modules: list[str],
+    sample: int | None,
+    seed: int,
+    list_only: bool,
+    factor: float,
+    report: Path | None,
+    fork: bool = True,
 ) -> int:
     rng = random.Random(seed)
     plan: list[tuple[str, list[Mutant]]] = []
@@ -309,13 +424,15 @@ def run(
             for m in chosen:
                 print(f"{module}:{m.line}: #{m.index} {m.what}")
         return 0
+    if fork:
+        preload()
     outcomes: list[Outcome] = []
     with tempfile.TemporaryDirectory(prefix="nanocell-mutate-") as tmp:
         scratch = Path(tmp) / "tree"
         _copy_tree(scratch)
         for module, chosen in plan:
             tests = [t for t in RELATED[module] if (ROOT / t).exists()]
-            status, base_s = _run_tests(scratch, tests, timeout=1800)
+            status, base_s = _run_tests(scratch, tests, 1800, fork)
             if status != "survived":
                 print(f"{module}: its tests fail unmutated ({status}); skipped", file=sys.stderr)
                 continue
@@ -335,7 +452,7 @@ def run(
                         outcomes.append(Outcome(module, m.index, m.line, m.what, "error", 0.0))
                         continue
                     _write(target, mutated)
-                    status, secs = _run_tests(scratch, tests, limit)
+                    status, secs = _run_tests(scratch, tests, limit, fork)
                     _write(target, original)
                     outcomes.append(Outcome(module, m.index, m.line, m.what, status, secs))
                     print(
@@ -402,13 +519,20 @@ def main(argv: list[str] | None = None) -> int:
         default=3.0,
         help="a mutant times out after this many times the unmutated tests' time (min +20 s)",
     )
+    parser.add_argument(
+        "--no-fork",
+        action="store_true",
+        help="run each mutant's tests in a fresh interpreter (slower) instead of a fork of a preloaded one",
+    )
     parser.add_argument("--report", type=Path, help="write every outcome as JSON to this file")
     args = parser.parse_args(argv)
+    # SIGTERM ends like Ctrl-C: the running mutant's tests are killed and the scratch tree deleted
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     modules = args.module or list(RELATED)
     unknown = [m for m in modules if m not in RELATED]
     if unknown:
         parser.error(f"no related tests known for {', '.join(unknown)} (add them to RELATED)")
-    return run(modules, args.sample, args.seed, args.list, args.timeout_factor, args.report)
+    return run(modules, args.sample, args.seed, args.list, args.timeout_factor, args.report, not args.no_fork)
 
 
 if __name__ == "__main__":
