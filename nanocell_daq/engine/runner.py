@@ -27,7 +27,7 @@ from nanocell_daq.engine.guard import Instruments
 from nanocell_daq.engine.lease import EngineLease, LeaseLost
 from nanocell_daq.engine.plan import Plan, PlanItem
 from nanocell_daq.engine.protocol import with_parameters
-from nanocell_daq.engine.safety import all_safe, outputs_off, verify_outputs_off
+from nanocell_daq.engine.safety import all_safe, outputs_off, outputs_read_back, verify_outputs_off
 from nanocell_daq.engine.station_io import OpenStation
 from nanocell_daq.storage import spill
 from procedures.context import StepAborted, StepFault
@@ -61,6 +61,12 @@ class RunResult:
     status: str
     reason: str | None
     outcomes: list[StepOutcome]
+
+
+def _live(instruments: Any) -> list[str]:
+    """The outputs that read back on (or cannot be read) before the engine switches them off."""
+    live, unread = outputs_read_back(instruments)
+    return live + unread
 
 
 class Engine:
@@ -180,6 +186,7 @@ class Engine:
                 )
             if wiring not in self.view.wirings:
                 raise StepFault(f"the station has no wiring {wiring!r}")
+            was_on = _live(self.instruments)
             failures = outputs_off(self.instruments)
             problems = verify_outputs_off(self.instruments)  # never switch the matrix under bias
             if problems:
@@ -188,6 +195,8 @@ class Engine:
                 raise StepFault(
                     f"refusing to switch to {wiring!r}: outputs not confirmed off: {'; '.join(problems)}"
                 )
+            if was_on:
+                self.log("warning", f"router: {'; '.join(was_on)} before switching to {wiring!r}: turned off")
             router = self.instruments.role("router")
             self._wiring = None
             router.connect(wiring)
@@ -572,9 +581,14 @@ class Engine:
             except Exception as exc:  # noqa: BLE001 - the engine makes everything safe next
                 self.log("warning", f"step '{label}' shutdown: {exc}", step_id)
             if status != "completed":
+                was_on = _live(self.instruments)
                 failures = outputs_off(self.instruments)
+                failures += verify_outputs_off(self.instruments)  # read back: the next step starts from off
                 if failures:
                     self.log("error", "outputs off failed: " + "; ".join(failures), step_id)
+                if was_on:
+                    on = "; ".join(was_on)
+                    self.log("warning", f"step '{label}' {status} with {on}: turned off", step_id)
             self._lanes.pop(lane, None)
         self.store.end_step(step_id, status)
         if status == "completed":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,6 @@ def test_si_demo_protocol_conductance_drop_and_xc_fall(tmp_path: Path):
     from nanocell_daq.engine.service import make_plan, run_plan
     from simulated_instruments.bench import SimulatedBench
 
-    t0 = time.monotonic()
     store = Store.open(tmp_path / "demo.db")
     with SimulatedBench(preset="si", speed=20000.0, seed=0) as bench:
         station = tmp_path / "station.yaml"
@@ -41,4 +39,4 @@ def test_si_demo_protocol_conductance_drop_and_xc_fall(tmp_path: Path):
     out = write_report(store, result.run_id, tmp_path / "report.png")
     assert out.stat().st_size > 50_000
     store.close()
-    assert time.monotonic() - t0 < 120
+    # its wall time is a benchmark: `nanocell bench timings --e2e` (e2e_si_cycle_s)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -64,7 +62,7 @@ def test_no_si_band_gives_no_crystalline_fraction():
     assert crystalline_fraction(3000.0, 3000.0, 0.8, 30.0, 40.0) == pytest.approx(3000 / 5400)
 
 
-def test_map_fits_fast_and_profiles_follow_the_wire():
+def test_map_fit_finds_the_spike_and_profiles_follow_the_wire():
     rng = np.random.default_rng(7)
     n = 40
     s = np.linspace(0.0, 10.0, n)  # um along the wire; crystalline first half, amorphous second half
@@ -75,12 +73,9 @@ def test_map_fits_fast_and_profiles_follow_the_wire():
         spectra.append(y)
         positions.append((100.0 + s[k], 200.0))
     spectra = np.array(spectra, dtype=np.float32)
-    spectra[3, 600] += 5000.0
-    t0 = time.perf_counter()
-    pixels = fit_map(x, spectra, np.array(positions))
-    per_pixel = (time.perf_counter() - t0) / n
-    assert per_pixel < 0.05  # generous for a loaded CI machine; ~5 ms on a free core
-    assert pixels["n_spikes"].sum() >= 0
+    spectra[3, 265] += 5000.0  # a cosmic ray at ~540 cm-1, inside the Si fit window
+    pixels = fit_map(x, spectra, np.array(positions))  # its speed: `nanocell bench timings`
+    assert pixels["n_spikes"].tolist() == [1 if k == 3 else 0 for k in range(n)]  # the one cosmic ray
     prof = profile_along_wire(pixels, "xc", start=(100.0, 200.0), end=(110.0, 200.0))
     assert prof["distance_um"].iloc[0] == pytest.approx(0.0, abs=0.01)
     first = prof[prof["distance_um"] < 4.5]["mean"].mean()

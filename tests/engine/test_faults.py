@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 
+import numpy as np
 import pytest
 
 from simulated_instruments.bench import SimulatedBench
@@ -65,8 +67,44 @@ def test_continue_policy_runs_the_rest_after_a_failed_step(tmp_path):
     assert steps == [("iv", "failed"), ("galvanostatic", "completed"), ("raman_map", "completed")]
 
 
-def test_fault_while_the_cell_is_on_stops_the_cell(tmp_path):
-    """A garbled poll reply mid-step is retried; an error on the stop path still leaves the cell off."""
-    _, on, steps, _ = _run_with_fault(tmp_path, "pstat", "garble", 1, delay_s=0.1)
+def _run_with_garbled_poll(tmp_path):
+    """Garble one potentiostat reply once the cell is on (a data package of the running technique)."""
+    with SimulatedBench(preset="si", speed=400, seed=1) as bench:
+
+        def arm():
+            benchkit.wait_until(lambda: bench.output_on("pstat"), timeout=30)
+            time.sleep(0.05)
+            bench.inject("pstat", "garble")
+
+        def on_log(level, message):
+            if message == "step 1 'galvanostatic' (galvanostatic) started":
+                threading.Thread(target=arm, daemon=True).start()
+
+        store, result = benchkit.run(bench, tmp_path, PROTOCOL.format(policy="stop"), on_log=on_log)
+        on = benchkit.outputs_on(bench)
+        steps = store.steps(result.run_id)
+        cyc = store.cycling(result.run_id, step_id=steps[1].id)
+        events = [e.message for e in store.events(result.run_id)]
+        nominal_ah = bench.station_dict()["device"]["nominal_capacity_Ah"]
+        store.close()
+    return result, on, steps, cyc, events, nominal_ah
+
+
+def test_a_garbled_poll_reply_mid_charge_does_not_end_the_charge(tmp_path):
+    result, on, steps, cyc, _, nominal_ah = _run_with_garbled_poll(tmp_path)
     assert on == {}
-    assert ("galvanostatic", "completed") in steps or ("galvanostatic", "failed") in steps
+    assert result.status == "completed", result.reason
+    assert [(s.kind, s.status) for s in steps] == [
+        ("iv", "completed"), ("galvanostatic", "completed"), ("raman_map", "completed")
+    ]
+    # the charge reached its capacity target (0.2 x nominal), counted once
+    assert cyc.Q[-1] == pytest.approx(0.2 * nominal_ah * 3600, rel=0.03)
+    assert np.all(np.diff(cyc.Q) >= 0)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 10: a garbled potentiostat reply silently loses one point "
+                   "(no retry, no gap event) -- remove this mark when the fault handling lands")
+def test_a_garbled_poll_reply_loses_no_point_silently(tmp_path):
+    _, _, steps, cyc, events, _ = _run_with_garbled_poll(tmp_path)
+    interval = steps[1].parameters["interval_s"]
+    assert np.diff(cyc.t).max() <= 1.5 * interval or any("gap" in m for m in events)

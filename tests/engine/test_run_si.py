@@ -21,6 +21,15 @@ def si_run(tmp_path_factory):
         progress.append((time.monotonic(), label, fraction, eta))
 
     with SimulatedBench(preset="si", speed=2000, seed=0) as bench:
+        bench.shutter_while_smu_on = []  # the shutter's state each time the SMU output changes while on
+        set_smu = bench.wiring.set_smu
+
+        def spy(state):
+            if state.on:
+                bench.shutter_while_smu_on.append(bench.output_on("shutter"))
+            return set_smu(state)
+
+        bench.wiring.set_smu = spy
         store, result = benchkit.run(
             bench, tmp, "si_seed", {"cycles": "1", **benchkit.FAST}, on_progress=on_progress
         )
@@ -94,6 +103,9 @@ def test_shutter_opened_only_around_acquisitions(si_run):
     assert not state[-1]
     smu_on = [e for e in bench.log("smu") if e.output_on]
     assert smu_on, "the I-V sweeps drove the SMU"
+    # every SMU level of every I-V point was set with the shutter closed (no photocurrent in the I-V)
+    assert len(bench.shutter_while_smu_on) >= 2 * 11, "the spy saw the I-V points"
+    assert not any(bench.shutter_while_smu_on), "the shutter was open while the SMU sourced"
 
 
 def test_eta_follows_the_measured_pace_of_each_kind_of_step(si_run):

@@ -1,4 +1,5 @@
-"""GUI tests run offscreen; widget tests are skipped (with the reason) where Qt cannot start."""
+"""GUI tests run offscreen. Where Qt cannot start, widget tests fail in CI and skip (with the reason)
+elsewhere."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import nanocell_daq.gui  # noqa: F401 - first: guards None/True/False before any Qt call (see refcount_guard)
+from tests.parts import require
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -39,11 +41,11 @@ _PROBLEM: list[str | None] = []
 
 @pytest.fixture
 def qt_ok() -> None:
-    """Skip the test with a clear reason when Qt cannot start on this machine."""
+    """Qt must start here: a missing Qt fails the test in CI and skips it (with the reason) elsewhere."""
     if not _PROBLEM:
         _PROBLEM.append(_qt_problem())
     if _PROBLEM[0]:
-        pytest.skip(_PROBLEM[0])
+        require("Qt", _PROBLEM[0])
 
 
 @pytest.fixture

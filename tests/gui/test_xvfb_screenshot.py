@@ -8,15 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.analysis.runs import build_run
+from tests.parts import require
 
 XVFB_RUN = shutil.which("xvfb-run")
 
 
-@pytest.mark.skipif(XVFB_RUN is None, reason="xvfb-run is not installed (Debian xvfb; .ci/run installs it)")
-def test_main_window_renders_a_run_under_xvfb(tmp_path: Path) -> None:
+def test_main_window_renders_a_run_under_xvfb(tmp_path: Path, qt_ok: None) -> None:
+    if XVFB_RUN is None:
+        require("Xvfb", "xvfb-run is not installed (Debian xvfb; .ci/run installs it)")
     db, _run_id = build_run(tmp_path / "runs.db")
     png = Path(os.environ.get("NANOCELL_SCREENSHOT", tmp_path / "main-window.png"))
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}

@@ -1,4 +1,4 @@
-"""The schema and the write path do not depend on SQLite (PostgreSQL works by URL)."""
+"""The schema compiles for PostgreSQL and the generic write path works (a real server: test_postgresql.py)."""
 
 from __future__ import annotations
 
