@@ -106,11 +106,14 @@ class EngineLease:
                 seen = rows.read(conn, [key]).get(key)
             if not _may_take(seen, self.holder):
                 assert seen is not None
-                held = seen.run_id if seen.run_id is not None else "RUN"
+                stop = (
+                    f"stop it with `nanocell control {seen.run_id} abort --db {db_label}`"
+                    if seen.run_id is not None
+                    else "see `nanocell runs` in a moment"
+                )
                 raise LeaseHeld(
-                    f"{what} is in use by {seen.describe()}; wait for it to end, or stop it with "
-                    f"`nanocell control {held} abort --db {db_label}` (an engine silent for "
-                    f"{STALE_AFTER_S:g} s may be taken over)"
+                    f"{what} is in use by {seen.describe()}; wait for it to end, or {stop} "
+                    f"(an engine silent for {STALE_AFTER_S:g} s may be taken over)"
                 )
             token = rows.take(
                 engine,

@@ -93,7 +93,7 @@ class LeaseRow:
         """``run 3 (pid 1234 on host, heartbeat 0.4 s ago)``."""
         age = self.age_s(at)
         beat = "no heartbeat yet" if age == float("inf") else f"heartbeat {age:.1f} s ago"
-        run = f"run {self.run_id}" if self.run_id is not None else "an engine"
+        run = f"run {self.run_id}" if self.run_id is not None else "an engine starting a run"
         return f"{run} (pid {self.pid} on {self.host}, {beat})"
 
 

@@ -15,6 +15,7 @@ import pytest
 from nanocell_daq.cli import main
 from nanocell_daq.storage import Store
 from nanocell_daq.storage.leases import STALE_AFTER_S
+from simulated_instruments.bench import SimulatedBench
 from tests.engine import benchkit
 
 PROTOCOL = """\
@@ -66,6 +67,29 @@ def test_a_second_run_on_a_leased_station_is_refused_naming_the_holder(tmp_path,
         q = store.cycling(cli.run_id, step_id=charge.id).Q
         nominal = store.run(cli.run_id).station["config"]["device"]["nominal_capacity_Ah"]
         assert abs(q[-1]) / 3600 == pytest.approx(0.4 * nominal, rel=0.1)  # a normal, full charge
+
+
+def test_two_runs_started_one_second_apart_one_is_refused_the_other_completes(tmp_path, capsys):
+    proto = tmp_path / "p.yaml"
+    proto.write_text(PROTOCOL.replace("capacity_fraction: 0.4", "capacity_fraction: 0.1"))
+    db = tmp_path / "runs.db"
+    with SimulatedBench(preset="si", speed=200, seed=0) as bench:
+        station = benchkit.station_file(bench, tmp_path)
+        first = benchkit.start_cli_run(proto, station, db)
+        time.sleep(1.0)
+        second = benchkit.start_cli_run(proto, station, db)
+        outs = [p.communicate(timeout=180) for p in (first, second)]
+        codes = sorted((first.returncode, second.returncode))
+        assert codes == [0, 2], [o[1].decode()[-1500:] for o in outs]
+        refused = outs[[first.returncode, second.returncode].index(2)][1].decode()
+        # the winner may still be opening the station (no run yet) or already running run 1
+        assert len(refused.strip().splitlines()) == 1, refused
+        holder = ("is in use by run 1 (pid ", "is in use by an engine starting a run (pid ")
+        assert any(h in refused for h in holder), refused
+        assert benchkit.outputs_on(bench) == {}
+        assert bench.damage == []
+    (run,) = _runs_json(db, capsys)  # the refused one stored nothing
+    assert run["status"] == "completed"
 
 
 @pytest.mark.slow  # waits out the stale threshold, then a whole resumed run
