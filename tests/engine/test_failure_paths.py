@@ -54,7 +54,7 @@ def test_a_nan_progress_fraction_while_finishing_still_ends_the_run(bench, tmp_p
 
 
 def test_a_crash_in_the_station_shutdown_fails_the_run_with_the_reason(bench, tmp_path, monkeypatch):
-    def crash(self: OpenStation) -> list[str]:
+    def crash(self: OpenStation, **_kw: object) -> list[str]:
         raise RuntimeError("driver crashed in shutdown")
 
     monkeypatch.setattr(OpenStation, "shutdown_all", crash)

@@ -27,7 +27,9 @@ def _run_with_fault(tmp_path, instrument, fault, at_step, delay_s=0.0, policy="s
 
         def on_log(level, message):
             if message.startswith(f"step {at_step} ") and message.endswith("started"):
-                threading.Timer(delay_s, bench.inject, (instrument, fault)).start()
+                # the galvanostatic step reads the open-circuit voltage first: aim at its technique
+                aim = {"match": "MEAS_LOOP_CP"} if (instrument, fault) == ("pstat", "error_next") else {}
+                threading.Timer(delay_s, bench.inject, (instrument, fault), aim).start()
 
         store, result = benchkit.run(bench, tmp_path, PROTOCOL.format(policy=policy), on_log=on_log)
         on = benchkit.outputs_on(bench)

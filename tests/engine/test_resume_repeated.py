@@ -18,7 +18,6 @@ import pytest
 
 from nanocell_daq.analysis.run_analysis import analyze_run
 from nanocell_daq.cli import main
-from nanocell_daq.engine.resume import ALIVE_S
 from nanocell_daq.storage import Store
 from tests.engine import benchkit
 
@@ -29,7 +28,8 @@ FRACTION = 0.6
 INTERVAL_S = 2.0
 SPEED = 40
 # 0.6 of the Si cell's 0.32 pAh at 1 pA: ~690 s of engine time, ~17 s of wall time at speed 40; each kill
-# leaves the device charging for the ~4 s a resume takes to start (ALIVE_S, process start, station).
+# leaves the device charging until its supervisor aborts the technique (~1-2 s) and records what the
+# device measured meanwhile.
 PROTOCOL = f"""\
 protocol: repeated resume test
 steps:
@@ -78,17 +78,15 @@ def test_a_step_killed_several_times_passes_its_capacity_once(tmp_path, kills, c
         with Store.open(db, create=False) as store:
             seen |= {s.id for s in store.steps(run_id) if s.kind == "galvanostatic"}
         for _ in range(kills - 1):
-            time.sleep(ALIVE_S)
             proc = _resume_process(run_id, db, station)
             try:
                 seen.add(_new_attempt_with_points(db, run_id, seen, proc))
             finally:
                 _kill(proc)
-        assert bench.output_on("pstat"), "the last killed engine left the cell charging"
-        time.sleep(ALIVE_S)
+        # the supervisor of the last killed engine stopped the technique it left charging (its stderr is the
+        # engine's: _kill returned after it finished)
+        assert benchkit.outputs_on(bench) == {}
         assert main(["resume", str(run_id), "--db", str(db), "--station", str(station)]) == 0
-        shown = capsys.readouterr()
-        assert "warning: recovery: charge (resumed): recovered " in shown.out + shown.err  # the user is told
         assert benchkit.outputs_on(bench) == {}
         cell_C = _cell_charge_C(bench)
         leak_ohm = bench.model.card.electrolyte.leak_resistance_ohm

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import json
 import resource
-import time
 
 import numpy as np
 import pytest
 
 from nanocell_daq.cli import main
-from nanocell_daq.engine.resume import ALIVE_S
 from nanocell_daq.storage import Store
 from nanocell_daq.storage.spill import recovery_files
 from tests.engine import benchkit
@@ -61,7 +59,6 @@ def test_a_full_disk_fails_the_run_safely_and_resume_ingests_the_unsent_rows(tmp
             (step,) = [s for s in store.steps(run_id) if s.kind == "galvanostatic"]
             before = store.cycling(run_id, step_id=step.id)
 
-        time.sleep(ALIVE_S)
         assert main(["resume", str(run_id), "--db", str(db), "--station", str(cli.station)]) == 0
         assert benchkit.outputs_on(bench) == {}
         assert recovery_files(Store.open(db, create=False).location) == []  # ingested and deleted
