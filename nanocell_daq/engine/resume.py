@@ -151,7 +151,9 @@ def resume_run(
     """Continue run ``run_id`` on ``station`` (default: the stored snapshot's file content); ``supervise``
     as for :func:`~nanocell_daq.engine.service.run_plan`."""
     plan, kw = prepare_resume(store, run_id, station)
-    with supervised(store, plan.station, run_id) if supervise else contextlib.nullcontext():
+    with supervised(store, plan.station, run_id) if supervise else contextlib.nullcontext() as watch:
+        if watch is not None:
+            kw["on_run_created"] = watch.run_created
         return _resume_opened(store, run_id, plan, kw, operator, on_progress, on_log, db_label)
 
 
