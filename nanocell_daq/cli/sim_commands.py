@@ -63,6 +63,8 @@ def serve(
         console.print(table)
         if station_out is not None:
             console.print(f"station file: {station_out}")
+            console.print(f"control: {bench.control.address} (`nanocell sim state --station {station_out}`, "
+                          f"`nanocell sim fault ...`)", highlight=False, markup=False)
         console.print("running; Ctrl-C to stop", highlight=False)
         while not stop.wait(0.2):
             pass

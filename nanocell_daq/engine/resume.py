@@ -179,15 +179,16 @@ def resume_run(
     plan = plan_for_resume(store, run_id, station)
     lease = take_lease(store, run_id, plan, db_label)
     try:
-        with supervised(store, plan.station, run_id) if supervise else contextlib.nullcontext():
-            return _resume_opened(store, run_id, plan, lease, operator, on_progress, on_log, db_label)
+        with supervised(store, plan.station, run_id) if supervise else contextlib.nullcontext() as watch:
+            told = {"on_run_created": watch.run_created} if watch is not None else {}
+            return _resume_opened(store, run_id, plan, lease, operator, on_progress, on_log, db_label, told)
     finally:
         lease.release()
 
 
 def _resume_opened(store: Any, run_id: int, plan: Plan, lease: EngineLease, operator: str | None,
                    on_progress: ProgressCallback | None, on_log: Callable[[str, str], None] | None,
-                   db_label: str | None) -> RunResult:
+                   db_label: str | None, told: dict[str, Any]) -> RunResult:
     opened = open_station(plan.station)  # a driver aborts a technique the killed engine left running
     try:
         for note in recovery_notes(opened) + ingest_spill(store, run_id):
@@ -200,7 +201,7 @@ def _resume_opened(store: Any, run_id: int, plan: Plan, lease: EngineLease, oper
         for note in record_recovered(store, run_id, opened):  # stored as events by record_recovered
             if on_log:
                 on_log("warning", note)
-        kw = {**resume_arguments(store, run_id, plan), "lease": lease}
+        kw = {**resume_arguments(store, run_id, plan), "lease": lease, **told}
         store.reopen_run(run_id)
         done = len(kw["skip"])
         store.log_event(

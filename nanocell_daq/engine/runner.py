@@ -380,6 +380,7 @@ class Engine:
             self.log("error", "instrument shutdown failed: " + "; ".join(failures))
             if status == "completed" and not unverified:
                 status, reason = "failed", "instrument shutdown failed: " + "; ".join(failures)
+        cause = reason
         if unverified:
             what = "not verified safe: " + "; ".join(unverified)
             self.log("error", what)
@@ -392,7 +393,7 @@ class Engine:
             end = "; every output off, matrix open (read back)"
         self.log(
             "info" if status == "completed" else "error",
-            f"run {status}" + (f": {reason}" if reason and not unverified else "") + end,
+            f"run {status}" + (f": {cause}" if cause else "") + end,
         )
         monitor.stop()
         try:

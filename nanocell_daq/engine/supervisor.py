@@ -37,17 +37,16 @@ from nanocell_daq.errors import UserError
 SAFE_WITHIN_S = 5.0
 """The engine's death to a safe bench (wall s): what the supervisor is built and tested for."""
 
-READY_TIMEOUT_S = 20.0
+READY_TIMEOUT_S = 60.0
 """How long the engine waits for the supervisor to start before it refuses to run unsupervised."""
 
 CRASH_GRACE_S = 3.0
 """After ``crashed``, how long the supervisor waits for the engine to exit before taking the instruments."""
 
-_ENTRY = ("import sys; print('ready', flush=True); "
-          "from nanocell_daq.engine.supervisor import main; sys.exit(main())")
+_ENTRY = "import sys; from nanocell_daq.engine.supervisor import main; sys.exit(main())"
 """The supervisor's command (``python -c``; ``-m`` would run a second copy of this module). It says ``ready``
-before importing the application (about 2 s), so the engine does not wait; an import that fails is caught
-when the engine tells it the run id (:meth:`Supervisor.run_created`)."""
+only once everything it needs to act is imported (about 2 s): the engine waits for that before opening any
+instrument, so the supervisor's reaction never includes an import."""
 
 SOURCE_ROLES = ("source_meter", "galvanostat", "potentiostat", "laser", "shutter")
 """Roles whose output may be live; one of them unreachable keeps the matrix as it is."""
@@ -304,6 +303,19 @@ def _report(store: Any, run_id: int | None, pid: int, how: str, found: list[str]
     return message
 
 
+def _warm_up(config: Any) -> None:
+    """Import the station's drivers and start VISA now (no instrument is opened): less to do after a death."""
+    from drivers import registry
+
+    for inst in config.instruments.values():
+        with contextlib.suppress(Exception):
+            registry.resolve(inst.driver).load()
+    with contextlib.suppress(Exception):
+        import pyvisa
+
+        pyvisa.ResourceManager()
+
+
 def main() -> int:
     stdin = sys.stdin.buffer
     header = json.loads(stdin.readline() or b"{}")
@@ -311,17 +323,20 @@ def main() -> int:
     from nanocell_daq.station import parse_station
 
     config = parse_station(header["station_yaml"], header.get("station_path") or "station.yaml")
-    # imported now, while the engine runs, so that acting after its death is not slowed by imports
+    # imported before "ready", so that acting after the engine's death is not slowed by imports
     import nanocell_daq.engine.guard
     import nanocell_daq.engine.safety
     import nanocell_daq.station.station
     import nanocell_daq.storage  # noqa: F401
 
+    _warm_up(config)
+    print("ready", flush=True)
+
     how, run_id = _wait_for_engine(stdin)
     if run_id is None:
         run_id = header.get("run_id")
     if how == "clean":
-        return 0
+        os._exit(0)  # nothing to flush or close; skips a slow interpreter teardown (VISA, SQLAlchemy)
     t0 = time.monotonic()
     station = None
     try:
