@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from nanocell_daq.cli.output_paths import check_output_folder, writing
+from nanocell_daq.errors import UserError
 
 DB_HELP = "Run database: a file path (SQLite) or an SQLAlchemy URL."
 RUN_HELP = "Run id (see `nanocell runs`) or uuid."
@@ -16,7 +17,11 @@ PARTIAL_HELP = "Allow a run that is still running (the output covers the data so
 
 
 def _run_key(run: str) -> int | str:
-    return int(run) if run.isdigit() else run
+    if not run.isdigit():
+        return run
+    if int(run) >= 2**63:  # larger than any database integer: no run can have it
+        raise UserError(f"run {run}: no such run (see `nanocell runs`)")
+    return int(run)
 
 
 def _write(output: str, action: Callable[[], Any]) -> Any:

@@ -76,6 +76,8 @@ class _Display:
 def _existing_run(store: Any, run_id: int, db: Path) -> Any:
     """The stored run ``run_id``, or a UserError naming the database and the runs it has."""
     try:
+        if not 0 < run_id < 2**63:  # a database integer; a larger number cannot even be looked up
+            raise KeyError(run_id)
         return store.run(run_id)
     except KeyError:
         ids = [r.id for r in store.runs()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from nanocell_daq.errors import UserError
@@ -11,6 +12,13 @@ from nanocell_daq.station.loader import SourceMap
 
 class LimitError(UserError):
     """A requested setpoint exceeds a device limit of the station file (nothing was clipped or sent)."""
+
+
+def _finite(**values: float | None) -> None:
+    """NaN passes every comparison below (all are false): refuse it, and inf, before comparing."""
+    for name, value in values.items():
+        if value is not None and not math.isfinite(value):
+            raise LimitError(f"{name} must be a finite number (got {value})")
 
 
 class Limits:
@@ -33,6 +41,7 @@ class Limits:
 
     def check_iv(self, wiring: str, max_abs_V: float, compliance_A: float) -> None:
         """An I-V on ``wiring`` up to ``max_abs_V`` (V) with current compliance ``compliance_A`` (A)."""
+        _finite(voltage_V=max_abs_V, compliance_A=compliance_A)
         if self.wirings and wiring not in self.wirings:
             raise LimitError(f"unknown wiring {wiring!r} (station wirings: {', '.join(self.wirings)})")
         if not compliance_A > 0:
@@ -51,6 +60,7 @@ class Limits:
 
     def check_cycling(self, current_A: float, v_min: float, v_max: float) -> None:
         """A galvanostatic step at ``current_A`` (A, sign = direction) with cut-offs [v_min, v_max] (V)."""
+        _finite(current_A=current_A, v_min_V=v_min, v_max_V=v_max)
         if not v_min < v_max:
             raise LimitError(f"cut-offs must have v_min < v_max (got {v_min:g} V, {v_max:g} V)")
         lim = self.config.cycling
@@ -66,6 +76,7 @@ class Limits:
 
     def check_potential(self, potential_V: float) -> None:
         """A potentiostatic hold or CV vertex (V) inside the cycling window."""
+        _finite(potential_V=potential_V)
         lim = self.config.cycling
         if lim is None:
             return
@@ -110,6 +121,7 @@ class Limits:
 
     def check_laser(self, power_mW: float) -> None:
         """Laser power at the sample (mW)."""
+        _finite(laser_power_mW=power_mW)
         if power_mW < 0:
             raise LimitError(f"laser power must be >= 0 mW (got {power_mW:g} mW)")
         top = self.config.max_laser_power_mW
@@ -119,6 +131,7 @@ class Limits:
 
     def check_stage(self, x_um: float, y_um: float, z_um: float | None = None) -> None:
         """A stage target (um) inside the allowed travel region."""
+        _finite(x_um=x_um, y_um=y_um, z_um=z_um)
         travel = self.config.stage_travel_um
         if travel is None:
             return

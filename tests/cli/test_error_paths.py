@@ -141,3 +141,13 @@ def test_check_does_not_import_a_station_driver(capsys, tmp_path, monkeypatch):
     assert main(["check", "si_seed", "--station", str(station)]) == 0
     assert "total" in capsys.readouterr().out
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("command", [["control", "99999999999999999999999", "abort"],
+                                     ["resume", "99999999999999999999999"],
+                                     ["export", "99999999999999999999999", "-f", "csv", "-o", "out"],
+                                     ["analyze", "99999999999999999999999"]])
+def test_a_run_id_larger_than_any_database_integer(capsys, run_db, command):
+    path, _ = run_db
+    err = one_line_error(capsys, main([*command, "--db", str(path)]))
+    assert "no run 99999999999999999999999" in err or "99999999999999999999999: no such run" in err

@@ -80,3 +80,22 @@ def test_no_limit_configured_means_no_check():
     limits.check_cycling(1e-3, -5, 5)
     limits.check_sample(-9.0, 1.0)
     assert limits.cycling_window_V is None and limits.cycling_max_current_A is None
+
+
+@pytest.mark.parametrize(
+    ("check", "args"),
+    [
+        ("check_cycling", (float("nan"), 2.5, 3.9)),
+        ("check_cycling", (1e-11, 2.5, float("nan"))),
+        ("check_iv", ("conductance:S-D", float("inf"), 1e-7)),
+        ("check_iv", ("conductance:S-D", 0.5, float("nan"))),
+        ("check_potential", (float("nan"),)),
+        ("check_laser", (float("nan"),)),
+        ("check_stage", (float("nan"), 10.0, 0.0)),
+        ("check_stage", (10.0, 10.0, float("-inf"))),
+    ],
+)
+def test_nan_and_inf_never_pass_a_limit(limits, check, args):
+    # every comparison with NaN is false, so without this guard NaN would pass each check
+    with pytest.raises(LimitError, match="must be a finite number"):
+        getattr(limits, check)(*args)
