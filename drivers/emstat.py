@@ -237,7 +237,7 @@ class EmStat4(Instrument):
         e_range = lit(max(abs(v_min), abs(v_max), 1.0))
         capacity = capacity_C is not None and math.isfinite(capacity_C)
         lines = ["var c", "var p", "var t", "var n", "var q", "var dq", "var dp", "var pl", "var tn", "var s",
-                 "var b", "var vmax", "var vmin", "var de", "var nde", "var iv", "var dt"]
+                 "var b", "var vmax", "var vmin", "var de", "var nde", "var iv", "var dt", "var tend"]
         if capacity:
             lines.append("var qlim")
         lines += [
@@ -247,6 +247,7 @@ class EmStat4(Instrument):
             f"store_var nde {lit(-record_dE_V)} ab",
             f"store_var iv {lit(interval_s)} eb",
             f"store_var dt {lit(dt)} eb",
+            f"store_var tend {lit(max(max_time_s - dt, 0.0))} eb",
             "store_var n 0i ja",
             "store_var q 0 ja",
             "store_var tn 0 eb",
@@ -279,6 +280,7 @@ class EmStat4(Instrument):
             "if t >= tn", "store_var s 1i ja",
             "elseif dp > de", "store_var s 1i ja",
             "elseif dp < nde", "store_var s 1i ja",
+            "elseif t >= tend", "store_var s 1i ja",
             "endif",
             "if s > 0i",
             "add_var n 1i",
@@ -498,21 +500,42 @@ class EmStat4(Instrument):
             self._aborting = False
             # One raw write, terminators included: the empty last line starts the script (pyvisa's
             # write() would warn about a message that already ends with its termination).
-            self.write_bytes(self.script.encode("ascii"))
-            ack = self.read()
-            while ack.startswith("Z"):  # a late abort reply ("Z!0006": nothing was running) - skip it
+            for attempt in (1, 2):
+                self.write_bytes(self.script.encode("ascii"))
                 ack = self.read()
-            found = ms.find_error(ack)
-            if found:
-                raise TechniqueError(f"{self.name}: script rejected: !{found[0]:04X} {found[1]}")
-            if ack != "e":
-                raise TechniqueError(f"{self.name}: expected the script ack 'e', got {ack!r}")
+                while ack.startswith("Z"):  # a late abort reply ("Z!0006": nothing was running) - skip it
+                    ack = self.read()
+                found = ms.find_error(ack)
+                if found:
+                    raise TechniqueError(f"{self.name}: script rejected: !{found[0]:04X} {found[1]}")
+                if ack == "e":
+                    break
+                # A garbled ack: the script may be running with the cell on and nobody reading it. Abort it
+                # (its on_finished turns the cell off) and drain its output before trying once more.
+                drained = self._abort_unacknowledged()
+                log.warning("%s: script ack garbled (%r); aborted it (%d line(s) drained), attempt %d",
+                            self.name, ack, drained, attempt)
+            else:
+                raise TechniqueError(f"{self.name}: expected the script ack 'e', got {ack!r} twice; the "
+                                     f"script was aborted each time")
             self._running = True
             self._window = (v_min, v_max)
             self._last_potential = None
             self._reader = threading.Thread(target=self._read_stream, name=f"{self.name} reader",
                                             daemon=True)
             self._reader.start()
+
+    def _abort_unacknowledged(self) -> int:
+        """Abort a script whose ack came garbled (``Z``) and read its output up to the empty line that
+        ends it (or until the device is quiet for the read timeout); the number of lines read."""
+        self.write("Z")
+        drained = 0
+        while drained < _DRAIN_MAX_LINES:
+            line = self._read_or_none()
+            if line is None or line == "" or line.startswith("Z!"):
+                break
+            drained += 1
+        return drained
 
     def _read_stream(self) -> None:
         try:

@@ -117,3 +117,14 @@ def test_identifying_an_idle_device_sends_no_abort(bench, open_driver):
     before = len(bench.log("pstat"))
     assert open_driver("pstat").id.startswith("es4_hr")
     assert [e.command for e in bench.log("pstat")[before:]] == ["t"]
+
+
+def test_a_garbled_ack_never_leaves_a_script_running_unread(bench, pstat, cycling):
+    bench.inject("pstat", "garble")  # the next thing the device sends is the script's "e"
+    pstat.start_galvanostatic(1e-11, interval_s=1.0, max_time_s=5.0, v_min=0.5, v_max=4.05)
+    assert not bench._fault_boxes["pstat"].pending()
+    assert pstat.wait(20)
+    samples = pstat.poll()
+    assert samples and samples[-1].t == pytest.approx(5.0, abs=0.1)  # the second script ran to its end
+    assert not bench.output_on("pstat")
+    assert [e.command for e in bench.log("pstat")].count("Z") >= 1
