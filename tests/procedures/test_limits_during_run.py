@@ -3,6 +3,8 @@ the bounds the device breaks at, and lost samples reported as gaps."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from drivers.roles import Gap, Sample
@@ -175,3 +177,16 @@ def test_a_hold_passes_the_current_limit_to_the_device_and_ends_beyond_it():
         _run(step, ctx)
     assert pstat.holds == [(3.0, 1e-9)]
     assert not pstat.running
+
+
+def test_a_host_read_instrument_is_polled_faster_as_e_nears_the_cut_off():
+    """A galvanostat the host samples by polling (a 2450): 0.01 V/s, 10 s interval, cut-off 3.455 V. Fixed
+    10 s polls would first see the cut-off at 3.5 V; polls shortened as E approaches stop within 10 mV."""
+    step, ctx = _galvanostatic(e0=3.0, station=fakes.STATION, current_A=1e-12, v_min_V=2.5, v_max_V=3.455,
+                               interval_s=10.0, max_time_s=1000.0)
+    _run(step, ctx)
+    e_max = max(row[1] for row in ctx.recorder.cycling_rows)
+    assert "voltage cut-off 3.455 V" in step.reason
+    assert 3.455 <= e_max < 3.455 + 0.01
+    spacing = [b[0] - a[0] for a, b in itertools.pairwise(ctx.recorder.cycling_rows)]
+    assert max(spacing) == pytest.approx(10.0) and min(spacing) < 1.0  # full interval far away, finer near
