@@ -212,7 +212,9 @@ class EmStat4(Instrument):
                                     "running": running, "stop_reason": self.stop_reason,
                                     "pgstat_mode_cp": self.pgstat_mode_cp,
                                     "pgstat_mode_ca": self.pgstat_mode_ca,
-                                    "current_range": self.current_range}
+                                    "current_range": self.current_range,
+                                    "check_interval_s": self.check_interval_s,
+                                    "record_dE_V": self.record_dE_V}
         if self.script is not None:
             settings["last_script"] = self.script
         return settings

@@ -104,6 +104,12 @@ def test_the_driver_sends_its_check_period_and_the_capacity_left():
         assert em.wait(5)
 
 
+def test_check_period_and_record_step_are_validated_before_any_io():
+    for bad in ({"check_interval_s": 0}, {"check_interval_s": float("nan")}, {"record_dE_V": -0.01}):
+        with pytest.raises(ValueError, match="must be in"):
+            EmStat4("ASRL1::INSTR", **bad)
+
+
 def numbered(t: float, e: float, i: float, n: int) -> str:
     return package(t, e, i) + f";ja{ms.encode_value(n, 'i')}"
 
