@@ -103,7 +103,10 @@ class GalvanostaticStep(ElectrochemStep):
             if self.current_A < 0 and e <= self.v_min_V:
                 return (f"the cell reads {e:.4g} V at open circuit, at or below the discharge cut-off "
                         f"{self.v_min_V:g} V")
-            low, high = min(low, e - START_MARGIN_V), max(high, e + START_MARGIN_V)
+            if e < low:  # started outside the window: it may come back in, never go further out
+                low = e - START_MARGIN_V
+            if e > high:
+                high = e + START_MARGIN_V
         widened = window is not None and (low, high) != tuple(window)
         self.host_window = (low, high) if widened else None
         self.approach = (max(low, self.v_min_V) if self.current_A < 0 else low,

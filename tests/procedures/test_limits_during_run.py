@@ -60,6 +60,12 @@ def test_the_device_breaks_at_the_cut_off_ahead_and_the_window_behind():
     assert abs(ctx.recorder.cycling_rows[-1][3]) == pytest.approx(1e-14 * 3600, rel=0.05)
 
 
+def test_a_cell_just_inside_the_window_keeps_the_whole_window_on_the_device():
+    step, ctx = _galvanostatic(e0=4.02, current_A=-1e-12, v_min_V=2.5, v_max_V=3.95, max_time_s=3.0)
+    _run(step, ctx)
+    assert ctx.roles["galvanostat"].starts[0][2:] == (2.5, 4.05)
+
+
 def test_a_cell_below_the_window_may_charge_back_into_it_but_not_go_further_out():
     step, ctx = _galvanostatic(e0=1.46, current_A=1e-12, v_min_V=2.5, v_max_V=3.95, max_time_s=5.0)
     _run(step, ctx)
