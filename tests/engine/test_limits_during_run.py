@@ -153,6 +153,8 @@ def test_the_shipped_protocols_stay_within_50_mV_of_the_window_and_the_cut_offs(
         if step.kind not in ("galvanostatic", "rest"):
             continue
         E = store.cycling(result.run_id, step_id=step.id).E
+        if not len(E):  # a 10 s rest on a loaded machine may be stopped before its first 2 s sample
+            continue
         p = step.parameters
         if step.kind == "rest":
             assert low - 0.05 <= E.min() and E.max() <= high + 0.05, step.label
