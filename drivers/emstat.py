@@ -227,11 +227,12 @@ class EmStat4(Instrument):
 
     # --- Galvanostat / Potentiostat roles -----------------------------------------------------------------
     def start_galvanostatic(self, current_A: float, interval_s: float, max_time_s: float,
-                            v_min: float, v_max: float, *, capacity_C: float | None = None) -> None:
+                            v_min: float, v_max: float, *, capacity_C: float | None = None,
+                            window_V: tuple[float, float] | None = None) -> None:
         """Apply ``current_A`` (A); the device checks its breaks every :attr:`check_interval_s` and stops
-        itself at ``max_time_s`` (s), when E leaves [v_min, v_max] (V) or when the charge it counted
-        passes ``capacity_C`` (C). Packages come every ``interval_s`` and whenever E moved by
-        :attr:`record_dE_V`."""
+        itself at ``max_time_s`` (s), when E leaves the cut-offs [v_min, v_max] or the station's
+        ``window_V`` (V), or when the charge it counted passes ``capacity_C`` (C). Packages come every
+        ``interval_s`` and whenever E moved by :attr:`record_dE_V`."""
         _check_times(interval_s, max_time_s)
         if not v_min < v_max:
             raise ValueError(f"voltage window must have v_min < v_max (got {v_min:g}, {v_max:g})")
@@ -239,9 +240,12 @@ class EmStat4(Instrument):
             raise ValueError(f"|current| must be <= 10 mA (got {current_A:g} A)")
         if capacity_C is not None and not capacity_C > 0:
             raise ValueError(f"capacity_C must be > 0 (got {capacity_C!r})")
+        if window_V is not None and not window_V[0] < window_V[1]:
+            raise ValueError(f"window_V must be [low, high] with low < high (got {window_V!r})")
         self._run(self.script_galvanostatic(current_A, interval_s, max_time_s, v_min, v_max,
                                             mode=self.pgstat_mode_cp, check_interval_s=self.check_interval_s,
-                                            record_dE_V=self.record_dE_V, capacity_C=capacity_C),
+                                            record_dE_V=self.record_dE_V, capacity_C=capacity_C,
+                                            window_V=window_V),
                   v_min, v_max)
 
     def start_ocp(self, interval_s: float, max_time_s: float) -> None:

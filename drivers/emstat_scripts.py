@@ -15,25 +15,30 @@ from drivers import methodscript as ms
 
 def galvanostatic(current_A: float, interval_s: float, max_time_s: float,
                   v_min: float, v_max: float, *, mode: int = 6, check_interval_s: float = 0.05,
-                  record_dE_V: float = 0.01, capacity_C: float | None = None) -> list[str]:
+                  record_dE_V: float = 0.01, capacity_C: float | None = None,
+                  window_V: tuple[float, float] | None = None) -> list[str]:
     """Chronopotentiometry whose breaks act on the device at every sample; the cell is off at the end.
 
     The device samples every ``check_interval_s`` (at most ``interval_s``) and leaves the loop at the
-    first sample with E outside [v_min, v_max] (V) or, with ``capacity_C``, with the charge it counted
-    (C, integral of the measured current) beyond it. It sends a package when ``interval_s`` has passed
-    since the last one, when E moved by ``record_dE_V`` (V) since the last one (so a voltage collapse
-    near a cut-off is recorded densely), at the sample that breaks and in the last ``check_interval_s``
-    before ``max_time_s`` (the state the step ends in). Each package carries a running number (``ja``).
+    first sample with E outside the cut-offs [v_min, v_max] (V), outside the station's ``window_V`` (V)
+    or, with ``capacity_C``, with the charge it counted (C, integral of the measured current) beyond it.
+    It sends a package when ``interval_s`` has passed since the last one, when E moved by ``record_dE_V``
+    (V) since the last one (so a voltage collapse near a cut-off is recorded densely), at the sample
+    that breaks and in the last ``check_interval_s`` before ``max_time_s`` (the state the step ends in).
+    Each package carries a running number (``ja``).
     """
     lit = ms.si_literal
     dt = min(check_interval_s, interval_s)
     current_range = lit(_range_for(abs(current_A)))
-    e_range = lit(max(abs(v_min), abs(v_max), 1.0))
+    window = [] if window_V is None else [("wmax", ">", window_V[1]), ("wmin", "<", window_V[0])]
+    e_range = lit(max(abs(v_min), abs(v_max), *(abs(value) for _, _, value in window), 1.0))
     capacity = capacity_C is not None and math.isfinite(capacity_C)
     lines = ["var c", "var p", "var t", "var n", "var q", "var dq", "var dp", "var pl", "var tn", "var s",
              "var b", "var vmax", "var vmin", "var de", "var nde", "var iv", "var dt", "var tend"]
+    lines += [f"var {name}" for name, _, _ in window]
     if capacity:
         lines.append("var qlim")
+    lines += [f"store_var {name} {lit(value)} ab" for name, _, value in window]
     lines += [
         f"store_var vmax {lit(v_max)} ab",
         f"store_var vmin {lit(v_min)} ab",
@@ -66,6 +71,8 @@ def galvanostatic(current_A: float, interval_s: float, max_time_s: float,
         "if p > vmax", "store_var b 1i ja",
         "elseif p < vmin", "store_var b 1i ja",
     ]
+    for name, op, _ in window:
+        lines += [f"elseif p {op} {name}", "store_var b 1i ja"]
     if capacity:
         lines += ["elseif q > qlim" if current_A > 0 else "elseif q < qlim", "store_var b 1i ja"]
     lines += [

@@ -90,6 +90,22 @@ def test_galvanostatic_script_breaks_on_the_device_at_every_sample():
     assert "meas_loop_cp p c 20p 20m 3600" in fine  # never checks less often than it records
 
 
+def test_the_station_window_is_a_break_of_its_own_next_to_the_cut_offs():
+    lines = EmStat4.script_galvanostatic(-20e-12, 2.0, 3600, 2.5, 4.05, capacity_C=2e-9, window_V=(2.4, 4.05))
+    expected = list(GALVANOSTATIC_DISCHARGE)
+    expected[expected.index("var qlim"):expected.index("var qlim")] = ["var wmax", "var wmin"]
+    first_store = expected.index("store_var vmax 4050m ab")
+    expected[first_store:first_store] = ["store_var wmax 4050m ab", "store_var wmin 2400m ab"]
+    chain = expected.index("elseif q < qlim")
+    expected[chain:chain] = ["elseif p > wmax", "store_var b 1i ja", "elseif p < wmin", "store_var b 1i ja"]
+    assert lines == expected
+    with expected_protocol(EmStat4, [(script(expected), "e"), (None, "")]) as em:
+        em.start_galvanostatic(-20e-12, 2.0, 3600, 2.5, 4.05, capacity_C=2e-9, window_V=(2.4, 4.05))
+        assert em.wait(5)
+    with expected_protocol(EmStat4, []) as em, pytest.raises(ValueError, match="window_V"):
+        em.start_galvanostatic(-20e-12, 2.0, 3600, 2.5, 4.05, window_V=(4.05, 2.4))
+
+
 def test_the_driver_sends_its_check_period_and_the_capacity_left():
     with expected_protocol(EmStat4, [(script(GALVANOSTATIC_DISCHARGE), "e"), (None, "*"), (None, "")]) as em:
         em.start_galvanostatic(-20e-12, 2.0, 3600, 2.5, 4.05, capacity_C=2e-9)

@@ -56,6 +56,7 @@ def test_the_device_breaks_at_the_cut_off_ahead_and_the_window_behind():
     _run(step, ctx)
     current, _, v_min, v_max = ctx.roles["galvanostat"].starts[0]
     assert (current, v_min, v_max) == (-1e-12, 2.5, 4.05)
+    assert ctx.roles["galvanostat"].window_V == (2.4, 4.05)  # a break of its own on the device
     assert "capacity cut-off" in step.reason  # the device counted the charge and stopped itself
     assert abs(ctx.recorder.cycling_rows[-1][3]) == pytest.approx(1e-14 * 3600, rel=0.05)
 
@@ -71,6 +72,7 @@ def test_a_cell_below_the_window_may_charge_back_into_it_but_not_go_further_out(
     _run(step, ctx)
     _, _, v_min, v_max = ctx.roles["galvanostat"].starts[0]
     assert v_min == pytest.approx(1.41) and v_max == 3.95  # where it started, less 50 mV
+    assert ctx.roles["galvanostat"].window_V == (pytest.approx(1.41), 4.05)
     assert "time limit" in step.reason
 
 
