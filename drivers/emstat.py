@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import queue
 import re
 import threading
@@ -13,6 +12,7 @@ from typing import Any
 import pyvisa
 from pymeasure.instruments import Instrument
 
+from drivers import emstat_scripts as scripts
 from drivers import methodscript as ms
 from drivers._common import with_defaults
 from drivers.errors import InstrumentError, TechniqueError
@@ -222,170 +222,27 @@ class EmStat4(Instrument):
                                     "running": running, "stop_reason": self.stop_reason,
                                     "pgstat_mode_cp": self.pgstat_mode_cp,
                                     "pgstat_mode_ca": self.pgstat_mode_ca,
-                                    "current_range": self.current_range}
+                                    "current_range": self.current_range,
+                                    "check_interval_s": self.check_interval_s,
+                                    "record_dE_V": self.record_dE_V}
         if self.script is not None:
             settings["last_script"] = self.script
         return settings
 
-    # --- script compilation (pure) ------------------------------------------------------------------------
-    @staticmethod
-    def script_galvanostatic(current_A: float, interval_s: float, max_time_s: float,
-                             v_min: float, v_max: float, *, mode: int = 6, check_interval_s: float = 0.05,
-                             record_dE_V: float = 0.01, capacity_C: float | None = None) -> list[str]:
-        """Chronopotentiometry whose breaks act on the device at every sample; the cell is off at the end.
-
-        The device samples every ``check_interval_s`` (at most ``interval_s``) and leaves the loop at the
-        first sample with E outside [v_min, v_max] (V) or, with ``capacity_C``, with the charge it counted
-        (C, integral of the measured current) beyond it. It sends a package when ``interval_s`` has passed
-        since the last one, when E moved by ``record_dE_V`` (V) since the last one (so a voltage collapse
-        near a cut-off is recorded densely) and at the sample that breaks. Each package carries a running
-        number (``ja``) so the host sees a lost package.
-        """
-        lit = ms.si_literal
-        dt = min(check_interval_s, interval_s)
-        current_range = lit(_range_for(abs(current_A)))
-        e_range = lit(max(abs(v_min), abs(v_max), 1.0))
-        capacity = capacity_C is not None and math.isfinite(capacity_C)
-        lines = ["var c", "var p", "var t", "var n", "var q", "var dq", "var dp", "var pl", "var tn", "var s",
-                 "var b", "var vmax", "var vmin", "var de", "var nde", "var iv", "var dt"]
-        if capacity:
-            lines.append("var qlim")
-        lines += [
-            f"store_var vmax {lit(v_max)} ab",
-            f"store_var vmin {lit(v_min)} ab",
-            f"store_var de {lit(record_dE_V)} ab",
-            f"store_var nde {lit(-record_dE_V)} ab",
-            f"store_var iv {lit(interval_s)} eb",
-            f"store_var dt {lit(dt)} eb",
-            "store_var n 0i ja",
-            "store_var q 0 ja",
-            "store_var tn 0 eb",
-        ]
-        if capacity:
-            lines.append(f"store_var qlim {lit(math.copysign(capacity_C, current_A))} ja")
-        lines += [
-            "set_pgstat_chan 0",
-            f"set_pgstat_mode {mode}",
-            "set_max_bandwidth 10",
-            f"set_range ab {e_range}",
-            f"set_autoranging ab 100m {e_range}",
-            f"set_range db {current_range}",
-            "set_i 0",
-            "cell_on",
-            "timer_start",
-            f"meas_loop_cp p c {lit(current_A)} {lit(dt)} {lit(max_time_s)}",
-            "timer_get t",
-            "copy_var c dq", "mul_var dq dt", "add_var q dq",
-            "copy_var p dp", "sub_var dp pl",
-            "store_var b 0i ja",
-            "if p > vmax", "store_var b 1i ja",
-            "elseif p < vmin", "store_var b 1i ja",
-        ]
-        if capacity:
-            lines += ["elseif q > qlim" if current_A > 0 else "elseif q < qlim", "store_var b 1i ja"]
-        lines += [
-            "endif",
-            "copy_var b s",
-            "if t >= tn", "store_var s 1i ja",
-            "elseif dp > de", "store_var s 1i ja",
-            "elseif dp < nde", "store_var s 1i ja",
-            "endif",
-            "if s > 0i",
-            "add_var n 1i",
-            "pck_start", "pck_add t", "pck_add p", "pck_add c", "pck_add n", "pck_end",
-            "copy_var p pl", "copy_var t tn", "add_var tn iv",
-            "endif",
-            "if b > 0i", "breakloop", "endif",
-            "endloop",
-            "on_finished:",
-            "cell_off",
-        ]
-        return lines
-
-    @staticmethod
-    def script_ocp(interval_s: float, max_time_s: float, *, mode: int = 3) -> list[str]:
-        """Open-circuit potential with the cell off."""
-        lit = ms.si_literal
-        return [
-            "var p", "var t", "var n",
-            "store_var n 0i ja",
-            "set_pgstat_chan 0",
-            f"set_pgstat_mode {mode}",
-            "set_max_bandwidth 60",
-            "set_range ab 5",
-            "set_autoranging ab 100m 5",
-            "cell_off",
-            "timer_start",
-            f"meas_loop_ocp p {lit(interval_s)} {lit(max_time_s)}",
-            "timer_get t",
-            "add_var n 1i",
-            "pck_start", "pck_add t", "pck_add p", "pck_add n", "pck_end",
-            "endloop",
-            "on_finished:",
-            "cell_off",
-        ]
-
-    @staticmethod
-    def script_potentiostatic(potential_V: float, interval_s: float, max_time_s: float, *,
-                              mode: int = 3, current_range: str = "100n",
-                              max_current_A: float | None = None) -> list[str]:
-        """Chronoamperometry at ``potential_V``; with ``max_current_A`` the device leaves the loop at the
-        first sample with |I| above it (A)."""
-        lit = ms.si_literal
-        loop = f"meas_loop_ca p c {lit(potential_V)} {lit(interval_s)} {lit(max_time_s)}"
-        return EmStat4._script_from_potential(potential_V, loop, mode, current_range, max_current_A)
-
-    @staticmethod
-    def script_cv(e_begin: float, vertex1: float, vertex2: float, step_V: float,
-                  scan_rate_V_s: float, cycles: int, *, mode: int = 3,
-                  current_range: str = "100n", max_current_A: float | None = None) -> list[str]:
-        """Cyclic voltammetry, ``cycles`` scans; current break as for :meth:`script_potentiostatic`."""
-        lit = ms.si_literal
-        scans = f" nscans({cycles})" if cycles > 1 else ""
-        loop = (f"meas_loop_cv p c {lit(e_begin)} {lit(vertex1)} {lit(vertex2)} {lit(step_V)} "
-                f"{lit(scan_rate_V_s)}{scans}")
-        return EmStat4._script_from_potential(e_begin, loop, mode, current_range, max_current_A)
-
-    @staticmethod
-    def _script_from_potential(e_start: float, loop: str, mode: int, current_range: str,
-                               max_current_A: float | None = None) -> list[str]:
-        """Cell on at ``e_start`` (V), then the measurement ``loop`` sending t, p, c and a running number
-        each point; with ``max_current_A`` (A) it breaks at the first sample beyond +-max_current_A."""
-        lit = ms.si_literal
-        limit = max_current_A is not None and math.isfinite(max_current_A)
-        head = ["var c", "var p", "var t", "var n"]
-        if limit:
-            head += ["var imax", "var imin", f"store_var imax {lit(max_current_A)} ba",
-                     f"store_var imin {lit(-max_current_A)} ba"]
-        body = ["timer_get t", "add_var n 1i",
-                "pck_start", "pck_add t", "pck_add p", "pck_add c", "pck_add n", "pck_end"]
-        if limit:
-            body += ["if c > imax", "breakloop", "elseif c < imin", "breakloop", "endif"]
-        return [
-            *head,
-            "store_var n 0i ja",
-            "set_pgstat_chan 0",
-            f"set_pgstat_mode {mode}",
-            "set_max_bandwidth 60",
-            f"set_range ba {current_range}",
-            f"set_autoranging ba 1n {current_range}",
-            f"set_e {ms.si_literal(e_start)}",
-            "cell_on",
-            "timer_start",
-            loop,
-            *body,
-            "endloop",
-            "on_finished:",
-            "cell_off",
-        ]
+    # --- script compilation (pure: drivers.emstat_scripts) -----------------------------------------------
+    script_galvanostatic = staticmethod(scripts.galvanostatic)
+    script_ocp = staticmethod(scripts.ocp)
+    script_potentiostatic = staticmethod(scripts.potentiostatic)
+    script_cv = staticmethod(scripts.cv)
 
     # --- Galvanostat / Potentiostat roles -----------------------------------------------------------------
     def start_galvanostatic(self, current_A: float, interval_s: float, max_time_s: float,
-                            v_min: float, v_max: float, *, capacity_C: float | None = None) -> None:
+                            v_min: float, v_max: float, *, capacity_C: float | None = None,
+                            window_V: tuple[float, float] | None = None) -> None:
         """Apply ``current_A`` (A); the device checks its breaks every :attr:`check_interval_s` and stops
-        itself at ``max_time_s`` (s), when E leaves [v_min, v_max] (V) or when the charge it counted
-        passes ``capacity_C`` (C). Packages come every ``interval_s`` and whenever E moved by
-        :attr:`record_dE_V`."""
+        itself at ``max_time_s`` (s), when E leaves the cut-offs [v_min, v_max] or the station's
+        ``window_V`` (V), or when the charge it counted passes ``capacity_C`` (C). Packages come every
+        ``interval_s`` and whenever E moved by :attr:`record_dE_V`."""
         _check_times(interval_s, max_time_s)
         if not v_min < v_max:
             raise ValueError(f"voltage window must have v_min < v_max (got {v_min:g}, {v_max:g})")
@@ -393,9 +250,12 @@ class EmStat4(Instrument):
             raise ValueError(f"|current| must be <= 10 mA (got {current_A:g} A)")
         if capacity_C is not None and not capacity_C > 0:
             raise ValueError(f"capacity_C must be > 0 (got {capacity_C!r})")
+        if window_V is not None and not window_V[0] < window_V[1]:
+            raise ValueError(f"window_V must be [low, high] with low < high (got {window_V!r})")
         self._run(self.script_galvanostatic(current_A, interval_s, max_time_s, v_min, v_max,
                                             mode=self.pgstat_mode_cp, check_interval_s=self.check_interval_s,
-                                            record_dE_V=self.record_dE_V, capacity_C=capacity_C),
+                                            record_dE_V=self.record_dE_V, capacity_C=capacity_C,
+                                            window_V=window_V),
                   v_min, v_max)
 
     def start_ocp(self, interval_s: float, max_time_s: float) -> None:
@@ -572,16 +432,26 @@ class EmStat4(Instrument):
             # One raw write, terminators included: the empty last line starts the script (pyvisa's
             # write() would warn about a message that already ends with its termination).
             self._unread_script = True  # until the device confirms or rejects the script
-            self.write_bytes(self.script.encode("ascii"))
-            ack = self.read()
-            while ack.startswith("Z"):  # a late abort reply ("Z!0006": nothing was running) - skip it
+            for attempt in (1, 2):
+                self.write_bytes(self.script.encode("ascii"))
                 ack = self.read()
-            found = ms.find_error(ack)
-            if found:
-                self._unread_script = False
-                raise TechniqueError(f"{self.name}: script rejected: !{found[0]:04X} {found[1]}")
-            if ack != "e":
-                raise TechniqueError(f"{self.name}: expected the script ack 'e', got {ack!r}")
+                while ack.startswith("Z"):  # a late abort reply ("Z!0006": nothing was running) - skip it
+                    ack = self.read()
+                found = ms.find_error(ack)
+                if found:
+                    self._unread_script = False
+                    raise TechniqueError(f"{self.name}: script rejected: !{found[0]:04X} {found[1]}")
+                if ack == "e":
+                    break
+                # A garbled ack: the script may be running with the cell on and nobody reading it. Abort it
+                # (its on_finished turns the cell off) and drain its output before trying once more.
+                drained = self._abort_unacknowledged()
+                log.warning("%s: script ack garbled (%r); aborted it (%d line(s) drained), attempt %d",
+                            self.name, ack, drained, attempt)
+            else:
+                self._unread_script = False  # aborted after each garbled ack
+                raise TechniqueError(f"{self.name}: expected the script ack 'e', got {ack!r} twice; the "
+                                     f"script was aborted each time")
             self._unread_script = False
             self._running = True
             self._window = (v_min, v_max)
@@ -589,6 +459,18 @@ class EmStat4(Instrument):
             self._reader = threading.Thread(target=self._read_stream, name=f"{self.name} reader",
                                             daemon=True)
             self._reader.start()
+
+    def _abort_unacknowledged(self) -> int:
+        """Abort a script whose ack came garbled (``Z``) and read its output up to the empty line that
+        ends it (or until the device is quiet for the read timeout); the number of lines read."""
+        self.write("Z")
+        drained = 0
+        while drained < _DRAIN_MAX_LINES:
+            line = self._read_or_none()
+            if line is None or line == "" or line.startswith("Z!"):
+                break
+            drained += 1
+        return drained
 
     def _read_stream(self) -> None:
         try:
@@ -690,14 +572,6 @@ def _sample(line: str) -> Sample | None:
     current = package.get("ba", "db")
     return Sample(t, potential if potential is not None else float("nan"),
                   current if current is not None else 0.0)
-
-
-def _range_for(current_A: float) -> float:
-    """Smallest EmStat4 LR current range (A) that holds ``current_A``."""
-    for rng in (1e-9, 10e-9, 100e-9, 1e-6, 10e-6, 100e-6, 1e-3, 10e-3):
-        if current_A <= rng:
-            return rng
-    return 10e-3
 
 
 def _check_times(interval_s: float, max_time_s: float) -> None:

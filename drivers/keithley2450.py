@@ -229,7 +229,8 @@ class Keithley2450(SCPIErrorQueue, _PyMeasureKeithley2450):
 
     # --- Galvanostat role (software cut-offs) -------------------------------------------------------------
     def start_galvanostatic(self, current_A: float, interval_s: float, max_time_s: float,
-                            v_min: float, v_max: float, *, capacity_C: float | None = None) -> None:
+                            v_min: float, v_max: float, *, capacity_C: float | None = None,
+                            window_V: tuple[float, float] | None = None) -> None:
         """Source ``current_A`` (A) with a VLIM clamp just outside [v_min, v_max] (V); HIMP when off.
 
         VLIM is a clamp, not a cut-off: the cut-offs are checked on every reading in :meth:`poll`, which
@@ -253,6 +254,8 @@ class Keithley2450(SCPIErrorQueue, _PyMeasureKeithley2450):
             self.write(f":TRAC:CLE {_BUFFER}")
             self.raise_errors("configure galvanostatic step")
             self.enable_source()
+            if window_V is not None:  # the window is checked like the cut-offs, on every reading
+                v_min, v_max = max(v_min, window_V[0]), min(v_max, window_V[1])
             self._technique = _SoftwareTechnique(interval_s, max_time_s, v_min, v_max, capacity_C)
             self._technique.pending.extend(self._read_samples())
 

@@ -105,10 +105,12 @@ class Galvanostat(Instrument, Protocol):
     """Apply a current to the cell and stream t/E/I; cut-offs are checked by the caller or the device."""
 
     def start_galvanostatic(self, current_A: float, interval_s: float, max_time_s: float,
-                            v_min: float, v_max: float, *, capacity_C: float | None = None) -> None:
+                            v_min: float, v_max: float, *, capacity_C: float | None = None,
+                            window_V: tuple[float, float] | None = None) -> None:
         """Apply ``current_A`` (positive = charge), sample every ``interval_s``; the device stops at
-        ``max_time_s``, when E leaves [v_min, v_max] or when the charge passed reaches ``capacity_C``
-        (C, None = no limit) where it can check that itself.
+        ``max_time_s``, when E leaves the cut-offs [v_min, v_max] or the station's ``window_V`` (V, None =
+        none), or when the charge passed reaches ``capacity_C`` (C, None = no limit), where it can check
+        that itself.
 
         Optional member ``take_gaps() -> list[Gap]``: samples a streaming driver lost since the last call
         (a sample is never lost silently)."""

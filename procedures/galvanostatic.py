@@ -103,9 +103,13 @@ class GalvanostaticStep(ElectrochemStep):
             if self.current_A < 0 and e <= self.v_min_V:
                 return (f"the cell reads {e:.4g} V at open circuit, at or below the discharge cut-off "
                         f"{self.v_min_V:g} V")
-            low, high = min(low, e - START_MARGIN_V), max(high, e + START_MARGIN_V)
+            if e < low:  # started outside the window: it may come back in, never go further out
+                low = e - START_MARGIN_V
+            if e > high:
+                high = e + START_MARGIN_V
         widened = window is not None and (low, high) != tuple(window)
         self.host_window = (low, high) if widened else None
+        self.device_window = (low, high) if window is not None else None
         self.approach = (max(low, self.v_min_V) if self.current_A < 0 else low,
                          min(high, self.v_max_V) if self.current_A > 0 else high)
         return None
@@ -119,7 +123,7 @@ class GalvanostaticStep(ElectrochemStep):
             # the device counts the charge it passes and stops at what is left of the capacity cut-off
             capacity_C = max(self.limit_C - abs(self.q_C), 1e-18)
         role.start_galvanostatic(self.current_A, self.interval_s, remaining_s, v_min, v_max,
-                                 capacity_C=capacity_C)
+                                 capacity_C=capacity_C, window_V=getattr(self, "device_window", None))
 
     def device_end_reason(self) -> str:
         if math.isfinite(self.limit_C) and abs(self.q_C) >= 0.97 * self.limit_C:

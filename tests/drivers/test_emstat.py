@@ -28,13 +28,14 @@ def test_id_reads_firmware_lines():
 
 GALVANOSTATIC_DISCHARGE = [
     "var c", "var p", "var t", "var n", "var q", "var dq", "var dp", "var pl", "var tn", "var s", "var b",
-    "var vmax", "var vmin", "var de", "var nde", "var iv", "var dt", "var qlim",
+    "var vmax", "var vmin", "var de", "var nde", "var iv", "var dt", "var tend", "var qlim",
     "store_var vmax 4050m ab",
     "store_var vmin 2500m ab",
     "store_var de 10m ab",
     "store_var nde -10m ab",
     "store_var iv 2 eb",
     "store_var dt 50m eb",
+    "store_var tend 3599950m eb",
     "store_var n 0i ja",
     "store_var q 0 ja",
     "store_var tn 0 eb",
@@ -61,6 +62,7 @@ GALVANOSTATIC_DISCHARGE = [
     "if t >= tn", "store_var s 1i ja",
     "elseif dp > de", "store_var s 1i ja",
     "elseif dp < nde", "store_var s 1i ja",
+    "elseif t >= tend", "store_var s 1i ja",
     "endif",
     "if s > 0i",
     "add_var n 1i",
@@ -74,7 +76,7 @@ GALVANOSTATIC_DISCHARGE = [
 ]
 """A 20 pA discharge to 2.5 V in a [2.5, 4.05] V window with 2 nC left of its capacity cut-off: the device
 checks every 50 ms, breaks on the window, the cut-off and the charge it counted, and sends a numbered
-package every 2 s, whenever E moved 10 mV and at the breaking sample."""
+package every 2 s, whenever E moved 10 mV, at the breaking sample and in the last 50 ms before max_time."""
 
 
 def test_galvanostatic_script_breaks_on_the_device_at_every_sample():
@@ -88,17 +90,40 @@ def test_galvanostatic_script_breaks_on_the_device_at_every_sample():
     assert "meas_loop_cp p c 20p 20m 3600" in fine  # never checks less often than it records
 
 
+def test_the_station_window_is_a_break_of_its_own_next_to_the_cut_offs():
+    lines = EmStat4.script_galvanostatic(-20e-12, 2.0, 3600, 2.5, 4.05, capacity_C=2e-9, window_V=(2.4, 4.05))
+    expected = list(GALVANOSTATIC_DISCHARGE)
+    expected[expected.index("var qlim"):expected.index("var qlim")] = ["var wmax", "var wmin"]
+    first_store = expected.index("store_var vmax 4050m ab")
+    expected[first_store:first_store] = ["store_var wmax 4050m ab", "store_var wmin 2400m ab"]
+    chain = expected.index("elseif q < qlim")
+    expected[chain:chain] = ["elseif p > wmax", "store_var b 1i ja", "elseif p < wmin", "store_var b 1i ja"]
+    assert lines == expected
+    with expected_protocol(EmStat4, [(script(expected), "e"), (None, "")]) as em:
+        em.start_galvanostatic(-20e-12, 2.0, 3600, 2.5, 4.05, capacity_C=2e-9, window_V=(2.4, 4.05))
+        assert em.wait(5)
+    with expected_protocol(EmStat4, []) as em, pytest.raises(ValueError, match="window_V"):
+        em.start_galvanostatic(-20e-12, 2.0, 3600, 2.5, 4.05, window_V=(4.05, 2.4))
+
+
 def test_the_driver_sends_its_check_period_and_the_capacity_left():
     with expected_protocol(EmStat4, [(script(GALVANOSTATIC_DISCHARGE), "e"), (None, "*"), (None, "")]) as em:
         em.start_galvanostatic(-20e-12, 2.0, 3600, 2.5, 4.05, capacity_C=2e-9)
         assert em.wait(5)
     options = [line.replace("50m", "10m") if line.startswith(("store_var dt", "meas_loop_cp")) else line
                for line in GALVANOSTATIC_DISCHARGE]
+    options = [line.replace("3599950m", "3599990m") for line in options]
     options = [line.replace("de 10m", "de 5m").replace("nde -10m", "nde -5m") for line in options]
     with expected_protocol(EmStat4, [(script(options), "e"), (None, "")],
                            check_interval_s=0.01, record_dE_V=0.005) as em:
         em.start_galvanostatic(-20e-12, 2.0, 3600, 2.5, 4.05, capacity_C=2e-9)
         assert em.wait(5)
+
+
+def test_check_period_and_record_step_are_validated_before_any_io():
+    for bad in ({"check_interval_s": 0}, {"check_interval_s": float("nan")}, {"record_dE_V": -0.01}):
+        with pytest.raises(ValueError, match="must be in"):
+            EmStat4("ASRL1::INSTR", **bad)
 
 
 def numbered(t: float, e: float, i: float, n: int) -> str:
@@ -280,3 +305,22 @@ def test_declared_range_for_planning():
     assert declared_potential_range("keithley2450", {}) == (-210.0, 210.0)
     with pytest.raises(ValueError, match="model must be one of"):
         declared_potential_range("emstat4", {"model": "pico"})
+
+
+def test_a_garbled_script_ack_aborts_the_script_and_sends_it_once_more():
+    lines = EmStat4.script_ocp(1.0, 10)
+    with expected_protocol(EmStat4, [
+        (script(lines), "#"),  # the "e" garbled: the script may be running, cell and all
+        ("Z", "M0000"), (None, "Z"), (None, "*"), (None, ""),
+        (script(lines), "e"), (None, ""),
+    ]) as em:
+        em.start_ocp(1.0, 10)
+        assert em.wait(5)
+
+
+def test_a_twice_garbled_ack_is_an_error_after_aborting():
+    lines = EmStat4.script_ocp(1.0, 10)
+    with expected_protocol(EmStat4, [
+        (script(lines), "#"), ("Z", ""), (script(lines), "%"), ("Z", "Z!0006"),
+    ]) as em, pytest.raises(TechniqueError, match="got '%' twice; the script was aborted each time"):
+        em.start_ocp(1.0, 10)

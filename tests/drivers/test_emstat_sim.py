@@ -148,3 +148,14 @@ def test_a_fresh_driver_keeps_what_an_orphaned_technique_measured(bench, open_dr
     assert not bench.output_on("pstat")
     fresh.start_ocp(1.0, 2.0)  # the link is in sync after the drain
     assert fresh.wait(10) and [round(s.t) for s in fresh.poll()] == [1, 2]
+
+
+def test_a_garbled_ack_never_leaves_a_script_running_unread(bench, pstat, cycling):
+    bench.inject("pstat", "garble")  # the next thing the device sends is the script's "e"
+    pstat.start_galvanostatic(1e-11, interval_s=1.0, max_time_s=5.0, v_min=0.5, v_max=4.05)
+    assert not bench._fault_boxes["pstat"].pending()
+    assert pstat.wait(20)
+    samples = pstat.poll()
+    assert samples and samples[-1].t == pytest.approx(5.0, abs=0.1)  # the second script ran to its end
+    assert not bench.output_on("pstat")
+    assert [e.command for e in bench.log("pstat")].count("Z") >= 1

@@ -168,6 +168,19 @@ def test_galvanostatic_capacity_is_counted_on_every_reading():
         assert smu.stop_reason == "capacity" and not smu.running
 
 
+def test_galvanostatic_station_window_is_checked_like_a_cut_off():
+    with expected_protocol(Keithley2450, [
+        *GALVANO_START,
+        (':READ? "defbuffer1",REL,SOUR,READ', "0,1e-11,3.4"),
+        (':READ? "defbuffer1",REL,SOUR,READ', "1.0,1e-11,3.61"),  # inside the cut-offs, above the window
+        (":OUTP OFF", None),
+        (":OUTP?", "0"),
+    ]) as smu:
+        smu.start_galvanostatic(1e-11, 1.0, 100, v_min=2.5, v_max=4.05, window_V=(3.0, 3.6))
+        assert smu.poll()[-1].potential == pytest.approx(3.61)
+        assert not smu.running and smu.stop_reason == "v_max"
+
+
 def test_window_must_be_ordered():
     with expected_protocol(Keithley2450, []) as smu, pytest.raises(ValueError, match="v_min < v_max"):
         smu.start_galvanostatic(1e-11, 1, 10, v_min=4, v_max=3)

@@ -47,7 +47,7 @@ def test_rest_stops_once_the_potential_has_settled(run):
     assert any(m.startswith("rest: stopped: |dE/dt|") for m in stops), stops
     assert 20 <= rest.t[-1] - rest.t[0] < 3600  # after min_time_s, long before time_s
     # the stopping sample settled; a sample or two that came before the stop took effect are kept too
-    dedt = np.abs(np.diff(rest.E[-4:])) / np.diff(rest.t[-4:])
+    dedt = np.abs(np.diff(rest.E[-10:])) / np.diff(rest.t[-10:])  # samples after the stop are kept
     assert dedt.min() < 1e-5
     assert np.all(rest.I == 0)
 
@@ -57,7 +57,8 @@ def test_hold_keeps_the_potential_until_the_current_has_decayed(run):
     hold = data["hold"]
     assert any(m.startswith("potentiostatic_hold: stopped: |I|") for m in stops), stops
     assert np.allclose(hold.E, 2.6, atol=0.01)
-    assert abs(hold.I[0]) > 2e-13 > np.abs(hold.I[-3:]).min()
+    # the host polls every 40 s of engine time at this speed: up to 8 samples after the stopping one are kept
+    assert abs(hold.I[0]) > 2e-13 > np.abs(hold.I[-10:]).min()
     assert hold.t[-1] - hold.t[0] < 7200
 
 

@@ -137,3 +137,29 @@ def test_a_garbled_or_lost_data_package_is_a_gap_event_never_silent(tmp_path, fa
     assert len(gaps) == 1, gaps
     assert "1 sample(s) lost between t = " in gaps[0]
     assert ("garbled" in gaps[0]) == (fault == "garble")
+
+
+@pytest.mark.parametrize(("preset", "protocol", "overrides"), [
+    ("si", "si_seed", {"cycles": "1", **benchkit.FAST}),
+    ("h2v3o8", "h2v3o8_shallow_deep", {"iv_pairs": "[S-D]", "iv_points": "11", "rest_s": "10"}),
+])
+def test_the_shipped_protocols_stay_within_50_mV_of_the_window_and_the_cut_offs(tmp_path, preset, protocol,
+                                                                                overrides):
+    with SimulatedBench(preset=preset, speed=2000, seed=0) as bench:
+        store, result = benchkit.run(bench, tmp_path, protocol, overrides)
+        low, high = bench.station_dict()["limits"]["cycling"]["voltage_window_V"]
+    assert result.status == "completed", result.reason
+    for step in store.steps(result.run_id):
+        if step.kind not in ("galvanostatic", "rest"):
+            continue
+        E = store.cycling(result.run_id, step_id=step.id).E
+        if not len(E):  # a 10 s rest on a loaded machine may be stopped before its first 2 s sample
+            continue
+        p = step.parameters
+        if step.kind == "rest":
+            assert low - 0.05 <= E.min() and E.max() <= high + 0.05, step.label
+        elif p["current_A"] < 0:  # a discharge never goes 50 mV below its cut-off or the window
+            assert E.min() >= max(p["v_min_V"], low) - 0.05, step.label
+        else:  # a charge may start below the window (a pristine cell); it never ends 50 mV above either
+            assert E.max() <= min(p["v_max_V"], high) + 0.05, step.label
+    store.close()

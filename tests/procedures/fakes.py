@@ -77,8 +77,10 @@ class Galvanostat:
         self.passed: list[float] = []
         """|current| of every tick that passed current (A)."""
 
-    def start_galvanostatic(self, current_A, interval_s, max_time_s, v_min, v_max, *, capacity_C=None):
+    def start_galvanostatic(self, current_A, interval_s, max_time_s, v_min, v_max, *, capacity_C=None,
+                            window_V=None):
         self.running, self.current, self.t0 = True, current_A, self.clock.t
+        self.window_V = window_V
         self.capacity_C, self.q_technique = capacity_C, 0.0
         self.starts.append((current_A, max_time_s, v_min, v_max))
 

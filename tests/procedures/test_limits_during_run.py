@@ -3,6 +3,8 @@ the bounds the device breaks at, and lost samples reported as gaps."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from drivers.roles import Gap, Sample
@@ -54,8 +56,15 @@ def test_the_device_breaks_at_the_cut_off_ahead_and_the_window_behind():
     _run(step, ctx)
     current, _, v_min, v_max = ctx.roles["galvanostat"].starts[0]
     assert (current, v_min, v_max) == (-1e-12, 2.5, 4.05)
+    assert ctx.roles["galvanostat"].window_V == (2.4, 4.05)  # a break of its own on the device
     assert "capacity cut-off" in step.reason  # the device counted the charge and stopped itself
     assert abs(ctx.recorder.cycling_rows[-1][3]) == pytest.approx(1e-14 * 3600, rel=0.05)
+
+
+def test_a_cell_just_inside_the_window_keeps_the_whole_window_on_the_device():
+    step, ctx = _galvanostatic(e0=4.02, current_A=-1e-12, v_min_V=2.5, v_max_V=3.95, max_time_s=3.0)
+    _run(step, ctx)
+    assert ctx.roles["galvanostat"].starts[0][2:] == (2.5, 4.05)
 
 
 def test_a_cell_below_the_window_may_charge_back_into_it_but_not_go_further_out():
@@ -63,6 +72,7 @@ def test_a_cell_below_the_window_may_charge_back_into_it_but_not_go_further_out(
     _run(step, ctx)
     _, _, v_min, v_max = ctx.roles["galvanostat"].starts[0]
     assert v_min == pytest.approx(1.41) and v_max == 3.95  # where it started, less 50 mV
+    assert ctx.roles["galvanostat"].window_V == (pytest.approx(1.41), 4.05)
     assert "time limit" in step.reason
 
 
@@ -175,3 +185,16 @@ def test_a_hold_passes_the_current_limit_to_the_device_and_ends_beyond_it():
         _run(step, ctx)
     assert pstat.holds == [(3.0, 1e-9)]
     assert not pstat.running
+
+
+def test_a_host_read_instrument_is_polled_faster_as_e_nears_the_cut_off():
+    """A galvanostat the host samples by polling (a 2450): 0.01 V/s, 10 s interval, cut-off 3.455 V. Fixed
+    10 s polls would first see the cut-off at 3.5 V; polls shortened as E approaches stop within 10 mV."""
+    step, ctx = _galvanostatic(e0=3.0, station=fakes.STATION, current_A=1e-12, v_min_V=2.5, v_max_V=3.455,
+                               interval_s=10.0, max_time_s=1000.0)
+    _run(step, ctx)
+    e_max = max(row[1] for row in ctx.recorder.cycling_rows)
+    assert "voltage cut-off 3.455 V" in step.reason
+    assert 3.455 <= e_max < 3.455 + 0.01
+    spacing = [b[0] - a[0] for a, b in itertools.pairwise(ctx.recorder.cycling_rows)]
+    assert max(spacing) == pytest.approx(10.0) and min(spacing) < 1.0  # full interval far away, finer near
