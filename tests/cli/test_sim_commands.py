@@ -71,7 +71,7 @@ def test_fault_is_injected_into_the_running_bench(bench, capsys):
     [
         (["smux", "timeout"], "unknown instrument 'smux'; valid: smu, pstat, stage, spectrometer, shutter, "
                               "matrix"),
-        (["smu", "boom"], "unknown fault kind 'boom'; valid: delay, timeout, drop, garble, error_next"),
+        (["smu", "boom"], "unknown fault kind 'boom'; valid: delay, timeout, drop, garble, late, error_next"),
         (["pstat", "stage_limit"], "stage_limit applies to the stage only"),
         (["smu", "timeout", "--count", "0"], "--count: must be >= 1"),
     ],
