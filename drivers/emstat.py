@@ -311,16 +311,17 @@ class EmStat4(Instrument):
                 return out
 
     def poll(self) -> list[Sample]:
-        """Samples decoded since the last call; raises the reader's error once, if it had one."""
+        """Samples decoded since the last call; then, once they are all handed out, the reader's error if it
+        had one, on every call until the next technique starts (the technique is dead: a retry must not read
+        as a quiet end)."""
         out = []
         while True:
             try:
                 out.append(self._samples.get_nowait())
             except queue.Empty:
                 break
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
+        if self._error is not None and not out:
+            raise self._error
         return out
 
     @property
@@ -386,6 +387,21 @@ class EmStat4(Instrument):
         self._unread_script = False
         self.stop_reason = "stopped"
         log.warning("%s: aborted a technique running on the device that no reader followed", self.name)
+
+    def _drain_to_script_end(self) -> None:
+        """Read up to the empty line that ends a failed script (or until the device goes quiet)."""
+        connection = getattr(self.adapter, "connection", None)
+        saved = getattr(connection, "timeout", None)
+        if saved is not None:
+            connection.timeout = _DRAIN_TIMEOUT_MS
+        try:
+            for _ in range(_DRAIN_MAX_LINES):
+                line = self._read_or_none()
+                if line is None or line == "":
+                    break
+        finally:
+            if saved is not None:
+                connection.timeout = saved
 
     def _drain_quietly(self) -> None:
         """Read replies until the device is silent for a short while (at most a few lines)."""
@@ -498,7 +514,9 @@ class EmStat4(Instrument):
         if found:
             if self._aborting and line.startswith("Z"):
                 return False
-            raise TechniqueError(f"{self.name}: device error !{found[0]:04X}: {found[1]}")
+            error = TechniqueError(f"{self.name}: device error !{found[0]:04X}: {found[1]}")
+            self._drain_to_script_end()  # the script's closing empty line follows its error: keep in step
+            raise error
         if line.startswith("P"):
             try:
                 package = ms.decode_package(line)

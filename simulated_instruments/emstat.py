@@ -81,6 +81,8 @@ class EmStat4(Emulator):
         self.rng = np.random.default_rng(seed)
         self._script: list[str] | None = None
         self._script_conn: Reply | None = None
+        self._script_error: str | None = None
+        """An injected error on a line of the script being uploaded: the script is rejected at its end."""
         self._run: _ScriptRun | None = None
         self.cell_on = False
         self.pgstat_mode = 2
@@ -132,8 +134,14 @@ class EmStat4(Emulator):
         self._script = None
         return "!0003\n"
 
-    def injected_error(self, line: str, conn: Reply) -> str:
+    def injected_error(self, line: str, conn: Reply) -> str | None:
         self.record_error(f"!0004 injected error on {line!r}")
+        if self._script is not None and conn is self._script_conn and line.strip():
+            # a line of a script upload: the device takes the rest of the script and rejects it as a whole
+            # at its end (``e`` then the error, then the empty line), as it does a script it cannot parse
+            self._script_error = f"!0004: Line {len(self._script) + 1}, Col 1"
+            self._script.append(line)
+            return None
         self._script = None
         return "!0004\n"
 
@@ -158,6 +166,10 @@ class EmStat4(Emulator):
                 self._script.append(line)
                 return None
             lines, self._script = self._script, None
+            if self._script_error is not None:
+                error, self._script_error = self._script_error, None
+                conn.send(f"e\n{error}\n\n")
+                return None
             return self._start(lines, conn)
         cmd = line.strip()
         if cmd == "Z":
@@ -175,6 +187,7 @@ class EmStat4(Emulator):
         if cmd == "e":
             self._script = []
             self._script_conn = conn
+            self._script_error = None
             return None
         if cmd == "t":
             return "\n".join(FIRMWARE) + "\n"

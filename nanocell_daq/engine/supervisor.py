@@ -353,7 +353,7 @@ def main() -> int:
     recovered: list[str] = []
     try:
         if store is not None and station is not None:
-            recovered = _record_recovered(store, run_id, station.instruments)
+            recovered = _record_recovered(store, run_id, station.instances)
     except Exception as exc:  # noqa: BLE001 - recovery is a bonus; the safe state and the mark come first
         recovered = [f"recovery failed: {type(exc).__name__}: {exc}"]
     finally:

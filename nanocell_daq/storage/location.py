@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,17 +88,38 @@ def check_new_file(loc: Location) -> None:
         raise UserError(f"{loc.shown}: cannot create the database: folder {parent} is not writable")
 
 
-def check_existing_file(loc: Location) -> None:
-    """An existing SQLite file must be one of our stores; checked read-only, so nothing is changed."""
+JUST_CREATED_S = 10.0
+"""An empty database file younger than this may be one another process is creating right now."""
+CREATION_WAIT_S = 5.0
+"""How long to wait for that other process to write its schema."""
+
+
+def _head(loc: Location, path: Path) -> bytes:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise UserError(f"{loc.shown}: cannot read the database: {exc.strerror}") from None
+
+
+def check_existing_file(loc: Location, *, creating: bool = False) -> None:
+    """An existing SQLite file must be one of our stores; checked read-only, so nothing is changed.
+
+    ``creating``: the caller would create the store; an empty file created moments ago is then taken for
+    one another process is creating (two runs started together on a new database), and waited for.
+    """
     path = loc.path
     assert path is not None
     if path.is_dir():
         raise UserError(f"{loc.shown}: is a folder, not a database file")
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(len(SQLITE_MAGIC))
-    except OSError as exc:
-        raise UserError(f"{loc.shown}: cannot read the database: {exc.strerror}") from None
+    head = _head(loc, path)
+    if not head and creating:
+        deadline = time.monotonic() + CREATION_WAIT_S
+        with contextlib.suppress(OSError):
+            while (not head and time.monotonic() < deadline
+                   and time.time() - path.stat().st_mtime < JUST_CREATED_S):
+                time.sleep(0.05)
+                head = _head(loc, path)
     if head != SQLITE_MAGIC:
         what = "an empty file" if not head else "not an SQLite file"
         raise UserError(f"{loc.shown}: is not a nanocell run database ({what}); nothing was changed")

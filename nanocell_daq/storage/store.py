@@ -79,7 +79,7 @@ class Store(StoreReads):
         created_file = False
         if loc.path is not None:
             if loc.path.exists():
-                location.check_existing_file(loc)
+                location.check_existing_file(loc, creating=create)
             elif not create:
                 raise UserError(
                     f"{loc.shown}: no such database (create it with `nanocell db upgrade --db {loc.shown}`)"
@@ -104,6 +104,11 @@ class Store(StoreReads):
         try:
             with engine.begin() as conn:
                 tables = set(inspect(conn).get_table_names())
+                if not tables and loc.is_sqlite:
+                    # about to create it: one process at a time (two runs started together create one file;
+                    # the second must see the first's whole schema, not half of it)
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    tables = set(inspect(conn).get_table_names())
                 if not tables:
                     if not create:
                         raise UserError(f"{loc.shown}: the database is empty (not a nanocell run database)")

@@ -147,3 +147,11 @@ def cli_run_in_step(tmp: Path, protocol: str, label: str, speed: float = 100) ->
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate(timeout=10)
+
+
+def child_pids(pid: int) -> list[int]:
+    """The child processes of ``pid`` (Linux /proc): an engine's supervisor, to kill every host process."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found

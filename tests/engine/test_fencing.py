@@ -72,5 +72,7 @@ def test_a_lease_taken_over_mid_parallel_block_stops_both_lanes_without_a_write_
             (said,) = [e.message for e in store.events(run_id)[n_events:]]  # one line for the new holder
             assert "exited without touching an instrument" in said
         assert on_at_take_over.get("pstat")  # the charge was on: this engine did not switch it off
-        assert benchkit.outputs_on(bench) == on_at_take_over
+        # (the shutter is left out: the SC10's timed exposure closes it by itself, without the engine)
+        now_on = {k: v for k, v in benchkit.outputs_on(bench).items() if k != "shutter"}
+        assert now_on == {k: v for k, v in on_at_take_over.items() if k != "shutter"}
         store.close()

@@ -25,7 +25,8 @@ def test_the_shutter_closes_itself_when_every_host_process_is_gone(tmp_path):
         protocol.write_text(f"steps:\n  - raman_map: {{nx: 20, exposure_s: {EXPOSURE_S}}}\n")
         cmd = [sys.executable, "-m", "nanocell_daq", "run", str(protocol), "--station", str(station),
                "--db", str(tmp_path / "runs.db")]
-        # its own session: the kill takes the engine and anything it started (a supervisor too)
+        # its own session: the kill takes the engine and anything of that session; the supervisor has a
+        # session of its own (it survives the engine) and is killed first: every host process is gone
         log = (tmp_path / "engine.log").open("wb")
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
@@ -34,6 +35,8 @@ def test_the_shutter_closes_itself_when_every_host_process_is_gone(tmp_path):
                 assert proc.poll() is None, (tmp_path / "engine.log").read_text()[-2000:]
                 assert time.monotonic() < deadline, "no timed exposure started"
                 time.sleep(0.005)
+            for child in benchkit.child_pids(proc.pid):
+                os.kill(child, signal.SIGKILL)
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
             killed_at, sent = bench.clock.now(), len(bench.log("shutter"))

@@ -9,7 +9,6 @@ import os
 import signal
 import socket
 import time
-from pathlib import Path
 
 import pytest
 
@@ -145,15 +144,6 @@ def test_sigstop_past_the_stale_threshold_resume_takes_over_and_the_woken_engine
     assert shown["status"] == "completed" and "engine_pid" not in shown
 
 
-def _children(pid: int) -> list[int]:
-    """The child processes of ``pid`` (Linux /proc)."""
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(c) for c in (task / "children").read_text().split()]
-    assert found, "the engine has no supervisor process"
-    return found
-
-
 def test_runs_shows_a_live_engine_running_then_paused_and_a_killed_one_dead_never_running(tmp_path, capsys):
     with benchkit.cli_run_in_step(tmp_path, PROTOCOL, "charge") as cli:
         (shown,) = _runs_json(cli.db, capsys)
@@ -166,7 +156,7 @@ def test_runs_shows_a_live_engine_running_then_paused_and_a_killed_one_dead_neve
         capsys.readouterr()
         assert benchkit.wait_until(lambda: _runs_json(cli.db, capsys)[0]["status"] == "paused", timeout=30)
         # every process of the run dies: the supervisor first (it would mark the run interrupted), the engine
-        for child in _children(cli.proc.pid):
+        for child in benchkit.child_pids(cli.proc.pid):
             os.kill(child, signal.SIGKILL)
         cli.proc.send_signal(signal.SIGKILL)
         cli.proc.communicate(timeout=10)
