@@ -211,7 +211,8 @@ def test_rejected_script_raises_with_the_code():
 def test_device_error_while_running_reaches_poll():
     lines = EmStat4.script_ocp(1.0, 10)
     # the device ends the failed script with its empty line, which the driver reads (the link stays in step)
-    with expected_protocol(EmStat4, [(script(lines), "e"), (None, "M0000"), (None, "!4004"), (None, "")]) as em:
+    replies = [(script(lines), "e"), (None, "M0000"), (None, "!4004"), (None, "")]
+    with expected_protocol(EmStat4, replies) as em:
         em.start_ocp(1.0, 10)
         em.wait(5)
         with pytest.raises(TechniqueError, match="4004"):
