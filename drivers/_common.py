@@ -36,6 +36,21 @@ def longer_timeout(instrument: Any, timeout_ms: float) -> Iterator[None]:
         connection.timeout = old
 
 
+@contextmanager
+def short_timeout(instrument: Any, timeout_ms: float) -> Iterator[None]:
+    """Set the VISA timeout of ``instrument`` to ``timeout_ms`` (e.g. to read until a link goes quiet)."""
+    connection = getattr(instrument.adapter, "connection", None)
+    old = getattr(connection, "timeout", None)
+    if old is None:
+        yield
+        return
+    connection.timeout = timeout_ms
+    try:
+        yield
+    finally:
+        connection.timeout = old
+
+
 def drain_input(instrument: Any, quiet_ms: float = 100, max_reads: int = 10000) -> None:
     """Read and discard whatever ``instrument`` has sent until its link stays quiet for ``quiet_ms``.
 

@@ -14,7 +14,7 @@ from pymeasure.instruments import Instrument
 
 from drivers import emstat_scripts as scripts
 from drivers import methodscript as ms
-from drivers._common import with_defaults
+from drivers._common import short_timeout, with_defaults
 from drivers.errors import InstrumentError, TechniqueError
 from drivers.roles import Gap, Sample
 
@@ -160,20 +160,8 @@ class EmStat4(Instrument):
         the device measured while no host read it, as far as its link buffered them) are kept, decoded,
         in :attr:`orphan_samples` (t on the script's own timer). False if the device answered nothing."""
         self.write("Z")
-        connection = getattr(self.adapter, "connection", None)
-        saved = getattr(connection, "timeout", None)
-        if saved is not None:
-            connection.timeout = _DRAIN_TIMEOUT_MS
-        lines = [first] if first is not None else []
-        try:
-            while len(lines) < _DRAIN_MAX_LINES:
-                line = self._read_or_none()
-                if line is None:  # quiet: the output, the abort's reply and any reply to 't' are read
-                    break
-                lines.append(line)
-        finally:
-            if saved is not None:
-                connection.timeout = saved
+        # until quiet: the output, the abort's reply and any reply to 't' are read
+        lines = ([first] if first is not None else []) + self._drain(stop_at_end=False)
         samples = [s for line in lines if line.startswith("P") and (s := _sample(line)) is not None]
         aborted = "Z" in lines  # "Z": a script was running when the abort came; "Z!0006": none was
         ended = "" in lines  # the empty line that ends a script's output
@@ -371,51 +359,33 @@ class EmStat4(Instrument):
         if first is None or first.startswith("Z!"):
             self._unread_script = False
             return
-        connection = getattr(self.adapter, "connection", None)
-        saved = getattr(connection, "timeout", None)
-        if saved is not None:
-            connection.timeout = _DRAIN_TIMEOUT_MS
-        try:
-            line: str | None = first
-            for _ in range(_DRAIN_MAX_LINES):
-                if line is None or line == "":
-                    break
-                line = self._read_or_none()
-        finally:
-            if saved is not None:
-                connection.timeout = saved
+        if first != "":
+            self._drain(stop_at_end=True)
         self._unread_script = False
         self.stop_reason = "stopped"
         log.warning("%s: aborted a technique running on the device that no reader followed", self.name)
 
+    def _drain(self, *, stop_at_end: bool, max_lines: int = _DRAIN_MAX_LINES) -> list[str]:
+        """Read with a short timeout until the device goes quiet (or, with ``stop_at_end``, up to the empty
+        line that ends a script's output); the lines read, the empty line included."""
+        lines: list[str] = []
+        with short_timeout(self, _DRAIN_TIMEOUT_MS):
+            while len(lines) < max_lines:
+                line = self._read_or_none()
+                if line is None:
+                    break
+                lines.append(line)
+                if stop_at_end and line == "":
+                    break
+        return lines
+
     def _drain_to_script_end(self) -> None:
         """Read up to the empty line that ends a failed script (or until the device goes quiet)."""
-        connection = getattr(self.adapter, "connection", None)
-        saved = getattr(connection, "timeout", None)
-        if saved is not None:
-            connection.timeout = _DRAIN_TIMEOUT_MS
-        try:
-            for _ in range(_DRAIN_MAX_LINES):
-                line = self._read_or_none()
-                if line is None or line == "":
-                    break
-        finally:
-            if saved is not None:
-                connection.timeout = saved
+        self._drain(stop_at_end=True)
 
     def _drain_quietly(self) -> None:
         """Read replies until the device is silent for a short while (at most a few lines)."""
-        connection = getattr(self.adapter, "connection", None)
-        saved = getattr(connection, "timeout", None)
-        if saved is not None:
-            connection.timeout = _DRAIN_TIMEOUT_MS
-        try:
-            for _ in range(10):
-                if self._read_or_none() is None:
-                    break
-        finally:
-            if saved is not None:
-                connection.timeout = saved
+        self._drain(stop_at_end=False, max_lines=10)
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Wait for the running script to end; True if it did."""
