@@ -352,18 +352,21 @@ class EmStat4(Instrument):
             return self.read() == ""
 
     def _abort_unread_script(self) -> None:
-        """``Z``; unless the device says nothing ran (``Z!0006``), drain the aborted script's output up to
-        the empty line that ends it (or until the device goes quiet)."""
+        """Abort a script the device may run with no reader following it (its start reply was lost)."""
+        if self._abort_and_drain() is not None:
+            self.stop_reason = "stopped"
+            log.warning("%s: aborted a technique running on the device that no reader followed", self.name)
+        self._unread_script = False
+
+    def _abort_and_drain(self) -> int | None:
+        """``Z``; unless the device says nothing ran (``Z!0006``) or nothing at all, read the aborted
+        script's output up to the empty line that ends it (or until the device goes quiet): the number of
+        lines read; None when nothing was running."""
         self.write("Z")
         first = self._read_or_none()
         if first is None or first.startswith("Z!"):
-            self._unread_script = False
-            return
-        if first != "":
-            self._drain(stop_at_end=True)
-        self._unread_script = False
-        self.stop_reason = "stopped"
-        log.warning("%s: aborted a technique running on the device that no reader followed", self.name)
+            return None
+        return 1 + (len(self._drain(stop_at_end=True)) if first != "" else 0)
 
     def _drain(self, *, stop_at_end: bool, max_lines: int = _DRAIN_MAX_LINES) -> list[str]:
         """Read with a short timeout until the device goes quiet (or, with ``stop_at_end``, up to the empty
@@ -431,7 +434,7 @@ class EmStat4(Instrument):
                     break
                 # A garbled ack: the script may be running with the cell on and nobody reading it. Abort it
                 # (its on_finished turns the cell off) and drain its output before trying once more.
-                drained = self._abort_unacknowledged()
+                drained = self._abort_and_drain() or 0
                 log.warning("%s: script ack garbled (%r); aborted it (%d line(s) drained), attempt %d",
                             self.name, ack, drained, attempt)
             else:
@@ -445,18 +448,6 @@ class EmStat4(Instrument):
             self._reader = threading.Thread(target=self._read_stream, name=f"{self.name} reader",
                                             daemon=True)
             self._reader.start()
-
-    def _abort_unacknowledged(self) -> int:
-        """Abort a script whose ack came garbled (``Z``) and read its output up to the empty line that
-        ends it (or until the device is quiet for the read timeout); the number of lines read."""
-        self.write("Z")
-        drained = 0
-        while drained < _DRAIN_MAX_LINES:
-            line = self._read_or_none()
-            if line is None or line == "" or line.startswith("Z!"):
-                break
-            drained += 1
-        return drained
 
     def _read_stream(self) -> None:
         try:
