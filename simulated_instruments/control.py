@@ -21,6 +21,7 @@ import threading
 from typing import Any
 
 from simulated_instruments.faults import FAULT_KINDS, FaultError
+from simulated_instruments.server import accept_loop
 
 MAX_REQUEST = 4096
 """Longest request line (bytes); a longer one ends that connection."""
@@ -128,14 +129,8 @@ class ControlServer:
 
     def _accept(self) -> None:
         assert self._listener is not None
-        while not self._stopping.is_set():
-            try:
-                sock, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-            threading.Thread(target=self._serve, args=(sock,), name="sim-control", daemon=True).start()
+        accept_loop(self._listener, self._stopping, lambda sock: threading.Thread(
+            target=self._serve, args=(sock,), name="sim-control", daemon=True).start())
 
     def _serve(self, sock: socket.socket) -> None:
         sock.settimeout(30.0)

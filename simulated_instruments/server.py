@@ -13,6 +13,7 @@ import random
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 from simulated_instruments.emulator import Emulator, Reply
 
@@ -205,18 +206,14 @@ class InstrumentServer:
 
     def _accept_loop(self) -> None:
         assert self._listener is not None
-        while not self._stopping.is_set():
-            try:
-                sock, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-            sock.settimeout(None)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = Connection(sock, self.emulator, self._rng)
-            self._connections = [c for c in self._connections if not c.closed] + [conn]
-            threading.Thread(target=conn.serve, name=f"sim-{self.emulator.name}-conn", daemon=True).start()
+        accept_loop(self._listener, self._stopping, self._serve_socket)
+
+    def _serve_socket(self, sock: socket.socket) -> None:
+        sock.settimeout(None)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn = Connection(sock, self.emulator, self._rng)
+        self._connections = [c for c in self._connections if not c.closed] + [conn]
+        threading.Thread(target=conn.serve, name=f"sim-{self.emulator.name}-conn", daemon=True).start()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -232,3 +229,17 @@ class InstrumentServer:
         for conn in self._connections:
             conn.close()
         self._connections = []
+
+
+def accept_loop(listener: socket.socket, stopping: threading.Event,
+                serve: Callable[[socket.socket], None]) -> None:
+    """Hand each connection ``listener`` accepts to ``serve`` until ``stopping`` is set or it is closed
+    (the listener has a short timeout, so a stop is seen within it)."""
+    while not stopping.is_set():
+        try:
+            sock, _ = listener.accept()
+        except TimeoutError:
+            continue
+        except OSError:
+            break
+        serve(sock)
