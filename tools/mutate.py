@@ -43,12 +43,16 @@ RELATED: dict[str, list[str]] = {
         "tests/engine/test_faults.py",
     ],
     "nanocell_daq/engine/resume.py": ["tests/engine/test_resume.py"],
-    "nanocell_daq/engine/guard.py": ["tests/engine/test_safety.py", "tests/engine/test_faults.py"],
+    "nanocell_daq/engine/guard.py": ["tests/engine/test_guard.py", "tests/engine/test_safety.py"],
     "nanocell_daq/engine/safety.py": ["tests/engine/test_safety.py", "tests/engine/test_safety_layers.py"],
-    "nanocell_daq/engine/readback.py": ["tests/engine/test_safety_layers.py"],
+    "nanocell_daq/engine/readback.py": [
+        "tests/engine/test_readback.py",
+        "tests/engine/test_safety_layers.py",
+    ],
     "drivers/routing.py": ["tests/drivers/test_routing.py", "tests/drivers/test_keithley707b.py"],
     "nanocell_daq/station/limits.py": ["tests/station/test_limits.py"],
     "nanocell_daq/storage/writer.py": [
+        "tests/storage/test_writer.py",
         "tests/storage/test_roundtrip.py",
         "tests/storage/test_portability.py",
         "tests/storage/test_processes.py",

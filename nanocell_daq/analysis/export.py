@@ -59,6 +59,7 @@ UNITS = {
     "capacity_C": "C",
     "capacity_Ah": "Ah",
     "capacity_pAh": "pAh",
+    "dqdv_C_per_V": "C/V",
     "mean_voltage_V": "V",
     "energy_J": "J",
     "energy_Wh": "Wh",
