@@ -40,7 +40,6 @@ RELATED: dict[str, list[str]] = {
         "tests/engine/test_safety_layers.py",
         "tests/engine/test_refused.py",
         "tests/engine/test_parallel_control.py",
-        "tests/engine/test_faults.py",
     ],
     "nanocell_daq/engine/resume.py": ["tests/engine/test_resume.py"],
     "nanocell_daq/engine/guard.py": ["tests/engine/test_guard.py", "tests/engine/test_safety.py"],
