@@ -246,3 +246,13 @@ def test_hdf5_into_a_folder_is_refused(si_run_db, tmp_path):
     path, run = si_run_db
     with Store.open(path, create=False) as store, pytest.raises(UserError, match="is a folder"):
         export_run(store, run, "hdf5", tmp_path)
+
+
+def test_hdf5_keeps_python_booleans_boolean_and_missing_text_empty(tmp_path):
+    from nanocell_daq.analysis.export import RunTables, write_hdf5
+
+    frame = pd.DataFrame({"ok": pd.Series([True, False], dtype=object), "name": ["a", None]})
+    write_hdf5(RunTables(run_id=1, tables={"flags": frame}), tmp_path / "f.h5")
+    with h5py.File(tmp_path / "f.h5", "r") as f:
+        assert f["flags/ok"].dtype == bool and f["flags/ok"][()].tolist() == [True, False]
+        assert [x.decode() for x in f["flags/name"][()]] == ["a", ""]

@@ -138,3 +138,9 @@ def test_table_rows_follow_acquisition_order():
     table = iv_table(pd.concat(frames))
     assert list(table["step_id"]) == [7, 3]
     assert table["conductance_S"].to_numpy() == pytest.approx([1e-6, 2e-6])
+
+
+def test_points_without_a_pair_still_make_a_row():
+    v = sweep(0.5, 0.05)
+    table = iv_table(pd.DataFrame({"step_id": 4, "pair": None, "voltage_V": v, "current_A": 1e-6 * v}))
+    assert len(table) == 1 and table["conductance_S"].iloc[0] == pytest.approx(1e-6)

@@ -57,6 +57,7 @@ def test_amorphous_wire_has_no_c_si_peak():
     fit = fit_si(x, y)
     assert fit.xc < 0.05
     assert not fit.c_significant and np.isnan(fit.c_position)
+    assert fit.c_area < 0.01 * fit.a_area  # no c-Si band: its area is about zero
 
 
 def test_no_si_band_gives_no_crystalline_fraction():
@@ -148,14 +149,24 @@ def test_xc_error_is_the_linear_propagation_of_the_area_errors():
     assert np.isnan(_xc_error(0.0, 0.0, 1.0, 1.0, cov_ca=0.0, y=y))
 
 
-def test_reported_xc_error_matches_the_scatter_of_repeated_fits():
-    xcs, errs = [], []
-    for seed in range(30):
-        x, y = raman_spectrum(np.random.default_rng(100 + seed), c_area=3000.0, a_area=8000.0)
-        fit = fit_si(x, y)
-        xcs.append(fit.xc)
-        errs.append(fit.xc_err)
-    assert np.std(xcs) == pytest.approx(np.mean(errs), rel=0.5)
+def test_reported_errors_match_the_scatter_of_repeated_fits():
+    fits = [fit_si(*raman_spectrum(np.random.default_rng(100 + seed), c_area=3000.0, a_area=8000.0))
+            for seed in range(40)]
+    for value, error in (("xc", "xc_err"), ("c_position", "c_position_err"), ("c_fwhm", "c_fwhm_err"),
+                         ("c_area", "c_area_err"), ("a_area", "a_area_err")):
+        scatter = np.std([getattr(f, value) for f in fits], ddof=1)
+        reported = np.mean([getattr(f, error) for f in fits])
+        # within 30 % (the c-Si width and area errors are ~40 % optimistic on Poisson data: within 50 %)
+        tolerance = 0.5 if value in ("c_fwhm", "c_area") else 0.3
+        assert scatter == pytest.approx(reported, rel=tolerance), (value, scatter, reported)
+
+
+def test_reduced_chi_square_is_the_noise_variance_in_counts():
+    rng = np.random.default_rng(11)
+    x = np.linspace(100.0, 1800.0, 1024)
+    clean = si_model(x, np.array([8000.0, 519.0, 4.5, 12000.0, 476.0, 70.0, 300.0, 0.0]))
+    fit = fit_si(x, clean + rng.normal(0.0, 10.0, x.size))
+    assert fit.redchi == pytest.approx(100.0, rel=0.25)
 
 
 def test_a_narrow_amorphous_band_is_fitted_at_its_width():
