@@ -124,11 +124,11 @@ def test_a_finished_run_is_recorded_to_its_last_line_and_leaves_nothing_running(
                                      on_progress=lambda label, frac, eta: fractions.append(frac))
         events = [e.message for e in store.events(result.run_id)]
         progress = store.progress(result.run_id)
+        names = {t.name for t in threading.enumerate()}  # before the store closes what the engine left open
         store.close()
     assert result.status == "completed", result.reason
     assert events[-1] == "run completed; every output off, matrix open"
     assert (progress.fraction, progress.eta_s) == (1.0, 0.0)
     assert fractions and fractions[-1] == 1.0 and fractions == sorted(fractions)
     assert shutdowns == [3]
-    names = {t.name for t in threading.enumerate()}
     assert f"run-{result.run_id}-control" not in names and "nanocell-store-writer" not in names
