@@ -59,6 +59,7 @@ UNITS = {
     "capacity_C": "C",
     "capacity_Ah": "Ah",
     "capacity_pAh": "pAh",
+    "dqdv_C_per_V": "C/V",
     "mean_voltage_V": "V",
     "energy_J": "J",
     "energy_Wh": "Wh",
@@ -338,7 +339,7 @@ def _write_frame(group: Any, frame: pd.DataFrame) -> None:
 
     for col in frame.columns:
         values = frame[col]
-        if values.dtype in (object, bool) or str(values.dtype).startswith("string"):
+        if values.dtype in (object, bool) or pd.api.types.is_string_dtype(values.dtype):  # "string" and "str"
             if values.dtype == bool or values.map(lambda v: isinstance(v, (bool, np.bool_))).all():
                 data = values.to_numpy(dtype=bool)
             else:

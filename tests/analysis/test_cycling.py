@@ -9,6 +9,7 @@ from nanocell_daq.analysis.cycling import (
     cumulative_charge,
     cycle_table,
     dqdv,
+    dqdv_table,
     half_cycle,
     half_cycles_from_points,
     number_cycles,
@@ -85,3 +86,62 @@ def test_dqdv_finds_a_plateau():
 def test_cumulative_charge_is_trapezoidal():
     q = cumulative_charge(np.array([0.0, 1.0, 3.0]), np.array([1.0, 1.0, 3.0]))
     assert q == pytest.approx([0.0, 1.0, 5.0])
+
+
+def test_half_cycle_times_and_end_voltages():
+    t = np.array([10.0, 20.0, 30.0, 50.0])
+    h = half_cycle(t, np.full(4, 2e-12), np.array([3.0, 3.2, 3.5, 3.6]))
+    got = (h.cycle, h.start_s, h.duration_s, h.v_start_V, h.v_end_V, h.n_points)
+    assert got == (1, 10.0, 40.0, 3.0, 3.6, 4)
+    assert h.mean_current_A == pytest.approx(2e-12)
+
+
+def test_a_single_point_half_cycle_has_no_capacity_but_keeps_its_start():
+    h = half_cycle(np.array([7.0]), np.array([-1e-12]), np.array([3.3]), cycle=2, step_id=4, label="x")
+    assert (h.cycle, h.direction, h.start_s, h.duration_s, h.n_points, h.step_id, h.label) == (
+        2, "discharge", 7.0, 0.0, 1, 4, "x"
+    )
+    assert np.isnan(h.capacity_C) and np.isnan(h.mean_voltage_V)
+
+
+def test_steps_without_a_cycle_column_are_numbered_from_their_directions():
+    pts = cycling_points().drop(columns=["cycle"])
+    assert [h.cycle for h in half_cycles_from_points(pts)] == [1, 1, 2, 2]
+
+
+def test_a_half_cycle_that_passed_no_charge_gives_no_mean_voltage_and_zero_efficiency():
+    t = np.linspace(0, 100.0, 11)
+    charge = half_cycle(t, np.full(11, 1e-12), np.linspace(3.0, 3.5, 11), cycle=1)
+    empty = half_cycle(t + 200, np.zeros(11), np.full(11, 3.4), cycle=1)  # zero current: a "discharge"
+    row = cycle_table([charge, empty]).iloc[0]
+    assert row["discharge_capacity_C"] == 0.0 and np.isnan(row["mean_discharge_voltage_V"])
+    assert row["coulombic_efficiency"] == 0.0
+
+
+def test_dqdv_bins_are_5_mV_by_default_and_the_top_edge_is_kept():
+    v = np.linspace(3.0, 3.02, 401)  # the highest voltage falls exactly on the last bin edge
+    centres, g = dqdv(v, 2e-9 * (v - 3.0))
+    np.testing.assert_allclose(np.diff(centres), 0.005, rtol=1e-6)
+    np.testing.assert_allclose(g, 2e-9, rtol=0.05)  # Q rises 2 nC per volt
+    short = np.linspace(3.0, 3.0125, 200)  # two and a half bins: still three occupied bins
+    assert dqdv(short, short - 3.0)[0].size == 3
+
+
+def test_dqdv_is_smoothed_across_bins():
+    rng = np.random.default_rng(1)
+    v = np.linspace(3.0, 3.5, 5000)
+    q = 1e-9 * (v - 3.0) + rng.normal(0, 2e-13, v.size)
+    centres, g = dqdv(v, q, bin_V=0.005)
+    raw = np.abs(np.gradient(np.array([q[(v >= c - 0.0025) & (v < c + 0.0025)].mean() for c in centres]),
+                             centres))
+    assert np.std(g) < 0.6 * np.std(raw)  # the Savitzky-Golay filter took out most of the bin noise
+    assert np.mean(g) == pytest.approx(1e-9, rel=0.05)
+
+
+def test_dqdv_table_has_every_half_cycle_with_a_step_and_none_without_step_ids():
+    pts = cycling_points(capacity_C=2e-9)
+    hcs = half_cycles_from_points(pts)
+    table = dqdv_table(pts, hcs)
+    assert sorted(set(table["step_id"])) == sorted(h.step_id for h in hcs)
+    assert list(table.columns) == ["cycle", "direction", "step_id", "voltage_V", "dqdv_C_per_V"]
+    assert dqdv_table(pts.drop(columns=["step_id"]), hcs).empty

@@ -23,6 +23,7 @@ def test_si_demo_protocol_conductance_drop_and_xc_fall(tmp_path: Path):
         bench.write_station(station)
         plan = make_plan("si_seed", station, {"cycles": "1", "map_points": "8", "rest_s": "10"})
         result = run_plan(plan, store)
+        nominal_ah = bench.station_dict()["device"]["nominal_capacity_Ah"]
     assert result.status == "completed"
     a = analyze_run(store, result.run_id)
     labels = [c["label"] for c in a.checkpoints]
@@ -35,7 +36,9 @@ def test_si_demo_protocol_conductance_drop_and_xc_fall(tmp_path: Path):
     xc_pristine, xc_after = a.checkpoints[0]["xc_mean"], a.checkpoints[-1]["xc_mean"]
     assert xc_pristine > 0.1 and xc_after < 0.5 * xc_pristine  # the c-Si core is consumed
     assert [h["direction"] for h in a.half_cycles] == ["charge", "discharge"]
-    assert all(h["capacity_Ah"] > 1e-14 for h in a.half_cycles)
+    charge, discharge = (h["capacity_Ah"] for h in a.half_cycles)
+    assert 0.6 * nominal_ah < charge < nominal_ah  # to the voltage cut-off, short of the 1.5x guard
+    assert 0.7 * charge < discharge < charge  # the first cycle loses some lithium
     out = write_report(store, result.run_id, tmp_path / "report.png")
     assert out.stat().st_size > 50_000
     store.close()

@@ -175,3 +175,84 @@ def test_map_pixels(exported):
     expected = pd.concat([p.assign(step_id=sid) for sid, p in analysis.maps.items()], ignore_index=True)
     assert expected["xc"].nunique() > 3  # Xc differs along the wire and between maps
     _same(ex.table("map_pixels"), expected, "map_pixels")
+
+
+def test_run_device_and_event_step_ids(exported):
+    ex, store, run, _ = exported
+    info = store.run(run)
+    row = ex.table("run").iloc[0]
+    assert (int(row["id"]), row["uuid"], row["protocol_name"], row["status"]) == (
+        run, info.uuid, info.protocol_name, info.status
+    )
+    assert row["started"] == info.started.isoformat() and row["device"] == "SYN-SI-01"
+    device = store.device(info.device_id)
+    got = ex.table("device").iloc[0]
+    assert (int(got["id"]), got["chip"], got["wire"]) == (device.id, device.chip, device.wire)
+    assert json.loads(got["extra"]) == jsonable(device.extra)
+    events = ex.table("events")
+    want = [-1 if e.step_id is None else e.step_id for e in store.events(run)]
+    assert [int(s) for s in events["step_id"]] == want and want
+
+
+EXPECTED_UNITS = {
+    ("cycling_points", "Q_C"): "C",
+    ("iv_points", "V_V"): "V",
+    ("cycles", "charge_capacity_pAh"): "pAh",
+    ("cycles", "charge_energy_J"): "J",
+    ("half_cycles", "energy_Wh"): "Wh",
+    ("half_cycles", "capacity_Ah"): "Ah",
+    ("checkpoints", "time_s"): "s",
+    ("checkpoints", "label"): "",
+    ("iv_metrics", "offset_A"): "A",
+    ("dqdv", "voltage_V"): "V",
+    ("dqdv", "dqdv_C_per_V"): "C/V",
+    ("map_pixels", "c_area"): "counts*cm-1",
+    ("map_pixels", "x_um"): "um",
+}
+
+
+def test_units_of_columns(exported):
+    ex = exported[0]
+    if ex.fmt == "csv":
+        units = pd.read_csv(ex.out / "units.csv", keep_default_na=False)
+        got = {(t, c): u for t, c, u in zip(units["table"], units["column"], units["unit"], strict=True)}
+    else:
+        with h5py.File(ex.out, "r") as f:
+            got = {(t, c): f[t][c].attrs.get("units", "") for t, c in EXPECTED_UNITS}
+    assert {k: got[k] for k in EXPECTED_UNITS} == EXPECTED_UNITS
+
+
+def test_the_protocol_station_and_returned_paths(si_run_db, tmp_path):
+    path, run = si_run_db
+    with Store.open(path, create=False) as store:
+        info = store.run(run)
+        written = export_run(store, run, "csv", tmp_path / "csv")
+        assert export_run(store, run, "hdf5", tmp_path / "run.h5") == [tmp_path / "run.h5"]
+    assert (tmp_path / "csv" / "protocol.yaml").read_text() == info.protocol_text
+    assert json.loads((tmp_path / "csv" / "station.json").read_text()) == jsonable(info.station)
+    names = {p.name for p in written}
+    assert {"cycling_points.csv", "iv_points.csv", "units.csv", "README.txt", "protocol.yaml"} <= names
+    assert all(p.exists() for p in written) and len(written) == len(set(written))
+    assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == sorted(names)
+    assert "Q_C = coulombs" in (tmp_path / "csv" / "README.txt").read_text()
+    with h5py.File(tmp_path / "run.h5", "r") as f:
+        assert f.attrs["protocol_text"] == info.protocol_text and int(f.attrs["run_id"]) == run
+        assert json.loads(f.attrs["station_json"]) == jsonable(info.station)
+
+
+def test_hdf5_into_a_folder_is_refused(si_run_db, tmp_path):
+    from nanocell_daq.errors import UserError
+
+    path, run = si_run_db
+    with Store.open(path, create=False) as store, pytest.raises(UserError, match="is a folder"):
+        export_run(store, run, "hdf5", tmp_path)
+
+
+def test_hdf5_keeps_python_booleans_boolean_and_missing_text_empty(tmp_path):
+    from nanocell_daq.analysis.export import RunTables, write_hdf5
+
+    frame = pd.DataFrame({"ok": pd.Series([True, False], dtype=object), "name": ["a", None]})
+    write_hdf5(RunTables(run_id=1, tables={"flags": frame}), tmp_path / "f.h5")
+    with h5py.File(tmp_path / "f.h5", "r") as f:
+        assert f["flags/ok"].dtype == bool and f["flags/ok"][()].tolist() == [True, False]
+        assert [x.decode() for x in f["flags/name"][()]] == ["a", ""]

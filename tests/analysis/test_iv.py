@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nanocell_daq.analysis.iv import iv_metrics, iv_table
+from nanocell_daq.analysis.iv import (
+    hysteresis,
+    iv_metrics,
+    iv_table,
+    power_law_exponent,
+    sweep_branches,
+    zero_bias_conductance,
+)
 from tests.analysis.synthetic import schottky_current, sweep
 
 
@@ -69,3 +76,71 @@ def test_table_per_step_and_pair():
     table = iv_table(pd.concat(frames))
     assert list(table["pair"]) == ["S-D", "S-C1"]
     assert table["conductance_S"].to_numpy() == pytest.approx([1e-6, 3e-6])
+
+
+def test_conductance_error_is_the_standard_error_of_the_slope():
+    v = np.linspace(-0.05, 0.05, 11)
+    noise = np.array([1, -1, 2, -2, 0, 1, -1, 2, -2, 0, 1]) * 1e-12
+    g0, err, offset, window, n = zero_bias_conductance(v, 1e-8 * v + 3e-12 + noise)
+    slope, intercept = np.polyfit(v, 1e-8 * v + 3e-12 + noise, 1)
+    resid = 1e-8 * v + 3e-12 + noise - (slope * v + intercept)
+    expected_err = np.sqrt(np.sum(resid**2) / (v.size - 2) / np.sum((v - v.mean()) ** 2))
+    assert (g0, offset, window, n) == (pytest.approx(slope), pytest.approx(intercept), 0.05, 11)
+    assert err == pytest.approx(expected_err, rel=1e-9)
+
+
+def test_two_points_give_a_conductance_without_an_error_and_one_point_gives_nothing():
+    g0, err, offset, _, n = zero_bias_conductance(np.array([-0.01, 0.01]), np.array([-1e-9, 1e-9]))
+    assert (g0, offset, n) == (pytest.approx(1e-7), pytest.approx(0.0, abs=1e-20), 2)
+    assert np.isnan(err)
+    m = iv_metrics(np.array([0.1]), np.array([1e-9]))
+    assert m.n_points == 1 and m.v_max_V != m.v_max_V and np.isnan(m.conductance_S)
+
+
+def test_nonlinearity_needs_g0_three_standard_errors_above_zero():
+    v = np.linspace(-0.5, 0.5, 101)
+    wiggle = np.where(np.arange(v.size) % 2, 1.0, -1.0)
+    for scale, reported in ((1.5e-12, True), (6e-12, False)):
+        i = 1e-10 * v + scale * wiggle
+        m = iv_metrics(v, i)
+        ratio = m.conductance_S / m.conductance_err_S
+        assert (3 < ratio < 6) if reported else (ratio < 3), ratio
+        assert np.isfinite(m.nonlinearity) == reported
+
+
+def test_power_law_from_three_points_and_zero_currents_left_out():
+    v = np.array([0.5, 0.75, 1.0])
+    assert power_law_exponent(v, v**2) == pytest.approx(2.0)
+    v4 = np.array([0.0, 0.5, 0.6, 0.75, 1.0])
+    i4 = np.array([0.0, 0.0, 0.6**3, 0.75**3, 1.0])  # a point reading exactly 0 A is not on the log scale
+    assert power_law_exponent(v4, i4) == pytest.approx(3.0)
+
+
+def test_a_flat_step_belongs_to_the_branch_before_it():
+    assert sweep_branches(np.array([0, 0.1, 0.2, 0.2, 0.1, 0.0])).tolist() == [1, 1, 1, 1, -1, -1]
+
+
+def test_recorded_directions_decide_the_hysteresis_branches():
+    v = np.r_[np.linspace(-0.5, 0.5, 11), np.linspace(-0.5, 0.5, 11)]  # both sweeps upward in bias
+    i = np.r_[1e-8 * v[:11], 1e-8 * v[11:] + 2e-10]
+    rel, area = hysteresis(v, i, np.array(["up"] * 11 + ["down"] * 11))
+    assert area == pytest.approx(2e-10 * 1.0, rel=1e-6)
+    assert rel > 0
+    dirs = np.array(["up"] * 3 + ["down"] * 3)
+    no_overlap = hysteresis(np.r_[0.1, 0.2, 0.3, -0.1, -0.2, -0.3], np.ones(6), dirs)
+    assert np.isnan(no_overlap[0]) and np.isnan(no_overlap[1])
+
+
+def test_table_rows_follow_acquisition_order():
+    v = sweep(0.5, 0.05)
+    frames = [pd.DataFrame({"step_id": s, "pair": "S-D", "voltage_V": v, "current_A": g * v})
+              for s, g in ((7, 1e-6), (3, 2e-6))]
+    table = iv_table(pd.concat(frames))
+    assert list(table["step_id"]) == [7, 3]
+    assert table["conductance_S"].to_numpy() == pytest.approx([1e-6, 2e-6])
+
+
+def test_points_without_a_pair_still_make_a_row():
+    v = sweep(0.5, 0.05)
+    table = iv_table(pd.DataFrame({"step_id": 4, "pair": None, "voltage_V": v, "current_A": 1e-6 * v}))
+    assert len(table) == 1 and table["conductance_S"].iloc[0] == pytest.approx(1e-6)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nanocell_daq.analysis.raman import crystalline_fraction, fit_si, lorentzian
+from nanocell_daq.analysis.raman import (
+    _xc_error,
+    crystalline_fraction,
+    fit_si,
+    gaussian,
+    lorentzian,
+    si_model,
+)
 from nanocell_daq.analysis.raman_map import fit_map, map_grid, map_summary, profile_along_wire
 from nanocell_daq.analysis.raman_preprocess import baseline_als, baseline_poly, remove_spikes, spike_mask
 from tests.analysis.synthetic import raman_spectrum
@@ -50,6 +57,7 @@ def test_amorphous_wire_has_no_c_si_peak():
     fit = fit_si(x, y)
     assert fit.xc < 0.05
     assert not fit.c_significant and np.isnan(fit.c_position)
+    assert fit.c_area < 0.01 * fit.a_area  # no c-Si band: its area is about zero
 
 
 def test_no_si_band_gives_no_crystalline_fraction():
@@ -96,3 +104,79 @@ def test_baselines_remove_a_smooth_background():
     assert np.max(np.abs(poly - background)) < 5
     als = baseline_als(y, lam=1e6, p=0.001)
     assert np.median(np.abs(als - background)) < 20
+
+
+def test_band_shapes_have_their_area_and_full_width_at_half_maximum():
+    x = np.linspace(300.0, 700.0, 40001)
+    for shape in (lorentzian, gaussian):
+        band = shape(x, 1000.0, 500.0, 20.0)
+        peak = band[np.argmin(np.abs(x - 500.0))]
+        half = band[np.argmin(np.abs(x - 510.0))]
+        assert half == pytest.approx(0.5 * peak, rel=1e-3), shape.__name__
+        expected_area = 1000.0 if shape is gaussian else 1000.0 * 2 / np.pi * np.arctan(200.0 / 10.0)
+        assert np.trapezoid(band, x) == pytest.approx(expected_area, rel=1e-4), shape.__name__
+
+
+def test_the_background_is_linear_about_490_cm1():
+    x = np.array([390.0, 490.0, 590.0])
+    flat = si_model(x, np.array([0.0, 520.0, 5.0, 0.0, 476.0, 70.0, 100.0, 0.5]))
+    assert flat.tolist() == pytest.approx([50.0, 100.0, 150.0])
+
+
+def test_crystalline_fraction_edges():
+    assert crystalline_fraction(0.2, 0.5, 0.8) == pytest.approx(0.2 / 0.6)  # small areas are areas too
+    assert isinstance(crystalline_fraction(1.0, 1.0), float)
+    arr = crystalline_fraction(np.array([1.0, 0.0]), np.array([0.0, 1.0]))
+    assert isinstance(arr, np.ndarray) and arr.tolist() == [1.0, 0.0]
+    # the Si signal must exceed 3 sigma of its error: exactly 3 sigma is not enough, 4 sigma is
+    assert np.isnan(crystalline_fraction(3.0, 0.0, 0.8, ic_err=1.0, ia_err=0.0))
+    assert crystalline_fraction(4.0, 0.0, 0.8, ic_err=1.0, ia_err=0.0) == 1.0
+    assert crystalline_fraction(4.0, 0.0, 0.8, ic_err=1.0, ia_err=0.0, min_snr=5.0) != 1.0
+
+
+def test_xc_error_is_the_linear_propagation_of_the_area_errors():
+    ic, ia, y = 6000.0, 15000.0, 0.8
+    var_c, var_a, cov = 200.0**2, 300.0**2, -0.3 * 200.0 * 300.0
+
+    def xc(c, a):
+        return c / (c + y * a)
+
+    h = 1e-3
+    gc = (xc(ic + h, ia) - xc(ic - h, ia)) / (2 * h)
+    ga = (xc(ic, ia + h) - xc(ic, ia - h)) / (2 * h)
+    expected = np.sqrt(gc**2 * var_c + ga**2 * var_a + 2 * gc * ga * cov)
+    assert _xc_error(ic, ia, var_c, var_a, cov_ca=cov, y=y) == pytest.approx(expected, rel=1e-6)
+    assert np.isnan(_xc_error(0.0, 0.0, 1.0, 1.0, cov_ca=0.0, y=y))
+
+
+def test_reported_errors_match_the_scatter_of_repeated_fits():
+    fits = [fit_si(*raman_spectrum(np.random.default_rng(100 + seed), c_area=3000.0, a_area=8000.0))
+            for seed in range(40)]
+    for value, error in (("xc", "xc_err"), ("c_position", "c_position_err"), ("c_fwhm", "c_fwhm_err"),
+                         ("c_area", "c_area_err"), ("a_area", "a_area_err")):
+        scatter = np.std([getattr(f, value) for f in fits], ddof=1)
+        reported = np.mean([getattr(f, error) for f in fits])
+        # within 30 % (the c-Si width and area errors are ~40 % optimistic on Poisson data: within 50 %)
+        tolerance = 0.5 if value in ("c_fwhm", "c_area") else 0.3
+        assert scatter == pytest.approx(reported, rel=tolerance), (value, scatter, reported)
+
+
+def test_reduced_chi_square_is_the_noise_variance_in_counts():
+    rng = np.random.default_rng(11)
+    x = np.linspace(100.0, 1800.0, 1024)
+    clean = si_model(x, np.array([8000.0, 519.0, 4.5, 12000.0, 476.0, 70.0, 300.0, 0.0]))
+    fit = fit_si(x, clean + rng.normal(0.0, 10.0, x.size))
+    assert fit.redchi == pytest.approx(100.0, rel=0.25)
+
+
+def test_a_narrow_amorphous_band_is_fitted_at_its_width():
+    rng = np.random.default_rng(9)
+    x = np.linspace(100.0, 1800.0, 1024)
+    clean = si_model(x, np.array([8000.0, 519.0, 4.5, 20000.0, 476.0, 40.0, 300.0, 0.0]))
+    fit = fit_si(x, rng.poisson(clean).astype(float))
+    assert fit.a_fwhm == pytest.approx(40.0, abs=4.0)
+
+
+def test_too_few_points_in_the_window_is_a_failed_fit():
+    fit = fit_si(np.linspace(100.0, 370.0, 50), np.ones(50))
+    assert not fit.success and not fit.c_significant and np.isnan(fit.xc) and fit.y == 0.8

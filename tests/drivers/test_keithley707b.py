@@ -92,3 +92,72 @@ def test_shutdown_opens_all_and_reads_back():
 def test_snapshot_settings_reads_the_closed_channels():
     with expected_protocol(Keithley707B, [('print(channel.getclose("allslots"))', "1C01;1D02")]) as matrix:
         assert matrix.snapshot_settings() == {"closed_channels": ["1C01", "1D02"]}
+
+
+def test_router_shutdown_opens_the_matrix_and_reads_it_back():
+    with expected_protocol(Keithley707B, [
+        ('channel.open("allslots")', None),
+        ('print(channel.getclose("allslots"))', "nil"),
+    ]) as matrix:
+        MatrixRouter(matrix, WIRINGS).shutdown()
+    with expected_protocol(Keithley707B, [
+        ('channel.open("allslots")', None),
+        ('print(channel.getclose("allslots"))', "1A01"),
+    ]) as matrix, pytest.raises(Exception, match="1A01"):
+        MatrixRouter(matrix, WIRINGS).shutdown()  # a crosspoint that stays closed is not a safe state
+
+
+def test_router_identity_and_wirings_are_the_matrix_and_a_copy():
+    idn = "KEITHLEY INSTRUMENTS INC.,MODEL 707B,04123456,1.5.0"
+    with expected_protocol(Keithley707B, [("*IDN?", idn)]) as m:
+        router = MatrixRouter(m, {"cycling": ["1B04", "1A01"]})
+        assert router.id == idn
+        wirings = router.wirings
+        assert wirings == {"cycling": frozenset({"1A01", "1B04"})}
+        wirings["cycling"] = frozenset()
+        assert router.wirings == {"cycling": frozenset({"1A01", "1B04"})}
+
+
+def test_current_wiring_is_none_when_the_closed_channels_match_no_wiring():
+    with expected_protocol(Keithley707B, [
+        ('print(channel.getclose("allslots"))', "1A01"),
+        ('print(channel.getclose("allslots"))', "nil"),
+    ]) as matrix:
+        router = MatrixRouter(matrix, WIRINGS)
+        assert router.current_wiring is None
+        assert router.current_wiring is None
+
+
+class _StuckMatrix:
+    """Closes only the first channel asked; opening works once, then the link is down."""
+
+    id = "stuck matrix"
+
+    def __init__(self) -> None:
+        self.state: set[str] = set()
+        self.opens = 0
+
+    def close(self, channels):
+        self.state |= {sorted(channels)[0]}
+
+    def open_all(self):
+        self.opens += 1
+        if self.opens > 1:
+            raise OSError("link down")
+        self.state.clear()
+
+    def closed(self):
+        return frozenset(self.state)
+
+    def shutdown(self):
+        self.open_all()
+
+
+def test_router_mismatch_whose_reopening_fails_says_both():
+    router = MatrixRouter(_StuckMatrix(), WIRINGS)
+    with pytest.raises(RoutingError) as err:
+        router.connect("cycling")
+    assert str(err.value) == (
+        "wiring 'cycling': asked to close {1A01, 1B04}, matrix reports {1A01}; "
+        "opening the matrix again failed too: link down"
+    )

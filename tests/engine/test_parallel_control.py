@@ -41,6 +41,43 @@ def test_map_overlaps_the_galvanostatic_step_in_time(tmp_path):
         assert bench.damage == []
 
 
+def _run_with_a_broken_lane(tmp_path, monkeypatch, step_class):
+    def broken(self):
+        self.ctx.sleep(2.0)
+        raise RuntimeError(f"test: the {self.kind} broke")
+
+    monkeypatch.setattr(step_class, "execute", broken)
+    with SimulatedBench(preset="si", speed=200, seed=0) as bench:
+        store, result = benchkit.run(bench, tmp_path, PARALLEL)
+        steps = {s.label: s.status for s in store.steps(result.run_id)}
+        n_spectra = len(store.spectra(result.run_id).t)
+        q = store.cycling(result.run_id).Q
+        target_C = 0.3 * bench.station_dict()["device"]["nominal_capacity_Ah"] * 3600
+        assert benchkit.outputs_on(bench) == {}
+        store.close()
+    return result, steps, n_spectra, q, target_C
+
+
+def test_a_failed_charge_stops_the_map_running_beside_it(tmp_path, monkeypatch):
+    from procedures.galvanostatic import GalvanostaticStep
+
+    result, steps, n_spectra, _, _ = _run_with_a_broken_lane(tmp_path, monkeypatch, GalvanostaticStep)
+    assert result.status == "failed" and "the galvanostatic broke" in result.reason
+    assert steps == {"charge": "failed", "during charge": "aborted"}  # the I-V after the block never ran
+    assert n_spectra < 8  # the map did not go on to its end
+
+
+@pytest.mark.xfail(strict=True, reason="a charge whose cell the engine turned off because the map beside it "
+                   "failed is stored 'completed' ('technique ended on the device'), short of its target")
+def test_a_failed_map_stops_the_charge_beside_it_and_says_so(tmp_path, monkeypatch):
+    from procedures.raman import RamanMap
+
+    result, steps, _, q, target_C = _run_with_a_broken_lane(tmp_path, monkeypatch, RamanMap)
+    assert result.status == "failed" and "the raman_map broke" in result.reason
+    assert abs(q[-1]) < 0.5 * target_C  # the charge stopped with the failed map, far from its target
+    assert steps == {"charge": "aborted", "during charge": "failed"}
+
+
 LONG = """
     steps:
       - galvanostatic: {label: slow charge, current_A: 1.0e-12, capacity_fraction: 0.5, interval_s: 1}

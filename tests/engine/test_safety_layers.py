@@ -108,3 +108,33 @@ def test_a_failed_step_leaves_no_output_on_for_the_next_step(tmp_path, monkeypat
     said = [m for i, m in events if i == failed_id and m.startswith("step 'breaks' failed with")]
     assert len(said) == 1, events
     assert re.fullmatch(r"step 'breaks' failed with source_meter.* output reads back on: turned off", said[0])
+
+
+def test_a_finished_run_is_recorded_to_its_last_line_and_leaves_nothing_running(tmp_path, monkeypatch):
+    """The end of a run as a user reads it: the final event stored by the time the call returns, progress at
+    100 % with no time left (never going backwards), each step's own shutdown run once, no engine thread
+    left behind."""
+    import threading
+
+    shutdowns = []
+    original = IVSweep.shutdown
+
+    def shutdown(self):
+        shutdowns.append(self.points)
+        original(self)
+
+    monkeypatch.setattr(IVSweep, "shutdown", shutdown)
+    fractions = []
+    with SimulatedBench(preset="si", speed=400, seed=1) as bench:
+        store, result = benchkit.run(bench, tmp_path, ROUTE_AWAY,
+                                     on_progress=lambda label, frac, eta: fractions.append(frac))
+        events = [e.message for e in store.events(result.run_id)]
+        progress = store.progress(result.run_id)
+        names = {t.name for t in threading.enumerate()}  # before the store closes what the engine left open
+        store.close()
+    assert result.status == "completed", result.reason
+    assert events[-1] == "run completed; every output off, matrix open (read back)"
+    assert (progress.fraction, progress.eta_s) == (1.0, 0.0)
+    assert fractions and fractions[-1] == 1.0 and fractions == sorted(fractions)
+    assert shutdowns == [3]
+    assert f"run-{result.run_id}-control" not in names and "nanocell-store-writer" not in names

@@ -99,3 +99,58 @@ def test_nan_and_inf_never_pass_a_limit(limits, check, args):
     # every comparison with NaN is false, so without this guard NaN would pass each check
     with pytest.raises(LimitError, match="must be a finite number"):
         getattr(limits, check)(*args)
+
+
+def test_every_limit_allows_its_own_value_and_refuses_just_past_it(limits):
+    limits.check_cycling(1e-9, 2.4, 4.05)  # the device's current limit and both window edges
+    limits.check_cycling(-1e-9, 2.4, 4.05)
+    with pytest.raises(LimitError, match=r"requested 1\.01e-09 A for cycling"):
+        limits.check_cycling(1.01e-9, 2.5, 3.9)
+    with pytest.raises(LimitError, match=r"cut-offs \[2.39, 3.9\] V, device window \[2.4, 4.05\] V"):
+        limits.check_cycling(1e-11, 2.39, 3.9)
+    with pytest.raises(LimitError, match="v_min < v_max"):
+        limits.check_cycling(1e-11, 3.0, 3.0)
+    limits.check_iv("conductance:S-D", -1.0, 1e-6)
+    with pytest.raises(LimitError, match=r"requested 1\.01e-06 A"):
+        limits.check_iv("conductance:S-D", 0.1, 1.01e-6)
+    with pytest.raises(LimitError, match=r"requested 1\.01 V"):
+        limits.check_iv("conductance:S-D", 1.01, 1e-7)
+    limits.check_laser(0.0)
+    with pytest.raises(LimitError, match="laser power must be >= 0 mW"):
+        limits.check_laser(-0.01)
+    with pytest.raises(LimitError, match=r"requested 0\.51 mW"):
+        limits.check_laser(0.51)
+    limits.check_stage(0, 1000, -50)
+    limits.check_stage(1000, 0, 50)
+    limits.check_stage(500, 500)  # no z given: z is not checked
+    with pytest.raises(LimitError, match=r"stage x = -1 um, allowed \[0, 1000\] um"):
+        limits.check_stage(-1, 500)
+
+
+def test_a_hold_or_cv_potential_stays_inside_the_cycling_window(limits, example_text):
+    line = next(i for i, t in enumerate(example_text.splitlines(), 1) if "voltage_window_V" in t)
+    for inside in (2.4, 3.3, 4.05):
+        limits.check_potential(inside)
+    for outside in (2.39, 4.06, -1.0):
+        with pytest.raises(LimitError) as info:
+            limits.check_potential(outside)
+        assert str(info.value) == (
+            f"requested {outside:g} V, device window [2.4, 4.05] V (station.yaml line {line})"
+        )
+
+
+def test_iv_needs_a_positive_compliance_and_a_wiring_without_limits_is_not_checked(example_text):
+    config = parse_station(example_text, "station.yaml")
+    with pytest.raises(LimitError, match=r"compliance must be > 0 A \(got 0 A\) on 'conductance:S-D'"):
+        Limits(config.limits, list(config.wirings)).check_iv("conductance:S-D", 0.1, 0.0)
+    unlimited = [w for w in config.wirings if w not in config.limits.wirings]
+    assert unlimited, "the example station has a wiring without its own limits"
+    Limits(config.limits, list(config.wirings)).check_iv(unlimited[0], 50.0, 1.0)
+    Limits(config.limits).check_iv("any wiring at all", 0.1, 1e-9)  # no wiring list: not checked
+
+
+def test_without_a_source_map_the_message_says_station_limits(example_text):
+    config = parse_station(example_text, "station.yaml")
+    with pytest.raises(LimitError) as info:
+        Limits(config.limits).check_laser(1.0)
+    assert str(info.value) == "requested 1 mW laser power, device limit 0.5 mW (station limits)"
