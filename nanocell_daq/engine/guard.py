@@ -172,6 +172,13 @@ class Instruments:
             lock = locks.setdefault(id(obj), threading.RLock())
             self.guarded[role] = Guarded(obj, lock, names.get(role, role), fence)
 
+    def only(self, roles: set[str] | frozenset[str]) -> Instruments:
+        """A view of these ``roles`` alone (the same guarded objects and locks)."""
+        view = Instruments({}, {})
+        view.raw = {r: o for r, o in self.raw.items() if r in roles}
+        view.guarded = {r: g for r, g in self.guarded.items() if r in roles}
+        return view
+
     def role(self, name: str) -> Any:
         try:
             return self.guarded[name]

@@ -582,9 +582,17 @@ class Engine:
             except Exception as exc:  # noqa: BLE001 - the engine makes everything safe next
                 self.log("warning", f"step '{label}' shutdown: {exc}", step_id)
             if status != "completed":
-                was_on = _live(self.instruments)
-                failures = outputs_off(self.instruments)
-                failures += verify_outputs_off(self.instruments)  # read back: the next step starts from off
+                scope = self.instruments
+                if len(self._lanes) > 1:  # steps run beside this one
+                    if status == "failed" and item.on_fault == "stop":
+                        # they stop too: told before their outputs go off, so that a charge cut short ends
+                        # aborted, not 'completed' by a technique that ended on the device
+                        self.control.request_abort(f"parallel step '{item.label}' failed: {error}")
+                    else:  # they go on: only this step's own outputs go off
+                        scope = self.instruments.only(item.roles)
+                was_on = _live(scope)
+                failures = outputs_off(scope)
+                failures += verify_outputs_off(scope)  # read back: the next step starts from off
                 if failures:
                     self.log("error", "outputs off failed: " + "; ".join(failures), step_id)
                 if was_on:

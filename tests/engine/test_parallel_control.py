@@ -67,14 +67,13 @@ def test_a_failed_charge_stops_the_map_running_beside_it(tmp_path, monkeypatch):
     assert n_spectra < 8  # the map did not go on to its end
 
 
-@pytest.mark.xfail(strict=True, reason="a charge whose cell the engine turned off because the map beside it "
-                   "failed is stored 'completed' ('technique ended on the device'), short of its target")
 def test_a_failed_map_stops_the_charge_beside_it_and_says_so(tmp_path, monkeypatch):
     from procedures.raman import RamanMap
 
     result, steps, _, q, target_C = _run_with_a_broken_lane(tmp_path, monkeypatch, RamanMap)
     assert result.status == "failed" and "the raman_map broke" in result.reason
-    assert abs(q[-1]) < 0.5 * target_C  # the charge stopped with the failed map, far from its target
+    charged = abs(q[-1]) if len(q) else 0.0  # (the map breaks early: the charge may have stored no point yet)
+    assert charged < 0.5 * target_C  # the charge stopped with the failed map, far from its target
     assert steps == {"charge": "aborted", "during charge": "failed"}
 
 
