@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -133,6 +135,10 @@ def test_a_dead_host_leaves_the_output_bound_by_the_limit_it_set(bench, smu, mat
         host.set_voltage(1.0)
         host.enable_output()
         host.adapter.close()  # the host is gone
+        # (the unanswered TSP writes reach the emulator's connection thread a moment later)
+        deadline = time.monotonic() + 5.0
+        while not bench.output_on("smu") and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert bench.output_on("smu")
         assert float(smu.ask("print(smua.source.limiti)")) == pytest.approx(10e-9)
         assert abs(smu.measure_current()) == pytest.approx(10e-9, rel=0.05)  # not G * 1 V ~ 1 uA
