@@ -27,15 +27,18 @@ _DRAIN_MAX_LINES = 100_000
 _NO_SAMPLE = re.compile(r"^(?:[MC][0-9A-Fa-f]{4}|[L*+\-Z]|T.*)$")
 """Stream lines that carry no sample: loop/scan starts and ends, an abort echo, send_string text."""
 _LOOP_START = re.compile(r"^[MC][0-9A-Fa-f]{4}$|^L$")
-_MODEL = re.compile(r"^m?(es4_(?:lr|hr))", re.IGNORECASE)
+_MODEL = re.compile(r"^(?:es4_|mes4)(lr|hr)", re.IGNORECASE)
+"""The model in a firmware line: ``es4_lr``/``es4_hr`` (EmStat4) or ``mes4lr``/``mes4hr`` (multi-channel
+firmware, MultiEmStat4), as PalmSens' MethodSCRIPT example ``instrument.py`` maps firmware prefixes."""
 
 MODELS: dict[str, tuple[str, tuple[float, float]]] = {
     "es4_lr": ("EmStat4 LR", (-3.0, 3.0)),
     "es4_hr": ("EmStat4 HR", (-6.0, 6.0)),
 }
 """Firmware model prefix -> (name, applied-potential range in V) from PalmSens' EmStat4 specifications:
-the LR (low current) model applies +-3 V, the HR (high range) model +-6 V. A (Multi)EmStat4 names its model
-in the first firmware line (``tes4_hr...``)."""
+the LR (low current) model applies +-3 V, the HR (high range) model +-6 V. An EmStat4 names its model in the
+first firmware line (``tes4_hr...``), multi-channel firmware without the underscore (``tmes4hr...``); both
+map to these keys."""
 
 
 class EmStat4(Instrument):
@@ -135,7 +138,7 @@ class EmStat4(Instrument):
         firmware = " ".join(lines)[1:].rstrip("*").strip()
         found = _MODEL.match(firmware)
         if found is not None:
-            model = found.group(1).lower()
+            model = "es4_" + found.group(1).lower()
             if self.model is not None and model != self.model:
                 raise InstrumentError(f"{self.name}: the station says model {self.model!r} "
                                       f"({MODELS[self.model][0]}) but the instrument is {MODELS[model][0]} "

@@ -95,6 +95,27 @@ class Keithley2450(SCPIErrorQueue, _PyMeasureKeithley2450):
         validator=strict_discrete_set, values=["HIMP", "NORM", "ZERO", "GUAR"],
     )
 
+    @property
+    def id(self) -> str:
+        """``*IDN?``; a 2450 must also answer ``*LANG?`` with ``SCPI`` (:meth:`check_command_set`)."""
+        identity = self.ask("*IDN?").strip()
+        if self.IDENTITY.search(identity):
+            self.check_command_set()
+        return identity
+
+    def check_command_set(self) -> None:
+        """Raise :class:`InstrumentError` (one line, saying how to switch) unless ``*LANG?`` answers ``SCPI``.
+
+        This driver speaks the native SCPI set; in TSP or SCPI2400 mode the 2450 refuses its commands, and a
+        new command set takes effect only after a reboot (2450-901-01, ``*LANG``).
+        """
+        language = self.ask("*LANG?").strip()
+        if language.upper() != "SCPI":
+            raise InstrumentError(
+                f"{self.name}: the 2450 uses the {language or 'unknown'} command set, not SCPI: select SCPI "
+                f"on the front panel (MENU > System > Settings > Command Set) or send '*LANG SCPI', "
+                f"then reboot it")
+
     def reset(self) -> None:
         """Reset and clear status; PyMeasure sends ``:*CLS``, which is not an IEEE 488.2 common command."""
         self.write("*RST;:STAT:PRES;*CLS")

@@ -7,6 +7,14 @@ current ranges down to 10 nA (10 fA resolution), NPLC = simulated integration ti
 (``:INIT``, ``*WAI``, ``:TRAC:ACT:END?``, ``:TRAC:DATA?``), and the event log (``:SYST:ERR?`` answers
 ``0,"No error;0;0 0"`` when empty, ``-113,"Undefined header;1;<date time>"`` for an unknown header).
 The terminals reach the chip only through the 707B matrix (``wiring``).
+
+Status model (Model 2450 Interactive SourceMeter Reference Manual, 2450-901-01 Rev. B, September 2013,
+section 6 "STATus subsystem", pp. 6-89 to 6-93): ``:STATus:OPERation:ENABle <n>`` and
+``:STATus:QUEStionable:ENABle <n>`` are accepted (n 0 to 65535, the range the 2470 manual 2470-901-01 states
+for the same commands; decimal, ``#b`` binary or ``#h`` hexadecimal as p. 6-90 allows; -222 outside) and
+their queries answer the register. ``:STATus:OPERation[:EVENt]?``/``:CONDition?`` and the QUEStionable ones
+answer 0 (no status events are emulated). ``:STATus:PRESet`` clears both enable registers; ``*RST`` does not
+touch them. ``:STATus:MEASurement:ENABle`` and ``:TRACe:FEED`` are 2400-only: -113 here, as on a 2450.
 """
 
 from __future__ import annotations
@@ -85,6 +93,8 @@ class Keithley2450(QueuedErrors):
         self.table = CommandTable()
         self._build_table()
         self.events: deque[tuple[int, str, str]] = deque(maxlen=MAX_EVENTS)
+        self.status_enable = {"OPER": 0, "QUES": 0}
+        """Status-model enable registers (``:STAT:OPER:ENAB``, ``:STAT:QUES:ENAB``); not reset by ``*RST``."""
         self._reset()
 
     # ------------------------------------------------------------------ state
@@ -146,8 +156,13 @@ class Keithley2450(QueuedErrors):
         t.add("*SRE", lambda a: None)
         t.add("*ESE", lambda a: None)
         t.add("*LANG?", lambda a: "SCPI")
-        t.add(":STATus:PRESet", lambda a: None)
+        t.add(":STATus:PRESet", lambda a: self.status_enable.update(OPER=0, QUES=0))
         t.add(":STATus:CLEar", lambda a: None)
+        for reg, long in (("OPER", "OPERation"), ("QUES", "QUEStionable")):
+            t.add(f":STATus:{long}:ENABle", lambda a, reg=reg: self._set_status_enable(reg, a))
+            t.add(f":STATus:{long}:ENABle?", lambda a, reg=reg: str(self.status_enable[reg]))
+            t.add(f":STATus:{long}[:EVENt]?", lambda a: "0")
+            t.add(f":STATus:{long}:CONDition?", lambda a: "0")
         t.add(":SYSTem:ERRor[:NEXT]?", lambda a: self._next_error())
         t.add(":SYSTem:ERRor:COUNt?", lambda a: str(len(self.events)))
         t.add(":SYSTem:CLEar", lambda a: self.events.clear())
@@ -231,6 +246,26 @@ class Keithley2450(QueuedErrors):
         if value in ("ON", "OFF"):
             value = "1" if value == "ON" else "0"
         self.settings[key] = value
+
+    def _set_status_enable(self, register: str, args: list[str]) -> None:
+        """``<n>``: decimal, ``#b...`` or ``#h...`` (2450-901-01 p. 6-90), 0 to 65535."""
+        need(args, 1)
+        text = args[0].strip().upper()
+        try:
+            if text.startswith("#B"):
+                value = int(text[2:], 2)
+            elif text.startswith("#H"):
+                value = int(text[2:], 16)
+            else:
+                number = to_float(text)
+                if number != int(number):
+                    raise ScpiError(-222, "Data out of range")
+                value = int(number)
+        except ValueError:
+            raise ScpiError(-104, "Data type error") from None
+        if not 0 <= value <= 65535:
+            raise ScpiError(-222, "Data out of range")
+        self.status_enable[register] = value
 
     def _set_precision(self, args: list[str]) -> None:
         need(args, 1)

@@ -19,6 +19,20 @@ current source's voltage; 2636B ranges 100 pA-1.5 A and 20 mV-200 V, defaults 10
 They live in the instrument: every reading of a live output is clamped by them and sets
 ``smuX.source.compliance``, whether or not a host is still connected.
 
+Accepted as the firmware accepts them (each verdict from Keithley's Series 2600B Reference Manual,
+2600BS-901-01 Rev. B, May 2013, section 7, unless noted):
+
+* ``smuX.sense`` (p. 7-217): ``smuX.SENSE_LOCAL`` (0, 2-wire, the reset value), ``smuX.SENSE_REMOTE``
+  (1, 4-wire; may change while the output is on), ``smuX.SENSE_CALA`` (3, calibration only: "may only be
+  selected when calibration is enabled", which it never is here, so it queues -221 "Settings conflict",
+  a code this emulator chose). Any other value is a parameter error (1101/1102/1115). PyMeasure writes
+  ``smua.sense=1``. The emulated wiring has no lead resistance, so readings do not depend on it.
+* ``format.data`` (2600BS-901-01 Rev. F, p. 9-102): ``format.ASCII`` (1), ``format.SREAL``/``REAL32`` (2),
+  ``format.REAL``/``REAL64``/``DREAL`` (3); it only governs ``printnumber()``/``printbuffer()``, which this
+  emulator does not implement, so ``print()`` stays ASCII whatever is set. Other values: 1101/1102/1115.
+* ``localnode.model`` (``"2636B"``), ``localnode.serialno``, ``localnode.revision``: read-only attributes
+  (from ``*IDN?``); writing one is a runtime error (-286).
+
 ``smua`` reaches the chip through the SMU rows of the 707B matrix (C = HI, D = LO), exactly like the 2450 it
 can replace; ``smub`` is connected to nothing. The lowest current range is 100 pA (measure only).
 """
@@ -43,7 +57,14 @@ MEASURE_CURRENT_RANGES = (100e-12, 1e-9, 10e-9, 100e-9, 1e-6, 10e-6, 100e-6, 1e-
 SOURCE_CURRENT_RANGES = MEASURE_CURRENT_RANGES[1:]  # 100 pA is not available for sourcing
 VOLTAGE_RANGES = (200e-3, 2.0, 20.0, 200.0)
 CONSTANTS = {"OUTPUT_DCAMPS": 0, "OUTPUT_DCVOLTS": 1, "OUTPUT_OFF": 0, "OUTPUT_ON": 1, "OUTPUT_NORMAL": 0,
-             "OUTPUT_ZERO": 1, "OUTPUT_HIGH_Z": 2, "AUTORANGE_OFF": 0, "AUTORANGE_ON": 1}
+             "OUTPUT_ZERO": 1, "OUTPUT_HIGH_Z": 2, "AUTORANGE_OFF": 0, "AUTORANGE_ON": 1,
+             "SENSE_LOCAL": 0, "SENSE_REMOTE": 1, "SENSE_CALA": 3}
+SENSE_CALA = 3
+FORMAT_CONSTANTS = {"format.ASCII": 1, "format.SREAL": 2, "format.REAL32": 2, "format.REAL": 3,
+                    "format.REAL64": 3, "format.DREAL": 3}
+_IDN_FIELDS = [part.strip() for part in IDN.split(",")]
+LOCALNODE_READ_ONLY = {"localnode.model": _IDN_FIELDS[1].removeprefix("Model ").strip(),
+                       "localnode.serialno": _IDN_FIELDS[2], "localnode.revision": _IDN_FIELDS[3]}
 OFF_MODES = {0: "NORM", 1: "ZERO", 2: "HIMP"}
 
 
@@ -55,6 +76,7 @@ class _Channel:
     source: dict[str, float] = field(default_factory=dict)
     measure: dict[str, float] = field(default_factory=dict)
     compliance: bool = False
+    sense: int = 0
 
     def __post_init__(self) -> None:
         self.reset()
@@ -65,6 +87,7 @@ class _Channel:
                        "offmode": 0}
         self.measure = {"nplc": 1.0, "rangei": 100e-9, "rangev": 200e-3, "autorangei": 1, "autorangev": 1}
         self.compliance = False
+        self.sense = 0  # smuX.SENSE_LOCAL
 
 
 _SOURCE_LIMITS: dict[str, tuple[float, float]] = {
@@ -89,8 +112,8 @@ class Keithley2600(TspErrorQueue):
         self.wiring = wiring
         self.rng = np.random.default_rng(seed)
         self.channels = {"a": _Channel(connected=True), "b": _Channel(connected=False)}
-        self.misc: dict[str, Any] = {"format.asciiprecision": 6.0, "localnode.prompts": 0.0,
-                                     "localnode.showerrors": 0.0}
+        self.misc: dict[str, Any] = {"format.asciiprecision": 6.0, "format.data": 1.0,
+                                     "localnode.prompts": 0.0, "localnode.showerrors": 0.0}
         self._push_wiring()
 
     # ------------------------------------------------------------------ state
@@ -106,6 +129,7 @@ class Keithley2600(TspErrorQueue):
     def _reset_all(self) -> None:
         for ch in self.channels.values():
             ch.reset()
+        self.misc["format.data"] = 1.0  # format.data is "affected by instrument reset" (ASCII)
         self.queue.clear()
         self._push_wiring()
 
@@ -227,9 +251,15 @@ class _Names(tsp.Namespace):
             return float(len(emu.queue))
         if name in emu.misc:
             return emu.misc[name]
+        if name in FORMAT_CONSTANTS:
+            return float(FORMAT_CONSTANTS[name])
+        if name in LOCALNODE_READ_ONLY:
+            return LOCALNODE_READ_ONLY[name]
         ch, parts = self._channel(name)
         if len(parts) == 1 and parts[0] in CONSTANTS:
             return float(CONSTANTS[parts[0]])
+        if parts == ["sense"]:
+            return float(ch.sense)
         if len(parts) == 2 and parts[0] in ("source", "measure"):
             if parts == ["source", "compliance"]:
                 return emu.compliance(ch)
@@ -240,10 +270,21 @@ class _Names(tsp.Namespace):
 
     def set(self, name: str, value: Any) -> None:
         emu = self.emu
+        if name in LOCALNODE_READ_ONLY or name in FORMAT_CONSTANTS:
+            raise TspError(-286, f"TSP Runtime error at line 1: attempt to write a read-only value ({name})")
+        if name == "format.data":
+            emu.misc[name] = float(_enum_value(value, (1, 2, 3), name))
+            return
         if name.startswith(("localnode.", "format.")):
             emu.misc[name] = value
             return
         ch, parts = self._channel(name)
+        if parts == ["sense"]:
+            mode = _enum_value(value, (0, 1, SENSE_CALA), name)
+            if mode == SENSE_CALA:  # 2600BS-901-01 p. 7-217: only with calibration enabled
+                raise TspError(-221, "Settings conflict: smuX.SENSE_CALA needs calibration enabled")
+            ch.sense = mode
+            return
         if len(parts) != 2 or parts[0] not in ("source", "measure") or parts == ["source", "compliance"]:
             raise nil_error(name)
         emu.set_channel(ch, parts[0], parts[1], value)
@@ -276,3 +317,17 @@ class _Names(tsp.Namespace):
         if len(parts) == 2 and parts[0] == "measure":
             return list(emu.measure_values(ch, parts[1]))
         raise nil_error(name)
+
+
+def _enum_value(value: Any, allowed: tuple[int, ...], name: str) -> int:
+    """An enumerated attribute's value: a number among ``allowed``; otherwise 1101/1102 (too big/small,
+    like the channel enums), 1115 for a number between allowed values, -286 for a value that is no number."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise TspError(-286, f"TSP Runtime error at line 1: bad value for {name}")
+    if value > max(allowed):
+        raise TspError(1101, f"Parameter too big ({name})")
+    if value < min(allowed):
+        raise TspError(1102, f"Parameter too small ({name})")
+    if int(value) != value or int(value) not in allowed:
+        raise TspError(1115, f"Parameter error: {name} takes one of {', '.join(map(str, allowed))}")
+    return int(value)

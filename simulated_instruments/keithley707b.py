@@ -12,6 +12,22 @@ rectangular ranges (``1A01:1B04``). Numbers print like TSP with ``format.asciipr
 (``0.00000e+00``). Anything else queues error -285 (TSP syntax error) and replies nothing.
 The card is an 8x12 low-current matrix in slot 1 (rows A-H, columns 01-12); rows A-D / columns 01-04 are
 wired to the chip (``wiring``).
+
+Verdicts as strict as the firmware (Models 707B and 708B Switching Matrix Reference Manual, 707B-901-01
+Rev. B, January 2015, section 7 "TSP command reference"):
+
+* ``channel.close(list)`` (p. 7-17): "An error is generated if the parameter string contains slotX, where X
+  is 1 to 6, or allslots"; "once an error is detected ... no channels are closed". So
+  ``channel.close("allslots")`` or ``("slot1")`` queues a parameter error and closes nothing (it never
+  closes the 96 crosspoints).
+* ``channel.exclusiveclose(list)`` (p. 7-22): "If the channelList parameter is an empty string or a string
+  of spaces, all channels are opened" (accepted, also when nothing is closed); ``slotX``/``allslots`` in the
+  list is an error, as for ``close``; channels open or close only if no errors are found.
+* ``channel.open(list)`` accepts ``slotX`` and ``allslots`` (the manual's own example,
+  ``channel.open("allslots")``, p. 7-17).
+
+The error code queued for these (1115, "Parameter error") is this emulator's choice: the manual lists the
+conditions, not the code.
 """
 
 from __future__ import annotations
@@ -108,6 +124,7 @@ class Keithley707B(TspErrorQueue):
         elif name == "opc":
             return "1"
         elif name == "close":
+            self._refuse_slots("channel.close", arg)
             channels = self._channels(arg)
             self._check_forbidden(channels)
             self.wiring.close(channels)
@@ -115,6 +132,10 @@ class Keithley707B(TspErrorQueue):
             channels = self._channels(arg)
             self.wiring.open(None if arg.strip().lower() == "allslots" else channels)
         elif name == "exclusiveclose":
+            if not arg.strip():  # 707B-901-01 p. 7-22: an empty list (or spaces) opens every channel
+                self.wiring.open()
+                return None
+            self._refuse_slots("channel.exclusiveclose", arg)
             channels = self._channels(arg)
             self._check_forbidden(channels)
             # break before make: everything else opens first
@@ -153,6 +174,14 @@ class Keithley707B(TspErrorQueue):
         elif name == "print_string":
             return arg
         return None
+
+    @staticmethod
+    def _refuse_slots(call: str, spec: str) -> None:
+        """``close``/``exclusiveclose`` refuse ``slotX`` and ``allslots`` (707B-901-01 pp. 7-17, 7-22)."""
+        for raw in spec.split(","):
+            item = raw.strip().lower()
+            if item == "allslots" or re.fullmatch(r"slot[1-6]", item):
+                raise TspError(1115, f"Parameter error: {call} does not accept {raw.strip()!r}")
 
     def _check_forbidden(self, channels: set[str]) -> None:
         bad = channels & self.forbidden

@@ -1,7 +1,21 @@
-"""Prior ProScan III stage controller emulator (``\\r`` terminated, standard mode).
+"""Prior ProScan III stage controller emulator (``\\r`` terminated).
 
-Positions and moves are in micrometres (decimals allowed); ``P`` answers ``x,y,z`` with the decimals of
-the resolution (``RES,s``; default 0.1 um). Moves (``G x,y[,z]``, ``GR dx,dy[,dz]``, ``GX``/``GY``/``GZ``)
+Positions and moves are in the controller's user units: one unit is the resolution in micrometres
+(``RES,S`` for X/Y, ``RES,Z`` for the focus axis; both 0.1 um at power-on here, like a ProScan III focus
+(its ``SSZ`` default); a stage's default is unconfirmed). ``P`` answers ``x,y,z`` in whole units (the
+stage sits on whole motor steps; decimals in a move are accepted). Settings per the *ProScan III Manual*
+(Prior Scientific, v1.12 June 2017, section 4):
+
+* ``RES,S`` / ``RES,Z`` (section 4.3 / 4.4) answer the resolution (um per unit); ``RES,S,r`` /
+  ``RES,Z,r`` set it (``0``); a resolution outside 0.001-100 um answers ``E,8``; ``RES`` without an
+  axis is ``E,4``. Positions kept by the controller stay where they are physically.
+* ``COMP`` (section 4.2) answers the mode: ``0`` standard (a move answers ``R`` at its end), ``1``
+  compatibility (the H128 legacy mode, section 4.1); ``COMP,n`` sets it (``0``; other n: ``E,8``). Both
+  persist in a real controller from whatever program ran last: ``compat_mode=1`` starts the emulator that
+  way. Compatibility mode's reply formats are not emulated (every reply stays the standard one); the
+  driver refuses to work in that mode.
+
+Moves (``G x,y[,z]``, ``GR dx,dy[,dz]``, ``GX``/``GY``/``GZ``)
 answer ``R`` only when the move ends (move time = distance / speed + settle, in simulated time); up to 100
 moves queue (then ``E,18``). ``$`` answers the decimal bitmap of moving axes (1 X, 2 Y, 4 Z), ``=`` the
 bitmap of limit switches hit by the last move. ``K``/``I`` stop at once (``R``; queued moves are dropped).
@@ -42,7 +56,8 @@ class ProScan3(Emulator):
     terminators = b"\r\n"
 
     def __init__(self, name: str, clock: Any, faults: Any, travel_um: dict[str, tuple[float, float]],
-                 start_um: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> None:
+                 start_um: tuple[float, float, float] = (0.0, 0.0, 0.0), resolution_um: float = 0.1,
+                 resolution_z_um: float = 0.1, compat_mode: int = 0) -> None:
         super().__init__(name, clock, faults)
         self.travel = travel_um
         self._pos = tuple(float(v) for v in start_um)
@@ -51,7 +66,9 @@ class ProScan3(Emulator):
         self._limits = 0
         self.speed_pct = 100
         self.accel_pct = 100
-        self.resolution = 0.1
+        self.resolution = {"S": float(resolution_um), "Z": float(resolution_z_um)}
+        """um per user unit: ``S`` for X and Y, ``Z`` for the focus axis."""
+        self.compat_mode = int(compat_mode)
         self._cond = threading.Condition(self.lock)
         self._stopping = False
         self._worker = threading.Thread(target=self._complete_moves, name=f"sim-{name}-moves", daemon=True)
@@ -151,11 +168,16 @@ class ProScan3(Emulator):
         self.record_error(f"injected error on {line!r}")
         return "E,2\r"
 
-    def _fmt_pos(self, values: tuple[float, ...]) -> str:
-        decimals = max(0, -math.floor(math.log10(self.resolution) + 1e-9))
-        return ",".join(f"{v:.{decimals}f}" for v in values)
+    def _unit(self, axis: int) -> float:
+        """um per user unit of axis 0 (X), 1 (Y) or 2 (Z)."""
+        return self.resolution["Z" if axis == 2 else "S"]
+
+    def _fmt_pos(self, values: tuple[float, ...], axes: tuple[int, ...] = (0, 1, 2)) -> str:
+        """Positions (um) as whole user units."""
+        return ",".join(f"{round(v / self._unit(i)):d}" for v, i in zip(values, axes, strict=True))
 
     def _reported(self) -> tuple[float, float, float]:
+        """The reported position in um (physical position plus the ``PS``/``PX`` offset)."""
         p = self.position()
         return tuple(a + o for a, o in zip(p, self._offset, strict=True))  # type: ignore[return-value]
 
@@ -181,21 +203,23 @@ class ProScan3(Emulator):
     def _dispatch(self, cmd: str, args: list[str], nums: list[float],
                   conn: Reply) -> str | None:
         rep = self._reported()
+        um = [v * self._unit(i) for i, v in enumerate(nums[:3])]  # user units -> um, axes X, Y, Z
         if cmd in ("G", "GR", "GX", "GY", "GZ"):
             target = list(rep)
             if cmd == "G":
                 if len(nums) < 2:
                     return "E,4"
-                target[: len(nums[:3])] = nums[:3]
+                target[: len(um)] = um
             elif cmd == "GR":
                 if len(nums) < 2:
                     return "E,4"
-                for i, d in enumerate(nums[:3]):
+                for i, d in enumerate(um):
                     target[i] += d
             else:
                 if len(nums) != 1:
                     return "E,4"
-                target["XYZ".index(cmd[1])] = nums[0]
+                axis = "XYZ".index(cmd[1])
+                target[axis] = nums[0] * self._unit(axis)
             phys = tuple(a - o for a, o in zip(target, self._offset, strict=True))
             reply = self._queue_move(phys, conn)  # type: ignore[arg-type]
             return reply.rstrip("\r") if reply else None
@@ -203,7 +227,7 @@ class ProScan3(Emulator):
             if nums:
                 phys = self.position()
                 new = list(rep)
-                new[: len(nums[:3])] = nums[:3]
+                new[: len(um)] = um
                 self._offset = tuple(n - p for n, p in zip(new, phys, strict=True))  # type: ignore[assignment]
                 return "0"
             return self._fmt_pos(rep)
@@ -211,10 +235,10 @@ class ProScan3(Emulator):
             i = "XYZ".index(cmd[1])
             if nums:
                 off = list(self._offset)
-                off[i] = nums[0] - self.position()[i]
+                off[i] = nums[0] * self._unit(i) - self.position()[i]
                 self._offset = tuple(off)  # type: ignore[assignment]
                 return "0"
-            return self._fmt_pos((rep[i],))
+            return self._fmt_pos((rep[i],), (i,))
         if cmd == "$":
             return str(self.moving_bits())
         if cmd == "=":
@@ -231,11 +255,21 @@ class ProScan3(Emulator):
             setattr(self, attr, int(nums[0]))
             return "0"
         if cmd == "RES":
+            axis = args[0].upper() if args else ""
+            if axis not in ("S", "Z") or len(nums) > 1:
+                return "E,4"
             if not nums:
-                return f"{self.resolution:g}"
+                return f"{self.resolution[axis]:g}"
             if not 0.001 <= nums[0] <= 100:
                 return "E,8"
-            self.resolution = nums[0]
+            self.resolution[axis] = nums[0]
+            return "0"
+        if cmd == "COMP":
+            if not nums:
+                return str(self.compat_mode)
+            if nums[0] not in (0, 1) or len(nums) > 1:
+                return "E,8"
+            self.compat_mode = int(nums[0])
             return "0"
         if cmd == "?":
             return "\r".join(INFO_LINES)
@@ -245,6 +279,6 @@ class ProScan3(Emulator):
             return "100"
         if cmd == "SERIAL":
             return "12345"
-        if cmd in ("COMP", "H", "J", "BLSH", "SERVO", "ENCODER", "BAUD"):
+        if cmd in ("H", "J", "BLSH", "SERVO", "ENCODER", "BAUD"):
             return "0"
         return "E,5"

@@ -326,3 +326,22 @@ def test_a_twice_garbled_ack_is_an_error_after_aborting():
         (script(lines), "#"), ("Z", ""), (script(lines), "%"), ("Z", "Z!0006"),
     ]) as em, pytest.raises(TechniqueError, match="got '%' twice; the script was aborted each time"):
         em.start_ocp(1.0, 10)
+
+
+@pytest.mark.parametrize(("first_line", "model", "window"), [
+    ("tmes4hr1.3.0.18#2025-01-15", "es4_hr", (-6.0, 6.0)),
+    ("tmes4lr1.3.0.18#2025-01-15", "es4_lr", (-3.0, 3.0)),
+])
+def test_multichannel_firmware_identifies_its_model(first_line, model, window):
+    """MultiEmStat4 firmware says ``mes4hr``/``mes4lr`` (no underscore; PalmSens' ``instrument.py``)."""
+    with expected_protocol(EmStat4, [("t", first_line), (None, "R1.8*")]) as em:
+        firmware = em.id
+        assert em.model == model
+        assert em.potential_range_V == window
+    assert EmStat4.IDENTITY.search(firmware)
+
+
+def test_multichannel_hr_is_refused_where_the_station_says_lr():
+    with expected_protocol(EmStat4, [("t", "tmes4hr1.3.0.18"), (None, "R1.8*")], model="es4_lr") as em, \
+            pytest.raises(InstrumentError, match=r"instrument is EmStat4 HR"):
+        _ = em.id

@@ -226,3 +226,28 @@ def test_galvanostatic_cutoffs_beyond_the_voltage_range_are_refused_not_clipped(
         assert smu.potential_range_V == (-210.0, 210.0)
         with pytest.raises(ValueError, match=r"outside the 2450's -210\.\.210 V"):
             smu.start_galvanostatic(1e-9, 1.0, 10.0, v_min=0.0, v_max=250.0)
+
+
+IDN_2450 = "KEITHLEY INSTRUMENTS,MODEL 2450,04470001,1.7.12b"
+
+
+def test_identity_checks_the_scpi_command_set():
+    with expected_protocol(Keithley2450, [("*IDN?", IDN_2450), ("*LANG?", "SCPI")]) as smu:
+        assert smu.id == IDN_2450
+
+
+@pytest.mark.parametrize("language", ["TSP", "SCPI2400"])
+def test_a_2450_in_another_command_set_is_refused_with_how_to_switch(language):
+    with expected_protocol(Keithley2450, [("*IDN?", IDN_2450), ("*LANG?", language)]) as smu, \
+            pytest.raises(InstrumentError) as info:
+        _ = smu.id
+    message = str(info.value)
+    assert "\n" not in message
+    assert f"uses the {language} command set" in message
+    assert "front panel" in message and "*LANG SCPI" in message and "reboot" in message
+
+
+def test_another_instrument_is_not_asked_for_its_command_set():
+    """The station reports a wrong identity itself; *LANG? is not a query every instrument knows."""
+    with expected_protocol(Keithley2450, [("*IDN?", "KEITHLEY INSTRUMENTS INC.,MODEL 2401,1,C32")]) as smu:
+        assert "2401" in smu.id

@@ -256,9 +256,10 @@ def test_an_exception_escaping_the_engine_hands_the_station_to_the_supervisor(li
         raise RuntimeError("disk on fire")
     assert sup.proc.wait(30) == 0
     assert benchkit.outputs_on(bench) == {}
-    # connecting identified the SMU and read its output before switching anything; nothing was reset
+    # connecting identified the SMU (and its SCPI command set) and read its output before switching
+    # anything; nothing was reset
     said = [entry.command for entry in bench.log("smu")[told:]]
-    assert said[:2] == ["*IDN?", ":OUTP?"] and ":OUTP OFF" in said, said
+    assert said[:3] == ["*IDN?", "*LANG?", ":OUTP?"] and ":OUTP OFF" in said, said
     assert not any("RST" in c or "reset" in c for c in said)
     info = store.run(run_id)
     assert info.status == "interrupted"

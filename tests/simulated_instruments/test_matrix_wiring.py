@@ -106,3 +106,33 @@ def test_station_file_is_complete_and_loads(bench, tmp_path):
     assert station["simulation"]["speed"] == 1000.0
     config = load_station(path)
     assert config is not None
+
+
+@pytest.mark.parametrize("spec", ["allslots", "slot1", "1A01,allslots", "ALLSLOTS"])
+def test_close_refuses_slot_and_allslots_like_the_707b(bench, visa, spec):
+    """707B-901-01 p. 7-17: ``channel.close`` with ``slotX``/``allslots`` is an error and closes nothing."""
+    mx = visa(bench, "matrix")
+    connect(mx, "1C01")
+    mx.write(f'channel.close("{spec}")')
+    assert mx.query('print(channel.getclose("allslots"))') == "1C01"  # nothing closed, nothing opened
+    code, message, *_ = mx.query("print(errorqueue.next())").split("\t")
+    assert float(code) == 1115 and "does not accept" in message
+
+
+def test_exclusiveclose_with_an_empty_list_opens_everything(bench, visa):
+    """707B-901-01 p. 7-22: an empty string or spaces opens all channels; accepted when none is closed."""
+    mx = visa(bench, "matrix")
+    connect(mx, "1A01,1B04,1C02")
+    mx.write('channel.exclusiveclose("")')
+    assert mx.query('print(channel.getclose("allslots"))') == "nil"
+    assert not bench.output_on("matrix")
+    mx.write("channel.exclusiveclose('  ')")  # nothing closed now: still no error
+    assert float(mx.query("print(errorqueue.count)")) == 0
+
+
+def test_exclusiveclose_refuses_allslots_and_keeps_what_was_closed(bench, visa):
+    mx = visa(bench, "matrix")
+    connect(mx, "1C01")
+    mx.write('channel.exclusiveclose("allslots")')
+    assert mx.query('print(channel.getclose("allslots"))') == "1C01"
+    assert float(mx.query("print(errorqueue.count)")) == 1

@@ -38,3 +38,34 @@ def test_init_sweep_is_done_when_opc_answers_and_abort_after_it_is_harmless(benc
     init = next(e for e in reversed(bench.log("smu")) if e.command.startswith(":INIT"))
     assert init.output_on  # but the log records that the sweep drove the wire
     assert smu.query(":SYST:ERR?") == '0,"No error;0;0 0"'
+
+
+def test_status_enable_registers_are_accepted_like_a_2450(bench, visa):
+    """2450-901-01 pp. 6-89..6-93: :STAT:OPER:ENAB and :STAT:QUES:ENAB set and read their registers
+    (decimal, #b or #h); :STAT:PRES clears them, *RST does not."""
+    smu = visa(bench, "smu", timeout_ms=300)
+    smu.write("*CLS")
+    smu.write(":STAT:OPER:ENAB 20480;:STATus:QUEStionable:ENABle 8")
+    assert smu.query(":STAT:OPER:ENAB?") == "20480"
+    assert smu.query(":STAT:QUES:ENAB?") == "8"
+    smu.write(":STAT:OPER:ENAB #b0101000000000000")  # the manual's example, in binary
+    smu.write(":STAT:QUES:ENAB #h10")
+    assert smu.query(":STAT:OPER:ENAB?;:STAT:QUES:ENAB?") == "20480;16"
+    assert smu.query(":STAT:OPER?;:STAT:QUES:COND?") == "0;0"
+    smu.write("*RST")
+    assert smu.query(":STAT:OPER:ENAB?") == "20480"
+    smu.write(":STAT:PRES")
+    assert smu.query(":STAT:OPER:ENAB?;:STAT:QUES:ENAB?") == "0;0"
+    assert smu.query(":SYST:ERR:COUN?") == "0"
+
+
+def test_status_enable_refuses_bad_values_and_2400_only_registers(bench, visa):
+    smu = visa(bench, "smu", timeout_ms=300)
+    smu.write("*CLS")
+    smu.write(":STAT:OPER:ENAB 65536")
+    smu.write(":STAT:QUES:ENAB -1")
+    smu.write(":STAT:QUES:ENAB #b102")
+    smu.write(":STAT:MEAS:ENAB 512")  # 2400-only (section 8 of the protocol notes)
+    codes = [int(smu.query(":SYST:ERR?").split(",")[0]) for _ in range(4)]
+    assert codes == [-222, -222, -104, -113]
+    assert smu.query(":STAT:OPER:ENAB?;:STAT:QUES:ENAB?") == "0;0"

@@ -102,3 +102,54 @@ def test_garbage_never_kills_the_2636b(bench, visa):
 def test_unknown_smu_model_is_refused():
     with pytest.raises(BenchError, match="smu_model"):
         SimulatedBench(smu_model="6430")
+
+
+def test_sense_mode_takes_the_2600b_constants(bench, visa):
+    """2600BS-901-01 p. 7-217: SENSE_LOCAL 0, SENSE_REMOTE 1 (also with the output on), SENSE_CALA 3."""
+    smu = visa(bench, "smu", timeout_ms=500)
+    assert smu.query("print(smua.SENSE_LOCAL, smua.SENSE_REMOTE, smua.SENSE_CALA)") == (
+        "0.00000e+00\t1.00000e+00\t3.00000e+00")
+    assert smu.query("print(smua.sense)") == "0.00000e+00"  # local (2-wire) after power-on
+    smu.write("smua.source.output = smua.OUTPUT_ON")
+    smu.write("smua.sense = smua.SENSE_REMOTE")
+    assert smu.query("print(smua.sense)") == "1.00000e+00"
+    smu.write("smua.source.output = smua.OUTPUT_OFF")
+    smu.write("smub.sense=1")  # what PyMeasure writes
+    assert smu.query("print(smub.sense)") == "1.00000e+00"
+    assert smu.query("print(errorqueue.count)") == "0.00000e+00"
+    smu.write("smua.sense = smua.SENSE_LOCAL")
+    assert smu.query("print(smua.sense)") == "0.00000e+00"
+    smu.write("smua.sense = 1 reset()")
+    assert smu.query("print(smua.sense, smub.sense)") == "0.00000e+00\t0.00000e+00"  # reset: local
+
+
+def test_sense_mode_refuses_calibration_and_other_values(bench, visa):
+    smu = visa(bench, "smu", timeout_ms=500)
+    smu.write("smua.sense = smua.SENSE_REMOTE")
+    for bad in ("smua.SENSE_CALA", "2", "7", "-1"):
+        smu.write(f"smua.sense = {bad}")
+    codes = [float(smu.query("print(errorqueue.next())").split("\t")[0]) for _ in range(4)]
+    assert codes == [-221, 1115, 1101, 1102]
+    assert smu.query("print(smua.sense)") == "1.00000e+00"  # unchanged by the refused values
+
+
+def test_format_ascii_and_localnode_model(bench, visa):
+    """2600BS-901-01 Rev. F p. 9-102 (format.data) and the read-only localnode.model."""
+    smu = visa(bench, "smu", timeout_ms=500)
+    assert smu.query("print(format.ASCII, format.REAL32, format.REAL64)") == (
+        "1.00000e+00\t2.00000e+00\t3.00000e+00")
+    smu.write("format.data = format.ASCII")
+    assert smu.query("print(format.data)") == "1.00000e+00"
+    assert smu.query("print(localnode.model)") == "2636B"
+    assert smu.query("print(localnode.serialno)") == "4401234"
+    assert smu.query("print(errorqueue.count)") == "0.00000e+00"
+    smu.write("format.data = 9")
+    smu.write('localnode.model = "2450"')
+    smu.write("format.ASCII = 3")
+    codes = [float(smu.query("print(errorqueue.next())").split("\t")[0]) for _ in range(3)]
+    assert codes == [1101, -286, -286]
+    assert smu.query("print(localnode.model, format.ASCII, format.data)") == "2636B\t1.00000e+00\t1.00000e+00"
+    smu.write("format.data = format.REAL64")
+    assert smu.query("print(format.data)") == "3.00000e+00"
+    smu.write("reset()")
+    assert smu.query("print(format.data)") == "1.00000e+00"  # "affected by instrument reset"
