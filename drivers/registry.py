@@ -52,6 +52,8 @@ DRIVERS: dict[str, DriverInfo] = {
                    ("spectrometer", "laser"), "Raman spectrometer/CCD/laser controller"),
         DriverInfo("andor_shamrock", "drivers.andor_shamrock:AndorShamrock", ("spectrometer",),
                    "Andor CCD on a Shamrock/Kymera spectrograph (pylablib; extra [andor])"),
+        DriverInfo("seabreeze", "drivers.seabreeze_spectrometer:SeabreezeSpectrometer", ("spectrometer",),
+                   "Ocean Insight spectrometer (python-seabreeze; extra [seabreeze])"),
         DriverInfo("sc10", "drivers.sc10:SC10", ("shutter",), "Thorlabs SC10 shutter controller"),
         DriverInfo("keithley707b", "drivers.keithley707b:Keithley707B", ("router",),
                    "Keithley 707B switch matrix (the station wraps it in a MatrixRouter)"),
