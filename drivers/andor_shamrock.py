@@ -60,14 +60,18 @@ class AndorShamrock:
     ROLES = ("spectrometer",)
     IDENTITY = re.compile(r"^ANDOR,")
 
-    def __init__(self, resource: str, name: str = "Andor + Shamrock", *, laser_wavelength_nm: float,
-                 temperature_C: float | None = None, cooler_timeout_s: float = 900.0,
+    def __init__(self, resource: str, name: str = "Andor + Shamrock", *,
+                 laser_wavelength_nm: float | None = None, temperature_C: float | None = None,
+                 cooler_timeout_s: float = 900.0,
                  center_wavelength_nm: float | None = None, fan_mode: str = "full",
                  timeout: float = 10000, exposure_s: float = 1.0, accumulations: int = 1) -> None:
         match = RESOURCE.match(resource.strip())
         if match is None:
             raise ValueError(f"{name}: resource {resource!r} is not 'andor:CAMERA[/SPECTROGRAPH]'"
                              " (e.g. andor:0/0)")
+        if laser_wavelength_nm is None:
+            raise ValueError(f"{name}: options.laser_wavelength_nm is missing: the excitation wavelength (nm)"
+                             " turns the wavelength calibration into Raman shift")
         if not (isinstance(laser_wavelength_nm, int | float) and math.isfinite(laser_wavelength_nm)
                 and laser_wavelength_nm > 0):
             raise ValueError(f"{name}: laser_wavelength_nm must be a positive number"

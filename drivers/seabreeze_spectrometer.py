@@ -49,12 +49,16 @@ class SeabreezeSpectrometer:
     ROLES = ("spectrometer",)
     IDENTITY = re.compile(r"^OCEAN,")
 
-    def __init__(self, resource: str, name: str = "Ocean Insight spectrometer", *, laser_wavelength_nm: float,
+    def __init__(self, resource: str, name: str = "Ocean Insight spectrometer", *,
+                 laser_wavelength_nm: float | None = None,
                  exposure_s: float = 0.1, accumulations: int = 1, correct_dark_counts: bool = False,
                  correct_nonlinearity: bool = False) -> None:
         match = RESOURCE.match(resource.strip())
         if match is None:
             raise ValueError(f"{name}: resource {resource!r} is not 'seabreeze:SERIAL' or 'seabreeze:any'")
+        if laser_wavelength_nm is None:
+            raise ValueError(f"{name}: options.laser_wavelength_nm is missing: the excitation wavelength (nm)"
+                             " turns the wavelength calibration into Raman shift")
         if not (isinstance(laser_wavelength_nm, int | float) and math.isfinite(laser_wavelength_nm)
                 and laser_wavelength_nm > 0):
             raise ValueError(f"{name}: laser_wavelength_nm must be a positive number"
