@@ -228,3 +228,15 @@ def test_station_check_without_the_andor_dll_says_what_to_install(tmp_path, monk
     assert ("the Andor SDK could not be loaded (can't import module atmcd64d.dll): "
             'pip install "nanocell-daq[andor]" and the Andor SDK') in err
     assert "second line" not in err and "Traceback" not in captured.err + captured.out
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pylablib loads the Andor DLLs on Windows")
+def test_station_check_through_the_real_pylablib_off_windows_names_the_sdk(tmp_path, capsys):
+    # no fake: pylablib itself refuses to load the Andor DLLs here; its reason reaches the user in one line
+    _pylablib_andor()
+    assert main(["station", "check", str(_station(tmp_path))]) == 1
+    captured = capsys.readouterr()
+    err = " ".join(captured.err.split())
+    assert "raman (unreachable: VendorLibraryMissing: raman: the Andor SDK could not be loaded (" in err
+    assert 'pip install "nanocell-daq[andor]" and the Andor SDK' in err
+    assert "Traceback" not in captured.err + captured.out
