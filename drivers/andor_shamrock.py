@@ -47,8 +47,10 @@ class AndorShamrock:
     :param resource: ``andor:CAMERA[/SPECTROGRAPH]`` (SDK indices, e.g. ``andor:0/0``).
     :param laser_wavelength_nm: the station's excitation wavelength; the spectrograph's calibration (nm per
         pixel) is converted to Raman shift with it.
-    :param temperature_C: cooler set point; None leaves the cooler as it is. :meth:`acquire` waits (at most
-        ``cooler_timeout_s``) until the camera reports the temperature stabilized.
+    :param temperature_C: cooler set point (degC), read back; :meth:`acquire` then waits (at most
+        ``cooler_timeout_s``) until the camera reports the temperature stabilized. ``"off"`` switches the
+        cooler off; None lets pylablib choose (it turns the cooler on at 20 % of the head's range above its
+        lowest set point) and nothing waits for it.
     :param center_wavelength_nm: moves the grating to this centre wavelength when connecting (None: as is).
     :param fan_mode: ``"full"``, ``"low"`` or ``"off"`` (a water-cooled head may run with it off).
     :param timeout: extra time (ms) an acquisition may take beyond ``exposure_s * accumulations``.
@@ -61,7 +63,7 @@ class AndorShamrock:
     IDENTITY = re.compile(r"^ANDOR,")
 
     def __init__(self, resource: str, name: str = "Andor + Shamrock", *,
-                 laser_wavelength_nm: float | None = None, temperature_C: float | None = None,
+                 laser_wavelength_nm: float | None = None, temperature_C: float | str | None = None,
                  cooler_timeout_s: float = 900.0,
                  center_wavelength_nm: float | None = None, fan_mode: str = "full",
                  timeout: float = 10000, exposure_s: float = 1.0, accumulations: int = 1) -> None:
@@ -78,7 +80,11 @@ class AndorShamrock:
                              f" (got {laser_wavelength_nm!r})")
         self.name = name
         self.laser_wavelength_nm = float(laser_wavelength_nm)
-        self.temperature_setpoint_C = None if temperature_C is None else float(temperature_C)
+        if temperature_C not in (None, "off") and (isinstance(temperature_C, bool | str)
+                                                   or not math.isfinite(float(temperature_C))):
+            raise ValueError(f"{name}: temperature_C must be a number of degC, 'off' or absent"
+                             f" (got {temperature_C!r})")
+        self.temperature_setpoint_C = None if temperature_C in (None, "off") else float(temperature_C)
         self.cooler_timeout_s = float(cooler_timeout_s)
         self._extra_timeout_s = float(timeout) / 1000.0
         self._sleep = time.sleep
@@ -88,7 +94,7 @@ class AndorShamrock:
         cam_idx, spec_idx = int(match.group(1)), int(match.group(2) or 0)
         camera = spectrograph = None
         try:
-            camera = andor.AndorSDK2Camera(idx=cam_idx, fan_mode=fan_mode)
+            camera = andor.AndorSDK2Camera(idx=cam_idx, temperature=temperature_C, fan_mode=fan_mode)
             spectrograph = andor.ShamrockSpectrograph(idx=spec_idx)
         except OSError as exc:  # pylablib raises OSError when it cannot load an Andor DLL
             if camera is not None:

@@ -26,12 +26,16 @@ class FakeAndorSDK2Camera:
     def __init__(self, idx=0, ini_path="", temperature=None, fan_mode="off", amp_mode=None):
         self.idx = idx
         self.fan_mode = fan_mode
-        self.calls: list[tuple] = [("open", idx, fan_mode)]
+        self.calls: list[tuple] = [("open", idx, temperature, fan_mode)]
         self.read_mode = "image"
         self.exposure = 0.1
         self.accum = (1, 0)
-        self.setpoint = 20
-        self.cooler = False
+        # as pylablib at open: None -> cooler on, 20 % of the range above its low end; "off" -> cooler off
+        low, high = self.setpoint_range
+        self.setpoint = high if temperature == "off" else low + int((high - low) * 0.2)
+        self.cooler = temperature != "off"
+        if temperature not in (None, "off"):
+            self.setpoint = int(min(max(temperature, low), high))
         self._statuses = list(self.statuses)
         self.frame = np.arange(self.width, dtype=np.int32).reshape(1, -1)
         self.closed = False

@@ -36,7 +36,7 @@ def _open(**options) -> AndorShamrock:
 def test_connect_sets_full_vertical_binning_pixels_and_a_closed_shutter(andor):
     driver = _open(exposure_s=2.5, accumulations=4, fan_mode="low")
     cam, spec = andor.opened["camera"], andor.opened["spectrograph"]
-    assert cam.idx == 1 and cam.fan_mode == "low" and spec.idx == 0
+    assert cam.calls[0] == ("open", 1, None, "low") and spec.idx == 0
     assert cam.read_mode == "fvb"
     assert ("setup_pixels_from_camera",) in spec.calls
     assert spec.shutter == "closed"
@@ -110,6 +110,7 @@ def test_shutdown_reads_the_shutter_back(andor):
 def test_cooler_set_point_and_wait_until_stabilized(andor):
     driver = _open(temperature_C=-60)
     cam = andor.opened["camera"]
+    assert cam.calls[0] == ("open", 1, -60, "full")  # pylablib sets it at open; set again and read back
     assert ("set_temperature", -60.0, True) in cam.calls
     slept: list[float] = []
     driver._sleep = slept.append
@@ -134,6 +135,17 @@ def test_cooler_wait_is_bounded_and_names_the_temperature(andor, monkeypatch):
     with pytest.raises(InstrumentError, match=expected):
         driver.acquire()
     assert not [c for c in andor.opened["camera"].calls if c[0] == "snap"]
+
+
+def test_cooler_off_or_left_to_pylablib_waits_for_nothing(andor):
+    for option, cooler in (("off", False), (None, True)):
+        driver = _open(temperature_C=option)
+        cam = andor.opened["camera"]
+        assert cam.calls[0] == ("open", 1, option, "full") and cam.cooler is cooler
+        driver.acquire()
+        assert not [c for c in cam.calls if c[0] in ("get_temperature_status", "set_temperature")]
+    with pytest.raises(ValueError, match="temperature_C must be a number of degC, 'off' or absent"):
+        _open(temperature_C="cold")
 
 
 def test_a_set_point_outside_the_head_range_is_refused(andor):
