@@ -181,14 +181,16 @@ class AndorShamrock:
 
     @property
     def accumulations(self) -> int:
-        """Frames summed into one spectrum (the camera's accumulate mode)."""
-        return int(self.camera.get_accum_mode_parameters()[0])
+        """Exposures summed into one spectrum on the camera: a one-cycle kinetic series with this many
+        accumulations (pylablib's ``snap`` runs a kinetic series and keeps its parameters; the accumulate
+        mode's own settings would be dropped)."""
+        return int(self.camera.get_kinetic_mode_parameters()[2])
 
     @accumulations.setter
     def accumulations(self, value: int) -> None:
         if isinstance(value, bool) or int(value) != value or not 1 <= int(value) <= 10000:
             raise ValueError(f"{self.name}: accumulations must be an integer from 1 to 10000 (got {value!r})")
-        self.camera.setup_accum_mode(int(value))
+        self.camera.setup_kinetic_mode(1, num_acc=int(value))
 
     @property
     def ccd_temperature_C(self) -> float:

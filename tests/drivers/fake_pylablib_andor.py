@@ -29,7 +29,8 @@ class FakeAndorSDK2Camera:
         self.calls: list[tuple] = [("open", idx, temperature, fan_mode)]
         self.read_mode = "image"
         self.exposure = 0.1
-        self.accum = (1, 0)
+        self.acquisition_mode = "single"
+        self.kinetic = (1, 0.0, 1, 0, 0)  # (num_cycle, cycle_time, num_acc, cycle_time_acc, num_prescan)
         # as pylablib at open: None -> cooler on, 20 % of the range above its low end; "off" -> cooler off
         low, high = self.setpoint_range
         self.setpoint = high if temperature == "off" else low + int((high - low) * 0.2)
@@ -58,11 +59,17 @@ class FakeAndorSDK2Camera:
 
     def setup_accum_mode(self, num_acc, cycle_time_acc=0):
         self.calls.append(("setup_accum_mode", num_acc))
-        self.accum = (num_acc, cycle_time_acc)
-        return self.accum
+        self.acquisition_mode = "accum"
+        return (num_acc, cycle_time_acc)
 
-    def get_accum_mode_parameters(self):
-        return self.accum
+    def setup_kinetic_mode(self, num_cycle, cycle_time=0.0, num_acc=1, cycle_time_acc=0, num_prescan=0):
+        self.calls.append(("setup_kinetic_mode", num_cycle, num_acc))
+        self.acquisition_mode = "kinetic"
+        self.kinetic = (num_cycle, cycle_time, num_acc, cycle_time_acc, num_prescan)
+        return self.kinetic
+
+    def get_kinetic_mode_parameters(self):
+        return self.kinetic
 
     def set_temperature(self, temperature, enable_cooler=True):
         # as the SDK: clamped to the head's range and rounded to whole degrees
@@ -87,8 +94,11 @@ class FakeAndorSDK2Camera:
         return CameraInfo("USB", "DU420A-BEX2-DD", 12345)
 
     def snap(self, timeout=5.0, return_info=False):
+        # as pylablib: a snap is a one-cycle kinetic series that keeps the kinetic parameters it had (the
+        # accumulate mode's settings are not used); each cycle sums num_acc exposures
+        self.setup_kinetic_mode(1, *self.kinetic[1:])
         self.calls.append(("snap", timeout))
-        return self.frame
+        return self.frame * self.kinetic[2]
 
     def close(self):
         self.closed = True

@@ -41,7 +41,7 @@ def test_connect_sets_full_vertical_binning_pixels_and_a_closed_shutter(andor):
     assert ("setup_pixels_from_camera",) in spec.calls
     assert spec.shutter == "closed"
     assert driver.exposure_s == 2.5 and driver.accumulations == 4
-    assert ("set_exposure", 2.5) in cam.calls and ("setup_accum_mode", 4) in cam.calls
+    assert ("set_exposure", 2.5) in cam.calls and ("setup_kinetic_mode", 1, 4) in cam.calls
     assert driver.id == "ANDOR,DU420A-BEX2-DD,12345,SHAMROCK,SR-3027"
     assert not registry.missing_members(driver, Spectrometer)
 
@@ -71,7 +71,7 @@ def test_acquire_opens_the_shutter_only_for_the_exposure(andor):
     spec.calls.clear()
     cam.frame = np.full((1, 1024), 7, dtype=np.int32)
     spectrum = driver.acquire()
-    assert spectrum.counts.dtype == np.float32 and np.all(spectrum.counts == 7)
+    assert spectrum.counts.dtype == np.float32 and np.all(spectrum.counts == 7 * 2)  # 2 exposures summed
     assert (spectrum.exposure_s, spectrum.accumulations) == (3.0, 2)
     assert ("snap", pytest.approx(1.5 * 3.0 * 2 + 4.0)) in cam.calls
     assert spec.calls == [("set_shutter", "opened"), ("set_shutter", "closed")]
