@@ -133,6 +133,10 @@ class AndorShamrock:
                                       " (outside the head's range)")
         if center_wavelength_nm is not None:
             spec.set_wavelength(float(center_wavelength_nm) * 1e-9)
+            actual_nm = float(spec.get_wavelength()) * 1e9
+            if abs(actual_nm - float(center_wavelength_nm)) > 0.5:
+                raise InstrumentError(f"{self.name}: the grating is at {actual_nm:.1f} nm, not the "
+                                      f"{float(center_wavelength_nm):g} nm asked (outside its range?)")
         spec.setup_pixels_from_camera(cam)
         self._has_shutter = bool(spec.is_shutter_present())
         if self._has_shutter:

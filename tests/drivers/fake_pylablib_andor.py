@@ -128,9 +128,12 @@ class FakeShamrockSpectrograph:
             return np.zeros(0)
         return np.linspace(*self.calibration_nm, self.pixels) * 1e-9
 
+    wavelength_limits = (0.0, 1500e-9)
+
     def set_wavelength(self, wavelength):
         self.calls.append(("set_wavelength", wavelength))
-        self.wavelength = wavelength
+        self.wavelength = min(max(wavelength, self.wavelength_limits[0]), self.wavelength_limits[1])
+        return self.wavelength
 
     def get_wavelength(self):
         return self.wavelength

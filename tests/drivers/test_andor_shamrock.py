@@ -148,6 +148,14 @@ def test_cooler_off_or_left_to_pylablib_waits_for_nothing(andor):
         _open(temperature_C="cold")
 
 
+def test_centre_wavelength_is_set_in_metres_and_read_back(andor, monkeypatch):
+    _open(center_wavelength_nm=570.0)
+    assert ("set_wavelength", pytest.approx(570e-9)) in andor.opened["spectrograph"].calls
+    monkeypatch.setattr(fakes.FakeShamrockSpectrograph, "wavelength_limits", (0.0, 1000e-9))
+    with pytest.raises(InstrumentError, match=r"grating is at 1000\.0 nm, not the 1200 nm asked"):
+        _open(center_wavelength_nm=1200)
+
+
 def test_a_set_point_outside_the_head_range_is_refused(andor):
     with pytest.raises(InstrumentError, match="set point is -100 degC, not the -120 degC"):
         _open(temperature_C=-120)
