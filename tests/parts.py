@@ -1,4 +1,5 @@
-"""Tests that need a part of the machine (Qt, Xvfb, PostgreSQL, Chromium): fail in CI, skip elsewhere.
+"""Tests that need a part of the machine (Qt, Xvfb, PostgreSQL, Chromium, the vendor libraries the
+spectrometer back ends' contract tests check): fail in CI, skip elsewhere.
 
 ``require(part, reason)`` is called by a test (or fixture) when ``part`` is missing. With ``CI=true`` (as
 ``.ci/run`` runs) the test FAILS, naming the part: CI installs everything its tests need, so a missing part
@@ -12,7 +13,7 @@ import os
 
 import pytest
 
-PARTS = ("Qt", "Xvfb", "PostgreSQL", "Chromium")
+PARTS = ("Qt", "Xvfb", "PostgreSQL", "Chromium", "pylablib", "seabreeze")
 
 
 def in_ci() -> bool:
