@@ -115,3 +115,19 @@ def test_filled_template_passes_station_check_on_the_simulated_bench(bench, tmp_
     assert report.ok, problems
     assert [w.wiring for w in report.wirings] == ["cycling", "conductance:S-D"]
     assert not any(bench.output_on(name) for name in bench.resources)
+
+
+def test_filled_2600b_template_passes_station_check_on_a_2636b_bench(tmp_path):
+    from nanocell_daq.station.check import check_station
+    from nanocell_daq.station.loader import load_station
+    from simulated_instruments.bench import SimulatedBench
+
+    path = tmp_path / "new.yaml"
+    with SimulatedBench(preset="si", speed=1000.0, seed=0, smu_model="2636b") as bench:
+        path.write_text(fill(render(parse_choice("2600b,707b,emstat4")), bench.resources)
+                        .replace("es4_lr", "es4_hr"), encoding="utf-8")
+        config = load_station(path)
+        assert config.instruments["smu"].driver == "keithley2600"
+        assert config.roles["galvanostat"] == "pstat" and config.roles["source_meter"] == "smu"
+        report = check_station(config)
+        assert report.ok, [s.problem for s in report.instruments] + [w.detail for w in report.wirings]
