@@ -1,4 +1,4 @@
-"""CLI commands of the station area: ``nanocell station check FILE``."""
+"""CLI commands of the station area: ``nanocell station check FILE``, ``nanocell station new``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-station_app = typer.Typer(name="station", help="Station files: validate and check the instruments.",
-                          no_args_is_help=True)
+station_app = typer.Typer(name="station", no_args_is_help=True,
+                          help="Station files: write a template, validate and check the instruments.")
 
 
 @station_app.command("check")
@@ -58,6 +58,33 @@ def check(
     failed += [f"wiring {w.wiring}" for w in report.wirings if not w.ok]
     # a UserError, not typer.Exit: the root main() turns it into the exit code without a traceback
     raise StationError(f"{file}: station not ready: {'; '.join(failed)}", exit_code=1)
+
+
+@station_app.command("new")
+def new(
+    instruments: str = typer.Option(..., "--instruments", "-i",
+                                    help="Comma-separated: 2450, 2600b, emstat4, 707b, proscan, sc10, "
+                                         "spectrometer."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write here (default: print it)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --output file."),
+) -> None:
+    """Write a commented station template for the chosen instruments; fill in every <FILL IN: ...> value."""
+    from nanocell_daq.cli.output_paths import check_output_folder, writing
+    from nanocell_daq.errors import UserError
+    from nanocell_daq.station.template import parse_choice, render
+
+    text = render(parse_choice(instruments))
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    if output.is_dir():
+        raise UserError(f"--output {output}: is a folder, not a file")
+    if output.exists() and not force:
+        raise UserError(f"--output {output}: exists already (add --force to overwrite it)")
+    check_output_folder(output)
+    with writing(output):
+        output.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {output}: replace every <FILL IN: ...> value, then: nanocell station check {output}")
 
 
 def _escape(text: str) -> str:

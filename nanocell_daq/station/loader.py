@@ -28,6 +28,7 @@ from drivers.roles import ROLES
 from nanocell_daq import yaml_input
 from nanocell_daq.errors import UserError
 from nanocell_daq.station.config import StationConfig
+from nanocell_daq.station.template import placeholder_problems
 
 Loc = tuple[str | int, ...]
 
@@ -100,6 +101,9 @@ def parse_station(text: str, path: str | Path = "station.yaml") -> StationConfig
            for loc, _, value in yaml_input.non_finite(data)]
     if nan:
         raise StationFileError(_format(source, sorted(nan, key=lambda p: source.line(p[0]) or 0)))
+    unfilled = placeholder_problems(data)  # a `nanocell station new` template not filled in yet
+    if unfilled:
+        raise StationFileError(_format(source, unfilled))
     try:
         config = StationConfig.model_validate(_plain(data))
     except ValidationError as exc:
