@@ -29,7 +29,8 @@ def test_there_is_a_snippet_per_driver():
 def test_snippet_loads_and_names_real_options(text):
     config = parse_station(text, "snippet.yaml")
     for name, inst in config.instruments.items():
-        rname.parse_resource_name(inst.resource)
+        if not inst.resource.startswith(("andor:", "seabreeze:")):  # vendor-library back ends: not VISA
+            rname.parse_resource_name(inst.resource)
         parameters = inspect.signature(registry.resolve(inst.driver).load().__init__).parameters
         for option in inst.options:
             assert option in CONNECTION or option in parameters, f"{name}: {inst.driver} has no {option!r}"
