@@ -10,7 +10,7 @@ from typing import Any
 import pyvisa
 
 from drivers import registry
-from drivers.errors import DriverError
+from drivers.errors import DriverError, InstrumentError, ReplyError
 from drivers.roles import ROLES
 from drivers.routing import MatrixRouter
 from nanocell_daq.errors import UserError
@@ -61,7 +61,11 @@ def connect_instrument(config: StationConfig, name: str) -> InstrumentStatus:
         status.instance = registry.open_driver(inst.driver, inst.resource, name, inst.options)
         status.identity = str(status.instance.id).strip()
     except Exception as exc:  # noqa: BLE001 - any transport/driver failure becomes the reason shown to the user
-        status.problem = f"unreachable: {describe_exception(exc)}"
+        # it answered, but its driver refuses it as it is set up (e.g. a 2450 in TSP mode, a ProScan in
+        # compatibility mode): not "unreachable"; the driver's message says how to fix it
+        refused = isinstance(exc, InstrumentError) and not isinstance(exc, ReplyError) \
+            and status.instance is not None
+        status.problem = ("not usable as set up: " if refused else "unreachable: ") + describe_exception(exc)
         _close(status.instance)
         status.instance = None
         return status

@@ -89,3 +89,23 @@ def test_check_switches_nothing_on(bench, bench_station, capsys):
     assert any(e.output_on for e in matrix)  # each wiring was closed once to read it back ...
     assert not matrix[-1].output_on and not bench.output_on("matrix")  # ... and everything is open again
     assert bench.damage == []
+
+
+def _raw(resource: str, line: str) -> str:
+    """Send one ``\\r``-terminated command straight to an emulated serial-style instrument; its reply."""
+    port = int(resource.split("::")[2])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(line.encode() + b"\r")
+        return s.recv(256).decode(errors="replace")
+
+
+def test_check_says_an_answering_instrument_is_not_usable_as_set_up_not_unreachable(bench, bench_station,
+                                                                                    capsys):
+    _raw(bench.resources["stage"], "COMP,1")  # the ProScan left in compatibility mode by another program
+    try:
+        assert main(["station", "check", str(bench_station)]) == 1
+        err = " ".join(capsys.readouterr().err.split())
+        assert "stage (not usable as set up: " in err and "COMP,0" in err, err
+        assert "stage (unreachable" not in err
+    finally:
+        _raw(bench.resources["stage"], "COMP,0")
