@@ -57,6 +57,8 @@ DRIVERS: dict[str, DriverInfo] = {
         DriverInfo("sc10", "drivers.sc10:SC10", ("shutter",), "Thorlabs SC10 shutter controller"),
         DriverInfo("keithley707b", "drivers.keithley707b:Keithley707B", ("router",),
                    "Keithley 707B switch matrix (the station wraps it in a MatrixRouter)"),
+        DriverInfo("spectrapro", "drivers.spectrapro:SpectraPro", (),
+                   "Acton SpectraPro monochromator (serial ASCII; a spectrograph controller, no role)"),
     )
 }
 
