@@ -96,7 +96,11 @@ class AndorShamrock:
         try:
             camera = andor.AndorSDK2Camera(idx=cam_idx, temperature=temperature_C, fan_mode=fan_mode)
             spectrograph = andor.ShamrockSpectrograph(idx=spec_idx)
-        except OSError as exc:  # pylablib raises OSError when it cannot load an Andor DLL
+        except (OSError, AttributeError) as exc:
+            # pylablib raises OSError when it cannot load an Andor DLL; some versions reach for the
+            # Windows-only ctypes.windll off Windows (AttributeError) - any other AttributeError is ours
+            if isinstance(exc, AttributeError) and "windll" not in str(exc):
+                raise
             if camera is not None:
                 camera.close()
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
