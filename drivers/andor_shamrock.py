@@ -16,7 +16,7 @@ import numpy as np
 
 from drivers.errors import InstrumentError
 from drivers.roles import Spectrum
-from drivers.vendor import VendorLibraryMissing, import_vendor, raman_shift_cm1
+from drivers.vendor import VendorLibraryMissing, import_vendor, laser_wavelength, raman_shift_cm1
 
 INSTALL = 'pip install "nanocell-daq[andor]" and the Andor SDK (its atmcd and ShamrockCIF DLLs)'
 RESOURCE = re.compile(r"^andor:(\d+)(?:/(\d+))?$", re.IGNORECASE)
@@ -71,15 +71,8 @@ class AndorShamrock:
         if match is None:
             raise ValueError(f"{name}: resource {resource!r} is not 'andor:CAMERA[/SPECTROGRAPH]'"
                              " (e.g. andor:0/0)")
-        if laser_wavelength_nm is None:
-            raise ValueError(f"{name}: options.laser_wavelength_nm is missing: the excitation wavelength (nm)"
-                             " turns the wavelength calibration into Raman shift")
-        if not (isinstance(laser_wavelength_nm, int | float) and math.isfinite(laser_wavelength_nm)
-                and laser_wavelength_nm > 0):
-            raise ValueError(f"{name}: laser_wavelength_nm must be a positive number"
-                             f" (got {laser_wavelength_nm!r})")
         self.name = name
-        self.laser_wavelength_nm = float(laser_wavelength_nm)
+        self.laser_wavelength_nm = laser_wavelength(name, laser_wavelength_nm)
         if temperature_C not in (None, "off") and (isinstance(temperature_C, bool | str)
                                                    or not math.isfinite(float(temperature_C))):
             raise ValueError(f"{name}: temperature_C must be a number of degC, 'off' or absent"

@@ -16,7 +16,7 @@ import numpy as np
 
 from drivers.errors import InstrumentError
 from drivers.roles import Spectrum
-from drivers.vendor import VendorLibraryMissing, import_vendor, raman_shift_cm1
+from drivers.vendor import VendorLibraryMissing, import_vendor, laser_wavelength, raman_shift_cm1
 
 RESOURCE = re.compile(r"^seabreeze:(\S+)$", re.IGNORECASE)
 LIBUSB = ("libusb-1.0 is not installed (pyusb found no backend): install it (Debian/Ubuntu: apt install "
@@ -56,15 +56,8 @@ class SeabreezeSpectrometer:
         match = RESOURCE.match(resource.strip())
         if match is None:
             raise ValueError(f"{name}: resource {resource!r} is not 'seabreeze:SERIAL' or 'seabreeze:any'")
-        if laser_wavelength_nm is None:
-            raise ValueError(f"{name}: options.laser_wavelength_nm is missing: the excitation wavelength (nm)"
-                             " turns the wavelength calibration into Raman shift")
-        if not (isinstance(laser_wavelength_nm, int | float) and math.isfinite(laser_wavelength_nm)
-                and laser_wavelength_nm > 0):
-            raise ValueError(f"{name}: laser_wavelength_nm must be a positive number"
-                             f" (got {laser_wavelength_nm!r})")
         self.name = name
-        self.laser_wavelength_nm = float(laser_wavelength_nm)
+        self.laser_wavelength_nm = laser_wavelength(name, laser_wavelength_nm)
         self.corrections = {"correct_dark_counts": bool(correct_dark_counts),
                             "correct_nonlinearity": bool(correct_nonlinearity)}
         self.isShutdown = False

@@ -31,6 +31,17 @@ def import_vendor(module: str, extra: str, sdk: str = "") -> ModuleType:
         ) from None
 
 
+def laser_wavelength(name: str, value: object) -> float:
+    """The ``laser_wavelength_nm`` option of a back end, checked (it turns wavelengths into Raman shift)."""
+    if value is None:
+        raise ValueError(f"{name}: options.laser_wavelength_nm is missing: the excitation wavelength (nm)"
+                         " turns the wavelength calibration into Raman shift")
+    if not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+            and value > 0):
+        raise ValueError(f"{name}: laser_wavelength_nm must be a positive number (got {value!r})")
+    return float(value)
+
+
 def raman_shift_cm1(wavelength_nm, laser_nm: float):
     """Raman (Stokes) shift in cm-1 of light at ``wavelength_nm`` excited at ``laser_nm``:
     ``1e7 / laser_nm - 1e7 / wavelength_nm`` (positive on the red side of the laser)."""
