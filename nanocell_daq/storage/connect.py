@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import sqlite3
 from typing import Any
 
@@ -11,6 +13,8 @@ from sqlalchemy import Engine, create_engine, event
 from nanocell_daq.storage.location import Location
 
 BUSY_TIMEOUT_MS = 30_000
+CONNECT_TIMEOUT_S = 10
+"""A server that does not answer (wrong host, firewall) is reported after this long, not after minutes."""
 
 # numpy scalars the engine may hand us: store them as plain numbers instead of failing in the writer thread.
 for _np_type, _py in (
@@ -32,12 +36,37 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, +-inf) replaced by None, numpy scalars and arrays made
+    plain: JSON has no NaN, and PostgreSQL (like SQLite's json_extract) rejects the bare ``NaN`` Python's
+    json writes. In step parameters NaN means "not given", so null says the same thing."""
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, np.integer | np.bool_):
+        return value.item()
+    return value
+
+
+def dumps(value: Any) -> str:
+    """The JSON columns' serializer: strict JSON (see ``json_safe``)."""
+    return json.dumps(json_safe(value), allow_nan=False)
+
+
 def make_engine(loc: Location) -> Engine:
     """An engine for ``loc``; for SQLite, every connection gets our pragmas."""
     if not loc.is_sqlite:
-        return create_engine(loc.url, pool_pre_ping=True)
+        args: dict[str, Any] = {"application_name": "nanocell-daq", "connect_timeout": CONNECT_TIMEOUT_S}
+        args = {k: v for k, v in args.items() if k not in loc.url.query}  # the URL's own settings win
+        return create_engine(loc.url, pool_pre_ping=True, json_serializer=dumps, connect_args=args)
     engine = create_engine(
-        loc.url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        loc.url, json_serializer=dumps,
+        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
     )
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine

@@ -41,9 +41,10 @@ def resolve(url_or_path: str | os.PathLike[str]) -> Location:
     try:
         url = make_url(text)
     except (ArgumentError, ValueError) as exc:
-        hidden = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", text)
-        raise UserError(f"{hidden}: not a usable database URL or path ({exc})") from None
+        raise UserError(f"{redact(text)}: not a usable database URL or path ({redact(str(exc))})") from None
     shown = url.render_as_string(hide_password=True)  # messages never show a password
+    if url.drivername in PLAIN_DRIVERNAMES:  # postgresql:// and postgres:// mean psycopg 3 here
+        url = url.set(drivername=PLAIN_DRIVERNAMES[url.drivername])
     try:
         dialect = url.get_dialect()
     except (NoSuchModuleError, ImportError) as exc:
@@ -59,8 +60,32 @@ def resolve(url_or_path: str | os.PathLike[str]) -> Location:
     return Location(url, Path(url.database).expanduser().absolute(), shown)
 
 
+PLAIN_DRIVERNAMES = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
+"""URL schemes without a driver and the driver we use for them (SQLAlchemy 2.0 would pick psycopg2)."""
+
+_USERINFO_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+_KEYWORD_PASSWORD = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """``text`` with every URL password (``scheme://user:PASSWORD@``), ``password=...`` keyword and each of
+    ``secrets`` replaced by ``***``: for messages, logs and anything stored."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    text = _USERINFO_PASSWORD.sub(r"\1***@", text)
+    return _KEYWORD_PASSWORD.sub(r"\1***", text)
+
+
+def shown_error(loc: Location, exc: BaseException) -> str:
+    """A database error as one line for ``loc``: the driver's own message, password redacted."""
+    detail = getattr(exc, "orig", None) or exc
+    text = " ".join(str(detail).split()) or type(detail).__name__
+    return redact(text, loc.url.password if isinstance(loc.url.password, str) else None)
+
+
 DRIVER_PACKAGES = {
-    "psycopg": ("psycopg[binary]", "postgresql"),
+    "psycopg": ("psycopg[binary]", "postgres"),
     "psycopg2": ("psycopg2-binary", None),
     "MySQLdb": ("mysqlclient", None),
     "pymysql": ("PyMySQL", None),

@@ -133,7 +133,7 @@ class Store(StoreReads):
         except UserError:
             raise
         except (SQLAlchemyError, OSError) as exc:
-            detail = getattr(exc, "orig", None) or exc
+            detail = location.shown_error(loc, exc)
             raise UserError(f"{loc.shown}: cannot open the database ({detail})") from None
 
     def close(self) -> None:

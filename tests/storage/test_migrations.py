@@ -29,6 +29,7 @@ def _make_at(path: Path, revision: str) -> None:
     engine.dispose()
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
 def test_new_store_is_stamped_at_head_in_wal_mode(store: Store, db_path: Path) -> None:
     con = sqlite3.connect(db_path)
     assert con.execute("SELECT version_num FROM alembic_version").fetchall() == [(head_revision(),)]
