@@ -18,6 +18,11 @@ from rich.progress import BarColumn, Progress, TextColumn
 
 from nanocell_daq.errors import UserError
 
+DB_HELP = (
+    "Run database: a file path (SQLite) or a URL (postgresql://user@host/db; the password from PGPASSWORD"
+    " or ~/.pgpass)"
+)
+
 EXIT = {"completed": 0, "failed": 1, "aborted": 3, "interrupted": 3}
 
 
@@ -73,7 +78,7 @@ class _Display:
             )
 
 
-def _existing_run(store: Any, run_id: int, db: Path) -> Any:
+def _existing_run(store: Any, run_id: int, db: str) -> Any:
     """The stored run ``run_id``, or a UserError naming the database and the runs it has."""
     try:
         if not 0 < run_id < 2**63:  # a database integer; a larger number cannot even be looked up
@@ -82,10 +87,10 @@ def _existing_run(store: Any, run_id: int, db: Path) -> Any:
     except KeyError:
         ids = [r.id for r in store.runs()]
         have = f"runs in it: {', '.join(map(str, ids[-10:]))}" if ids else "it has no runs"
-        raise UserError(f"{db}: no run {run_id} ({have})") from None
+        raise UserError(f"{store.location.shown}: no run {run_id} ({have})") from None
 
 
-def _open_store(db: Path) -> Any:
+def _open_store(db: str) -> Any:
     from nanocell_daq.storage import Store
 
     return Store.open(db, create=True)
@@ -100,27 +105,28 @@ def cmd_check(protocol: str, station: Path, sets: list[str] | None) -> int:
     return 0
 
 
-def _run_shown(db: Path, store: Any, start: Callable[..., Any]) -> int:
+def _run_shown(store: Any, start: Callable[..., Any]) -> int:
     """Run ``start(on_progress=, on_log=, db_label=)`` with the progress display; print the outcome."""
+    shown = store.location.shown  # a URL's password is never printed nor stored in messages
     try:
         with _Display() as display:
-            result = start(on_progress=display.on_progress, on_log=display.on_log, db_label=str(db))
+            result = start(on_progress=display.on_progress, on_log=display.on_log, db_label=shown)
         reason = f": {result.reason}" if result.reason else ""
-        typer.echo(f"run {result.run_id} {result.status}{reason} (database {db})")
+        typer.echo(f"run {result.run_id} {result.status}{reason} (database {shown})")
         return EXIT.get(result.status, 1)
     finally:
         store.close()
 
 
-def cmd_run(protocol: str, station: Path, db: Path, operator: str | None, sets: list[str] | None) -> int:
+def cmd_run(protocol: str, station: Path, db: str, operator: str | None, sets: list[str] | None) -> int:
     from nanocell_daq.engine.service import make_plan, run_plan
 
     plan = make_plan(protocol, station, _overrides(sets))
     store = _open_store(db)
-    return _run_shown(db, store, functools.partial(run_plan, plan, store, operator=operator, supervise=True))
+    return _run_shown(store, functools.partial(run_plan, plan, store, operator=operator, supervise=True))
 
 
-def cmd_resume(run_id: int, db: Path, station: Path | None, operator: str | None) -> int:
+def cmd_resume(run_id: int, db: str, station: Path | None, operator: str | None) -> int:
     from nanocell_daq.engine.resume import resume_run
     from nanocell_daq.storage import Store
 
@@ -131,11 +137,11 @@ def cmd_resume(run_id: int, db: Path, station: Path | None, operator: str | None
         store.close()
         raise
     return _run_shown(
-        db, store, functools.partial(resume_run, store, run_id, station, operator=operator, supervise=True)
+        store, functools.partial(resume_run, store, run_id, station, operator=operator, supervise=True)
     )
 
 
-def cmd_control(run_id: int, action: str, db: Path) -> int:
+def cmd_control(run_id: int, action: str, db: str) -> int:
     from nanocell_daq.storage import Store
 
     if action not in ("pause", "resume", "abort"):
@@ -152,7 +158,7 @@ def cmd_control(run_id: int, action: str, db: Path) -> int:
         store.close()
 
 
-def cmd_demo(db: Path, speed: float, as_json: bool, cycles: int, report: Path | None = None) -> int:
+def cmd_demo(db: str, speed: float, as_json: bool, cycles: int, report: Path | None = None) -> int:
     from nanocell_daq.engine.service import make_plan, run_plan
     from nanocell_daq.engine.summary import run_summary, summary_lines
     from simulated_instruments.bench import SimulatedBench
@@ -183,7 +189,7 @@ def cmd_demo(db: Path, speed: float, as_json: bool, cycles: int, report: Path | 
             )
     summary = run_summary(store, result.run_id)
     summary["wall_s"] = round(time.monotonic() - t0, 2)
-    summary["database"] = str(db)
+    summary["database"] = store.location.shown
     if report is not None:
         from nanocell_daq.analysis.report import write_report
 
@@ -192,7 +198,7 @@ def cmd_demo(db: Path, speed: float, as_json: bool, cycles: int, report: Path | 
     if not as_json:
         for line in summary_lines(summary):
             typer.echo(line)
-        typer.echo(f"database {db}; wall time {summary['wall_s']:.1f} s")
+        typer.echo(f"database {summary['database']}; wall time {summary['wall_s']:.1f} s")
         if report is not None:
             typer.echo(f"report {summary['report']}")
     else:
@@ -216,7 +222,7 @@ def register(app: typer.Typer) -> None:
     def run(
         protocol: str = typer.Argument(..., help="Protocol YAML file, or a shipped protocol name (si_seed)."),
         station: Path = typer.Option(..., "--station", help="Station YAML file."),
-        db: Path = typer.Option(Path("nanocell.db"), "--db", help="Run database (created if absent)."),
+        db: str = typer.Option("nanocell.db", "--db", help=DB_HELP + " (created if absent)"),
         operator: str = typer.Option(None, "--operator", help="Who runs it (stored with the run)."),
         sets: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: NAME=VALUE."),
     ) -> None:
@@ -226,7 +232,7 @@ def register(app: typer.Typer) -> None:
     @app.command("resume")
     def resume(
         run_id: int = typer.Argument(..., help="The run to continue."),
-        db: Path = typer.Option(..., "--db", help="Run database."),
+        db: str = typer.Option(..., "--db", help=DB_HELP),
         station: Path = typer.Option(None, "--station", help="Station file (default: the stored snapshot)."),
         operator: str = typer.Option(None, "--operator"),
     ) -> None:
@@ -235,7 +241,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("demo")
     def demo(
-        db: Path = typer.Option(Path("nanocell-demo.db"), "--db", help="Database to write."),
+        db: str = typer.Option("nanocell-demo.db", "--db", help=DB_HELP + " to write"),
         speed: float = typer.Option(2000.0, "--speed", help="Simulated seconds per wall second."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object as the last line."),
         cycles: int = typer.Option(2, "--cycles", help="Number of cycles."),
@@ -248,7 +254,7 @@ def register(app: typer.Typer) -> None:
     def control(
         run_id: int = typer.Argument(..., help="The running run."),
         action: str = typer.Argument(..., help="pause | resume | abort"),
-        db: Path = typer.Option(..., "--db", help="Run database."),
+        db: str = typer.Option(..., "--db", help=DB_HELP),
     ) -> None:
         """Ask a running engine (any process) to pause, resume or abort between points."""
         raise typer.Exit(cmd_control(run_id, action, db))

@@ -11,21 +11,26 @@ from nanocell_daq.cli.bench_commands import bench_app
 
 db_app = typer.Typer(help="Run database maintenance.", no_args_is_help=True)
 
-DB_HELP = "Run database: a file path (SQLite) or an SQLAlchemy URL."
+DB_HELP = (
+    "Run database: a file path (SQLite) or a URL, e.g. postgresql://user@host/db (the password from"
+    " PGPASSWORD or ~/.pgpass; one in the URL is never printed)"
+)
 
 
 @db_app.command("upgrade")
 def db_upgrade(db: str = typer.Option(..., "--db", help=DB_HELP)) -> None:
     """Create the database, or migrate it to the schema of this nanocell-daq."""
     from nanocell_daq.storage import upgrade_database
+    from nanocell_daq.storage.location import resolve
 
+    shown = resolve(db).shown  # never the URL's password
     before, after = upgrade_database(db)
     if before is None:
-        typer.echo(f"{db}: created at schema revision {after}")
+        typer.echo(f"{shown}: created at schema revision {after}")
     elif before == after:
-        typer.echo(f"{db}: already at schema revision {after}")
+        typer.echo(f"{shown}: already at schema revision {after}")
     else:
-        typer.echo(f"{db}: upgraded from schema revision {before} to {after}")
+        typer.echo(f"{shown}: upgraded from schema revision {before} to {after}")
 
 
 def runs(
@@ -57,7 +62,7 @@ def runs(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"runs in {db}")
+    table = Table(title=f"runs in {store.location.shown}")
     for col, justify in (("id", "right"), ("started (UTC)", "left"), ("status", "left"), ("device", "left")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     table.add_column("protocol")

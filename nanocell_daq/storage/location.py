@@ -81,6 +81,8 @@ def shown_error(loc: Location, exc: BaseException) -> str:
     """A database error as one line for ``loc``: the driver's own message, password redacted."""
     detail = getattr(exc, "orig", None) or exc
     text = " ".join(str(detail).split()) or type(detail).__name__
+    if "password" in text and not loc.is_sqlite:
+        text += "; the password comes from the URL, PGPASSWORD or a pgpass file (~/.pgpass or PGPASSFILE)"
     return redact(text, loc.url.password if isinstance(loc.url.password, str) else None)
 
 

@@ -127,7 +127,7 @@ def test_postgresql_url_without_its_driver(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed: importing it raises ImportError
     err = one_line_error(capsys, main(["runs", "--db", "postgresql://lab:secret@db.example/runs"]))
     assert err == ("error: postgresql://lab:***@db.example/runs: the postgresql driver 'psycopg' is not "
-                   "installed: pip install 'psycopg[binary]' (or: pip install 'nanocell-daq[postgresql]')\n")
+                   "installed: pip install 'psycopg[binary]' (or: pip install 'nanocell-daq[postgres]')\n")
 
 
 def test_check_does_not_import_a_station_driver(capsys, tmp_path, monkeypatch):
