@@ -73,14 +73,16 @@ def nonlinearity(store: Store, run_id: int, label: str) -> float:
     return float(slope_hi / g0(store, run_id, label))
 
 
-def start_cli_run(protocol: Path, station: Path, db: Path) -> subprocess.Popen:
+def start_cli_run(protocol: Path, station: Path, db: Path | str) -> subprocess.Popen:
     """``nanocell run`` in its own process (as a user or a service manager starts it)."""
     cmd = [sys.executable, "-m", "nanocell_daq", "run", str(protocol), "--station", str(station)]
     cmd += ["--db", str(db)]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def wait_for_points(db: Path, proc: subprocess.Popen, label: str, n: int = 15, timeout: float = 60.0) -> int:
+def wait_for_points(
+    db: Path | str, proc: subprocess.Popen, label: str, n: int = 15, timeout: float = 60.0
+) -> int:
     """Wait until the step ``label`` of the first run in ``db`` has ``n`` cycling points; its run id."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -92,8 +94,8 @@ def wait_for_points(db: Path, proc: subprocess.Popen, label: str, n: int = 15, t
     raise AssertionError(f"step {label!r} never got going")
 
 
-def _points_reached(db: Path, label: str, n: int) -> int | None:
-    if not db.exists():
+def _points_reached(db: Path | str, label: str, n: int) -> int | None:
+    if isinstance(db, Path) and not db.exists():
         return None
     try:
         store = Store.open(db, create=False)
@@ -127,17 +129,19 @@ class CliRun:
     bench: Any
     proc: subprocess.Popen
     run_id: int
-    db: Path
+    db: Path | str
     station: Path
 
 
 @contextlib.contextmanager
-def cli_run_in_step(tmp: Path, protocol: str, label: str, speed: float = 100) -> Iterator[CliRun]:
+def cli_run_in_step(tmp: Path, protocol: str, label: str, speed: float = 100,
+                    db: Path | str | None = None) -> Iterator[CliRun]:
     """Start ``nanocell run`` of ``protocol`` (YAML text) on a Si bench; yield once step ``label`` has
-    recorded cycling points. The bench stops at the end (the process is the test's to end)."""
+    recorded cycling points. The bench stops at the end (the process is the test's to end). ``db``: a
+    database URL (default: ``tmp/runs.db``)."""
     proto = tmp / "p.yaml"
     proto.write_text(protocol)
-    db = tmp / "runs.db"
+    db = tmp / "runs.db" if db is None else db
     with SimulatedBench(preset="si", speed=speed, seed=0) as bench:
         station = station_file(bench, tmp)
         proc = start_cli_run(proto, station, db)

@@ -32,8 +32,14 @@ def silent_engines(monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setattr(EngineLease, "start_beating", lambda self: None)
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """The store the leases live in: an SQLite file, or a database on the test PostgreSQL server (the
+    leases of engines on several hosts sharing one lab database)."""
+    if request.param == "postgresql":
+        from tests.storage.postgres import server
+
+        return server().fresh_url()
     path = tmp_path / "runs.db"
     Store.open(path).close()
     return path

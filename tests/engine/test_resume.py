@@ -26,8 +26,14 @@ steps:
 """
 
 
-def test_kill_9_then_resume_completes_the_protocol(tmp_path, capsys):
-    with benchkit.cli_run_in_step(tmp_path, PROTOCOL, "charge") as cli:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_kill_9_then_resume_completes_the_protocol(tmp_path, capsys, backend):
+    url = None
+    if backend == "postgresql":  # a lab database: the engine, its supervisor and resume reach it by URL
+        from tests.storage.postgres import server
+
+        url = server().fresh_url()
+    with benchkit.cli_run_in_step(tmp_path, PROTOCOL, "charge", db=url) as cli:
         bench, run_id, db, station = cli.bench, cli.run_id, cli.db, cli.station
         assert bench.output_on("pstat")
         os.kill(cli.proc.pid, signal.SIGKILL)
