@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from nanocell_daq import __version__
 from nanocell_daq.errors import UserError
-from nanocell_daq.storage import location, migrate
+from nanocell_daq.storage import follow, location, migrate
 from nanocell_daq.storage.connect import make_engine, set_wal
 from nanocell_daq.storage.reads import StoreReads
 from nanocell_daq.storage.schema import (
@@ -56,6 +56,13 @@ class Store(StoreReads):
         self.location = loc
         self._writers: list[Writer] = []
         self._lock = threading.Lock()
+        self._notifies = loc.url.get_backend_name() == "postgresql"  # LISTEN/NOTIFY (storage.follow)
+
+    def follower(
+        self, run_ids: Any = None, poll_s: float = 0.2, refresh_s: float = 1.0
+    ) -> follow.RunFollower:
+        """A :class:`~nanocell_daq.storage.follow.RunFollower` of ``run_ids`` (None: every run); close it."""
+        return follow.RunFollower(self, run_ids, poll_s=poll_s, refresh_s=refresh_s)
 
     # --- opening ------------------------------------------------------------------------------------
     @classmethod
@@ -173,7 +180,9 @@ class Store(StoreReads):
     def _insert(self, table: Any, **values: Any) -> int:
         try:
             with self._engine.begin() as conn:
-                return int(conn.execute(insert(table).values(**values)).inserted_primary_key[0])
+                row_id = int(conn.execute(insert(table).values(**values)).inserted_primary_key[0])
+                follow.notify(conn, [row_id if table is Run else values.get("run_id")])
+                return row_id
         except IntegrityError as exc:
             raise ValueError(f"{table.__tablename__}: {exc.orig}") from None
 
@@ -181,6 +190,10 @@ class Store(StoreReads):
         with self._engine.begin() as conn:
             if conn.execute(update(table).where(key == row_id).values(**values)).rowcount != 1:
                 raise KeyError(f"{table.__tablename__}: no row with id {row_id}")
+            if self._notifies and table is Run:
+                follow.notify(conn, [row_id])
+            elif self._notifies and "run_id" in table.__table__.c:
+                follow.notify(conn, [conn.scalar(select(table.run_id).where(key == row_id))])
 
     # --- devices, runs, steps -------------------------------------------------------------------------
     def add_device(
@@ -344,6 +357,7 @@ class Store(StoreReads):
             "updated": _now(),
         }
         with self._engine.begin() as conn:
+            follow.notify(conn, [run_id])
             if conn.execute(
                 update(RunProgress).where(RunProgress.run_id == run_id).values(**values)
             ).rowcount:
@@ -381,6 +395,7 @@ class Store(StoreReads):
                 & (DerivedResultRow.kind == kind)
                 & (DerivedResultRow.params_hash == key)
             )
+            follow.notify(conn, [run_id])
             found = conn.scalar(select(DerivedResultRow.id).where(where))
             if found is not None:
                 conn.execute(update(DerivedResultRow).where(DerivedResultRow.id == found).values(**values))

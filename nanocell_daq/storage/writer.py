@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy import Connection, insert, select
 
-from nanocell_daq.storage import spill
+from nanocell_daq.storage import follow, spill
 from nanocell_daq.storage.schema import EVENT_LEVELS, CyclingBlock, Event, IVPoint, SpectrumRow, Step
 
 if TYPE_CHECKING:
@@ -62,6 +62,7 @@ class Writer:
         self._run_of_step: dict[int, int] = {}
         # executemany on the raw sqlite3 connection; other databases go through SQLAlchemy Core
         self._sqlite_fast = store.location.is_sqlite
+        self._notify = store.location.url.get_backend_name() == "postgresql"
         self.committed = {"cycling": 0, "iv": 0, "spectra": 0, "events": 0}  # rows committed so far
         self.on_failure: Callable[[BaseException], None] | None = None
         """Called once (from the writer thread) when a flush fails, after the rows are spilled."""
@@ -252,6 +253,9 @@ class Writer:
             if ev:
                 cols = ("run_id", "step_id", "time", "level", "message")
                 conn.execute(insert(Event), [dict(zip(cols, row, strict=True)) for row in ev])
+            if self._notify:  # listeners hear of the batch when it commits (PostgreSQL)
+                steps = {int(r[0]) for rows in (cyc, iv, spec) for r in rows}
+                follow.notify(conn, {self._run_of_step.get(s) for s in steps} | {r[0] for r in ev})
         self._failed = None
         for key, rows in zip(("cycling", "iv", "spectra", "events"), batches, strict=True):
             self.committed[key] += len(rows)
