@@ -52,8 +52,11 @@ class RunFollower:
     """Wakes a reader when runs change (see the module). Thread-safe; ``close`` it (or use ``with``)."""
 
     def __init__(
-        self, store: Any, run_ids: Iterable[int] | None = None, poll_s: float = 0.2, refresh_s: float = 1.0
+        self, store: Any, run_ids: Iterable[int] | None = None, poll_s: float = 0.2, refresh_s: float = 1.0,
+        *, block: bool = True,
     ) -> None:
+        """``block``: wait (up to 5 s) for the listening connection; a GUI passes False and polls until
+        it is up."""
         self.store = store
         self.run_ids = None if run_ids is None else frozenset(int(r) for r in run_ids)
         self.poll_s = float(poll_s)
@@ -70,7 +73,8 @@ class RunFollower:
         if self.listening:
             self._thread = threading.Thread(target=self._listen, name="run-follower", daemon=True)
             self._thread.start()
-            self.connected.wait(5.0)
+            if block:
+                self.connected.wait(5.0)
 
     # --- what readers call ------------------------------------------------------------------------
     def wait(self, timeout: float | None = None) -> set[int]:

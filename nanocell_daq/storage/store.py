@@ -59,10 +59,10 @@ class Store(StoreReads):
         self._notifies = loc.url.get_backend_name() == "postgresql"  # LISTEN/NOTIFY (storage.follow)
 
     def follower(
-        self, run_ids: Any = None, poll_s: float = 0.2, refresh_s: float = 1.0
+        self, run_ids: Any = None, poll_s: float = 0.2, refresh_s: float = 1.0, *, block: bool = True
     ) -> follow.RunFollower:
         """A :class:`~nanocell_daq.storage.follow.RunFollower` of ``run_ids`` (None: every run); close it."""
-        return follow.RunFollower(self, run_ids, poll_s=poll_s, refresh_s=refresh_s)
+        return follow.RunFollower(self, run_ids, poll_s=poll_s, refresh_s=refresh_s, block=block)
 
     # --- opening ------------------------------------------------------------------------------------
     @classmethod
