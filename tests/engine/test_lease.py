@@ -143,6 +143,7 @@ CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # PostgreSQL: test_shared_database (2 engines)
 def test_processes_racing_for_a_station_leave_exactly_one_winner(db: Path, tmp_path: Path) -> None:
     go, done = tmp_path / "go", tmp_path / "done"
     procs = [
