@@ -33,6 +33,23 @@ def db_upgrade(db: str = typer.Option(..., "--db", help=DB_HELP)) -> None:
         typer.echo(f"{shown}: upgraded from schema revision {before} to {after}")
 
 
+@db_app.command("copy")
+def db_copy(
+    runs: list[str] = typer.Argument(..., help="Runs to copy: ids or uuids in the source."),
+    source: str = typer.Option(..., "--from", help="Database the runs are in (path or URL)."),
+    dest: str = typer.Option(..., "--to", help="Database to copy them to (created if absent)."),
+) -> None:
+    """Copy whole runs (steps, data, spectra, derived results, events) to another database, e.g. a
+    station's SQLite file to the lab's PostgreSQL and back. Ids are renumbered; a run already copied
+    (same uuid) is not copied twice; a run an engine still drives is refused."""
+    from nanocell_daq.storage import Store
+    from nanocell_daq.storage.copy import copy_runs
+
+    with Store.open(source, create=False) as src, Store.open(dest, create=True) as dst:
+        for done in copy_runs(src, dst, runs):
+            typer.echo(done.line(src.location.shown, dst.location.shown))
+
+
 def runs(
     db: str = typer.Option(..., "--db", help=DB_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table."),
