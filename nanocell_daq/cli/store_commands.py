@@ -104,11 +104,15 @@ def bench_storage(
     quick: bool = typer.Option(
         False, "--quick", help="Small sizes (a format check; figures not comparable)."
     ),
+    db: str = typer.Option(
+        None, "--db", help="Measure on this database: a path (its disk) or a PostgreSQL URL (a throwaway "
+        "schema there; the baseline is psycopg COPY on the same server). Default: a temporary SQLite file."
+    ),
 ) -> None:
-    """Write/load rates of the run store vs plain sqlite3; the last line is one JSON object."""
+    """Write/load rates of the run store vs the raw driver; the last line is one JSON object."""
     from nanocell_daq.storage.benchmark import main
 
-    main(quick=quick)
+    main(quick=quick, db=db)
 
 
 def register(app: typer.Typer) -> None:

@@ -146,3 +146,29 @@ def test_bench_storage_quick_prints_the_json_figures_last(capsys: pytest.Capture
     for key in ("raw_rows_per_s", "api_rows_per_s_20k", "api_rows_per_s_2m", "spectra_per_s", "load_1m_s"):
         assert figures[key] > 0
     assert any("raw" in line and "rows/s" in line for line in lines[:-1])
+
+
+def test_bench_storage_on_postgresql_has_the_same_keys_and_leaves_the_database_as_it_was(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.storage.postgres import PASSWORD, server
+
+    url = server().fresh_url()
+    with Store.open(url, create=False) as store:
+        store.create_run("a lab run")
+    assert main(["bench", "storage", "--quick"]) == 0
+    on_sqlite = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert main(["bench", "storage", "--quick", "--db", url]) == 0
+    out = capsys.readouterr().out
+    lines = out.strip().splitlines()
+    figures = json.loads(lines[-1])
+    assert figures.keys() == on_sqlite.keys()
+    assert figures["backend"] == "postgresql" and on_sqlite["backend"] == "sqlite"
+    for key in ("raw_rows_per_s", "api_rows_per_s_20k", "api_rows_per_s_2m", "spectra_per_s", "load_1m_s"):
+        assert figures[key] > 0
+    assert any(line.startswith("raw psycopg COPY") for line in lines) and PASSWORD not in out
+    with Store.open(url, create=False) as store:  # the benchmark's schema is gone, the lab's runs untouched
+        assert [r.protocol_name for r in store.runs()] == ["a lab run"]
+        with store._engine.connect() as conn:
+            schemas = conn.exec_driver_sql("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'nanocell%%'")
+            assert schemas.all() == []
