@@ -16,6 +16,7 @@ from nanocell_daq.gui.run_browser_view import RunBrowserView
 from nanocell_daq.gui.run_control_panel import RunControlPanel
 from nanocell_daq.gui.theme import MUTED, STATUS_COLORS
 from nanocell_daq.storage import Store
+from nanocell_daq.storage.location import redact
 from nanocell_daq.viewmodels import LiveRunModel, RunBrowserModel, RunControlModel
 
 
@@ -63,7 +64,7 @@ class MainWindow(QMainWindow):
         self.docks["Station"].raise_()
 
         self.status_run = QLabel("")
-        self.status_db = QLabel(f"database: {db_path or '(none)'}")
+        self.status_db = QLabel(f"database: {redact(db_path) if db_path else '(none)'}")
         self.status_db.setStyleSheet(f"color: {MUTED}")
         self.statusBar().addWidget(self.status_run)
         self.statusBar().addPermanentWidget(self.status_db)
@@ -143,7 +144,7 @@ class MainWindow(QMainWindow):
         self.control.store, self.control.db_path = store, path
         self.live.set_store(store)
         self.browser.set_store(store)
-        self.status_db.setText(f"database: {path}")
+        self.status_db.setText(f"database: {store.location.shown}")
         if self.control.reattach() is None and self.browser.rows:
             self.control.attach(self.browser.rows[0].summary.id)
 

@@ -77,6 +77,21 @@ def redact(text: str, *secrets: str | None) -> str:
     return _KEYWORD_PASSWORD.sub(r"\1***", text)
 
 
+def without_password(url_or_path: str | os.PathLike[str]) -> tuple[str, str | None]:
+    """``(the URL without its password, the password)`` to hand a child process the URL on its command
+    line and the password in its environment (``PGPASSWORD``); a path or a URL without one is unchanged."""
+    text = os.fspath(url_or_path)
+    if "://" not in text:
+        return text, None
+    try:
+        url = make_url(text)
+    except (ArgumentError, ValueError):
+        return redact(text), None
+    if not url.password:
+        return text, None
+    return url._replace(password=None).render_as_string(hide_password=False), str(url.password)
+
+
 def shown_error(loc: Location, exc: BaseException) -> str:
     """A database error as one line for ``loc``: the driver's own message, password redacted."""
     detail = getattr(exc, "orig", None) or exc

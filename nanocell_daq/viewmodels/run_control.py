@@ -18,6 +18,7 @@ from pathlib import Path
 from nanocell_daq.errors import UserError
 from nanocell_daq.storage import Store
 from nanocell_daq.storage.leases import liveness
+from nanocell_daq.storage.location import without_password
 from nanocell_daq.viewmodels.events import Signal
 from nanocell_daq.viewmodels.live_run import STALE_AFTER_S
 from nanocell_daq.viewmodels.run_browser import format_duration
@@ -155,8 +156,13 @@ class RunControlModel:
             raise UserError("a run started from this window is still running; abort it or wait for it")
 
     def _launch(self, cmd: list[str], kind: str, label: str) -> subprocess.Popen[bytes]:
-        log_dir = self.log_dir or Path(self.db_path or ".").resolve().parent / "run-logs"
+        near = Path.cwd() if "://" in (self.db_path or "") else Path(self.db_path or ".").resolve().parent
+        log_dir = self.log_dir or near / "run-logs"  # next to an SQLite file; here for a server database
         log_dir.mkdir(parents=True, exist_ok=True)
+        # a URL's password goes to the engine in its environment, not on its command line (ps shows that)
+        target, secret = without_password(self.db_path or "")
+        cmd = [target if part == self.db_path else part for part in cmd]
+        env = {} if secret is None else {"env": {**os.environ, "PGPASSWORD": secret}}
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         self.log_path = log_dir / f"{kind}-{stamp}-{label}.log"
         with open(self.log_path, "wb") as log:
@@ -166,6 +172,7 @@ class RunControlModel:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                **env,
             )
         self.launch_kind, self._launched_at = kind, time.monotonic()
         self.message.emit(f"started: {' '.join(cmd)} (pid {self.process.pid}, log {self.log_path})")

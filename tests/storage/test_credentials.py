@@ -99,3 +99,38 @@ def test_cli_output_and_stored_rows_never_hold_the_password(capsys) -> None:
         for table in tables:
             dump = con.execute(f"SELECT string_agg(t::text, '|') FROM {table} t").fetchone()[0] or ""
             assert PASSWORD not in dump, table
+
+
+def test_the_gui_starts_an_engine_with_the_password_in_its_environment_not_its_command_line(
+    tmp_path, monkeypatch
+) -> None:
+    from nanocell_daq.viewmodels import RunControlModel
+
+    url = server().fresh_url()
+    calls: list[tuple[list[str], dict]] = []
+
+    class Process:
+        returncode = None
+        pid = 4242
+
+        def poll(self) -> None:
+            return None
+
+    def launcher(cmd: list[str], **kwargs: object) -> Process:
+        calls.append((cmd, kwargs))
+        return Process()
+
+    (tmp_path / "p.yaml").write_text("steps: []\n")
+    (tmp_path / "s.yaml").write_text("station: {}\n")
+    monkeypatch.chdir(tmp_path)
+    with Store.open(url, create=False) as store:
+        control = RunControlModel(store, url)
+        control.launcher = launcher  # type: ignore[assignment]
+        control.start(tmp_path / "p.yaml", tmp_path / "s.yaml")
+    ((cmd, kwargs),) = calls
+    assert PASSWORD not in " ".join(cmd)
+    from sqlalchemy.engine import make_url
+
+    assert make_url(cmd[cmd.index("--db") + 1]) == make_url(url.replace(f":{PASSWORD}@", "@"))
+    assert kwargs["env"]["PGPASSWORD"] == PASSWORD  # type: ignore[index]
+    assert control.log_path.parent == tmp_path / "run-logs"  # not a folder named after the URL
