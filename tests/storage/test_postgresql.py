@@ -77,3 +77,35 @@ def test_an_engine_run_and_the_cli_on_postgresql(pg_url, tmp_path, capsys):
     assert main(["runs", "--db", pg_url, "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert {r["id"]: r["status"] for r in listed}[result.run_id] == "completed"
+
+
+def test_the_migrations_build_the_declared_schema_and_db_upgrade_migrates_an_older_one(capsys) -> None:
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    from nanocell_daq.errors import UserError
+    from nanocell_daq.storage.migrate import alembic_config, head_revision
+    from nanocell_daq.storage.schema import Base
+    from tests.storage.postgres import server
+
+    url = server().fresh_url(empty=True)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0001")
+        conn.exec_driver_sql(
+            "INSERT INTO runs (uuid, protocol_name, protocol_text, station, software_version, started,"
+            " status) VALUES ('u-1', 'old protocol', '', '{}', '0.0.1', '2024-01-01 00:00:00', 'completed')")
+    with pytest.raises(UserError, match="older"):
+        Store.open(url)
+    assert main(["db", "upgrade", "--db", url]) == 0
+    assert f"upgraded from schema revision 0001 to {head_revision()}" in capsys.readouterr().out
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    engine.dispose()
+    assert diff == []
+    with Store.open(url, create=False) as store:
+        (run,) = store.runs()
+        assert (run.protocol_name, run.status) == ("old protocol", "completed")
+        store.set_progress(run.id, "done", 1.0)
