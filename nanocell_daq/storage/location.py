@@ -42,7 +42,7 @@ def resolve(url_or_path: str | os.PathLike[str]) -> Location:
         url = make_url(text)
     except (ArgumentError, ValueError) as exc:
         raise UserError(f"{redact(text)}: not a usable database URL or path ({redact(str(exc))})") from None
-    shown = url.render_as_string(hide_password=True)  # messages never show a password
+    shown = redact(url.render_as_string(hide_password=True))  # never a password (nor ?password=...)
     if url.drivername in PLAIN_DRIVERNAMES:  # postgresql:// and postgres:// mean psycopg 3 here
         url = url.set(drivername=PLAIN_DRIVERNAMES[url.drivername])
     try:
@@ -64,7 +64,7 @@ PLAIN_DRIVERNAMES = {"postgresql": "postgresql+psycopg", "postgres": "postgresql
 """URL schemes without a driver and the driver we use for them (SQLAlchemy 2.0 would pick psycopg2)."""
 
 _USERINFO_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
-_KEYWORD_PASSWORD = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
+_KEYWORD_PASSWORD = re.compile(r"(password\s*=\s*)('[^']*'|[^\s&]+)", re.IGNORECASE)
 
 
 def redact(text: str, *secrets: str | None) -> str:
@@ -87,9 +87,11 @@ def without_password(url_or_path: str | os.PathLike[str]) -> tuple[str, str | No
         url = make_url(text)
     except (ArgumentError, ValueError):
         return redact(text), None
-    if not url.password:
+    secret = url.password or url.query.get("password")
+    if not secret or not isinstance(secret, str):
         return text, None
-    return url._replace(password=None).render_as_string(hide_password=False), str(url.password)
+    bare = url._replace(password=None).difference_update_query(["password"])
+    return bare.render_as_string(hide_password=False), secret
 
 
 def shown_error(loc: Location, exc: BaseException) -> str:
@@ -98,7 +100,8 @@ def shown_error(loc: Location, exc: BaseException) -> str:
     text = " ".join(str(detail).split()) or type(detail).__name__
     if "password" in text and not loc.is_sqlite:
         text += "; the password comes from the URL, PGPASSWORD or a pgpass file (~/.pgpass or PGPASSFILE)"
-    return redact(text, loc.url.password if isinstance(loc.url.password, str) else None)
+    secrets = (loc.url.password, loc.url.query.get("password"))
+    return redact(text, *(s for s in secrets if isinstance(s, str)))
 
 
 DRIVER_PACKAGES = {
