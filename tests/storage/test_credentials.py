@@ -44,11 +44,11 @@ def test_every_connection_error_is_one_line_without_the_password(monkeypatch, tm
     assert "no password supplied" in no_password
     missing_db = _open_error(_url("no_such_db", PASSWORD, srv.folder))
     assert 'database "no_such_db" does not exist' in missing_db
+    in_query = _open_error(f"postgresql://{USER}@/no_such_db?host={srv.folder}&password={PASSWORD}")
+    assert "password=***" in in_query and "does not exist" in in_query and PASSWORD not in in_query
     monkeypatch.setitem(sys.modules, "psycopg", None)
     no_driver = _open_error(_url("postgres", PASSWORD, srv.folder))
     assert "pip install 'nanocell-daq[postgres]'" in no_driver
-    in_query = _open_error(f"postgresql://{USER}@/no_such_db?host={srv.folder}&password={PASSWORD}")
-    assert "password=***" in in_query and "does not exist" in in_query and PASSWORD not in in_query
     for text in (bad_host, bad_socket, bad_password, missing_db, no_driver):
         assert PASSWORD not in text and WRONG not in text
         assert ":***@" in text  # the URL is still named, without its password
