@@ -57,7 +57,8 @@ class Server:
     def fresh_url(self, *, empty: bool = False) -> str:
         """A new database of its own, at the schema's head (or ``empty``)."""
         name = f"t{next(self._names)}"
-        self.admin(f"CREATE DATABASE {name} TEMPLATE {'template0' if empty else 'nanocell_head'}")
+        template = "template0" if empty else "nanocell_head"
+        self.admin(f"CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY")  # ~0.2 s, not 0.3
         return self.url(name)
 
     def stop(self) -> None:
