@@ -1,10 +1,27 @@
 """The run store: every run, step and data point goes through here (SQLAlchemy 2.x, SQLite WAL by default).
 
-Open or create a store with a plain path or any SQLAlchemy URL (PostgreSQL works by URL)::
+Open or create a store with a plain path (SQLite) or a PostgreSQL URL (``postgresql://`` means psycopg 3,
+``pip install "nanocell-daq[postgres]"``; the password from the URL, ``PGPASSWORD`` or a pgpass file, and
+never shown: ``store.location.shown`` is the URL with ``***``)::
 
     from nanocell_daq.storage import Store
     store = Store.open("runs.db")            # create=True: a new file is created and migrated to head
     store = Store.open("runs.db", create=False)   # UserError if absent
+    store = Store.open("postgresql://nanocell@dbserver/nanocell_runs")
+
+JSON columns (station snapshot, step parameters, device details, derived results) hold strict JSON: NaN and
+infinite numbers are stored as null ("not given"), so SQLite's json_extract and PostgreSQL's JSON read them.
+Arrays are binary (BLOB / bytea).
+
+Following runs live (``storage.follow``; LISTEN/NOTIFY on PostgreSQL, polling on SQLite)::
+
+    with store.follower(run_ids={3}) as f:
+        changed = f.wait(timeout=5.0)        # run ids with news, {follow.ALL} when polling, set() if none
+        f.due()                              # non-blocking, for a GUI timer
+
+Copying whole runs between stores (``storage.copy``, ``nanocell db copy``)::
+
+    copy_runs(source_store, dest_store, ["12", "<uuid>"]) -> list[Copied]   # ids remapped, idempotent
 
 Bad input (missing folder, corrupt file, not our database, bad URL, schema older/newer than the code) raises
 ``nanocell_daq.errors.UserError`` naming the path; nothing is created or overwritten. An older schema says
