@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import collections
 
+import numpy as np
 import pytest
 
 from nanocell_daq.storage import Store
@@ -74,7 +75,7 @@ def test_two_stations_run_at_once_into_one_postgresql_and_a_reader_follows_both(
         for r in runs:
             stored = reader.cycling(r.id)
             assert len(stored) > 20 and read[r.id] == len(stored)  # every row arrived, none twice
-            assert len(np_unique(stored.t)) == len(stored)
+            assert len(np.unique(stored.t)) == len(stored)
             assert len(reader.iv(r.id).V) == 20  # two sweeps of 5 points up and down
         # both were followed live, each run's lease named its own engine process
         assert read_while_running == {r.id for r in runs}
@@ -83,8 +84,3 @@ def test_two_stations_run_at_once_into_one_postgresql_and_a_reader_follows_both(
         assert wakes < 200  # woken by news, not spinning
         assert not any(lv.engine_pid for lv in liveness(reader).values())  # leases released at the end
 
-
-def np_unique(values):  # type: ignore[no-untyped-def]
-    import numpy as np
-
-    return np.unique(values)
