@@ -121,8 +121,19 @@ class StoreReads:
         stmt = select(*columns).where(table.run_id == run_id, table.id > after_id, *where)
         if step_id is not None:
             stmt = stmt.where(table.step_id == step_id)
+        stmt = stmt.order_by(table.id)
         with self._engine.connect() as conn:
-            return conn.execute(stmt.order_by(table.id)).cursor.fetchall()
+            if conn.dialect.name == "postgresql":
+                # binary results: bytea arrives as bytes, not hex text to decode (1M points 0.7 s -> 0.2 s)
+                compiled = stmt.compile(dialect=conn.dialect)
+                driver = conn.connection.driver_connection
+                assert driver is not None
+                with driver.cursor(binary=True) as cur:
+                    cur.execute(str(compiled), compiled.params)
+                    rows = cur.fetchall()
+                conn.rollback()
+                return rows
+            return conn.execute(stmt).cursor.fetchall()
 
     # --- cycling ------------------------------------------------------------------------------------------
     def cycling(self, run_id: int, step_id: int | None = None) -> CyclingData:
