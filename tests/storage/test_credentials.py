@@ -74,7 +74,7 @@ def test_the_password_from_pgpassword_or_a_pgpass_file(monkeypatch, tmp_path) ->
         assert [r.protocol_name for r in store.runs()] == ["from PGPASSWORD"]
 
 
-def test_cli_output_and_stored_rows_never_hold_the_password(capsys) -> None:
+def test_cli_output_and_stored_rows_never_hold_the_password(capsys, tmp_path) -> None:
     srv = server()
     url = srv.fresh_url(empty=True)
     assert main(["db", "upgrade", "--db", url]) == 0
@@ -85,12 +85,16 @@ def test_cli_output_and_stored_rows_never_hold_the_password(capsys) -> None:
     assert main(["runs", "--db", url, "--json"]) == 0
     assert main(["control", str(run), "pause", "--db", url]) == 0
     assert main(["control", "999", "pause", "--db", url]) == 2
-    assert main(["runs", "--db", url.replace(PASSWORD, WRONG)]) == 2
+    bad = url.replace(PASSWORD, WRONG)
+    assert main(["runs", "--db", bad]) == 2
+    assert main(["bench", "storage", "--quick", "--db", bad]) == 2  # the error paths added for PostgreSQL
+    assert main(["db", "copy", "1", "--from", bad, "--to", str(tmp_path / "copy.db")]) == 2
+    assert main(["db", "copy", "1", "--from", url, "--to", bad]) == 2
     out = capsys.readouterr()
     text = out.out + out.err
     assert "created at schema revision" in text and "already at schema revision" in text
     assert f"runsinpostgresql+psycopg://{USER}:***@" in re.sub(r"\s+", "", text)  # the table title
-    assert "no run 999" in text and "password authentication failed" in text
+    assert "no run 999" in text and text.count("password authentication failed") == 4
     assert PASSWORD not in text and WRONG not in text
     import psycopg
     from sqlalchemy.engine import make_url
