@@ -16,9 +16,9 @@ when its holder is a process of this host that no longer exists. Anything else i
 
 For a supervising process: :func:`release_dead_holder` frees the leases of an engine it saw die.
 
-Limits: heartbeat times are written with the engine host's clock and read with the reader's, so hosts
-sharing a PostgreSQL store need synchronised clocks (NTP; a skew near ``STALE_AFTER_S`` shows live engines
-stale). An engine that cannot read its lease for ``STALE_AFTER_S`` assumes it lost it and stops.
+Heartbeat times are written and aged on one clock: the server's on PostgreSQL (hosts sharing it need no
+synchronised clocks), this host's on SQLite. An engine that cannot read its lease for ``STALE_AFTER_S``
+assumes it lost it and stops.
 """
 
 from __future__ import annotations

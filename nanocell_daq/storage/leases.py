@@ -2,7 +2,9 @@
 
 The SQL is portable: a lease is taken by a conditional UPDATE on its fencing token (or the INSERT of its
 first row, which the primary key makes unique), so of two processes racing for one key exactly one wins,
-on SQLite as on PostgreSQL. The policy (who may take a lease over, heartbeats, fencing the engine) lives
+on SQLite as on PostgreSQL. Heartbeat times come from one clock: on PostgreSQL the server's (written and
+read with ``clock_timestamp()``), so engines and readers on several hosts need no synchronised clocks; on
+SQLite (one host) this host's. The policy (who may take a lease over, heartbeats, fencing the engine) lives
 in ``nanocell_daq.engine.lease``.
 """
 
@@ -14,7 +16,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, or_, select, update
+from sqlalchemy import Connection, Engine, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from nanocell_daq.storage.schema import Lease
@@ -33,6 +35,26 @@ LIVE_STATES = ("running", "paused", "stale", "dead")
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+SERVER_NOW = func.timezone("UTC", func.clock_timestamp())
+"""The PostgreSQL server's time as naive UTC (the heartbeat column's form)."""
+
+
+def _server_clock(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _stamp(conn: Connection) -> Any:
+    """What a heartbeat is set to: the server's clock on PostgreSQL, this host's on SQLite."""
+    return SERVER_NOW if _server_clock(conn) else now()
+
+
+def clock(conn: Connection) -> dt.datetime:
+    """Now, on the clock heartbeats are written with (see ``_stamp``)."""
+    if _server_clock(conn):
+        return conn.scalar(select(SERVER_NOW)).replace(tzinfo=dt.UTC)
+    return now()
 
 
 def this_host() -> str:
@@ -74,12 +96,14 @@ class LeaseRow:
     heartbeat: dt.datetime | None
     token: int
     state: str | None
+    read_at: dt.datetime | None = None
+    """When the row was read, on the heartbeats' clock (the server's on PostgreSQL); None: this host's."""
 
     def age_s(self, at: dt.datetime | None = None) -> float:
-        """Wall seconds since the last heartbeat (infinite when never)."""
+        """Wall seconds since the last heartbeat (infinite when never), at ``at`` or when it was read."""
         if self.heartbeat is None:
             return float("inf")
-        return max(((at or now()) - self.heartbeat).total_seconds(), 0.0)
+        return max(((at or self.read_at or now()) - self.heartbeat).total_seconds(), 0.0)
 
     def holder_gone(self, at: dt.datetime | None = None) -> bool:
         """The holder is certainly dead: its pid is gone on this host, or it has been silent for long."""
@@ -98,17 +122,25 @@ class LeaseRow:
 
 
 def _row(r: Any) -> LeaseRow:
-    return LeaseRow(r.key, r.station, r.run_id, r.holder, r.host, r.pid, r.heartbeat, int(r.token), r.state)
+    read_at = getattr(r, "read_at", None)
+    return LeaseRow(r.key, r.station, r.run_id, r.holder, r.host, r.pid, r.heartbeat, int(r.token), r.state,
+                    None if read_at is None else read_at.replace(tzinfo=dt.UTC))
+
+
+def _select(conn: Connection) -> Any:
+    """The lease columns, with the server's time of the read on PostgreSQL (one round trip)."""
+    cols = list(Lease.__table__.c)
+    return select(*cols, SERVER_NOW.label("read_at")) if _server_clock(conn) else select(*cols)
 
 
 def read(conn: Connection, keys: list[str]) -> dict[str, LeaseRow]:
-    rows = conn.execute(select(Lease).where(Lease.key.in_(keys))).all()
+    rows = conn.execute(_select(conn).where(Lease.key.in_(keys))).all()
     return {r.key: _row(r) for r in rows}
 
 
 def run_leases(conn: Connection, run_ids: list[int] | None = None) -> dict[int, LeaseRow]:
     """The run leases (``run:<id>`` rows) by run id."""
-    stmt = select(Lease).where(Lease.key.like("run:%"))
+    stmt = _select(conn).where(Lease.key.like("run:%"))
     if run_ids is not None:
         stmt = stmt.where(Lease.run_id.in_(run_ids))
     return {int(r.run_id): _row(r) for r in conn.execute(stmt).all() if r.run_id is not None}
@@ -133,12 +165,12 @@ def take(
         "holder": holder,
         "host": host,
         "pid": pid,
-        "heartbeat": now(),
         "state": "running",
     }
     token = 1 if seen is None else seen.token + 1
     try:
         with engine.begin() as conn:
+            values["heartbeat"] = _stamp(conn)
             if seen is None:
                 conn.execute(insert(Lease).values(key=key, token=token, **values))
                 return token
@@ -155,7 +187,7 @@ def beat(conn: Connection, key: str, holder: str, token: int, state: str) -> boo
     done = conn.execute(
         update(Lease)
         .where(Lease.key == key, Lease.holder == holder, Lease.token == token)
-        .values(heartbeat=now(), state=state)
+        .values(heartbeat=_stamp(conn), state=state)
     )
     return done.rowcount == 1
 
@@ -229,10 +261,11 @@ def liveness(store: Any, runs: list[Any] | None = None) -> dict[int, Liveness]:
     """Liveness of every run of ``store`` (or of ``runs``: objects with id, status, started) by run id."""
     runs = store.runs() if runs is None else runs
     leases: dict[int, LeaseRow] = {}
+    at = now()
     if runs:
         with store._engine.connect() as conn:
             leases = run_leases(conn, [r.id for r in runs] if len(runs) <= 500 else None)
-    at = now()
+            at = clock(conn)
     return {r.id: classify(r.status, r.started, leases.get(r.id), at) for r in runs}
 
 

@@ -270,3 +270,28 @@ def test_station_key_is_the_set_of_instrument_resources(station) -> None:  # typ
     key = station_key(station)
     assert key.startswith("station:") and len(key) <= 200
     assert key == station_key(station)
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_on_postgresql_hosts_with_wrong_clocks_agree_on_heartbeats(  # type: ignore[no-untyped-def]
+    db: str, monkeypatch
+) -> None:
+    """Heartbeats are stamped and aged on the server's clock: an engine on a host whose clock is 10 min
+    slow is seen alive by a reader, and an engine on a host 10 min fast cannot take its run over."""
+    from nanocell_daq.storage import leases as rows
+
+    real = rows.now
+    with Store.open(db) as store, Store.open(db, create=False) as other:
+        run = store.create_run("skewed hosts")
+        with monkeypatch.context() as slow:
+            slow.setattr(rows, "now", lambda: real() - dt.timedelta(minutes=10))
+            holder = EngineLease(store, STATION)
+            holder.acquire(run)
+            assert holder.heartbeat(force=True)
+        lv = liveness(store)[run]
+        assert lv.state == "running" and lv.heartbeat_age_s is not None and lv.heartbeat_age_s < STALE_AFTER_S
+        with monkeypatch.context() as fast:
+            fast.setattr(rows, "now", lambda: real() + dt.timedelta(minutes=10))
+            with pytest.raises(LeaseHeld, match="in use by run"):
+                EngineLease(other, STATION).acquire(run)
+        holder.release()
