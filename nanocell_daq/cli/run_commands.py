@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 from nanocell_daq.errors import UserError
 
 EXIT = {"completed": 0, "failed": 1, "aborted": 3, "interrupted": 3}
+DEVICE_HELP = "The chip's device to run on (a station file with devices:)."
 
 
 def _overrides(values: list[str] | None) -> dict[str, str]:
@@ -91,11 +92,11 @@ def _open_store(db: Path) -> Any:
     return Store.open(db, create=True)
 
 
-def cmd_check(protocol: str, station: Path, sets: list[str] | None) -> int:
+def cmd_check(protocol: str, station: Path, sets: list[str] | None, device: str | None = None) -> int:
     from nanocell_daq.engine.plan import plan_table
     from nanocell_daq.engine.service import make_plan
 
-    plan = make_plan(protocol, station, _overrides(sets))
+    plan = make_plan(protocol, station, _overrides(sets), device)
     Console().print(plan_table(plan))
     return 0
 
@@ -112,15 +113,18 @@ def _run_shown(db: Path, store: Any, start: Callable[..., Any]) -> int:
         store.close()
 
 
-def cmd_run(protocol: str, station: Path, db: Path, operator: str | None, sets: list[str] | None) -> int:
+def cmd_run(protocol: str, station: Path, db: Path, operator: str | None, sets: list[str] | None,
+            device: str | None = None) -> int:
     from nanocell_daq.engine.service import make_plan, run_plan
 
-    plan = make_plan(protocol, station, _overrides(sets))
+    plan = make_plan(protocol, station, _overrides(sets), device)
     store = _open_store(db)
     return _run_shown(db, store, functools.partial(run_plan, plan, store, operator=operator, supervise=True))
 
 
-def cmd_resume(run_id: int, db: Path, station: Path | None, operator: str | None) -> int:
+def cmd_resume(
+    run_id: int, db: Path, station: Path | None, operator: str | None, device: str | None = None
+) -> int:
     from nanocell_daq.engine.resume import resume_run
     from nanocell_daq.storage import Store
 
@@ -131,7 +135,11 @@ def cmd_resume(run_id: int, db: Path, station: Path | None, operator: str | None
         store.close()
         raise
     return _run_shown(
-        db, store, functools.partial(resume_run, store, run_id, station, operator=operator, supervise=True)
+        db,
+        store,
+        functools.partial(
+            resume_run, store, run_id, station, operator=operator, supervise=True, device=device
+        ),
     )
 
 
@@ -208,9 +216,10 @@ def register(app: typer.Typer) -> None:
         protocol: str = typer.Argument(..., help="Protocol YAML file, or a shipped protocol name (si_seed)."),
         station: Path = typer.Option(..., "--station", help="Station YAML file."),
         sets: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: NAME=VALUE."),
+        device: str = typer.Option(None, "--device", help=DEVICE_HELP),
     ) -> None:
         """Validate a protocol against a station and print the plan with estimated durations."""
-        raise typer.Exit(cmd_check(protocol, station, sets))
+        raise typer.Exit(cmd_check(protocol, station, sets, device))
 
     @app.command("run")
     def run(
@@ -219,9 +228,10 @@ def register(app: typer.Typer) -> None:
         db: Path = typer.Option(Path("nanocell.db"), "--db", help="Run database (created if absent)."),
         operator: str = typer.Option(None, "--operator", help="Who runs it (stored with the run)."),
         sets: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: NAME=VALUE."),
+        device: str = typer.Option(None, "--device", help=DEVICE_HELP),
     ) -> None:
         """Run a protocol on a station. Ctrl-C pauses safely (again: abort); SIGTERM aborts safely."""
-        raise typer.Exit(cmd_run(protocol, station, db, operator, sets))
+        raise typer.Exit(cmd_run(protocol, station, db, operator, sets, device))
 
     @app.command("resume")
     def resume(
@@ -229,9 +239,10 @@ def register(app: typer.Typer) -> None:
         db: Path = typer.Option(..., "--db", help="Run database."),
         station: Path = typer.Option(None, "--station", help="Station file (default: the stored snapshot)."),
         operator: str = typer.Option(None, "--operator"),
+        device: str = typer.Option(None, "--device", help="The chip's device (default: the run's own)."),
     ) -> None:
         """Continue a killed or aborted run: interrupted step kept, OCV re-check, then the rest."""
-        raise typer.Exit(cmd_resume(run_id, db, station, operator))
+        raise typer.Exit(cmd_resume(run_id, db, station, operator, device))
 
     @app.command("demo")
     def demo(

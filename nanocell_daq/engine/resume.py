@@ -95,13 +95,22 @@ def take_lease(store: Any, run_id: int, plan: Plan, db_label: str | None = None)
     return lease
 
 
-def plan_for_resume(store: Any, run_id: int, station: str | Path | None = None) -> Plan:
-    """The run's plan from its stored protocol and station; UserError when the run cannot be resumed."""
+def plan_for_resume(
+    store: Any, run_id: int, station: str | Path | None = None, device: str | None = None
+) -> Plan:
+    """The run's plan from its stored protocol and station; UserError when the run cannot be resumed.
+
+    ``device``: the chip's device in a station file with ``devices:`` (default: the one the run was on; a
+    different one is refused)."""
     info = store.run(run_id)
     if info.status == "completed":
         raise UserError(f"run {run_id} is already completed: nothing to resume")
+    stored = ((info.station or {}).get("config") or {}).get("device") or {}
+    ran_on = stored.get("device") if isinstance(stored, dict) else None
+    if device is not None and ran_on is not None and device != ran_on:
+        raise UserError(f"run {run_id} ran on device {ran_on!r}, not {device!r}: resume it on {ran_on!r}")
     if station is not None:
-        view = StationView.from_file(station)
+        view = StationView.from_file(station, device or ran_on)
     else:
         snap = info.station or {}
         if "config" not in snap:
@@ -173,10 +182,11 @@ def resume_run(
     on_log: Callable[[str, str], None] | None = None,
     db_label: str | None = None,
     supervise: bool = False,
+    device: str | None = None,
 ) -> RunResult:
     """Continue run ``run_id`` on ``station`` (default: the stored snapshot's file content); ``supervise``
     as for :func:`~nanocell_daq.engine.service.run_plan` (after the lease, before any instrument)."""
-    plan = plan_for_resume(store, run_id, station)
+    plan = plan_for_resume(store, run_id, station, device)
     lease = take_lease(store, run_id, plan, db_label)
     try:
         with supervised(store, plan.station, run_id) if supervise else contextlib.nullcontext() as watch:

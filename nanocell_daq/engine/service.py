@@ -24,9 +24,15 @@ def protocol_path(name_or_path: str | Path) -> Path:
     return shipped_protocols().get(str(name_or_path), p)
 
 
-def make_plan(protocol: str | Path, station: str | Path, overrides: dict[str, Any] | None = None) -> Plan:
-    """Parse and validate: UserError (file:line: field) before any instrument is touched."""
-    view = StationView.from_file(station)  # the station file's own validation (file:line: field) first
+def make_plan(
+    protocol: str | Path,
+    station: str | Path,
+    overrides: dict[str, Any] | None = None,
+    device: str | None = None,
+) -> Plan:
+    """Parse and validate: UserError (file:line: field) before any instrument is touched. ``device``: the
+    chip's device to run on (a station file with ``devices:``)."""
+    view = StationView.from_file(station, device)  # the station file's validation (file:line: field) first
     return expand(load_protocol(protocol_path(protocol), overrides), view)
 
 
