@@ -20,6 +20,7 @@ from nanocell_daq.errors import UserError
 
 EXIT = {"completed": 0, "failed": 1, "aborted": 3, "interrupted": 3}
 DEVICE_HELP = "The chip's device to run on (a station file with devices:)."
+NOTIFY_HELP = "Notify file (urls: [apprise URLs]); the station file's notify: is used too."
 
 
 def _overrides(values: list[str] | None) -> dict[str, str]:
@@ -101,8 +102,19 @@ def cmd_check(protocol: str, station: Path, sets: list[str] | None, device: str 
     return 0
 
 
-def _run_shown(db: Path, store: Any, start: Callable[..., Any]) -> int:
-    """Run ``start(on_progress=, on_log=, db_label=)`` with the progress display; print the outcome."""
+def _notifier(notify: Path | None, config: Any) -> Any:
+    """The run's notifier (``--notify FILE`` and the station's ``notify:``), or None."""
+    from nanocell_daq.notify import notifier_for
+
+    def say(level: str, message: str) -> None:
+        typer.echo(f"{level}: {message}", err=True)
+
+    return notifier_for(notify, config, on_log=say)
+
+
+def _run_shown(db: Path, store: Any, start: Callable[..., Any], notifier: Any = None) -> int:
+    """Run ``start(on_progress=, on_log=, db_label=)`` with the progress display; print the outcome;
+    then deliver the notifications (bounded wait: a dead target cannot hold the exit)."""
     try:
         with _Display() as display:
             result = start(on_progress=display.on_progress, on_log=display.on_log, db_label=str(db))
@@ -111,19 +123,24 @@ def _run_shown(db: Path, store: Any, start: Callable[..., Any]) -> int:
         return EXIT.get(result.status, 1)
     finally:
         store.close()
+        if notifier is not None:
+            notifier.close()
 
 
 def cmd_run(protocol: str, station: Path, db: Path, operator: str | None, sets: list[str] | None,
-            device: str | None = None) -> int:
+            device: str | None = None, notify: Path | None = None) -> int:
     from nanocell_daq.engine.service import make_plan, run_plan
 
     plan = make_plan(protocol, station, _overrides(sets), device)
+    notifier = _notifier(notify, plan.station.config)
     store = _open_store(db)
-    return _run_shown(db, store, functools.partial(run_plan, plan, store, operator=operator, supervise=True))
+    start = functools.partial(run_plan, plan, store, operator=operator, supervise=True, notifier=notifier)
+    return _run_shown(db, store, start, notifier)
 
 
 def cmd_resume(
-    run_id: int, db: Path, station: Path | None, operator: str | None, device: str | None = None
+    run_id: int, db: Path, station: Path | None, operator: str | None, device: str | None = None,
+    notify: Path | None = None,
 ) -> int:
     from nanocell_daq.engine.resume import resume_run
     from nanocell_daq.storage import Store
@@ -134,12 +151,19 @@ def cmd_resume(
     except UserError:
         store.close()
         raise
+    try:
+        notifier = _notifier(notify, None)
+    except UserError:
+        store.close()
+        raise
     return _run_shown(
         db,
         store,
         functools.partial(
-            resume_run, store, run_id, station, operator=operator, supervise=True, device=device
+            resume_run, store, run_id, station, operator=operator, supervise=True, device=device,
+            notifier=notifier,
         ),
+        notifier,
     )
 
 
@@ -229,9 +253,10 @@ def register(app: typer.Typer) -> None:
         operator: str = typer.Option(None, "--operator", help="Who runs it (stored with the run)."),
         sets: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: NAME=VALUE."),
         device: str = typer.Option(None, "--device", help=DEVICE_HELP),
+        notify: Path = typer.Option(None, "--notify", help=NOTIFY_HELP),
     ) -> None:
         """Run a protocol on a station. Ctrl-C pauses safely (again: abort); SIGTERM aborts safely."""
-        raise typer.Exit(cmd_run(protocol, station, db, operator, sets, device))
+        raise typer.Exit(cmd_run(protocol, station, db, operator, sets, device, notify))
 
     @app.command("resume")
     def resume(
@@ -240,9 +265,10 @@ def register(app: typer.Typer) -> None:
         station: Path = typer.Option(None, "--station", help="Station file (default: the stored snapshot)."),
         operator: str = typer.Option(None, "--operator"),
         device: str = typer.Option(None, "--device", help="The chip's device (default: the run's own)."),
+        notify: Path = typer.Option(None, "--notify", help=NOTIFY_HELP),
     ) -> None:
         """Continue a killed or aborted run: interrupted step kept, OCV re-check, then the rest."""
-        raise typer.Exit(cmd_resume(run_id, db, station, operator, device))
+        raise typer.Exit(cmd_resume(run_id, db, station, operator, device, notify))
 
     @app.command("demo")
     def demo(

@@ -28,6 +28,7 @@ from nanocell_daq.engine.station_io import open_station, recovery_notes
 from nanocell_daq.engine.stationview import StationView
 from nanocell_daq.engine.supervisor import supervised
 from nanocell_daq.errors import UserError
+from nanocell_daq.notify.events import run_messages
 from nanocell_daq.storage.spill import ingest_spill
 from procedures import GalvanostaticStep, OCVRest
 
@@ -183,17 +184,24 @@ def resume_run(
     db_label: str | None = None,
     supervise: bool = False,
     device: str | None = None,
+    notifier: Any = None,
 ) -> RunResult:
     """Continue run ``run_id`` on ``station`` (default: the stored snapshot's file content); ``supervise``
     as for :func:`~nanocell_daq.engine.service.run_plan` (after the lease, before any instrument)."""
     plan = plan_for_resume(store, run_id, station, device)
     lease = take_lease(store, run_id, plan, db_label)
+    urls = list(getattr(notifier, "urls", []) or [])
     try:
-        with supervised(store, plan.station, run_id) if supervise else contextlib.nullcontext() as watch:
+        guard = supervised(store, plan.station, run_id, urls) if supervise else contextlib.nullcontext()
+        with guard as watch:
             told = {"on_run_created": watch.run_created} if watch is not None else {}
-            return _resume_opened(store, run_id, plan, lease, operator, on_progress, on_log, db_label, told)
+            result = _resume_opened(store, run_id, plan, lease, operator, on_progress, on_log, db_label, told)
     finally:
         lease.release()
+    if notifier is not None:
+        for message in run_messages(result, plan.station.config.name, plan.station.config.device_name):
+            notifier.notify(*message)
+    return result
 
 
 def _resume_opened(store: Any, run_id: int, plan: Plan, lease: EngineLease, operator: str | None,

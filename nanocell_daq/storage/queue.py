@@ -11,6 +11,8 @@ queue stops) lives in ``nanocell_daq.engine.queue``.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +42,8 @@ class QueueEntryRow(Base):
     stop_on_failure: Mapped[bool] = mapped_column(Boolean)
     state: Mapped[str] = mapped_column(String(16), index=True)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    runner_host: Mapped[str | None] = mapped_column(String(255))
+    runner_pid: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str | None] = mapped_column(Text)
     started: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     ended: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -60,6 +64,8 @@ class QueueEntry:
     stop_on_failure: bool
     state: str
     run_id: int | None
+    runner_host: str | None
+    runner_pid: int | None
     reason: str | None
     started: dt.datetime | None
     ended: dt.datetime | None
@@ -78,8 +84,8 @@ def _now() -> dt.datetime:
 
 def _entry(r: Any) -> QueueEntry:
     return QueueEntry(r.id, r.added, r.added_by, r.protocol, r.protocol_text, r.station, r.device,
-                      dict(r.overrides or {}), bool(r.stop_on_failure), r.state, r.run_id, r.reason,
-                      r.started, r.ended)
+                      dict(r.overrides or {}), bool(r.stop_on_failure), r.state, r.run_id, r.runner_host,
+                      r.runner_pid, r.reason, r.started, r.ended)
 
 
 def add(store: Any, protocol: str, protocol_text: str, *, station: str | None = None,
@@ -128,9 +134,11 @@ def move(store: Any, entry_id: int, to: str, *, when: tuple[str, ...], **values:
 
 
 def claim(store: Any, entry_id: int) -> bool:
-    """Take a ``queued`` entry for running (``running``, started now); False if someone else did first or it
-    was held or cancelled meanwhile."""
-    return move(store, entry_id, "running", when=("queued",), started=_now())
+    """Take a ``queued`` entry for running (``running``, started now, by this process on this host); False if
+    someone else did first or it was held or cancelled meanwhile."""
+    return move(store, entry_id, "running", when=("queued",), started=_now(),
+                runner_host=socket.gethostname(), runner_pid=os.getpid(), run_id=None, reason=None,
+                ended=None)
 
 
 def set_run(store: Any, entry_id: int, run_id: int) -> None:

@@ -30,6 +30,8 @@ def upgrade() -> None:
         sa.Column("stop_on_failure", sa.Boolean(), nullable=False),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("run_id", sa.Integer(), sa.ForeignKey("runs.id"), nullable=True),
+        sa.Column("runner_host", sa.String(255), nullable=True),
+        sa.Column("runner_pid", sa.Integer(), nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("started", sa.DateTime(), nullable=True),
         sa.Column("ended", sa.DateTime(), nullable=True),
