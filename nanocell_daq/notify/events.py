@@ -27,7 +27,10 @@ def run_messages(result: Any, station: str | None = None, device: str | None = N
     where = _where(station, device)
     body = f"run {run} {status}{where}" + (f": {reason}" if reason else "")
     messages = [(kind, f"nanocell: run {run} {status}", body)]
-    tripped = [o for o in getattr(result, "outcomes", []) if isinstance(o.error, LimitError)]
+    # a LimitError, or a step the host stopped on a sample outside the station's limits (procedures' StepFault
+    # "limit overshoot": a trip during the run, after planning let it start)
+    tripped = [o for o in getattr(result, "outcomes", [])
+               if isinstance(o.error, LimitError) or "limit overshoot" in str(o.error or "")]
     for outcome in tripped:
         label = getattr(outcome.item, "label", None) or getattr(outcome.item, "kind", "a step")
         messages.append(("limit_tripped", f"nanocell: run {run}: limit tripped",
