@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -16,11 +17,14 @@ NOTIFY_OPTION = typer.Option(None, "--notify", help="Notify file (urls: [apprise
 STATION_OPTION = typer.Option(None, "--station", help="Station file whose notify: section to use.")
 
 
-def _notifier(notify: Path | None, station: Path | None):
-    from nanocell_daq.cli.run_commands import _notifier as make
+def _notifier(notify: Path | None, station: Path | None, **kw: Any) -> Any:
+    from nanocell_daq.notify import notifier_for
     from nanocell_daq.station import load_station
 
-    notifier = make(notify, None if station is None else load_station(station))
+    def say(level: str, message: str) -> None:
+        typer.echo(f"{level}: {message}", err=True)
+
+    notifier = notifier_for(notify, None if station is None else load_station(station), on_log=say, **kw)
     if notifier is None:
         raise UserError("no notification URL: give --notify FILE or a station file with notify: urls:")
     return notifier
