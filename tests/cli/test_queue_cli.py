@@ -61,6 +61,7 @@ def _json(capsys, argv: list[str]) -> list[dict]:
     return json.loads(capsys.readouterr().out)
 
 
+@pytest.mark.slow
 def test_queue_runs_entries_over_two_devices_one_failing_and_notifies(chip, tmp_path, capsys):
     (tmp_path / "iv.yaml").write_text(IV)
     (tmp_path / "charge.yaml").write_text(CHARGE)
