@@ -16,7 +16,7 @@ function cell(row, text, cls) {
   row.appendChild(td);
 }
 
-function fmt(v) { return Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-2 && v !== 0) ? v.toExponential(1) : +v.toPrecision(3); }
+function fmt(v) { return Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-2 && v !== 0) ? v.toExponential(2) : String(+v.toPrecision(5)); }
 
 function plot(canvas, series, opts) {
   // series: [{x: [...], y: [...], color}], drawn as lines (or dots with opts.dots)
