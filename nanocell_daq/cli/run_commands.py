@@ -112,6 +112,20 @@ def _notifier(notify: Path | None, config: Any) -> Any:
     return notifier_for(notify, config, on_log=say)
 
 
+def _stored_or_given_station(info: Any, station: Path | None) -> Any:
+    """The station whose ``notify:`` a resume uses: the file given, else the run's stored snapshot."""
+    from nanocell_daq.station import load_station
+    from nanocell_daq.station.config import StationConfig
+
+    if station is not None:
+        return load_station(station)
+    config = (info.station or {}).get("config")
+    try:
+        return StationConfig.model_validate(config) if isinstance(config, dict) else None
+    except ValueError:  # an old snapshot the schema no longer reads: resume itself says what is wrong
+        return None
+
+
 def _run_shown(db: Path, store: Any, start: Callable[..., Any], notifier: Any = None) -> int:
     """Run ``start(on_progress=, on_log=, db_label=)`` with the progress display; print the outcome;
     then deliver the notifications (bounded wait: a dead target cannot hold the exit)."""
@@ -147,12 +161,8 @@ def cmd_resume(
 
     store = Store.open(db, create=False)
     try:
-        _existing_run(store, run_id, db)
-    except UserError:
-        store.close()
-        raise
-    try:
-        notifier = _notifier(notify, None)
+        info = _existing_run(store, run_id, db)
+        notifier = _notifier(notify, _stored_or_given_station(info, station))
     except UserError:
         store.close()
         raise
