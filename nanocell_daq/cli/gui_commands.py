@@ -17,6 +17,7 @@ def gui(
     protocol: Path = typer.Option(None, "--protocol", help="Protocol file to open in the editor"),
     screenshot: Path = typer.Option(None, "--screenshot", help="Save a PNG of the window, then quit"),
     after: float = typer.Option(3.0, "--after", help="Seconds before the --screenshot is taken"),
+    device: str = typer.Option(None, "--device", help="The chip's device runs start on"),
 ) -> None:
     """Open the probe-station GUI: station, protocol editor, run control, live plots, run browser."""
     from nanocell_daq.gui.app import run_gui
@@ -27,6 +28,7 @@ def gui(
         protocol=None if protocol is None else str(protocol),
         screenshot=None if screenshot is None else str(screenshot),
         quit_after_s=after if screenshot else None,
+        device=device,
     )
     raise typer.Exit(code)
 

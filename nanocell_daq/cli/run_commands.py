@@ -24,6 +24,8 @@ DB_HELP = (
 )
 
 EXIT = {"completed": 0, "failed": 1, "aborted": 3, "interrupted": 3}
+DEVICE_HELP = "The chip's device to run on (a station file with devices:)."
+NOTIFY_HELP = "Notify file (urls: [apprise URLs]); the station file's notify: is used too."
 
 
 def _overrides(values: list[str] | None) -> dict[str, str]:
@@ -96,17 +98,42 @@ def _open_store(db: str) -> Any:
     return Store.open(db, create=True)
 
 
-def cmd_check(protocol: str, station: Path, sets: list[str] | None) -> int:
+def cmd_check(protocol: str, station: Path, sets: list[str] | None, device: str | None = None) -> int:
     from nanocell_daq.engine.plan import plan_table
     from nanocell_daq.engine.service import make_plan
 
-    plan = make_plan(protocol, station, _overrides(sets))
+    plan = make_plan(protocol, station, _overrides(sets), device)
     Console().print(plan_table(plan))
     return 0
 
 
-def _run_shown(store: Any, start: Callable[..., Any]) -> int:
-    """Run ``start(on_progress=, on_log=, db_label=)`` with the progress display; print the outcome."""
+def _notifier(notify: Path | None, config: Any) -> Any:
+    """The run's notifier (``--notify FILE`` and the station's ``notify:``), or None."""
+    from nanocell_daq.notify import notifier_for
+
+    def say(level: str, message: str) -> None:
+        typer.echo(f"{level}: {message}", err=True)
+
+    return notifier_for(notify, config, on_log=say)
+
+
+def _stored_or_given_station(info: Any, station: Path | None) -> Any:
+    """The station whose ``notify:`` a resume uses: the file given, else the run's stored snapshot."""
+    from nanocell_daq.station import load_station
+    from nanocell_daq.station.config import StationConfig
+
+    if station is not None:
+        return load_station(station)
+    config = (info.station or {}).get("config")
+    try:
+        return StationConfig.model_validate(config) if isinstance(config, dict) else None
+    except ValueError:  # an old snapshot the schema no longer reads: resume itself says what is wrong
+        return None
+
+
+def _run_shown(store: Any, start: Callable[..., Any], notifier: Any = None) -> int:
+    """Run ``start(on_progress=, on_log=, db_label=)`` with the progress display; print the outcome;
+    then deliver the notifications (bounded wait: a dead target cannot hold the exit)."""
     shown = store.location.shown  # a URL's password is never printed nor stored in messages
     try:
         with _Display() as display:
@@ -116,28 +143,42 @@ def _run_shown(store: Any, start: Callable[..., Any]) -> int:
         return EXIT.get(result.status, 1)
     finally:
         store.close()
+        if notifier is not None:
+            notifier.close()
 
 
-def cmd_run(protocol: str, station: Path, db: str, operator: str | None, sets: list[str] | None) -> int:
+def cmd_run(protocol: str, station: Path, db: str, operator: str | None, sets: list[str] | None,
+            device: str | None = None, notify: Path | None = None) -> int:
     from nanocell_daq.engine.service import make_plan, run_plan
 
-    plan = make_plan(protocol, station, _overrides(sets))
+    plan = make_plan(protocol, station, _overrides(sets), device)
+    notifier = _notifier(notify, plan.station.config)
     store = _open_store(db)
-    return _run_shown(store, functools.partial(run_plan, plan, store, operator=operator, supervise=True))
+    start = functools.partial(run_plan, plan, store, operator=operator, supervise=True, notifier=notifier)
+    return _run_shown(store, start, notifier)
 
 
-def cmd_resume(run_id: int, db: str, station: Path | None, operator: str | None) -> int:
+def cmd_resume(
+    run_id: int, db: str, station: Path | None, operator: str | None, device: str | None = None,
+    notify: Path | None = None,
+) -> int:
     from nanocell_daq.engine.resume import resume_run
     from nanocell_daq.storage import Store
 
     store = Store.open(db, create=False)
     try:
-        _existing_run(store, run_id, db)
+        info = _existing_run(store, run_id, db)
+        notifier = _notifier(notify, _stored_or_given_station(info, station))
     except UserError:
         store.close()
         raise
     return _run_shown(
-        store, functools.partial(resume_run, store, run_id, station, operator=operator, supervise=True)
+        store,
+        functools.partial(
+            resume_run, store, run_id, station, operator=operator, supervise=True, device=device,
+            notifier=notifier,
+        ),
+        notifier,
     )
 
 
@@ -214,9 +255,10 @@ def register(app: typer.Typer) -> None:
         protocol: str = typer.Argument(..., help="Protocol YAML file, or a shipped protocol name (si_seed)."),
         station: Path = typer.Option(..., "--station", help="Station YAML file."),
         sets: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: NAME=VALUE."),
+        device: str = typer.Option(None, "--device", help=DEVICE_HELP),
     ) -> None:
         """Validate a protocol against a station and print the plan with estimated durations."""
-        raise typer.Exit(cmd_check(protocol, station, sets))
+        raise typer.Exit(cmd_check(protocol, station, sets, device))
 
     @app.command("run")
     def run(
@@ -225,9 +267,11 @@ def register(app: typer.Typer) -> None:
         db: str = typer.Option("nanocell.db", "--db", help=DB_HELP + " (created if absent)"),
         operator: str = typer.Option(None, "--operator", help="Who runs it (stored with the run)."),
         sets: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: NAME=VALUE."),
+        device: str = typer.Option(None, "--device", help=DEVICE_HELP),
+        notify: Path = typer.Option(None, "--notify", help=NOTIFY_HELP),
     ) -> None:
         """Run a protocol on a station. Ctrl-C pauses safely (again: abort); SIGTERM aborts safely."""
-        raise typer.Exit(cmd_run(protocol, station, db, operator, sets))
+        raise typer.Exit(cmd_run(protocol, station, db, operator, sets, device, notify))
 
     @app.command("resume")
     def resume(
@@ -235,9 +279,11 @@ def register(app: typer.Typer) -> None:
         db: str = typer.Option(..., "--db", help=DB_HELP),
         station: Path = typer.Option(None, "--station", help="Station file (default: the stored snapshot)."),
         operator: str = typer.Option(None, "--operator"),
+        device: str = typer.Option(None, "--device", help="The chip's device (default: the run's own)."),
+        notify: Path = typer.Option(None, "--notify", help=NOTIFY_HELP),
     ) -> None:
         """Continue a killed or aborted run: interrupted step kept, OCV re-check, then the rest."""
-        raise typer.Exit(cmd_resume(run_id, db, station, operator))
+        raise typer.Exit(cmd_resume(run_id, db, station, operator, device, notify))
 
     @app.command("demo")
     def demo(

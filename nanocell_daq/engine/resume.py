@@ -28,6 +28,7 @@ from nanocell_daq.engine.station_io import open_station, recovery_notes
 from nanocell_daq.engine.stationview import StationView
 from nanocell_daq.engine.supervisor import supervised
 from nanocell_daq.errors import UserError
+from nanocell_daq.notify.events import run_messages
 from nanocell_daq.storage.spill import ingest_spill
 from procedures import GalvanostaticStep, OCVRest
 
@@ -95,13 +96,22 @@ def take_lease(store: Any, run_id: int, plan: Plan, db_label: str | None = None)
     return lease
 
 
-def plan_for_resume(store: Any, run_id: int, station: str | Path | None = None) -> Plan:
-    """The run's plan from its stored protocol and station; UserError when the run cannot be resumed."""
+def plan_for_resume(
+    store: Any, run_id: int, station: str | Path | None = None, device: str | None = None
+) -> Plan:
+    """The run's plan from its stored protocol and station; UserError when the run cannot be resumed.
+
+    ``device``: the chip's device in a station file with ``devices:`` (default: the one the run was on; a
+    different one is refused)."""
     info = store.run(run_id)
     if info.status == "completed":
         raise UserError(f"run {run_id} is already completed: nothing to resume")
+    stored = ((info.station or {}).get("config") or {}).get("device") or {}
+    ran_on = stored.get("device") if isinstance(stored, dict) else None
+    if device is not None and ran_on is not None and device != ran_on:
+        raise UserError(f"run {run_id} ran on device {ran_on!r}, not {device!r}: resume it on {ran_on!r}")
     if station is not None:
-        view = StationView.from_file(station)
+        view = StationView.from_file(station, device or ran_on)
     else:
         snap = info.station or {}
         if "config" not in snap:
@@ -173,17 +183,25 @@ def resume_run(
     on_log: Callable[[str, str], None] | None = None,
     db_label: str | None = None,
     supervise: bool = False,
+    device: str | None = None,
+    notifier: Any = None,
 ) -> RunResult:
     """Continue run ``run_id`` on ``station`` (default: the stored snapshot's file content); ``supervise``
     as for :func:`~nanocell_daq.engine.service.run_plan` (after the lease, before any instrument)."""
-    plan = plan_for_resume(store, run_id, station)
+    plan = plan_for_resume(store, run_id, station, device)
     lease = take_lease(store, run_id, plan, db_label)
+    urls = list(getattr(notifier, "urls", []) or [])
     try:
-        with supervised(store, plan.station, run_id) if supervise else contextlib.nullcontext() as watch:
+        guard = supervised(store, plan.station, run_id, urls) if supervise else contextlib.nullcontext()
+        with guard as watch:
             told = {"on_run_created": watch.run_created} if watch is not None else {}
-            return _resume_opened(store, run_id, plan, lease, operator, on_progress, on_log, db_label, told)
+            result = _resume_opened(store, run_id, plan, lease, operator, on_progress, on_log, db_label, told)
     finally:
         lease.release()
+    if notifier is not None:
+        for message in run_messages(result, plan.station.config.name, plan.station.config.device_name):
+            notifier.notify(*message)
+    return result
 
 
 def _resume_opened(store: Any, run_id: int, plan: Plan, lease: EngineLease, operator: str | None,

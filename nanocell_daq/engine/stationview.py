@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers import registry
-from nanocell_daq.station import Limits, StationConfig, load_station, parse_station
+from nanocell_daq.station import Limits, StationConfig, load_station, parse_station, select_device
 from nanocell_daq.station.config import Wiring
 from nanocell_daq.station.loader import source_of
 
@@ -32,8 +32,9 @@ class StationView:
         return cls(config, where, Limits(config.limits, list(config.wirings), source))
 
     @classmethod
-    def from_file(cls, path: str | Path) -> StationView:
-        return cls.from_config(load_station(path), str(path))
+    def from_file(cls, path: str | Path, device: str | None = None) -> StationView:
+        """The station file at ``path``; with ``devices:``, the station of ``device`` (``--device``)."""
+        return cls.from_config(select_device(load_station(path), device), str(path))
 
     @classmethod
     def from_text(cls, text: str, path: str = "station.yaml") -> StationView:

@@ -138,8 +138,11 @@ def _store_target(store: Any) -> str:
     return str(loc.url.render_as_string(hide_password=False))
 
 
-def start(store: Any, view: Any, run_id: int | None = None) -> Supervisor:
-    """Start the supervisor of this engine for the station ``view`` and the run store ``store``."""
+def start(
+    store: Any, view: Any, run_id: int | None = None, notify_urls: list[str] | None = None
+) -> Supervisor:
+    """Start the supervisor of this engine for the station ``view`` and the run store ``store``; after acting
+    on the engine's death it notifies ``notify_urls`` (apprise) of what it found and did."""
     import yaml
 
     header = {
@@ -148,6 +151,7 @@ def start(store: Any, view: Any, run_id: int | None = None) -> Supervisor:
         "station_path": str(view.path),
         "engine_pid": os.getpid(),
         "run_id": run_id,
+        "notify": list(notify_urls or []),
     }
     proc = subprocess.Popen(
         [sys.executable, "-c", _ENTRY],
@@ -171,10 +175,11 @@ def start(store: Any, view: Any, run_id: int | None = None) -> Supervisor:
 
 
 @contextlib.contextmanager
-def supervised(store: Any, view: Any, run_id: int | None = None) -> Iterator[Supervisor]:
+def supervised(store: Any, view: Any, run_id: int | None = None,
+               notify_urls: list[str] | None = None) -> Iterator[Supervisor]:
     """Run the body under a supervisor; a normal exit tells it ``clean``, an exception ``crashed`` (once the
     run has started: before that the engine has switched nothing on)."""
-    sup = start(store, view, run_id)
+    sup = start(store, view, run_id, notify_urls)
     try:
         yield sup
     except BaseException as exc:
@@ -369,5 +374,13 @@ def main() -> int:
             _release_lease(store, run_id, pid)
         store.close()
     _say(message)
+    if header.get("notify"):  # after the bench is safe and the run marked: never delays either
+        from nanocell_daq.notify import send_now
+
+        what = "interrupted" if not problems else "interrupted, NOT verified safe"
+        title = f"nanocell: run {run_id if run_id is not None else '?'} {what} (engine died)"
+        failed = send_now(header["notify"], title, message)
+        if failed:
+            _say(f"could not notify {', '.join(failed)}")
     return 0 if not problems else 1
 

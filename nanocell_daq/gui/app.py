@@ -32,6 +32,7 @@ def run_gui(
     protocol: str | None = None,
     screenshot: str | None = None,
     quit_after_s: float | None = None,
+    device: str | None = None,
 ) -> int:
     """Open the main window; returns the exit code. ``screenshot``: save a PNG after ``quit_after_s``."""
     from PySide6.QtCore import QTimer
@@ -40,6 +41,8 @@ def run_gui(
     db = db or default_db()
     store = Store.open(db)
     window = MainWindow(store, db, station=station, protocol=protocol)
+    if device:
+        window.run_panel.device.setText(device)
     window.show()
     if quit_after_s is not None:
 

@@ -14,10 +14,12 @@ from nanocell_daq.gui.live_plots import LivePlotsWidget
 from nanocell_daq.gui.poller import RunPoller
 from nanocell_daq.gui.run_browser_view import RunBrowserView
 from nanocell_daq.gui.run_control_panel import RunControlPanel
+from nanocell_daq.gui.run_queue_panel import RunQueuePanel
 from nanocell_daq.gui.theme import MUTED, STATUS_COLORS
 from nanocell_daq.storage import Store
 from nanocell_daq.storage.location import redact
 from nanocell_daq.viewmodels import LiveRunModel, RunBrowserModel, RunControlModel
+from nanocell_daq.viewmodels.run_queue import RunQueueModel
 
 
 class MainWindow(QMainWindow):
@@ -42,6 +44,7 @@ class MainWindow(QMainWindow):
         self.live = LiveRunModel(store)
         self.control = RunControlModel(store, db_path)
         self.browser = RunBrowserModel(store)
+        self.queue = RunQueueModel(store)
         self.analysis = AnalysisActions(self, lambda: self.store)
 
         self.plots = LivePlotsWidget(self.live)
@@ -56,6 +59,12 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["Station"], self.docks["Protocol"])
         self._dock("Run control", self.run_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Runs", self.browser_view, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.queue_panel = RunQueuePanel(
+            self.queue, self.run_panel.protocol, self.run_panel.station, self.run_panel.device
+        )
+        self._dock("Queue", self.queue_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.docks["Runs"], self.docks["Queue"])
+        self.docks["Runs"].raise_()
         self.resizeDocks(
             [self.docks["Station"], self.docks["Run control"]], [470, 470], Qt.Orientation.Vertical
         )
@@ -144,6 +153,7 @@ class MainWindow(QMainWindow):
         self.control.store, self.control.db_path = store, path
         self.live.set_store(store)
         self.browser.set_store(store)
+        self.queue.set_store(store)
         self.status_db.setText(f"database: {store.location.shown}")
         if self.control.reattach() is None and self.browser.rows:
             self.control.attach(self.browser.rows[0].summary.id)
@@ -185,6 +195,7 @@ class MainWindow(QMainWindow):
     def _slow_tick(self) -> None:
         try:
             self.browser.refresh()
+            self.queue.refresh()
             self.control.check()
         except Exception as exc:  # noqa: BLE001 - shown to the user; the GUI goes on
             self.statusBar().showMessage(f"database busy: {exc}", 5000)

@@ -59,9 +59,11 @@ class RunControlPanel(QWidget):
         self.live = live
         self.protocol = QLineEdit(placeholderText="protocol YAML")
         self.station = QLineEdit(placeholderText="station YAML")
+        self.device = QLineEdit(placeholderText="device of the chip (a station file with devices:)")
         form = QFormLayout()
         form.addRow("Protocol", _path_row(self.protocol, "protocol file", "YAML (*.yaml *.yml)"))
         form.addRow("Station", _path_row(self.station, "station file", "YAML (*.yaml *.yml)"))
+        form.addRow("Device", self.device)
 
         style = self.style()
         self.start_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "Start")
@@ -131,7 +133,9 @@ class RunControlPanel(QWidget):
     def start(self) -> None:
         """Start the chosen protocol on the chosen station (errors shown, never raised into Qt)."""
         try:
-            self.control.start(self.protocol.text().strip(), self.station.text().strip())
+            device = self.device.text().strip()
+            extra = ["--device", device] if device else []
+            self.control.start(self.protocol.text().strip(), self.station.text().strip(), extra)
         except UserError as exc:
             QMessageBox.warning(self, "Cannot start the run", str(exc))
             return

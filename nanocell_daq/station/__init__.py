@@ -6,7 +6,7 @@ connects the instruments, checks identities and roles and returns a :class:`Stat
 
 from nanocell_daq.station.config import StationConfig
 from nanocell_daq.station.limits import LimitError, Limits
-from nanocell_daq.station.loader import StationFileError, load_station, parse_station
+from nanocell_daq.station.loader import StationFileError, load_station, parse_station, select_device
 from nanocell_daq.station.station import Station, StationError, build_station
 
 __all__ = [
@@ -19,4 +19,5 @@ __all__ = [
     "build_station",
     "load_station",
     "parse_station",
+    "select_device",
 ]

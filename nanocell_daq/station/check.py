@@ -75,7 +75,7 @@ def check_station(config: StationConfig) -> CheckReport:
 
 def _check_wirings(config: StationConfig, by_name: dict[str, InstrumentStatus]) -> list[WiringStatus]:
     rows = [WiringStatus(name, w.instrument, list(w.channels), list(w.pads), False) for name, w in
-            config.wirings.items()]
+            config.all_wirings.items()]
     if not rows:
         return rows
     router_inst = config.roles.get("router")
@@ -90,7 +90,7 @@ def _check_wirings(config: StationConfig, by_name: dict[str, InstrumentStatus]) 
         return rows
     router = role_object(config, "router", by_name[router_inst].instance)
     if not isinstance(router, MatrixRouter):
-        router = MatrixRouter(router, {n: frozenset(w.channels) for n, w in config.wirings.items()})
+        router = MatrixRouter(router, {n: frozenset(w.channels) for n, w in config.all_wirings.items()})
     try:
         for row in rows:
             try:

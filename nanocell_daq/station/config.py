@@ -1,4 +1,9 @@
-"""The station file's schema (pydantic): instruments, roles, device, pads, wirings and device limits."""
+"""The station file's schema (pydantic): instruments, roles, device, pads, wirings and device limits.
+
+A chip with several nanowire devices lists them under ``devices:`` (each with its own pads, wirings and
+limits); :meth:`StationConfig.for_device` gives the single-device station one run uses. A file without
+``devices:`` is one implicit device.
+"""
 
 from __future__ import annotations
 
@@ -120,8 +125,32 @@ class LimitsConfig(_Strict):
     stage_travel_um: StageTravel | None = None
 
 
+class ChipDevice(_Strict):
+    """One nanowire device of a chip: what it is (as ``device:``), its own pads, wirings and limits.
+
+    ``chip`` defaults to the top-level ``device.chip`` (else the station's name); ``limits`` to the
+    top-level ``limits``. Pads under the top-level ``pads:`` are shared by every device (a common counter
+    film); a device's own pad may not reuse a shared pad's name."""
+
+    chip: str | None = None
+    wire: str = ""
+    materials: dict[str, str] = Field(default_factory=dict)
+    dimensions: dict[str, Positive] = Field(default_factory=dict)
+    nominal_capacity_Ah: Positive | None = None
+    wire_position_um: WirePosition | None = None
+    pads: dict[str, Pad] = Field(default_factory=dict)
+    wirings: dict[str, Wiring] = Field(min_length=1)
+    limits: LimitsConfig | None = None
+
+
+class Notify(_Strict):
+    """Where notifications go: apprise URLs (``mailto://``, ``slack://``, ``ntfy://``, ``json://``...)."""
+
+    urls: list[str] = Field(min_length=1)
+
+
 class StationConfig(_Strict):
-    """A whole station file (see CONVENTIONS.md, "Station file")."""
+    """A whole station file (see docs/station-file.md)."""
 
     name: str
     simulation: Simulation | None = None
@@ -131,7 +160,46 @@ class StationConfig(_Strict):
     pads: dict[str, Pad] = Field(default_factory=dict)
     wirings: dict[str, Wiring] = Field(default_factory=dict)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    devices: dict[str, ChipDevice] = Field(default_factory=dict)
+    notify: Notify | None = None
 
     @property
     def clock_speed(self) -> float:
         return self.simulation.speed if self.simulation is not None else 1.0
+
+    @property
+    def device_name(self) -> str | None:
+        """The device of the chip this (single-device) station is for, when it was chosen by name."""
+        chosen = getattr(self, "_device_name", None)
+        if chosen is None and self.device is not None:
+            chosen = (self.device.model_extra or {}).get("device")  # a stored snapshot of a chosen device
+        return None if chosen is None else str(chosen)
+
+    @property
+    def all_wirings(self) -> dict[str, Wiring]:
+        """Every wiring of the file: ``wirings:``, or with ``devices:`` each as ``DEVICE/WIRING``."""
+        if not self.devices:
+            return dict(self.wirings)
+        return {f"{d}/{w}": wiring for d, entry in self.devices.items()
+                for w, wiring in entry.wirings.items()}
+
+    def for_device(self, name: str) -> StationConfig:
+        """The station one device's run sees: its pads (and the shared ones), wirings and limits in the
+        top-level fields, no ``devices:``. KeyError when the chip has no such device."""
+        entry = self.devices[name]
+        described = self.device.model_dump(exclude_none=True) if self.device is not None else {}
+        own = entry.model_dump(exclude_none=True, exclude={"pads", "wirings", "limits", "chip"})
+        described.update({k: v for k, v in own.items() if v not in ("", {}, None)})
+        described["chip"] = entry.chip or described.get("chip") or self.name
+        described["device"] = name
+        data = self.model_dump(exclude={"devices", "device", "pads", "wirings", "limits"}, exclude_none=True)
+        data.update(
+            device=described,
+            pads={**{k: v.model_dump(exclude_none=True) for k, v in self.pads.items()},
+                  **{k: v.model_dump(exclude_none=True) for k, v in entry.pads.items()}},
+            wirings={k: v.model_dump() for k, v in entry.wirings.items()},
+            limits=(entry.limits or self.limits).model_dump(exclude_none=True),
+        )
+        config = StationConfig.model_validate(data)
+        config._device_name = name  # type: ignore[attr-defined]
+        return config

@@ -121,8 +121,98 @@ def source_of(config: StationConfig) -> SourceMap | None:
     return getattr(config, "_source", None)
 
 
+class DeviceSourceMap(SourceMap):
+    """Line numbers of one device's station (:meth:`StationConfig.for_device`) in the whole file."""
+
+    def __init__(self, source: SourceMap, config: StationConfig, device: str) -> None:
+        super().__init__(source.path, source.root)
+        self._config = config
+        self._device = device
+
+    def line(self, loc: Sequence[str | int]) -> int | None:
+        return super().line(device_loc(self._config, self._device, loc))
+
+
+def device_loc(config: StationConfig, device: str, loc: Sequence[str | int]) -> Loc:
+    """Where a field of device ``device``'s station is written in the whole file."""
+    loc = tuple(loc)
+    entry = config.devices[device]
+    head = loc[0] if loc else None
+    if head == "wirings" or (head == "pads" and len(loc) > 1 and loc[1] in entry.pads):
+        return ("devices", device, *loc)
+    if head == "limits" and entry.limits is not None:
+        return ("devices", device, *loc)
+    if head == "device" and len(loc) > 1 and loc[1] in type(entry).model_fields:
+        return ("devices", device, *loc[1:])
+    return loc
+
+
+def select_device(config: StationConfig, device: str | None) -> StationConfig:
+    """The station a run on ``device`` sees (``--device``): the file itself when it has no ``devices:``
+    and none is named; StationFileError (file:line) when the choice does not fit the file."""
+    source = source_of(config)
+    where = source.where(("devices",)) if source is not None else config.name
+    if not config.devices:
+        if device is None:
+            return config
+        raise StationFileError(f"{where}: --device {device}: the station file has no devices: section "
+                               f"(it describes one device; leave out --device)")
+    names = ", ".join(config.devices)
+    if device is None:
+        raise StationFileError(f"{where}: devices: the chip has several devices ({names}); "
+                               f"choose one with --device NAME")
+    if device not in config.devices:
+        raise StationFileError(f"{where}: --device {device}: no such device under devices: ({names})")
+    chosen = config.for_device(device)
+    if source is not None:
+        chosen._source = DeviceSourceMap(source, config, device)  # type: ignore[attr-defined]
+    return chosen
+
+
 def cross_reference_problems(config: StationConfig) -> list[tuple[Loc, str]]:
-    """Problems that need more than one section: roles, wirings, pads, limits."""
+    """Problems that need more than one section: roles, wirings, pads, limits (per device)."""
+    problems = _instrument_problems(config)
+    if not config.devices:
+        return problems + _wiring_problems(config) + wiring_problems(config)
+    if config.wirings:
+        problems.append((("wirings",), "with devices:, each device lists its wirings "
+                                      "(devices.<name>.wirings); move these there"))
+    for name, entry in config.devices.items():
+        shadowed = [p for p in entry.pads if p in config.pads]
+        for pad in shadowed:
+            problems.append((("devices", name, "pads", pad),
+                             f"pad {pad!r} is already a shared pad (top-level pads:); give it another name"))
+        if shadowed:
+            continue
+        own = config.for_device(name)
+        problems += [(device_loc(config, name, loc), message) for loc, message in _wiring_problems(own)]
+    problems += _chip_wiring_problems(config)
+    return problems
+
+
+def _chip_wiring_problems(config: StationConfig) -> list[tuple[Loc, str]]:
+    """Rows and columns across every device's wirings: a matrix column is one pad of one device (or a
+    shared pad) on the whole chip, a row one instrument's terminal."""
+    merged: dict[str, Any] = {}
+    origin: dict[str, tuple[str, str]] = {}
+    for name, entry in config.devices.items():
+        for wname, wiring in entry.wirings.items():
+            key = f"{name}/{wname}"
+            pads = [p if p in config.pads else f"{name}.{p}" for p in wiring.pads]
+            merged[key] = wiring.model_copy(update={"pads": pads})
+            origin[key] = (name, wname)
+    chip = config.model_copy(update={"wirings": merged, "devices": {}})
+    problems = []
+    for loc, message in wiring_problems(chip):
+        mapped = loc
+        if len(loc) > 1 and loc[0] == "wirings" and loc[1] in origin:
+            device, wname = origin[str(loc[1])]
+            mapped = ("devices", device, "wirings", wname, *loc[2:])
+        problems.append((mapped, message))
+    return problems
+
+
+def _instrument_problems(config: StationConfig) -> list[tuple[Loc, str]]:
     problems: list[tuple[Loc, str]] = []
     instruments = config.instruments
     for name, inst in instruments.items():
@@ -159,6 +249,14 @@ def cross_reference_problems(config: StationConfig) -> list[tuple[Loc, str]]:
         if role not in info.roles:
             problems.append((loc, f"instrument {inst_name!r} ({info.name}) cannot fill role {role!r}"
                                   f" (it fills: {', '.join(info.roles) or 'nothing'})"))
+    return problems
+
+
+def _wiring_problems(config: StationConfig) -> list[tuple[Loc, str]]:
+    """One device's wirings, pads and limits against the instruments and roles (not the matrix rows and
+    columns: :func:`wiring_problems`)."""
+    problems: list[tuple[Loc, str]] = []
+    instruments = config.instruments
     for name, wiring in config.wirings.items():
         if wiring.instrument not in instruments:
             problems.append((("wirings", name, "instrument"),
@@ -173,7 +271,6 @@ def cross_reference_problems(config: StationConfig) -> list[tuple[Loc, str]]:
             if pad not in config.pads:
                 problems.append((("wirings", name, "pads", i),
                                  f"pad {pad!r} is not under pads: ({', '.join(config.pads) or 'none'})"))
-    problems += wiring_problems(config)
     if config.wirings and "router" not in config.roles:
         problems.append((("roles",), "wirings are defined but no instrument fills the 'router' role"))
     for name in config.limits.wirings:

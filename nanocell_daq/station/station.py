@@ -79,7 +79,7 @@ def connect_instrument(config: StationConfig, name: str) -> InstrumentStatus:
 def role_object(config: StationConfig, role: str, instance: Any) -> Any:
     """The object that fills ``role``: the driver itself, or a MatrixRouter around a matrix."""
     if role == "router" and not hasattr(instance, "connect"):
-        wirings = {name: frozenset(w.channels) for name, w in config.wirings.items()}
+        wirings = {name: frozenset(w.channels) for name, w in config.all_wirings.items()}
         return MatrixRouter(instance, wirings)
     return instance
 

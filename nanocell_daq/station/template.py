@@ -183,6 +183,13 @@ def render(keys: Sequence[str]) -> str:
                 "    # z: [-50, 50]"]
     none = "limits: {}  # none applies to these instruments"
     out.insert(limits_at, "limits:" if len(out) > limits_at else none)
+    out += ["",
+            "# Several devices on this chip? Move pads, wirings and limits under devices: <name>:",
+            "# (shared pads, e.g. the counter film, stay under pads:) and run with --device NAME",
+            "# (docs/station-file.md).",
+            "# Notifications (apprise URLs: mailto://, slack://, ntfy://, json://...):",
+            "# notify:",
+            "#   urls: [\"ntfy://ntfy.sh/my-bench\"]"]
     return "\n".join(out) + "\n"
 
 

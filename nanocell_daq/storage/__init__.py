@@ -88,6 +88,7 @@ Times of day are timezone-aware UTC ``datetime``; data-point times ``t`` are sec
 
 from __future__ import annotations
 
+from nanocell_daq.storage import queue as queue  # registers the queue_entries table with the schema
 from nanocell_daq.storage.migrate import upgrade_database
 from nanocell_daq.storage.records import (
     ControlRequest,

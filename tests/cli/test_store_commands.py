@@ -56,6 +56,7 @@ def _older_store(path: Path) -> None:
     con.execute("UPDATE alembic_version SET version_num = '0001'")
     con.execute("DROP TABLE run_progress")
     con.execute("DROP TABLE leases")  # added by 0003
+    con.execute("DROP TABLE queue_entries")  # added by 0004
     con.commit()
     con.close()
 
