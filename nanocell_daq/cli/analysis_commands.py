@@ -11,7 +11,10 @@ import typer
 from nanocell_daq.cli.output_paths import check_output_folder, writing
 from nanocell_daq.errors import UserError
 
-DB_HELP = "Run database: a file path (SQLite) or an SQLAlchemy URL."
+DB_HELP = (
+    "Run database: a file path (SQLite) or an SQLAlchemy URL. Default: $NANOCELL_DB if set, else "
+    "./nanocell-runs.db (as for run and the GUI)."
+)
 RUN_HELP = "Run id (see `nanocell runs`) or uuid."
 Y_HELP = "a-Si/c-Si Raman cross-section ratio y in Xc = Ic/(Ic + y*Ia)."
 PARTIAL_HELP = "Allow a run that is still running (the output covers the data so far)."
@@ -42,7 +45,7 @@ def _write(output: str, action: Callable[[], Any]) -> Any:
 
 def analyze(
     run: str = typer.Argument(..., help=RUN_HELP),
-    db: str = typer.Option(..., "--db", help=DB_HELP),
+    db: str = typer.Option("nanocell-runs.db", "--db", envvar="NANOCELL_DB", help=DB_HELP),
     y: float = typer.Option(0.8, "--y", help=Y_HELP),
     refit: bool = typer.Option(False, "--refit", help="Refit the Raman maps even if cached."),
 ) -> None:
@@ -57,7 +60,7 @@ def analyze(
 
 def export(
     run: str = typer.Argument(..., help=RUN_HELP),
-    db: str = typer.Option(..., "--db", help=DB_HELP),
+    db: str = typer.Option("nanocell-runs.db", "--db", envvar="NANOCELL_DB", help=DB_HELP),
     fmt: ExportFormat = typer.Option(..., "--format", "-f", case_sensitive=False, help=FORMAT_HELP),
     output: str = typer.Option(
         ..., "--output", "-o",
@@ -78,7 +81,7 @@ def export(
 
 def report(
     run: str = typer.Argument(..., help=RUN_HELP),
-    db: str = typer.Option(..., "--db", help=DB_HELP),
+    db: str = typer.Option("nanocell-runs.db", "--db", envvar="NANOCELL_DB", help=DB_HELP),
     output: str = typer.Option(..., "--output", "-o", help="report.png or report.pdf"),
     y: float = typer.Option(0.8, "--y", help=Y_HELP),
     partial: bool = typer.Option(False, "--partial", help=PARTIAL_HELP),
