@@ -510,7 +510,12 @@ def _write(fmt: str, tables: RunTables, out: Path, store: Any, info: Any, y: flo
         cycling = tables.tables["cycling_points"]
         if cycling.empty:
             raise UserError(f"run {info.id} has no cycling points: a BDF file holds a cell's cycling data")
-        device = tables.tables["device"].iloc[0].to_dict() if "device" in tables.tables else None
+        device = None
+        if "device" in tables.tables:  # its mapping columns are JSON text in the table: objects here
+            device = {
+                k: json.loads(v) if k in ("materials", "dimensions", "contacts", "extra") and v else v
+                for k, v in tables.tables["device"].iloc[0].to_dict().items()
+            }
         run = tables.tables["run"].iloc[0].to_dict()
         return write_bdf(cycling, tables.tables["steps"], metadata(run, device, provenance(info, y)), out)
     if fmt == "nexus":

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import IO, Any
 
 LOG_FOLDER = "run-logs"
+# Python log records (WARNING and up) of these packages also go to the file (not pymeasure's import notes)
+LOGGERS = ("nanocell_daq", "drivers", "procedures", "simulated_instruments", "pyvisa", "pyvisa_py")
 PROGRESS_EVERY_S = 10.0
 
 
@@ -61,7 +63,8 @@ class RunLog:
         self._handler = logging.StreamHandler(self._file)
         self._handler.setLevel(logging.WARNING)
         self._handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        logging.getLogger().addHandler(self._handler)
+        for name in LOGGERS:
+            logging.getLogger(name).addHandler(self._handler)
         return self.path
 
     def write(self, level: str, message: str) -> None:
@@ -71,7 +74,8 @@ class RunLog:
 
     def close(self) -> None:
         if self._handler is not None:
-            logging.getLogger().removeHandler(self._handler)
+            for name in LOGGERS:
+                logging.getLogger(name).removeHandler(self._handler)
             self._handler = None
         if self._file is not None:
             self._file.close()

@@ -124,3 +124,18 @@ def test_runs_json_keeps_non_ascii(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Siliciüm – Zoë" in out and "\\u" not in out
     assert json.loads(out)[0]["protocol_name"] == "Siliciüm – Zoë"
+
+
+def test_the_log_gets_our_packages_log_records(tmp_path, monkeypatch, capsys):
+    import logging
+
+    def engine(plan, store, **kw):
+        logging.getLogger("drivers.keithley2450").warning("SMU answered late")
+        raise UserError("gave up")
+
+    monkeypatch.setattr("nanocell_daq.engine.service.run_plan", engine)
+    assert main(["run", "si_seed", "--station", str(STATION), "--db", str(tmp_path / "r.db")]) == 2
+    (log,) = (tmp_path / "run-logs").glob("*.log")
+    text = log.read_text(encoding="utf-8")
+    assert "WARNING drivers.keithley2450: SMU answered late" in text and "gave up" in text
+    assert not logging.getLogger("drivers").handlers  # detached again
