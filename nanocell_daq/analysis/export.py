@@ -404,6 +404,9 @@ def _write_frame(group: Any, frame: pd.DataFrame) -> None:
         unit = unit_of(str(col))
         if unit:
             ds.attrs["units"] = unit
+        clock = clock_of("spectra" if group.name == "/spectra_index" else group.name.strip("/"), str(col))
+        if clock:
+            ds.attrs["clock"] = clock
     group.attrs["columns"] = [str(c) for c in frame.columns]
 
 
@@ -437,6 +440,8 @@ def write_hdf5(tables: RunTables, path: Path) -> Path:
                 d = g.create_dataset(col, data=meta[col].to_numpy())
                 if unit_of(col):
                     d.attrs["units"] = unit_of(col)
+                if clock_of("spectra", col):
+                    d.attrs["clock"] = clock_of("spectra", col)
             ax.make_scale("wavenumber_cm1")
             ds.dims[1].attach_scale(ax)
     return path

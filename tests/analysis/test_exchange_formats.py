@@ -193,3 +193,17 @@ def test_units_csv_names_the_clock_of_every_time_column(store, tmp_path):
     # every column that counts seconds says which clock
     seconds = units[(units.unit == "s") & ~units.column.str.startswith("exposure")]
     assert len(seconds) > 5 and (seconds.clock != "").all(), seconds
+
+
+def test_hdf5_time_columns_carry_their_clock(store, tmp_path):
+    import h5py
+
+    s, rid = store
+    export_run(s, rid, "hdf5", tmp_path / "r.h5")
+    with h5py.File(tmp_path / "r.h5", "r") as f:
+        assert f["cycling_points/t_s"].attrs["clock"].startswith("engine clock")
+        assert f["spectra_index/t_s"].attrs["clock"].startswith("engine clock")
+        assert f["checkpoints/time_s"].attrs["clock"].startswith("wall clock")
+        step = next(iter(f["spectra"]))
+        assert f[f"spectra/{step}/t_s"].attrs["clock"].startswith("engine clock")
+        assert "clock" not in f["cycling_points/E_V"].attrs

@@ -139,3 +139,14 @@ def test_the_log_gets_our_packages_log_records(tmp_path, monkeypatch, capsys):
     text = log.read_text(encoding="utf-8")
     assert "WARNING drivers.keithley2450: SMU answered late" in text and "gave up" in text
     assert not logging.getLogger("drivers").handlers  # detached again
+
+
+def test_a_failed_demo_leaves_no_database_file(tmp_path, monkeypatch, capsys):
+    def no_bench(*args, **kwargs):
+        raise UserError("simulated bench: cannot bind a loopback port")
+
+    monkeypatch.setattr("simulated_instruments.bench.SimulatedBench", no_bench)
+    db = tmp_path / "demo.db"
+    assert main(["demo", "--db", str(db)]) == 2
+    assert "cannot bind" in capsys.readouterr().err
+    assert not db.exists()
