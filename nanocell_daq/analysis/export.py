@@ -493,13 +493,36 @@ def export_run(
         ) from None
 
 
+def _source_commit() -> str:
+    """The git commit of a source install ('' for an installed package or without git)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return ""
+    try:
+        done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
 def provenance(info: Any, y: float) -> dict[str, Any]:
-    """What wrote an export: software version now and when the run was taken, the analysis parameters."""
+    """What wrote an export and from what: software version (and git commit of a source install) now and
+    when the run was taken, the exporting host, the operator, the protocol text as run (``--set`` overrides
+    included) and the analysis parameters."""
+    import platform
+
     from nanocell_daq import __version__
 
     return {
         "exported_by": f"nanocell-daq {__version__}",
+        "source_commit": _source_commit(),
+        "exported_on_host": platform.node(),
         "run_recorded_by": f"nanocell-daq {info.software_version}" if info.software_version else "",
+        "operator": info.operator or "",
+        "protocol_text": info.protocol_text or "",
         "analysis": {"y": y},
     }
 
