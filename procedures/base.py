@@ -10,6 +10,7 @@ from pymeasure.experiment import Procedure
 
 from nanocell_daq.errors import UserError
 from procedures.context import StepContext
+from procedures.param_messages import in_our_words
 
 
 @dataclass
@@ -75,7 +76,7 @@ class Step(Procedure):
             try:
                 step.set_parameters({name: value})
             except ValueError as exc:
-                raise ValueError(f"{name}: {exc} (got {value!r})") from None
+                raise ValueError(f"{name}: {in_our_words(step._parameters[name], exc, value)}") from None
         return step
 
     @classmethod

@@ -26,7 +26,15 @@ from nanocell_daq.analysis.run_analysis import (
 )
 from nanocell_daq.errors import UserError
 
-FORMATS = ("csv", "hdf5")
+# every table of the run ("our" layout) ...
+TABLE_FORMATS = ("csv", "hdf5")
+# ... and the exchange formats other tools read (BDF for the cell's cycling, NeXus NXraman, JCAMP-DX per
+# spectrum, xarray/NetCDF)
+FORMATS = (*TABLE_FORMATS, "bdf", "nexus", "jcamp", "netcdf")
+# what -o names for each format (a folder of files or one file / a file stem)
+FOLDER_FORMATS = ("csv", "jcamp")
+# the optional packages of the exchange formats (pyproject extra "exchange")
+EXCHANGE_MODULES = ("pyarrow", "xarray", "h5netcdf")
 
 # Units of the columns that have one (the rest are dimensionless or text).
 UNITS = {
@@ -83,6 +91,37 @@ UNITS = {
 }
 
 
+# Which clock a time column counts: the engine clock (experiment seconds since the run started; a simulated
+# bench runs it faster than the wall clock) or the wall clock (UTC time stamps, or seconds since the run's
+# wall-clock start).
+ENGINE_CLOCK = "engine clock, s since run start"
+WALL_CLOCK = "wall clock, s since run start (UTC)"
+UTC_TIME = "wall clock, ISO 8601 UTC"
+CLOCKS = {
+    ("cycling_points", "t_s"): ENGINE_CLOCK,
+    ("iv_points", "t_s"): ENGINE_CLOCK,
+    ("spectra", "t_s"): ENGINE_CLOCK,
+    ("half_cycles", "start_s"): ENGINE_CLOCK,
+    ("half_cycles", "duration_s"): "engine clock, duration",
+    ("checkpoints", "time_s"): WALL_CLOCK,
+    ("run", "started"): UTC_TIME,
+    ("run", "ended"): UTC_TIME,
+    ("steps", "started"): UTC_TIME,
+    ("steps", "ended"): UTC_TIME,
+    ("events", "time"): UTC_TIME,
+    ("derived_results", "created"): UTC_TIME,
+}
+
+
+def clock_of(table: str, column: str) -> str:
+    """The clock of a time column of an export table ('' for a column that is no time)."""
+    if (table, column) in CLOCKS:
+        return CLOCKS[(table, column)]
+    if table.startswith("spectra_step") and column == "t_s":
+        return ENGINE_CLOCK
+    return ""
+
+
 def unit_of(column: str) -> str:
     """Unit of a column name ('' if dimensionless or text); *_C/_Ah/_pAh/_V/_J suffixes are recognised."""
     if column in UNITS:
@@ -119,7 +158,8 @@ def require_finished(info: Any, what: str, allow_running: bool) -> None:
     """Refuse to export/report a run that is still running unless ``allow_running`` (partial output)."""
     if info.status == "running" and not allow_running:
         raise UserError(
-            f"run {info.id} is still running: a {what} now would be partial; wait for it to finish, or pass "
+            f"run {info.id} is still running: {'an' if what[:1] in 'aeiou' else 'a'} {what} now would be "
+            "partial; wait for it to finish, or pass "
             "--partial to write the data recorded so far"
         )
 
@@ -305,22 +345,33 @@ def write_csv(tables: RunTables, folder: Path) -> list[Path]:
         path = folder / f"{name}.csv"
         frame.to_csv(path, index=False)
         written.append(path)
-        units += [{"table": name, "column": c, "unit": unit_of(str(c))} for c in frame.columns]
+        units += [
+            {"table": name, "column": c, "unit": unit_of(str(c)), "clock": clock_of(name, str(c))}
+            for c in frame.columns
+        ]
     for sid, (axis, counts, meta) in tables.spectra.items():
         path = folder / f"spectra_step{sid}.csv"
         wide = pd.DataFrame(counts, columns=[f"{w:.3f}" for w in axis])
         pd.concat([meta.reset_index(drop=True), wide], axis=1).to_csv(path, index=False, float_format="%.6g")
         written.append(path)
+        units += [
+            {"table": path.stem, "column": c, "unit": unit_of(c), "clock": clock_of(path.stem, c)}
+            for c in meta.columns
+        ]
         units.append(
-            {"table": path.stem, "column": "<wavenumber columns>", "unit": "counts (header in cm-1)"}
+            {"table": path.stem, "column": "<wavenumber columns>", "unit": "counts (header in cm-1)",
+             "clock": ""}
         )
     (folder / "protocol.yaml").write_text(tables.protocol_text)
     (folder / "station.json").write_text(json.dumps(jsonable(tables.station), indent=2))
-    pd.DataFrame(units, columns=["table", "column", "unit"]).to_csv(folder / "units.csv", index=False)
+    units_frame = pd.DataFrame(units, columns=["table", "column", "unit", "clock"])
+    units_frame.to_csv(folder / "units.csv", index=False)
     (folder / "README.txt").write_text(
         f"nanocell-daq export of run {tables.run_id}.\n"
         "One CSV per table; column names end with their unit (t_s = seconds, E_V = volts, I_A = amperes, "
-        "Q_C = coulombs, x_um = micrometres); units.csv lists them all.\n"
+        "Q_C = coulombs, x_um = micrometres); units.csv lists them all, with the clock of each time column:\n"
+        f"t_s of cycling_points, iv_points and spectra = {ENGINE_CLOCK} (a simulated bench runs it faster "
+        f"than the wall clock); checkpoints.time_s = {WALL_CLOCK}; started/ended/time/created = {UTC_TIME}.\n"
         "spectra_step<N>.csv: one row per spectrum of map step N: metadata columns, then counts, one column "
         "per wavenumber (header = Raman shift in cm-1).\n"
         "checkpoints/half_cycles/cycles/iv_metrics/map_pixels come from nanocell_daq.analysis.\n"
@@ -353,6 +404,9 @@ def _write_frame(group: Any, frame: pd.DataFrame) -> None:
         unit = unit_of(str(col))
         if unit:
             ds.attrs["units"] = unit
+        clock = clock_of("spectra" if group.name == "/spectra_index" else group.name.strip("/"), str(col))
+        if clock:
+            ds.attrs["clock"] = clock
     group.attrs["columns"] = [str(c) for c in frame.columns]
 
 
@@ -386,6 +440,8 @@ def write_hdf5(tables: RunTables, path: Path) -> Path:
                 d = g.create_dataset(col, data=meta[col].to_numpy())
                 if unit_of(col):
                     d.attrs["units"] = unit_of(col)
+                if clock_of("spectra", col):
+                    d.attrs["clock"] = clock_of("spectra", col)
             ax.make_scale("wavenumber_cm1")
             ds.dims[1].attach_scale(ax)
     return path
@@ -401,7 +457,8 @@ def export_run(
     allow_running: bool = False,
     with_analysis: bool = True,
 ) -> list[Path]:
-    """Write every table of a run as ``fmt`` ("csv": a folder; "hdf5": a file) at ``output``.
+    """Write a run as ``fmt`` at ``output``: "csv" and "jcamp" write a folder of files; "hdf5", "nexus" and
+    "netcdf" one file; "bdf" ``<stem>.bdf.csv``, ``<stem>.bdf.parquet`` and ``<stem>.bdf.metadata.json``.
 
     UserError for an unknown run, a run without data, a run still running (unless ``allow_running``), an
     unknown format or an unusable output path.
@@ -409,10 +466,11 @@ def export_run(
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
     out = Path(output)
-    if fmt == "csv" and out.exists() and not out.is_dir():
-        raise UserError(f"{out}: exists and is not a folder (CSV export writes a folder of files)")
-    if fmt == "hdf5" and out.is_dir():
-        raise UserError(f"{out}: is a folder; give a file name such as run.h5")
+    if fmt in FOLDER_FORMATS and out.exists() and not out.is_dir():
+        raise UserError(f"{out}: exists and is not a folder ({fmt} export writes a folder of files)")
+    if fmt not in FOLDER_FORMATS and out.is_dir():
+        example = {"hdf5": "run.h5", "nexus": "run.nxs", "netcdf": "run.nc", "bdf": "run1 (or run1.bdf.csv)"}
+        raise UserError(f"{out}: is a folder; give a file name such as {example[fmt]}")
     if not out.parent.exists():
         raise UserError(f"{out}: folder {out.parent} does not exist")
     info = load_run_or_fail(store, run_id)
@@ -425,6 +483,80 @@ def export_run(
         and not tables.spectra
     ):
         raise UserError(f"run {info.id} ({info.status}) has no data points: nothing to export")
+    try:
+        return _write(fmt, tables, out, store, info, y)
+    except ModuleNotFoundError as exc:
+        if exc.name not in EXCHANGE_MODULES:
+            raise
+        raise UserError(
+            f"--format {fmt} needs the Python package {exc.name}: pip install 'nanocell-daq[exchange]'"
+        ) from None
+
+
+def _source_commit() -> str:
+    """The git commit of a source install ('' for an installed package or without git)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return ""
+    try:
+        done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def provenance(info: Any, y: float) -> dict[str, Any]:
+    """What wrote an export and from what: software version (and git commit of a source install) now and
+    when the run was taken, the exporting host, the operator, the protocol text as run (``--set`` overrides
+    included) and the analysis parameters."""
+    import platform
+
+    from nanocell_daq import __version__
+
+    return {
+        "exported_by": f"nanocell-daq {__version__}",
+        "source_commit": _source_commit(),
+        "exported_on_host": platform.node(),
+        "run_recorded_by": f"nanocell-daq {info.software_version}" if info.software_version else "",
+        "operator": info.operator or "",
+        "protocol_text": info.protocol_text or "",
+        "analysis": {"y": y},
+    }
+
+
+def _write(fmt: str, tables: RunTables, out: Path, store: Any, info: Any, y: float) -> list[Path]:
     if fmt == "csv":
         return write_csv(tables, out)
-    return [write_hdf5(tables, out)]
+    if fmt == "hdf5":
+        return [write_hdf5(tables, out)]
+    if fmt == "bdf":
+        from nanocell_daq.analysis.export_bdf import metadata, write_bdf
+
+        cycling = tables.tables["cycling_points"]
+        if cycling.empty:
+            raise UserError(f"run {info.id} has no cycling points: a BDF file holds a cell's cycling data")
+        device = None
+        if "device" in tables.tables:  # its mapping columns are JSON text in the table: objects here
+            device = {
+                k: json.loads(v) if k in ("materials", "dimensions", "contacts", "extra") and v else v
+                for k, v in tables.tables["device"].iloc[0].to_dict().items()
+            }
+        run = tables.tables["run"].iloc[0].to_dict()
+        return write_bdf(cycling, tables.tables["steps"], metadata(run, device, provenance(info, y)), out)
+    if fmt == "nexus":
+        from nanocell_daq.analysis.export_nexus import write_nexus
+
+        return [write_nexus(tables, out, provenance(info, y))]
+    if fmt == "jcamp":
+        from nanocell_daq.analysis.export_jcamp import write_jcamp
+
+        if not tables.spectra:
+            raise UserError(f"run {info.id} has no Raman spectra: nothing to write as JCAMP-DX")
+        return write_jcamp(tables, out)
+    from nanocell_daq.analysis.notebook import RunView
+    from nanocell_daq.analysis.xarray_view import write_netcdf
+
+    return [write_netcdf(RunView(store, info.id).to_xarray(), out)]

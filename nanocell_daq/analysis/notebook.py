@@ -8,6 +8,7 @@ run.cycling()                  # DataFrame: step_id, t_s, voltage_V, current_A, 
 run.iv()                       # DataFrame: step_id, voltage_V, current_A, direction, pair, t_s, label, cycle
 run.spectra(step_id)           # SpectraData: counts (n, m) float32, axis (m,) cm-1, x_um, y_um, ...
 run.analysis(y=0.8)            # RunAnalysis: checkpoints, half_cycles, cycle_table, iv_table, maps, ...
+run.to_xarray()                # xarray.Dataset (units per variable); run.to_netcdf("run.nc")
 """
 
 from __future__ import annotations
@@ -99,6 +100,19 @@ class RunView:
             for e in self._store.events(self.id)
         ]
         return pd.DataFrame(rows, columns=["time", "level", "message", "step_id"])
+
+    def to_xarray(self) -> Any:
+        """The run as an ``xarray.Dataset``: cycling, I-V and each Raman step's spectra, with units and
+        clocks as attributes (see :mod:`nanocell_daq.analysis.xarray_view`)."""
+        from nanocell_daq.analysis.xarray_view import run_dataset
+
+        return run_dataset(self._store, self.id, self.header, self.protocol_text, self.station)
+
+    def to_netcdf(self, path: str | os.PathLike[str]) -> Any:
+        """Write :meth:`to_xarray` as a NetCDF-4 file (h5netcdf engine); returns the path."""
+        from nanocell_daq.analysis.xarray_view import write_netcdf
+
+        return write_netcdf(self.to_xarray(), path)
 
     def analysis(self, y: float = 0.8, *, params: AnalysisParams | None = None, **kw: Any) -> RunAnalysis:
         """:func:`~nanocell_daq.analysis.run_analysis.analyze_run` for this run (cached in the database)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import Enum
 from typing import Any
 
 import typer
@@ -10,10 +11,22 @@ import typer
 from nanocell_daq.cli.output_paths import check_output_folder, writing
 from nanocell_daq.errors import UserError
 
-DB_HELP = "Run database: a file path (SQLite) or an SQLAlchemy URL."
+DB_HELP = (
+    "Run database: a file path (SQLite) or an SQLAlchemy URL. Default: $NANOCELL_DB if set, else "
+    "./nanocell-runs.db (as for run and the GUI)."
+)
 RUN_HELP = "Run id (see `nanocell runs`) or uuid."
 Y_HELP = "a-Si/c-Si Raman cross-section ratio y in Xc = Ic/(Ic + y*Ia)."
 PARTIAL_HELP = "Allow a run that is still running (the output covers the data so far)."
+# kept in step with nanocell_daq.analysis.export.FORMATS (a test checks); not imported here so that the CLI
+# does not load pandas before it has parsed its arguments
+EXPORT_FORMATS = ("csv", "hdf5", "bdf", "nexus", "jcamp", "netcdf")
+ExportFormat = Enum("ExportFormat", {f: f for f in EXPORT_FORMATS}, type=str)  # choices for --format
+FORMAT_HELP = (
+    "csv: every table, a folder of files; hdf5: every table, one file; bdf: the cell's cycling as Battery "
+    "Data Format (.bdf.csv, .bdf.parquet, .bdf.metadata.json); nexus: NeXus/HDF5 (NXraman maps and spectra, "
+    "I-V and cycling as NXdata); jcamp: one JCAMP-DX file per spectrum; netcdf: the run's xarray Dataset."
+)
 
 
 def _run_key(run: str) -> int | str:
@@ -32,7 +45,7 @@ def _write(output: str, action: Callable[[], Any]) -> Any:
 
 def analyze(
     run: str = typer.Argument(..., help=RUN_HELP),
-    db: str = typer.Option(..., "--db", help=DB_HELP),
+    db: str = typer.Option("nanocell-runs.db", "--db", envvar="NANOCELL_DB", help=DB_HELP),
     y: float = typer.Option(0.8, "--y", help=Y_HELP),
     refit: bool = typer.Option(False, "--refit", help="Refit the Raman maps even if cached."),
 ) -> None:
@@ -47,9 +60,12 @@ def analyze(
 
 def export(
     run: str = typer.Argument(..., help=RUN_HELP),
-    db: str = typer.Option(..., "--db", help=DB_HELP),
-    fmt: str = typer.Option(..., "--format", "-f", help="csv (a folder of files) or hdf5 (one file)."),
-    output: str = typer.Option(..., "--output", "-o", help="Folder (csv) or file (hdf5) to write."),
+    db: str = typer.Option("nanocell-runs.db", "--db", envvar="NANOCELL_DB", help=DB_HELP),
+    fmt: ExportFormat = typer.Option(..., "--format", "-f", case_sensitive=False, help=FORMAT_HELP),
+    output: str = typer.Option(
+        ..., "--output", "-o",
+        help="Folder (csv, jcamp), file (hdf5, nexus, netcdf) or file stem (bdf: STEM.bdf.csv ...) to write.",
+    ),
     y: float = typer.Option(0.8, "--y", help=Y_HELP),
     partial: bool = typer.Option(False, "--partial", help=PARTIAL_HELP),
 ) -> None:
@@ -58,14 +74,14 @@ def export(
     from nanocell_daq.storage import Store
 
     with Store.open(db, create=False) as store:
-        written = _write(output, lambda: export_run(store, _run_key(run), fmt.lower(), output, y=y,
+        written = _write(output, lambda: export_run(store, _run_key(run), fmt.value, output, y=y,
                                                     allow_running=partial))
     typer.echo(f"run {run}: wrote {len(written)} file(s) to {output}")
 
 
 def report(
     run: str = typer.Argument(..., help=RUN_HELP),
-    db: str = typer.Option(..., "--db", help=DB_HELP),
+    db: str = typer.Option("nanocell-runs.db", "--db", envvar="NANOCELL_DB", help=DB_HELP),
     output: str = typer.Option(..., "--output", "-o", help="report.png or report.pdf"),
     y: float = typer.Option(0.8, "--y", help=Y_HELP),
     partial: bool = typer.Option(False, "--partial", help=PARTIAL_HELP),

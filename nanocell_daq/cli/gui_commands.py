@@ -11,7 +11,8 @@ from nanocell_daq.cli.bench_commands import bench_app
 
 def gui(
     db: str = typer.Option(
-        None, "--db", help="Run database (path or SQLAlchemy URL); default ./nanocell-runs.db"
+        None, "--db", help="Run database (path or SQLAlchemy URL); default $NANOCELL_DB if set, else "
+        "./nanocell-runs.db (the default of run, resume and control too)"
     ),
     station: Path = typer.Option(None, "--station", help="Station file to load"),
     protocol: Path = typer.Option(None, "--protocol", help="Protocol file to open in the editor"),

@@ -16,7 +16,9 @@ queue_app = typer.Typer(
 )
 
 DB_OPTION = typer.Option(
-    "nanocell.db", "--db", help="Run database: a file (SQLite, created if absent) or a URL."
+    "nanocell-runs.db", "--db", envvar="NANOCELL_DB",
+    help="Run database: a file (SQLite, created if absent) or a URL. Default: $NANOCELL_DB if set, else"
+    " ./nanocell-runs.db (as for run and the GUI).",
 )
 
 

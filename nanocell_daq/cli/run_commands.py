@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
+from nanocell_daq.cli.run_output import ProgressLines, RunLog, no_empty_database
 from nanocell_daq.errors import UserError
 
 DB_HELP = (
@@ -26,6 +28,15 @@ DB_HELP = (
 EXIT = {"completed": 0, "failed": 1, "aborted": 3, "interrupted": 3}
 DEVICE_HELP = "The chip's device to run on (a station file with devices:)."
 NOTIFY_HELP = "Notify file (urls: [apprise URLs]); the station file's notify: is used too."
+# one default database for run, resume, control and the GUI (and analyze/export/report): $NANOCELL_DB, else
+# ./nanocell-runs.db
+DB_ENV = "NANOCELL_DB"
+DEFAULT_DB = "nanocell-runs.db"
+RUN_DB_HELP = (
+    DB_HELP + f". Default: ${DB_ENV} if set, else ./{DEFAULT_DB}, the GUI's default too (created if absent"
+    " for run). Each run writes a log to run-logs/ next to an SQLite file."
+)
+ControlAction = Enum("ControlAction", {a: a for a in ("pause", "resume", "abort")}, type=str)
 
 
 def _overrides(values: list[str] | None) -> dict[str, str]:
@@ -39,11 +50,16 @@ def _overrides(values: list[str] | None) -> dict[str, str]:
 
 
 class _Display:
-    """Rich progress on stderr: the step, overall fraction and ETA; log lines of warnings and errors."""
+    """Rich progress on stderr: the step, overall fraction and ETA; log lines of warnings and errors.
 
-    def __init__(self, quiet: bool = False) -> None:
+    When stderr is not a terminal (a pipe, a file: unattended runs), plain progress lines instead, every
+    10 s and at each new step, flushed as they come. ``log``: a ``RunLog`` that gets the same lines."""
+
+    def __init__(self, quiet: bool = False, log: RunLog | None = None) -> None:
         self.console = Console(stderr=True)
         self.quiet = quiet
+        self.log = log
+        self.lines = None if self.console.is_terminal or quiet else ProgressLines(sys.stderr)
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -55,7 +71,7 @@ class _Display:
         self.task = self.progress.add_task("starting", total=1.0, eta="-")
 
     def __enter__(self) -> _Display:
-        if not self.quiet:
+        if not self.quiet and self.lines is None:
             self.progress.start()
         return self
 
@@ -67,8 +83,14 @@ class _Display:
 
         shown = "-" if eta is None else fmt_duration(eta)
         self.progress.update(self.task, description=label[:40], completed=fraction, eta=shown)
+        if self.lines is not None:
+            self.lines.update(label, fraction, shown)
+        if self.log is not None and self.log.progress is not None:
+            self.log.progress.update(label, fraction, shown)
 
     def on_log(self, level: str, message: str) -> None:
+        if self.log is not None:
+            self.log.write(level, message)
         if level in ("warning", "error") and not self.quiet:
             # soft wrap: a printed command (e.g. how to resume) stays one line to copy; no markup in messages
             self.console.print(
@@ -99,10 +121,10 @@ def _open_store(db: str) -> Any:
 
 
 def cmd_check(protocol: str, station: Path, sets: list[str] | None, device: str | None = None) -> int:
+    from nanocell_daq.cli.protocol_sets import plan_with_sets
     from nanocell_daq.engine.plan import plan_table
-    from nanocell_daq.engine.service import make_plan
 
-    plan = make_plan(protocol, station, _overrides(sets), device)
+    plan = plan_with_sets(protocol, station, _overrides(sets), device)
     Console().print(plan_table(plan))
     return 0
 
@@ -131,31 +153,48 @@ def _stored_or_given_station(info: Any, station: Path | None) -> Any:
         return None
 
 
-def _run_shown(store: Any, start: Callable[..., Any], notifier: Any = None) -> int:
+def _start_log(db: str, command: str) -> RunLog:
+    """The command's log file (see ``run_output``); its path is printed first, on stderr."""
+    log = RunLog(db, command)
+    path = log.open()
+    typer.echo(f"log: {path}" if path else f"log: none ({log.path.parent} cannot be written)", err=True)
+    return log
+
+
+def _run_shown(db: str, store: Any, start: Callable[..., Any], command: str = "run",
+               notifier: Any = None) -> int:
     """Run ``start(on_progress=, on_log=, db_label=)`` with the progress display; print the outcome;
     then deliver the notifications (bounded wait: a dead target cannot hold the exit)."""
     shown = store.location.shown  # a URL's password is never printed nor stored in messages
+    log = _start_log(db, command)
     try:
-        with _Display() as display:
+        with _Display(log=log) as display:
             result = start(on_progress=display.on_progress, on_log=display.on_log, db_label=shown)
         reason = f": {result.reason}" if result.reason else ""
         typer.echo(f"run {result.run_id} {result.status}{reason} (database {shown})")
+        log.write("info", f"run {result.run_id} {result.status}{reason}")
         return EXIT.get(result.status, 1)
+    except BaseException as exc:
+        log.write("error", f"{type(exc).__name__}: {exc}")
+        raise
     finally:
         store.close()
         if notifier is not None:
             notifier.close()
+        log.close()
 
 
 def cmd_run(protocol: str, station: Path, db: str, operator: str | None, sets: list[str] | None,
             device: str | None = None, notify: Path | None = None) -> int:
-    from nanocell_daq.engine.service import make_plan, run_plan
+    from nanocell_daq.cli.protocol_sets import plan_with_sets
+    from nanocell_daq.engine.service import run_plan
 
-    plan = make_plan(protocol, station, _overrides(sets), device)
+    plan = plan_with_sets(protocol, station, _overrides(sets), device)
     notifier = _notifier(notify, plan.station.config)
-    store = _open_store(db)
-    start = functools.partial(run_plan, plan, store, operator=operator, supervise=True, notifier=notifier)
-    return _run_shown(store, start, notifier)
+    with no_empty_database(db):
+        store = _open_store(db)
+        start = functools.partial(run_plan, plan, store, operator=operator, supervise=True, notifier=notifier)
+        return _run_shown(db, store, start, "run", notifier)
 
 
 def cmd_resume(
@@ -173,11 +212,13 @@ def cmd_resume(
         store.close()
         raise
     return _run_shown(
+        db,
         store,
         functools.partial(
             resume_run, store, run_id, station, operator=operator, supervise=True, device=device,
             notifier=notifier,
         ),
+        "resume",
         notifier,
     )
 
@@ -200,10 +241,6 @@ def cmd_control(run_id: int, action: str, db: str) -> int:
 
 
 def cmd_demo(db: str, speed: float, as_json: bool, cycles: int, report: Path | None = None) -> int:
-    from nanocell_daq.engine.service import make_plan, run_plan
-    from nanocell_daq.engine.summary import run_summary, summary_lines
-    from simulated_instruments.bench import SimulatedBench
-
     if not (math.isfinite(speed) and speed > 0):
         raise UserError(f"--speed: must be a number > 0 (simulated seconds per wall second), got {speed:g}")
     if not 1 <= cycles <= 100:
@@ -216,7 +253,24 @@ def cmd_demo(db: str, speed: float, as_json: bool, cycles: int, report: Path | N
         if not report.parent.exists():
             raise UserError(f"--report {report}: folder {report.parent} does not exist")
     t0 = time.monotonic()
-    store = _open_store(db)
+    with no_empty_database(db):
+        store = _open_store(db)
+        log = _start_log(db, "demo")
+        try:
+            result = _demo_run(store, speed, cycles, as_json, log)
+        except BaseException as exc:
+            log.write("error", f"{type(exc).__name__}: {exc}")
+            store.close()
+            raise
+        finally:
+            log.close()
+    return _demo_summary(store, result, db, t0, as_json, report)
+
+
+def _demo_run(store: Any, speed: float, cycles: int, as_json: bool, log: RunLog) -> Any:
+    from nanocell_daq.engine.service import make_plan, run_plan
+    from simulated_instruments.bench import SimulatedBench
+
     with (
         tempfile.TemporaryDirectory(prefix="nanocell-demo-") as tmp,
         SimulatedBench(preset="si", speed=speed, seed=0) as bench,
@@ -224,10 +278,15 @@ def cmd_demo(db: str, speed: float, as_json: bool, cycles: int, report: Path | N
         station = Path(tmp) / "station.yaml"
         bench.write_station(station)
         plan = make_plan("si_seed", station, {"cycles": str(cycles)})
-        with _Display(quiet=as_json) as display:
-            result = run_plan(
+        with _Display(quiet=as_json, log=log) as display:
+            return run_plan(
                 plan, store, operator="demo", on_progress=display.on_progress, on_log=display.on_log
             )
+
+
+def _demo_summary(store: Any, result: Any, db: Path, t0: float, as_json: bool, report: Path | None) -> int:
+    from nanocell_daq.engine.summary import run_summary, summary_lines
+
     summary = run_summary(store, result.run_id)
     summary["wall_s"] = round(time.monotonic() - t0, 2)
     summary["database"] = store.location.shown
@@ -243,7 +302,7 @@ def cmd_demo(db: str, speed: float, as_json: bool, cycles: int, report: Path | N
         if report is not None:
             typer.echo(f"report {summary['report']}")
     else:
-        typer.echo(json.dumps(summary))
+        typer.echo(json.dumps(summary, ensure_ascii=False))
     return EXIT.get(result.status, 1)
 
 
@@ -264,7 +323,7 @@ def register(app: typer.Typer) -> None:
     def run(
         protocol: str = typer.Argument(..., help="Protocol YAML file, or a shipped protocol name (si_seed)."),
         station: Path = typer.Option(..., "--station", help="Station YAML file."),
-        db: str = typer.Option("nanocell.db", "--db", help=DB_HELP + " (created if absent)"),
+        db: str = typer.Option(DEFAULT_DB, "--db", envvar=DB_ENV, help=RUN_DB_HELP),
         operator: str = typer.Option(None, "--operator", help="Who runs it (stored with the run)."),
         sets: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: NAME=VALUE."),
         device: str = typer.Option(None, "--device", help=DEVICE_HELP),
@@ -276,9 +335,11 @@ def register(app: typer.Typer) -> None:
     @app.command("resume")
     def resume(
         run_id: int = typer.Argument(..., help="The run to continue."),
-        db: str = typer.Option(..., "--db", help=DB_HELP),
+        db: str = typer.Option(DEFAULT_DB, "--db", envvar=DB_ENV, help=RUN_DB_HELP),
         station: Path = typer.Option(None, "--station", help="Station file (default: the stored snapshot)."),
-        operator: str = typer.Option(None, "--operator"),
+        operator: str = typer.Option(
+            None, "--operator", help="Who continues it (stored with the resumed attempt; default: as before)."
+        ),
         device: str = typer.Option(None, "--device", help="The chip's device (default: the run's own)."),
         notify: Path = typer.Option(None, "--notify", help=NOTIFY_HELP),
     ) -> None:
@@ -287,7 +348,11 @@ def register(app: typer.Typer) -> None:
 
     @app.command("demo")
     def demo(
-        db: str = typer.Option("nanocell-demo.db", "--db", help=DB_HELP + " to write"),
+        db: str = typer.Option(
+            "nanocell-demo.db", "--db",
+            help=DB_HELP + " to write (its own default, so that demo runs stay out of your run database; "
+            "a log goes to run-logs/ next to it).",
+        ),
         speed: float = typer.Option(2000.0, "--speed", help="Simulated seconds per wall second."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object as the last line."),
         cycles: int = typer.Option(2, "--cycles", help="Number of cycles."),
@@ -299,11 +364,11 @@ def register(app: typer.Typer) -> None:
     @app.command("control")
     def control(
         run_id: int = typer.Argument(..., help="The running run."),
-        action: str = typer.Argument(..., help="pause | resume | abort"),
-        db: str = typer.Option(..., "--db", help=DB_HELP),
+        action: ControlAction = typer.Argument(..., help="pause, resume or abort.", case_sensitive=False),
+        db: str = typer.Option(DEFAULT_DB, "--db", envvar=DB_ENV, help=RUN_DB_HELP),
     ) -> None:
         """Ask a running engine (any process) to pause, resume or abort between points."""
-        raise typer.Exit(cmd_control(run_id, action, db))
+        raise typer.Exit(cmd_control(run_id, action.value, db))
 
     from nanocell_daq.cli.bench_commands import bench_app
 

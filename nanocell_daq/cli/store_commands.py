@@ -74,7 +74,7 @@ def runs(
                 age = round(lv.heartbeat_age_s, 1)
                 row.update(engine_pid=lv.engine_pid, host=lv.host, heartbeat_age_s=age)
             out.append(row)
-        typer.echo(json.dumps(out, indent=1))
+        typer.echo(json.dumps(out, indent=1, ensure_ascii=False))
         return
     from rich.console import Console
     from rich.table import Table

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import string
@@ -110,7 +111,12 @@ def _non_finite(value: Any) -> bool:
 def _make_step(spec: StepSpec, errors: list[str]) -> Step | None:
     cls = STEPS.get(spec.kind)
     if cls is None:
-        errors.append(f"{spec.where(spec.kind)}: unknown step kind (known: {', '.join(sorted(STEPS))})")
+        close = [k for k in sorted(STEPS) if spec.kind and str(spec.kind) in k]
+        close = close or difflib.get_close_matches(str(spec.kind), list(STEPS), n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        errors.append(
+            f"{spec.where(spec.kind)}: unknown step kind ({hint}known: {', '.join(sorted(STEPS))})"
+        )
         return None
     try:
         step = cls.from_params(spec.params)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nanocell_daq.analysis.export import FORMATS, export_run
+from nanocell_daq.analysis.export import TABLE_FORMATS, export_run
 from nanocell_daq.analysis.frames import jsonable
 from nanocell_daq.analysis.run_analysis import analyze_run
 from nanocell_daq.storage import Store
@@ -49,7 +49,7 @@ def _plain(values: np.ndarray) -> np.ndarray:
     return values
 
 
-@pytest.fixture(scope="module", params=FORMATS)
+@pytest.fixture(scope="module", params=TABLE_FORMATS)
 def exported(request, si_run_db, tmp_path_factory):
     """(export read back, store, run id, analysis) for each format."""
     path, run = si_run_db
