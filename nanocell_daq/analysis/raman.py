@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy.ndimage import median_filter
 from scipy.optimize import least_squares, nnls
 
 from nanocell_daq.analysis.raman_preprocess import remove_spikes
@@ -198,6 +199,7 @@ def xc_upper_limit(
 
 
 def _initial_guess(x: np.ndarray, s: np.ndarray) -> np.ndarray:
+    s = median_filter(s, size=3, mode="nearest")  # a one-pixel cosmic ray must not pass for the c-Si peak
     step = float(np.median(np.diff(x))) if x.size > 1 else 1.0
     edge = max(3, x.size // 20)
     b1 = (np.median(s[-edge:]) - np.median(s[:edge])) / max(x[-1] - x[0], 1e-9)
@@ -322,7 +324,7 @@ def fit_si(
     n_out = 0
     estimated = noise is None
     try:
-        res = _solve(x, sn, _initial_guess(x, sn), None)
+        res = _solve(x, sn, _initial_guess(x, sn), None, max_nfev=100)  # a start (a spike makes it slow)
         if estimated:
             model = si_model(x, res.x) * scale
             noise = estimate_noise(model, s - model, leverage=_leverage(res.jac))
@@ -345,7 +347,8 @@ def fit_si(
             for k in cands:
                 trial = keep.copy()
                 trial[k] = False
-                alt = _solve(x[trial], sn[trial], _initial_guess(x[trial], sn[trial]), sigma[trial])
+                start = _initial_guess(x[trial], sn[trial])
+                alt = _solve(x[trial], sn[trial], start, sigma[trial], max_nfev=80)
                 gain_chi2 = chi2 - float(np.sum(alt.fun**2))
                 if gain_chi2 > OUTLIER_Z**2 and (best is None or gain_chi2 > best[0]):
                     best = (gain_chi2, trial, alt)

@@ -145,11 +145,17 @@ def combine_frames(
     if f.ndim != 3 or f.shape[1] < 2:
         raise ValueError(f"frames: expected (k >= 2, n) or (pixels, k >= 2, n), got shape {np.shape(frames)}")
     k = f.shape[1]
+    # the expected level of a frame: the median of the frames, smoothed over 3 pixels where that is higher
+    # (one frame's value would be low half the time and flag noise on the other; a peak top keeps its own)
+    med = np.median(f, axis=1)
+    pad = np.pad(med, ((0, 0), (1, 1)), mode="edge")
+    smooth = (pad[:, :-2] + pad[:, 1:-1] + pad[:, 2:]) / 3.0
+    level = np.maximum(med, smooth)
     if noise is None:
-        # frame differences are pure noise: var(f_i − f_j) = 2·(gain·m + read²), m their mean
+        # frame differences are pure noise: var(f_i − f_j) = 2·(gain·m + read²), m the frames' level
+        # (smoothed: a noisy m would flatten the fitted slope, the gain)
         d = (f[:, 1:] - f[:, :1]) / np.sqrt(2.0)
-        m = 0.5 * (f[:, 1:] + f[:, :1])
-        est = estimate_noise(m, d)
+        est = estimate_noise(np.broadcast_to(smooth[:, None], d.shape), d)
         noise = (est.gain, est.read)
     gain, read = noise
     mask = np.zeros(f.shape, dtype=bool)
@@ -157,7 +163,7 @@ def combine_frames(
     for i in range(k):
         others = np.median(np.delete(f, i, axis=1), axis=1)
         # the difference of a frame and the median of the others: its variance, with the others' share
-        var = (gain * np.clip(others, 0.0, None) + read**2) * (1.0 + 1.0 / max(k - 1, 1))
+        var = (gain * np.clip(level, 0.0, None) + read**2) * (1.0 + 1.0 / max(k - 1, 1))
         spike = f[:, i] - others > threshold * np.sqrt(np.maximum(var, 1e-6))
         mask[:, i] = spike
         cleaned[:, i] = np.where(spike, others, f[:, i])

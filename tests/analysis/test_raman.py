@@ -177,7 +177,8 @@ def test_reduced_chi_square_compares_the_scatter_with_the_noise_model():
     # estimated from the data, the model finds the 10 counts rms (over this spectrum's range of counts)
     est = fit_si(x, noisy)
     found = NoiseModel(est.noise_gain, est.noise_read).variance(np.array([300.0, 600.0]))
-    assert np.sqrt(found) == pytest.approx([10.0, 10.0], rel=0.25) and est.redchi == pytest.approx(1.0, abs=0.25)
+    assert np.sqrt(found) == pytest.approx([10.0, 10.0], rel=0.25)
+    assert est.redchi == pytest.approx(1.0, abs=0.25)
 
 
 def test_a_narrow_amorphous_band_is_fitted_at_its_width():
