@@ -430,3 +430,26 @@ def _failed(y: float) -> SiFit:
     return SiFit(
         NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, float(y), False, NAN, False,
     )
+
+
+SI_REFERENCE_CM1 = 520.7
+"""Raman shift of bulk c-Si at room temperature (cm-1; 520.5-520.7 in the domain notes, section 1.6)."""
+
+
+def reference_offset(
+    axis: np.ndarray, spectra: np.ndarray, reference_cm1: float = SI_REFERENCE_CM1
+) -> tuple[float, float, float]:
+    """Axis offset from spectra of a Si reference: (``reference_cm1`` minus the fitted c-Si position, that
+    position, its 1-sigma error), cm-1; NaNs when no significant c-Si peak is found. Add the offset to the
+    band positions measured on this axis. Two or more spectra are compared first (cosmic rays out)."""
+    data = np.atleast_2d(np.asarray(spectra, dtype=float))
+    if data.shape[0] >= 2:
+        from nanocell_daq.analysis.raman_preprocess import combine_frames
+
+        counts = combine_frames(data)[0]
+    else:
+        counts = data[0]
+    fit = fit_si(axis, counts, window=(460.0, 580.0))
+    if not fit.c_significant:
+        return NAN, NAN, NAN
+    return reference_cm1 - fit.c_position, fit.c_position, fit.c_position_err
