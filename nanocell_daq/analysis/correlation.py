@@ -16,7 +16,7 @@ import pandas as pd
 
 PROBE_KINDS = ("iv", "raman_map")
 # Steps during which no charge is passed on purpose: they do not end a checkpoint.
-QUIET_KINDS = ("rest", "ocv", "wait", "pause")
+QUIET_KINDS = ("rest", "ocv", "wait", "pause", "raman_reference")
 
 TIMELINE_COLUMNS = [
     "step_id",
