@@ -18,7 +18,7 @@ import numpy as np
 from scipy.ndimage import median_filter
 from scipy.optimize import least_squares, nnls
 
-from nanocell_daq.analysis.raman_preprocess import remove_spikes
+from nanocell_daq.analysis.raman_preprocess import SI_PEAK_REGION_CM1, remove_spikes
 
 NAN = float("nan")
 FIT_WINDOW_CM1 = (380.0, 600.0)
@@ -314,7 +314,7 @@ def fit_si(
     """
     s_all = np.asarray(spectrum, dtype=float)
     if despike:
-        s_all = remove_spikes(s_all)[0]
+        s_all = remove_spikes(s_all, axis=axis, protect=SI_PEAK_REGION_CM1)[0]
     x, s = _window(axis, s_all, window)
     if x.size < 12:
         return _failed(y)
