@@ -89,3 +89,19 @@ def test_the_spectrometer_noise_comes_from_the_station_snapshot_where_its_driver
     noise = spectrometer_noise(station, accumulations=4)
     assert (noise.gain, noise.read, noise.source) == (1.0, 8.0, "spectrometer")
     assert spectrometer_noise({"instruments": {"spec": {"roles": ["spectrometer"], "settings": {}}}}) is None
+
+
+def test_the_report_marks_the_upper_limit(run_db):
+    import matplotlib.pyplot as plt
+
+    from nanocell_daq.analysis.report import _checkpoint_rows, draw_report
+
+    fig = draw_report(run_db)
+    try:
+        labels = [line.get_label() for ax in fig.axes for line in ax.get_lines()]
+    finally:
+        plt.close(fig)
+    assert "Xc upper limit (95 %)" in labels
+    header, rows = _checkpoint_rows(run_db)
+    row = next(r for r in rows if r[0] == "after charge 1")
+    assert row[header.index(next(h for h in header if "Xc" in h))].startswith("<0.0")
