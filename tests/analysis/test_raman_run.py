@@ -69,10 +69,17 @@ def test_two_frames_take_the_cosmic_ray_off_the_peak(run_db):
     assert pixels.loc[3, "n_spikes"] >= 1
     assert pixels.loc[3, "c_area"] == pytest.approx(2 * 1250, abs=3 * pixels.loc[3, "c_area_err"])
     assert run_db.map_summaries[min(run_db.maps)]["n_c_significant"] == N
+    # the noise of the sum, estimated from the frame differences: read noise of two read-outs, shot noise
+    assert pixels.loc[0, "noise_read"] == pytest.approx(4.0 * np.sqrt(2), rel=0.2)
+    assert pixels.loc[0, "noise_gain"] == pytest.approx(1.0, rel=0.2)
 
 
 def test_a_lithiated_map_reports_an_upper_limit_not_a_mean_of_noise(run_db):
     m = run_db.map_summaries[max(run_db.maps)]
+    pixels = run_db.maps[max(run_db.maps)]
+    # one noise model for the whole map, estimated from all its pixels (Poisson + 4 counts read noise)
+    assert pixels["noise_gain"].nunique() == 1 and pixels["noise_read"].nunique() == 1
+    assert pixels.loc[0, "noise_gain"] == pytest.approx(1.0, rel=0.25)
     assert m["n_c_significant"] <= 1 and np.isnan(m["xc_mean"]) and np.isnan(m["xc_pooled"])
     assert 0 < m["xc_upper"] < 0.05
     head = f"{m['n_c_significant']} of {N} pixels have a significant c-Si peak; Xc < "
