@@ -202,6 +202,8 @@ def _plot_trend(ax: Any, a: RunAnalysis) -> None:
     ax.set_xticklabels([c["label"] for c in cps], rotation=25, ha="right", fontsize=8)
     ax.grid(alpha=0.3, which="both")
     xc = np.array([c["xc_mean"] if c["xc_mean"] is not None else np.nan for c in cps], float)
+    pooled = np.array([c.get("xc_pooled", np.nan) for c in cps], float)  # few significant pixels: summed
+    xc = np.where(np.isfinite(xc), xc, pooled)
     okx = np.isfinite(xc)
     upper = np.array([c.get("xc_upper", np.nan) for c in cps], float)  # no significant c-Si: "Xc < x"
     upper = np.where(okx, np.nan, upper)
@@ -380,11 +382,12 @@ def _checkpoint_rows(a: RunAnalysis) -> tuple[list[str], list[list[str]]]:
 
 
 def _xc_cell(c: dict[str, Any]) -> str:
-    """Mean Xc, or "<limit" where no c-Si band is significant (the upper limit of the map's summed areas)."""
+    """Mean Xc, else Xc of the summed areas, else "<limit" where no c-Si band is significant."""
+    for key in ("xc_mean", "xc_pooled"):  # the pooled value where few pixels keep a significant peak
+        if c.get(key) is not None and np.isfinite(c[key]):
+            return _num(c[key])
     up = c.get("xc_upper")
-    if (c.get("xc_mean") is None or not np.isfinite(c["xc_mean"])) and up is not None and np.isfinite(up):
-        return f"<{up:.3f}"
-    return _num(c.get("xc_mean"))
+    return f"<{up:.3f}" if up is not None and np.isfinite(up) else _num(None)
 
 
 def _below_noise(c: dict[str, Any]) -> bool:
