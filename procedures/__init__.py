@@ -11,12 +11,13 @@ from procedures.cv import CyclicVoltammetry
 from procedures.galvanostatic import GalvanostaticStep
 from procedures.hold import PotentiostaticHold
 from procedures.iv import IVSweep
-from procedures.raman import RamanMap
+from procedures.raman import RamanMap, RamanReference
 from procedures.rest import OCVRest
 
 STEPS: dict[str, type[Step]] = {
     cls.kind: cls
-    for cls in (GalvanostaticStep, OCVRest, PotentiostaticHold, CyclicVoltammetry, IVSweep, RamanMap)
+    for cls in (GalvanostaticStep, OCVRest, PotentiostaticHold, CyclicVoltammetry, IVSweep, RamanMap,
+                RamanReference)
 }
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "PotentiostaticHold",
     "Problem",
     "RamanMap",
+    "RamanReference",
     "Step",
     "StepAborted",
     "StepContext",

@@ -5,6 +5,13 @@ the SC10's single mode), each spectrum uses it: the controller closes the shutte
 margin even if every host process is gone. The shutter is read back after the acquisition; if it had already
 closed (the margin was too short for the link's latency) the spectrum may be partly dark, so it is taken again
 with twice the margin. Each exposure (shutter, acquisition, shutter) is retried as a whole on a fault.
+
+With ``frames: 2`` (or more) every pixel is read out that many times and every frame is stored (same pixel
+index): a cosmic ray hits one frame, a Raman band is in all, so the analysis can take spikes out even on the
+c-Si peak (``nanocell_daq.analysis.raman_preprocess.combine_frames``). It costs the time of the extra frames.
+
+:class:`RamanReference` measures the station's Si reference (``device.si_reference_um``) and logs the axis
+offset against c-Si at 520.7 cm-1; the analysis corrects the maps after it by the same offset.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ class RamanMap(Step):
     """
 
     kind = "raman_map"
-    summary_fields = ("mode", "nx", "ny", "exposure_s", "accumulations", "laser_power_mW")
+    summary_fields = ("mode", "nx", "ny", "exposure_s", "accumulations", "frames", "laser_power_mW")
     DATA_COLUMNS: ClassVar[list[str]] = ["x (um)", "y (um)", "z (um)", "spectrum"]
 
     mode = ListParameter("Map", choices=["point", "line", "area"], default="line")
@@ -62,6 +69,8 @@ class RamanMap(Step):
     )
     exposure_s = FloatParameter("Exposure", units="s", minimum=0.001, maximum=3600, default=1.0)
     accumulations = IntegerParameter("Accumulations", minimum=1, maximum=1000, default=1)
+    frames = IntegerParameter("Frames per pixel (2+ to compare for cosmic rays)", minimum=1, maximum=10,
+                              default=1)
     laser_power_mW = FloatParameter(
         "Laser power at the sample", units="mW", minimum=0, maximum=1000, default=0.1
     )
@@ -158,7 +167,7 @@ class RamanMap(Step):
         return problems
 
     def estimate_s(self, station: Any) -> float:
-        return self.n_pixels(station) * (self.exposure_s * self.accumulations + _MOVE_S)
+        return self.n_pixels(station) * (self.frames * self.exposure_s * self.accumulations + _MOVE_S)
 
     # --- run ---
     margin_s: float = _MARGIN_S
@@ -192,8 +201,9 @@ class RamanMap(Step):
                     f"stage stopped at ({px:.2f}, {py:.2f}) um instead of ({x:.2f}, {y:.2f}) um "
                     f"(limit switch or obstruction?)"
                 )
-            spectrum = ctx.query(self.expose, shutter, spec)
-            ctx.recorder.spectrum(x, y, z, spectrum, grid_id, self.pixel_of(x, y, ctx.station))
+            for _ in range(int(self.frames)):  # every frame stored: the analysis compares them
+                spectrum = ctx.query(self.expose, shutter, spec)
+                ctx.recorder.spectrum(x, y, z, spectrum, grid_id, self.pixel_of(x, y, ctx.station))
             ctx.progress((k + 1) / len(positions))
 
     def timed(self, shutter: Any) -> bool:
@@ -247,3 +257,67 @@ class RamanMap(Step):
         if ctx is not None:
             ctx.role("shutter").close()
             ctx.role("laser").power_mW = 0.0
+
+
+SI_REFERENCE_CM1 = 520.7
+"""Raman shift of bulk c-Si at room temperature (cm-1), the usual calibration value: the domain notes
+(section 1.6, "Calibration: Si wafer at 520.5-520.7 cm-1 before each map session") give 520.5-520.7."""
+
+
+class RamanReference(RamanMap):
+    """Raman axis calibration: spectra of the station's Si reference (``device.si_reference_um``).
+
+    ``frames`` spectra at the reference (default 2: a cosmic ray on the peak is seen by comparison), stored
+    like a one-pixel map; the c-Si peak is fitted and the offset 520.7 cm-1 minus the measured position is
+    logged. The analysis adds that offset to the band positions of the maps that follow (until the next
+    reference). The laser power and exposure are this step's own (a wafer needs far less than a wire).
+    """
+
+    kind = "raman_reference"
+    summary_fields = ("exposure_s", "accumulations", "frames", "laser_power_mW")
+    mode = ListParameter("Map", choices=["point"], default="point")
+    along_wire = BooleanParameter("Along the wire (from the station)", default=False)
+    frames = IntegerParameter("Spectra of the reference", minimum=1, maximum=10, default=2)
+
+    def grid(self, station: Any) -> tuple[float, float, float, float, int, int]:
+        ref = station.si_reference_um or {"x": math.nan, "y": math.nan}
+        return float(ref["x"]), float(ref["y"]), 0.0, 0.0, 1, 1
+
+    def _z(self, station: Any) -> float:
+        if not math.isnan(self.z_um):
+            return self.z_um
+        return float((station.si_reference_um or {}).get("z", 0.0))
+
+    def check(self, station: Any) -> list[Problem]:
+        if not station.si_reference_um:
+            return [Problem(self.kind, f"the station's device has no si_reference_um ({station.path})")]
+        return super().check(station)
+
+    def execute(self) -> None:
+        super().execute()
+        self.offset_cm1 = self.axis_offset()
+
+    def axis_offset(self) -> float:
+        """Fit the reference spectra just taken; log and return 520.7 minus the c-Si position (cm-1)."""
+        from nanocell_daq.analysis.raman import reference_offset  # the analysis is not needed to import steps
+
+        ctx = self.ctx
+        taken = self.taken[-int(self.frames):]
+        offset, position, err = reference_offset(taken[0].wavenumbers, [s.counts for s in taken],
+                                                 SI_REFERENCE_CM1)
+        if math.isnan(offset):
+            ctx.recorder.event("warning", "Si reference: no c-Si peak; the Raman axis is not calibrated")
+        else:
+            ctx.recorder.event(
+                "info",
+                f"Si reference: c-Si at {position:.2f} +- {err:.2f} cm-1, axis offset {offset:+.2f} cm-1 "
+                f"(against {SI_REFERENCE_CM1} cm-1)",
+            )
+        return offset
+
+    taken: list[Spectrum]
+
+    def expose(self, shutter: Any, spec: Any) -> Spectrum:
+        spectrum = super().expose(shutter, spec)
+        self.__dict__.setdefault("taken", []).append(spectrum)
+        return spectrum

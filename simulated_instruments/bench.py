@@ -239,6 +239,9 @@ class SimulatedBench:
         device["wire_position_um"] = {"start": [float(v) for v in self.model.wire_start_um[:2]],
                                       "end": [float(v) for v in self.model.wire_end_um[:2]],
                                       "z": float(self.model.wire_z_um)}
+        ref = self.emulators["spectrometer"].reference_um  # a Si reference piece (spectrometer.py)
+        if ref is not None:
+            device["si_reference_um"] = {"x": ref[0], "y": ref[1], "z": ref[2]}
         return {
             "name": f"simulated bench ({Path(self.preset).stem})",
             "simulation": {"speed": self.clock.speed, "control": self.control.address},

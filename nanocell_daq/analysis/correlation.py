@@ -16,7 +16,7 @@ import pandas as pd
 
 PROBE_KINDS = ("iv", "raman_map")
 # Steps during which no charge is passed on purpose: they do not end a checkpoint.
-QUIET_KINDS = ("rest", "ocv", "wait", "pause")
+QUIET_KINDS = ("rest", "ocv", "wait", "pause", "raman_reference")
 
 TIMELINE_COLUMNS = [
     "step_id",
@@ -68,6 +68,8 @@ class Checkpoint:
     rectification: float = float("nan")
     xc_mean: float = float("nan")
     xc_pooled: float = float("nan")
+    xc_upper: float = float("nan")  # 95 % upper limit of Xc where no c-Si band is significant
+    xc_text: str = ""  # "k of N pixels have a significant c-Si peak; Xc ..." (raman_map.map_summary)
     per_pair: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -86,6 +88,8 @@ class Checkpoint:
             "rectification": self.rectification,
             "xc_mean": self.xc_mean,
             "xc_pooled": self.xc_pooled,
+            "xc_upper": self.xc_upper,
+            "xc_text": self.xc_text,
             "per_pair": {k: dict(v) for k, v in self.per_pair.items()},
         }
 
@@ -229,5 +233,7 @@ def checkpoints(
             m = map_summaries[maps[0].id]
             cp.xc_mean = float(m.get("xc_mean", np.nan))
             cp.xc_pooled = float(m.get("xc_pooled", np.nan))
+            cp.xc_upper = float(m.get("xc_upper", np.nan))
+            cp.xc_text = str(m.get("xc_text", ""))
         out.append(cp)
     return out

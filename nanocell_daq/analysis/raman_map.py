@@ -10,8 +10,23 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from nanocell_daq.analysis.raman import FIT_WINDOW_CM1, SiFit, crystalline_fraction, fit_si
-from nanocell_daq.analysis.raman_preprocess import remove_spikes, subtract_baseline
+from nanocell_daq.analysis.raman import (
+    FIT_WINDOW_CM1,
+    UPPER_LIMIT_Z,
+    NoiseModel,
+    SiFit,
+    crystalline_fraction,
+    estimate_noise,
+    first_pass,
+    fit_si,
+    xc_upper_limit,
+)
+from nanocell_daq.analysis.raman_preprocess import (
+    SI_PEAK_REGION_CM1,
+    combine_frames,
+    remove_spikes,
+    subtract_baseline,
+)
 
 PIXEL_COLUMNS = ["pixel", "x_um", "y_um", *SiFit.__dataclass_fields__, "n_spikes"]
 
@@ -26,28 +41,52 @@ def fit_map(
     despike: bool = True,
     spike_threshold: float = 6.0,
     baseline: str = "none",
+    noise: NoiseModel | None = None,
 ) -> pd.DataFrame:
     """Fit c-Si/a-Si in every spectrum of a map; one row per pixel (columns :data:`PIXEL_COLUMNS`).
 
-    ``spectra``: (n_pixels, n_wavenumbers) counts; ``positions``: (n_pixels, 2 or 3) stage x, y[, z] (um).
-    Cosmic rays are removed first (``despike``); ``baseline`` ("none", "poly", "als") is subtracted before the
-    fit, which has its own linear background over ``window`` (cm-1) either way.
+    ``spectra``: (n_pixels, n_wavenumbers) counts, or (n_pixels, k, n_wavenumbers) for k >= 2 frames per pixel
+    (summed after :func:`~nanocell_daq.analysis.raman_preprocess.combine_frames` took out what only one frame
+    saw: the way to remove a cosmic ray on the c-Si peak); ``positions``: (n_pixels, 2 or 3) stage x, y[, z]
+    (um). ``noise``: the spectrometer's :class:`~nanocell_daq.analysis.raman.NoiseModel` of one spectrum (one
+    frame with frames), or None to estimate it once for the whole map (pooled residuals of a first, unweighted
+    pass; with frames, from the frame differences). Cosmic rays are removed first (``despike``, away from the
+    c-Si peak, where the fit drops them itself); ``baseline`` ("none", "poly", "als") is subtracted before the
+    fit, which has its own linear background over ``window`` (cm-1) either way. ``n_spikes`` counts every
+    pixel taken out (frames, filter and fit).
     """
     axis = np.asarray(axis, dtype=float)
-    data = np.atleast_2d(np.asarray(spectra, dtype=float))
+    data = np.asarray(spectra, dtype=float)
+    if data.ndim == 1:
+        data = data[None]
     n = data.shape[0]
     pos = np.zeros((n, 2)) if positions is None else np.atleast_2d(np.asarray(positions, dtype=float))
     sel = (axis >= window[0] - 20) & (axis <= window[1] + 20)
     # Only the fit window matters; cropping first keeps spike search and baselines cheap on big maps.
-    x, data = axis[sel], data[:, sel]
-    spikes = np.zeros(data.shape, dtype=bool)
+    x, data = axis[sel], data[..., sel]
+    spikes = np.zeros((n, x.size), dtype=int)
+    if data.ndim == 3:
+        per_frame = None if noise is None else (noise.gain, noise.read)
+        data, frame_mask, (gain, read) = combine_frames(data, noise=per_frame)
+        spikes += frame_mask.sum(axis=1)
+        noise = NoiseModel(gain, read * np.sqrt(frame_mask.shape[1]), noise.source if noise else "estimated")
     if despike and x.size >= 5:
-        data, spikes = remove_spikes(data, threshold=spike_threshold)
+        data, mask = remove_spikes(data, threshold=spike_threshold, axis=x, protect=SI_PEAK_REGION_CM1)
+        spikes += mask
     if baseline != "none" and x.size:
         data = subtract_baseline(x, data, method=baseline, order=1, exclude=((400.0, 550.0),))
+    if noise is None and baseline == "none":
+        passes = [first_pass(x, row, window=window) for row in data]
+        got = [p for p in passes if p is not None]
+        if got:
+            noise = estimate_noise(
+                np.concatenate([p[0] for p in got]),
+                np.concatenate([p[1] for p in got]),
+                leverage=np.concatenate([p[2] for p in got]),
+            )
     rows = []
     for k in range(n):
-        fit = fit_si(x, data[k], y=y, window=window)
+        fit = fit_si(x, data[k], y=y, window=window, noise=noise)
         y_um = float(pos[k, 1]) if pos.shape[1] > 1 else 0.0
         rows.append(
             {
@@ -55,7 +94,7 @@ def fit_map(
                 "x_um": float(pos[k, 0]),
                 "y_um": y_um,
                 **fit.as_dict(),
-                "n_spikes": int(spikes[k].sum()),
+                "n_spikes": int(spikes[k].sum()) + fit.n_outliers,
             }
         )
     return pd.DataFrame(rows, columns=PIXEL_COLUMNS)
@@ -150,19 +189,25 @@ def on_wire(pixels: pd.DataFrame, fraction: float = 0.1) -> np.ndarray:
     return ok & (total > fraction * top) if top > 0 else np.zeros(len(pixels), dtype=bool)
 
 
-def map_summary(pixels: pd.DataFrame, y: float | None = None) -> dict[str, float]:
-    """Map-wide numbers over the on-wire pixels: mean/std of Xc, Xc of the summed areas (``xc_pooled``),
-    median c-Si position and FWHM (cm-1), summed areas, pixel counts.
+def map_summary(pixels: pd.DataFrame, y: float | None = None) -> dict[str, float | int | str]:
+    """Map-wide numbers over the on-wire pixels: how many have a significant c-Si peak, Xc of the summed
+    areas (``xc_pooled``) or, where the summed c-Si area is not significant either, its one-sided 95 % upper
+    limit (``xc_upper``), mean/std of the per-pixel Xc, median c-Si position and FWHM (cm-1), summed areas,
+    pixel counts, and ``xc_text``: one line saying all that ("0 of 20 pixels have a significant c-Si peak;
+    Xc < 0.012 (95 % upper limit)").
 
-    ``xc_mean`` is NaN unless at least half of the wire pixels have a defined Xc (a Si band above noise).
+    ``xc_mean`` is NaN unless at least half of the wire pixels have a significant c-Si peak: the few pixels
+    that pass by chance would otherwise stand for the whole wire.
     """
     nan = float("nan")
     wire = on_wire(pixels)
+    n_spikes = int(pixels["n_spikes"].sum()) if "n_spikes" in pixels else 0
     if pixels.empty or not wire.any():
         return {
             "xc_mean": nan,
             "xc_std": nan,
             "xc_pooled": nan,
+            "xc_upper": nan,
             "c_position_median": nan,
             "c_fwhm_median": nan,
             "c_area_sum": nan,
@@ -170,30 +215,50 @@ def map_summary(pixels: pd.DataFrame, y: float | None = None) -> dict[str, float
             "n_pixels": len(pixels),
             "n_wire_pixels": 0,
             "n_xc_pixels": 0,
-            "n_spikes": int(pixels["n_spikes"].sum()) if "n_spikes" in pixels else 0,
+            "n_c_significant": 0,
+            "n_spikes": n_spikes,
+            "xc_text": f"no Si band above noise in any of {len(pixels)} pixels",
         }
     sub = pixels[wire]
-    xc = sub["xc"].to_numpy(dtype=float)
-    xc = xc[np.isfinite(xc)]
     y = float(sub["y"].iloc[0]) if y is None else y
+    significant = sub["c_significant"].astype(bool).to_numpy()
+    xc = sub["xc"].to_numpy(dtype=float)
+    xc = xc[significant & np.isfinite(xc)]
     ic, ia = float(np.nansum(sub["c_area"])), float(np.nansum(sub["a_area"]))
     ic_err = float(np.sqrt(np.nansum(sub["c_area_err"] ** 2)))
     ia_err = float(np.sqrt(np.nansum(sub["a_area_err"] ** 2)))
     pos, fwhm = sub["c_position"].to_numpy(float), sub["c_fwhm"].to_numpy(float)
     pooled = crystalline_fraction(ic, ia, y, ic_err, ia_err)
-    # A map where most of the wire shows no Si band above noise (a lithiated wire) has no mean Xc: the few
-    # pixels that pass by chance would otherwise stand for the whole wire.
-    defined = xc.size >= max(1, 0.5 * int(wire.sum())) and np.isfinite(pooled)
+    upper = xc_upper_limit(ic, ia, y, ic_err, ia_err) if not np.isfinite(pooled) else nan
+    n_wire, n_sig = int(wire.sum()), int(significant.sum())
+    defined = n_sig >= max(1, 0.5 * n_wire) and np.isfinite(pooled)
+    text = f"{n_sig} of {n_wire} pixels have a significant c-Si peak; "
+    if np.isfinite(pooled):
+        text += f"Xc = {pooled:.3f} (summed areas)"
+    elif np.isfinite(upper):
+        text += f"Xc < {upper:.3g} ({100 * confidence():.0f} % upper limit)"
+    else:
+        text += "no Si band above noise"
     return {
         "xc_mean": float(np.mean(xc)) if defined else nan,
         "xc_std": float(np.std(xc)) if xc.size else nan,
         "xc_pooled": pooled,
+        "xc_upper": float(upper),
         "n_xc_pixels": int(xc.size),
+        "n_c_significant": n_sig,
         "c_position_median": float(np.nanmedian(pos)) if np.isfinite(pos).any() else nan,
         "c_fwhm_median": float(np.nanmedian(fwhm)) if np.isfinite(fwhm).any() else nan,
         "c_area_sum": ic,
         "a_area_sum": ia,
         "n_pixels": len(pixels),
-        "n_wire_pixels": int(wire.sum()),
-        "n_spikes": int(pixels["n_spikes"].sum()),
+        "n_wire_pixels": n_wire,
+        "n_spikes": n_spikes,
+        "xc_text": text,
     }
+
+
+def confidence() -> float:
+    """One-sided confidence of the upper limits (0.95 for z = 1.645)."""
+    from math import erf, sqrt
+
+    return 0.5 * (1.0 + erf(UPPER_LIMIT_Z / sqrt(2.0)))

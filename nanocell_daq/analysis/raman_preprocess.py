@@ -1,7 +1,14 @@
-"""Raman preprocessing: cosmic-ray (spike) removal after Whitaker & Hayes, and baselines (polynomial, ALS).
+"""Raman preprocessing: cosmic-ray (spike) removal, and baselines (polynomial, ALS).
 
 Spectra are 1-D (n_wavenumbers) or 2-D (n_spectra, n_wavenumbers) arrays of counts; axes in cm-1.
+
+Cosmic rays are found three ways, best first: by comparing frames of the same pixel (:func:`combine_frames`,
+when the map took two or more read-outs per pixel); by a modified z-score of the first difference of the
+square-root spectrum (Whitaker & Hayes 2018 on variance-stabilised counts, :func:`spike_mask`), away from
+``protect`` regions (the c-Si peak, a sharp band a single frame cannot tell from a spike); and there by the
+fit itself (:func:`nanocell_daq.analysis.raman.fit_si` drops pixels far above the c-Si Lorentzian and refits).
 """
+
 
 from __future__ import annotations
 
@@ -13,6 +20,8 @@ from scipy.sparse.linalg import spsolve
 
 # Regions (cm-1) holding the Si bands; baselines are fitted away from them.
 SI_BANDS_CM1: tuple[tuple[float, float], ...] = ((405.0, 545.0), (920.0, 1020.0))
+SI_PEAK_REGION_CM1: tuple[tuple[float, float], ...] = ((497.0, 536.0),)
+"""Where the c-Si peak may sit (505-528 cm-1) plus 8 cm-1: spikes there are left to the peak fit."""
 
 
 def modified_z(values: np.ndarray) -> np.ndarray:
@@ -24,20 +33,31 @@ def modified_z(values: np.ndarray) -> np.ndarray:
 
 
 def spike_mask(
-    spectra: np.ndarray, threshold: float = 6.0, max_width: int = 3, sharpness: float = 0.75
+    spectra: np.ndarray,
+    threshold: float = 6.0,
+    max_width: int = 3,
+    sharpness: float = 0.75,
+    *,
+    axis: np.ndarray | None = None,
+    protect: Sequence[tuple[float, float]] = (),
 ) -> np.ndarray:
     """Boolean mask of cosmic-ray pixels (same shape as ``spectra``).
 
-    Whitaker & Hayes (2018): a pixel is a candidate where the modified z-score of the first difference exceeds
-    ``threshold``. A strong, narrow c-Si peak can pass that test too, so a candidate run (joined over gaps of
-    one pixel, at most ``max_width`` pixels wide) is kept only if it is sharper than any instrument-broadened
-    band: its largest one-pixel jump must reach ``sharpness`` times its height above the local median.
+    Whitaker & Hayes (2018) on sqrt(counts), where shot noise has one width whatever the level (otherwise the
+    quiet flat parts set the scale and the noise of a strong band reads as spikes): a pixel is a candidate
+    where the modified z-score of the first difference exceeds ``threshold``. A candidate run (joined over
+    gaps of one pixel, at most ``max_width`` pixels wide) is kept only if it is sharper than any
+    instrument-broadened band: its largest one-pixel jump must reach ``sharpness`` times its height above the
+    local median. Runs touching a ``protect`` region (cm-1, needs ``axis``) are not flagged here.
     """
     y = np.atleast_2d(np.asarray(spectra, dtype=float))
     mask = np.zeros(y.shape, dtype=bool)
     if y.shape[1] < 5:
         return mask.reshape(np.shape(spectra))
-    z = np.abs(modified_z(np.diff(y, axis=1)))
+    guarded = (
+        ~region_mask(axis, protect) if axis is not None and protect else np.zeros(y.shape[1], dtype=bool)
+    )
+    z = np.abs(modified_z(np.diff(np.sqrt(np.clip(y, 0.0, None) + 1.0), axis=1)))
     flagged = z > threshold
     rows = np.nonzero(flagged.any(axis=1))[0]
     half = max(2 * max_width, 5)
@@ -61,7 +81,7 @@ def spike_mask(
             jump = float(np.max(np.abs(np.diff(local)))) if local.size > 1 else 0.0
             # The spike proper: pixels in the run that stand clearly above the surroundings.
             core = np.arange(start, stop)[seg - base > 0.25 * height]
-            if core.size <= max_width and jump >= sharpness * height:
+            if core.size <= max_width and jump >= sharpness * height and not guarded[core].any():
                 mask[r, core] = True
     return mask.reshape(np.shape(spectra))
 
@@ -83,13 +103,17 @@ def remove_spikes(
     window: int = 5,
     max_width: int = 3,
     sharpness: float = 0.75,
+    *,
+    axis: np.ndarray | None = None,
+    protect: Sequence[tuple[float, float]] = (),
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cosmic rays replaced by the mean of the non-spike neighbours within ±``window`` pixels.
 
-    Returns (cleaned spectra (float64, same shape), spike mask). See :func:`spike_mask` for the detection.
+    Returns (cleaned spectra (float64, same shape), spike mask). See :func:`spike_mask` for the detection
+    (and ``axis``/``protect``).
     """
     y = np.array(spectra, dtype=float, copy=True)
-    mask = spike_mask(y, threshold, max_width, sharpness)
+    mask = spike_mask(y, threshold, max_width, sharpness, axis=axis, protect=protect)
     y2, m2 = np.atleast_2d(y), np.atleast_2d(mask)
     n = y2.shape[1]
     for r, k in zip(*np.nonzero(m2), strict=True):
@@ -98,6 +122,53 @@ def remove_spikes(
         if good.any():
             y2[r, k] = float(np.mean(y2[r, lo:hi][good]))
     return y2.reshape(y.shape), mask
+
+
+def combine_frames(
+    frames: np.ndarray, threshold: float = 5.0, noise: tuple[float, float] | None = None
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """Sum of k >= 2 read-outs of one pixel (``frames``: (k, n) or (n_pixels, k, n) counts) with cosmic rays
+    taken out by comparing them: a pixel of one frame more than ``threshold`` sigma above the median of the
+    others is a spike and is replaced by that median. Works as well on the c-Si peak as anywhere (a band is in
+    every frame, a cosmic ray in one).
+
+    ``noise`` = (gain counts/electron, read noise counts rms per frame); None: estimated from the frame
+    differences (pooled over every pixel given, see :func:`nanocell_daq.analysis.raman.estimate_noise`).
+    Returns (summed counts (n) or (n_pixels, n), spike mask of the frames (same shape as ``frames``),
+    (gain, read noise per frame)).
+    """
+    from nanocell_daq.analysis.raman import estimate_noise  # raman imports this module
+
+    f = np.asarray(frames, dtype=float)
+    single = f.ndim == 2
+    f = f[None] if single else f
+    if f.ndim != 3 or f.shape[1] < 2:
+        raise ValueError(f"frames: expected (k >= 2, n) or (pixels, k >= 2, n), got shape {np.shape(frames)}")
+    k = f.shape[1]
+    # the expected level of a frame: the median of the frames, smoothed over 3 pixels where that is higher
+    # (one frame's value would be low half the time and flag noise on the other; a peak top keeps its own)
+    med = np.median(f, axis=1)
+    pad = np.pad(med, ((0, 0), (1, 1)), mode="edge")
+    smooth = (pad[:, :-2] + pad[:, 1:-1] + pad[:, 2:]) / 3.0
+    level = np.maximum(med, smooth)
+    if noise is None:
+        # frame differences are pure noise: var(f_i − f_j) = 2·(gain·m + read²), m the frames' level
+        # (smoothed: a noisy m would flatten the fitted slope, the gain)
+        d = (f[:, 1:] - f[:, :1]) / np.sqrt(2.0)
+        est = estimate_noise(np.broadcast_to(smooth[:, None], d.shape), d)
+        noise = (est.gain, est.read)
+    gain, read = noise
+    mask = np.zeros(f.shape, dtype=bool)
+    cleaned = f.copy()
+    for i in range(k):
+        others = np.median(np.delete(f, i, axis=1), axis=1)
+        # the difference of a frame and the median of the others: its variance, with the others' share
+        var = (gain * np.clip(level, 0.0, None) + read**2) * (1.0 + 1.0 / max(k - 1, 1))
+        spike = f[:, i] - others > threshold * np.sqrt(np.maximum(var, 1e-6))
+        mask[:, i] = spike
+        cleaned[:, i] = np.where(spike, others, f[:, i])
+    total = cleaned.sum(axis=1)
+    return (total[0], mask[0], (gain, read)) if single else (total, mask, (gain, read))
 
 
 def region_mask(axis: np.ndarray, exclude: Sequence[tuple[float, float]]) -> np.ndarray:

@@ -202,10 +202,18 @@ def _plot_trend(ax: Any, a: RunAnalysis) -> None:
     ax.set_xticklabels([c["label"] for c in cps], rotation=25, ha="right", fontsize=8)
     ax.grid(alpha=0.3, which="both")
     xc = np.array([c["xc_mean"] if c["xc_mean"] is not None else np.nan for c in cps], float)
+    pooled = np.array([c.get("xc_pooled", np.nan) for c in cps], float)  # few significant pixels: summed
+    xc = np.where(np.isfinite(xc), xc, pooled)
     okx = np.isfinite(xc)
-    if okx.any():  # no Xc axis for a wire without Si bands (H2V3O8) or a run without maps
+    upper = np.array([c.get("xc_upper", np.nan) for c in cps], float)  # no significant c-Si: "Xc < x"
+    upper = np.where(okx, np.nan, upper)
+    oku = np.isfinite(upper)
+    if okx.any() or oku.any():  # no Xc axis for a wire without Si bands (H2V3O8) or a run without maps
         twin = ax.twinx()
         twin.plot(x[okx], xc[okx], "s--", color="tab:green", lw=1.4, ms=6, label="mean Xc")
+        if oku.any():
+            twin.plot(x[oku], upper[oku], "v", color="tab:green", ms=8, mfc="none",
+                      label="Xc upper limit (95 %)")
         twin.set_ylim(-0.02, 1.02)
         twin.set_ylabel("mean crystalline fraction Xc", color="tab:green")
         twin.tick_params(axis="y", colors="tab:green")
@@ -366,11 +374,20 @@ def _checkpoint_rows(a: RunAnalysis) -> tuple[list[str], list[list[str]]]:
                 _si(chord, "S"),
                 _num(c.get("nonlinearity"), ".1f"),
                 _num(c.get("rectification"), ".2f"),
-                _num(c.get("xc_mean")),
+                _xc_cell(c),
                 _num(pos, ".1f"),
             ]
         )
     return header, rows
+
+
+def _xc_cell(c: dict[str, Any]) -> str:
+    """Mean Xc, else Xc of the summed areas, else "<limit" where no c-Si band is significant."""
+    for key in ("xc_mean", "xc_pooled"):  # the pooled value where few pixels keep a significant peak
+        if c.get(key) is not None and np.isfinite(c[key]):
+            return _num(c[key])
+    up = c.get("xc_upper")
+    return f"<{up:.3f}" if up is not None and np.isfinite(up) else _num(None)
 
 
 def _below_noise(c: dict[str, Any]) -> bool:

@@ -31,14 +31,14 @@ from nanocell_daq.analysis.cycling import (
 )
 from nanocell_daq.analysis.frames import frame_from_json, frame_to_json, jsonable
 from nanocell_daq.analysis.iv import iv_table
-from nanocell_daq.analysis.raman import crystalline_fraction
+from nanocell_daq.analysis.raman import NoiseModel, crystalline_fraction, reference_offset, xc_upper_limit
 from nanocell_daq.analysis.raman_map import fit_map, map_summary, profile_along_wire
 from nanocell_daq.errors import UserError
 from nanocell_daq.storage.attempts import attempt_groups, superseded, unrecorded_charge_C
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2  # 2: weighted Raman fits, Xc upper limits, frames, axis offset
 KIND_SUMMARY = "run_analysis"
 KIND_MAP_FIT = "raman_map_fit"
 
@@ -137,9 +137,21 @@ class RunAnalysis:
             )
             lines.append(
                 f"  {c['label']:<22} {soc}  G0 {_fmt(c['conductance_S'], 'S')}  "
-                f"NL {_num(c['nonlinearity'])}  Xc {_num(c['xc_mean'])}"
+                f"NL {_num(c['nonlinearity'])}  Xc {_xc(c)}"
             )
+            if c.get("xc_text"):
+                lines.append(f"  {'':<22} Raman: {c['xc_text']}")
         return "\n".join(lines)
+
+
+def _xc(c: dict[str, Any]) -> str:
+    """Xc of a checkpoint: the mean, else the summed-area value, else "<limit" (no significant c-Si)."""
+    for key in ("xc_mean", "xc_pooled"):
+        x = c.get(key)
+        if x is not None and np.isfinite(x):
+            return _num(x)
+    up = c.get("xc_upper")
+    return f"<{up:.3f}" if up is not None and np.isfinite(up) else _num(None)
 
 
 def _num(x: float | None) -> str:
@@ -242,10 +254,43 @@ def _iv_frame(store: Any, run_id: int, steps: pd.DataFrame) -> pd.DataFrame:
     return frame.merge(steps[["step_id", "label", "cycle"]], on="step_id", how="left")
 
 
+def spectrometer_noise(station: Any, accumulations: int = 1) -> NoiseModel | None:
+    """The spectrometer's noise model from the run's station snapshot, where its driver reported one (settings
+    ``read_noise_counts`` per accumulation and ``gain_counts_per_electron``, default 1); None otherwise (the
+    fits then estimate it from the map's data)."""
+    instruments = (station or {}).get("instruments", {}) if isinstance(station, dict) else {}
+    for inst in instruments.values():
+        if not isinstance(inst, dict) or "spectrometer" not in (inst.get("roles") or []):
+            continue
+        settings = inst.get("settings") or {}
+        read = settings.get("read_noise_counts")
+        if isinstance(read, (int, float)) and not isinstance(read, bool) and read >= 0:
+            gain = settings.get("gain_counts_per_electron", 1.0)
+            gain = float(gain) if isinstance(gain, (int, float)) and gain > 0 else 1.0
+            return NoiseModel(gain, float(read) * np.sqrt(max(int(accumulations), 1)), "spectrometer")
+    return None
+
+
+def _frames(pixel: np.ndarray) -> list[np.ndarray] | None:
+    """Row indices of each pixel's frames, when a map stored k >= 2 spectra per pixel (``frames``); None for
+    one spectrum per pixel. A pixel with more frames than the others (a repeat) keeps its first k."""
+    if pixel.size == 0 or (pixel < 0).any():
+        return None
+    uniq, counts = np.unique(pixel, return_counts=True)
+    k = int(counts.min())
+    if k < 2:
+        return None
+    return [np.nonzero(pixel == p)[0][:k] for p in uniq]
+
+
 def _map_pixels(
-    store: Any, run_id: int, step_id: int, params: AnalysisParams, *, use_cache: bool
+    store: Any, run_id: int, step_id: int, params: AnalysisParams, *, use_cache: bool,
+    noise: NoiseModel | None = None,
 ) -> tuple[pd.DataFrame | None, bool]:
-    """Pixel fits of one map step (cached), with Xc for ``params.y``; (None, False) if it has no spectra."""
+    """Pixel fits of one map step (cached), with Xc for ``params.y``; (None, False) if it has no spectra.
+
+    Spectra that share a pixel are frames of it: compared for cosmic rays and summed (``frames`` of the map).
+    """
     spectra = store.spectra(run_id, step_id=step_id)
     if len(spectra) == 0:
         return None, False
@@ -253,30 +298,52 @@ def _map_pixels(
     stored = store.get_derived(run_id, KIND_MAP_FIT, key) if use_cache else None
     refitted = stored is None
     if stored is None:
-        positions = np.column_stack([spectra.x_um, spectra.y_um])
+        groups = _frames(spectra.pixel)
+        first = np.arange(len(spectra)) if groups is None else np.array([g[0] for g in groups])
+        counts = spectra.counts if groups is None else np.stack([spectra.counts[g] for g in groups])
+        positions = np.column_stack([spectra.x_um[first], spectra.y_um[first]])
         pixels = fit_map(
             spectra.axis,
-            spectra.counts,
+            counts,
             positions,
             y=params.y,
             window=params.fit_window_cm1,
             spike_threshold=params.spike_threshold,
             baseline=params.baseline,
+            noise=noise,
         )
-        pixels["spectrum_id"] = spectra.id
-        pixels["grid_pixel"] = spectra.pixel
+        pixels["spectrum_id"] = spectra.id[first]
+        pixels["grid_pixel"] = spectra.pixel[first]
         store.put_derived(run_id, KIND_MAP_FIT, key, frame_to_json(pixels))
     else:
         pixels = frame_from_json(stored)
     pixels["y"] = params.y
-    pixels["xc"] = crystalline_fraction(
+    areas = (
         pixels["c_area"].to_numpy(float),
         pixels["a_area"].to_numpy(float),
         params.y,
         pixels["c_area_err"].to_numpy(float),
         pixels["a_area_err"].to_numpy(float),
     )
+    pixels["xc"] = crystalline_fraction(*areas)
+    pixels["xc_upper"] = xc_upper_limit(*areas)
     return pixels, refitted
+
+
+def axis_offsets(store: Any, run_id: int, steps: list[Any]) -> dict[int, float]:
+    """Map step id -> Raman axis offset (cm-1) from the last ``raman_reference`` step before it (NaN: none,
+    or no c-Si peak in it). Add it to the measured band positions."""
+    out: dict[int, float] = {}
+    current = float("nan")
+    for s in sorted(steps, key=lambda s: s.index):
+        if s.kind == "raman_reference":
+            ref = store.spectra(run_id, step_id=s.id)
+            if len(ref):
+                offset = reference_offset(ref.axis, ref.counts)[0]
+                current = offset if np.isfinite(offset) else current
+        elif s.kind == "raman_map":
+            out[s.id] = current
+    return out
 
 
 def analyze_run(
@@ -307,7 +374,7 @@ def analyze_run(
 
     cyc = _cycling_frame(store, rid, result.steps)
     ivp = _iv_frame(store, rid, result.steps)
-    n_spectra = {s.id: 0 for s in steps if s.kind == "raman_map"}
+    n_spectra = {s.id: 0 for s in steps if s.kind in ("raman_map", "raman_reference")}
     if cyc.empty and ivp.empty and not any(len(store.spectra(rid, step_id=k)) for k in n_spectra):
         raise UserError(
             f"run {rid} ({info.status}) has {len(steps)} step(s) but no data points yet: nothing to analyse"
@@ -355,15 +422,22 @@ def analyze_run(
         ivp, ("step_id", "pair"), g0_window_V=params.g0_window_V, high_bias_fraction=params.high_bias_fraction
     )
 
+    offsets = axis_offsets(store, rid, steps)
     for s in steps:
         if s.kind != "raman_map":
             continue
-        pixels, refitted = _map_pixels(store, rid, s.id, params, use_cache=use_cache)
+        accumulations = (s.parameters or {}).get("accumulations", 1)
+        noise = spectrometer_noise(info.station, accumulations if isinstance(accumulations, int) else 1)
+        pixels, refitted = _map_pixels(store, rid, s.id, params, use_cache=use_cache, noise=noise)
         if pixels is None:
             continue
+        offset = offsets.get(s.id, float("nan"))
+        if np.isfinite(offset):  # positions on the Si-calibrated axis
+            pixels["c_position"] = pixels["c_position"] + offset
+            pixels["a_position"] = pixels["a_position"] + offset
         result.maps_refitted += int(refitted)
         result.maps[s.id] = pixels
-        result.map_summaries[s.id] = map_summary(pixels, params.y)
+        result.map_summaries[s.id] = {**map_summary(pixels, params.y), "axis_offset_cm1": offset}
         start, end = wire if wire else (None, None)
         result.profiles[s.id] = profile_along_wire(pixels, "xc", start=start, end=end)
 

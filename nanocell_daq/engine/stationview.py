@@ -84,6 +84,14 @@ class StationView:
             return None
         return dev.wire_position_um.model_dump(mode="json")
 
+    @property
+    def si_reference_um(self) -> dict[str, float] | None:
+        """Stage position {x, y, z} (um) of the Si reference for the Raman axis, if the station has one."""
+        dev = self.config.device
+        if dev is None or dev.si_reference_um is None:
+            return None
+        return dev.si_reference_um.model_dump(mode="json")
+
     def potential_range(self, role: str) -> tuple[float, float, str] | None:
         """(low V, high V, which instrument says so) for the instrument filling ``role``, when its driver
         declares an applied-potential range without connecting (``drivers.registry``); else None."""

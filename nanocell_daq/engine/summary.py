@@ -29,6 +29,9 @@ def run_summary(store: Any, run_id: int) -> dict[str, Any]:
             "conductance_S": _clean(c.get("conductance_S")),
             "nonlinearity": _clean(c.get("nonlinearity")),
             "xc_mean": _clean(c.get("xc_mean")),
+            "xc_pooled": _clean(c.get("xc_pooled")),  # of the summed areas: defined when the mean is not
+            "xc_upper": _clean(c.get("xc_upper")),  # 95 % upper limit where no c-Si peak is significant
+            "xc_text": c.get("xc_text", ""),
         }
         for c in result.checkpoints
     ]
@@ -43,6 +46,10 @@ def run_summary(store: Any, run_id: int) -> dict[str, Any]:
         "checkpoints": checkpoints,
         "half_cycles": half_cycles,
     }
+
+
+def _upper(limit: float | None) -> str:
+    return f"<{limit:.3f}" if limit is not None else "  n/a"
 
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:
@@ -62,13 +69,14 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     if summary["checkpoints"]:
         lines.append("checkpoints (zero-bias conductance, nonlinearity index, mean crystalline fraction):")
         for c in summary["checkpoints"]:
-            g, nl, xc = c["conductance_S"], c["nonlinearity"], c["xc_mean"]
+            g, nl = c["conductance_S"], c["nonlinearity"]
+            xc = c["xc_mean"] if c["xc_mean"] is not None else c.get("xc_pooled")
             lines.append(
                 f"  {c['label']:<22} G0 "
                 + (f"{g:9.3e} S" if g is not None else "      n/a  ")
                 + "  NL "
                 + (f"{nl:6.2f}" if nl is not None else "   n/a")
                 + "  Xc "
-                + (f"{xc:5.2f}" if xc is not None else "  n/a")
+                + (f"{xc:5.2f}" if xc is not None else _upper(c.get("xc_upper")))
             )
     return lines

@@ -52,6 +52,14 @@ class WirePosition(_Strict):
     z: float = 0.0
 
 
+class StagePoint(_Strict):
+    """One stage position (um)."""
+
+    x: float
+    y: float
+    z: float = 0.0
+
+
 class Device(BaseModel):
     """The chip under test; unknown keys are kept (and stored with every run)."""
 
@@ -63,6 +71,7 @@ class Device(BaseModel):
     dimensions: dict[str, Positive] = Field(default_factory=dict)
     nominal_capacity_Ah: Positive | None = None
     wire_position_um: WirePosition | None = None
+    si_reference_um: StagePoint | None = None
 
 
 class Pad(_Strict):

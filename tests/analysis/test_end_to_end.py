@@ -33,8 +33,10 @@ def test_si_demo_protocol_conductance_drop_and_xc_fall(tmp_path: Path):
     assert np.all(np.diff(g) < 0)  # monotonic decrease (Mai 2010, Si)
     assert g[0] / g[-1] > 100  # > 2 decades after one cycle
     assert a.checkpoints[-1]["nonlinearity"] > a.checkpoints[0]["nonlinearity"]
-    xc_pristine, xc_after = a.checkpoints[0]["xc_mean"], a.checkpoints[-1]["xc_mean"]
-    assert xc_pristine > 0.1 and xc_after < 0.5 * xc_pristine  # the c-Si core is consumed
+    xc_pristine, after = a.checkpoints[0]["xc_mean"], a.checkpoints[-1]
+    # the c-Si core is consumed: a smaller Xc, or no significant c-Si left and an upper limit below it
+    xc_after = after["xc_mean"] if np.isfinite(after["xc_mean"]) else after["xc_upper"]
+    assert xc_pristine > 0.1 and xc_after < 0.5 * xc_pristine
     assert [h["direction"] for h in a.half_cycles] == ["charge", "discharge"]
     charge, discharge = (h["capacity_Ah"] for h in a.half_cycles)
     assert 0.6 * nominal_ah < charge < nominal_ah  # to the voltage cut-off, short of the 1.5x guard

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from nanocell_daq.analysis.raman import (
+    NoiseModel,
     _xc_error,
     crystalline_fraction,
     fit_si,
@@ -55,7 +56,7 @@ def test_amorphous_wire_has_no_c_si_peak():
     rng = np.random.default_rng(6)
     x, y = raman_spectrum(rng, c_area=0.0, a_area=20000.0)
     fit = fit_si(x, y)
-    assert fit.xc < 0.05
+    assert np.isnan(fit.xc) and 0 < fit.xc_upper < 0.08  # no Xc from noise: an upper limit instead
     assert not fit.c_significant and np.isnan(fit.c_position)
     assert fit.c_area < 0.01 * fit.a_area  # no c-Si band: its area is about zero
 
@@ -161,12 +162,23 @@ def test_reported_errors_match_the_scatter_of_repeated_fits():
         assert scatter == pytest.approx(reported, rel=tolerance), (value, scatter, reported)
 
 
-def test_reduced_chi_square_is_the_noise_variance_in_counts():
+def test_reduced_chi_square_compares_the_scatter_with_the_noise_model():
     rng = np.random.default_rng(11)
     x = np.linspace(100.0, 1800.0, 1024)
     clean = si_model(x, np.array([8000.0, 519.0, 4.5, 12000.0, 476.0, 70.0, 300.0, 0.0]))
-    fit = fit_si(x, clean + rng.normal(0.0, 10.0, x.size))
-    assert fit.redchi == pytest.approx(100.0, rel=0.25)
+    noisy = clean + rng.normal(0.0, 10.0, x.size)
+    assert fit_si(x, noisy, noise=NoiseModel(gain=0.0, read=10.0)).redchi == pytest.approx(1.0, abs=0.25)
+    # a noise model half the true scatter: chi-square per degree of freedom 4, the errors scaled back up
+    half = fit_si(x, noisy, noise=NoiseModel(gain=0.0, read=5.0))
+    right = fit_si(x, noisy, noise=NoiseModel(gain=0.0, read=10.0))
+    assert half.redchi == pytest.approx(4.0, rel=0.25)
+    unscaled = right.c_area_err / np.sqrt(max(right.redchi, 1.0))
+    assert half.c_area_err == pytest.approx(unscaled / 2 * np.sqrt(half.redchi), rel=0.02)
+    # estimated from the data, the model finds the 10 counts rms (over this spectrum's range of counts)
+    est = fit_si(x, noisy)
+    found = NoiseModel(est.noise_gain, est.noise_read).variance(np.array([300.0, 600.0]))
+    assert np.sqrt(found) == pytest.approx([10.0, 10.0], rel=0.25)
+    assert est.redchi == pytest.approx(1.0, abs=0.25)
 
 
 def test_a_narrow_amorphous_band_is_fitted_at_its_width():

@@ -92,6 +92,11 @@ def test_unordered_window_and_travel(example_text):
     ("max_laser_power_mW: 0.5", "max_laser_power_mW: 500000", "limits.max_laser_power_mW", "must be <="),
     ("max_laser_power_mW: 0.5", "max_laser_power_mw: 0.5", "limits.max_laser_power_mw", "unknown field"),
     ("timeout_ms: 5000", "timeout_ms: -5", "instruments.smu.options", "timeout_ms must be a positive"),
+    ("  nominal_capacity_Ah: 3.0e-16\n",
+     "  nominal_capacity_Ah: 3.0e-16\n  si_reference_um: {x: left, y: 1}\n", "device.si_reference_um.x",
+     "number"),
+    ("  nominal_capacity_Ah: 3.0e-16\n", "  nominal_capacity_Ah: 3.0e-16\n  si_reference_um: {x: 1}\n",
+     "device.si_reference_um.y", "required"),
 ])
 def test_field_errors(example_text, old, new, field, words):
     assert old in example_text
@@ -219,3 +224,12 @@ def test_a_dotted_driver_is_not_imported_while_the_file_is_checked(example_text,
     assert not marker.exists()
     # a name that could never be imported is also left for the moment the station is opened
     parse_station(example_text.replace("driver: emstat4", "driver: no_such_vendor.module:Thing"))
+
+
+def test_the_si_reference_position_reaches_the_steps(example_text):
+    from nanocell_daq.engine.stationview import StationView
+
+    text = example_text.replace("  nominal_capacity_Ah: 3.0e-16\n",
+                                "  nominal_capacity_Ah: 3.0e-16\n  si_reference_um: {x: 40.0, y: 140.0}\n")
+    assert StationView.from_text(text, "station.yaml").si_reference_um == {"x": 40.0, "y": 140.0, "z": 0.0}
+    assert StationView.from_text(example_text, "station.yaml").si_reference_um is None
