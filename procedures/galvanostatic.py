@@ -73,8 +73,9 @@ class GalvanostaticStep(ElectrochemStep):
 
     def estimate_s(self, station: Any) -> float:
         cap = self.capacity_limit_Ah(station.nominal_capacity_Ah)
-        if not math.isfinite(cap) and station.nominal_capacity_Ah:
-            cap = station.nominal_capacity_Ah  # a voltage cut-off comes at about one nominal capacity
+        if station.nominal_capacity_Ah:
+            # a voltage cut-off comes at about one nominal capacity, before a looser capacity guard
+            cap = min(cap, station.nominal_capacity_Ah)
         t = cap * 3600.0 / abs(self.current_A) if self.current_A and math.isfinite(cap) else math.inf
         return min(t, self.max_time_s)
 
