@@ -91,10 +91,12 @@ def test_conductance_follows_the_core_not_the_charge_passed() -> None:
     nu = m.wavenumbers
     g0 = m.wire_conductance(0.0)
     c0 = _c_si(nu, _line_map(m, 0.0, 1, n=8))
-    ch = gcpl(m, 10.0, 100 * PA, 3.95, dt=0.2)
-    assert ch.q[-1] > 0.2 * m.nominal_capacity_Ah * 3600
-    dis = gcpl(m, ch.t_end + 60.0, -100 * PA, 2.5, dt=0.2)
-    t = dis.t_end + 60.0
+    t = 10.0
+    while m.snapshot()["full_cycles"] < 1.0:  # a full cycle's worth of charge through the cell
+        ch = gcpl(m, t, 100 * PA, 3.95, dt=0.2)
+        assert ch.q[-1] > 0.1 * m.nominal_capacity_Ah * 3600
+        dis = gcpl(m, ch.t_end + 60.0, -100 * PA, 2.5, dt=0.2)
+        t = dis.t_end + 60.0
     assert abs(np.log10(m.wire_conductance(t) / g0)) < 0.2
     assert np.median(_c_si(nu, _line_map(m, t, 2, n=8)) / c0) > 0.9
     # a charge that stops before the c-Si plateau (shell only) does not cost conductance either
