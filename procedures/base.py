@@ -51,6 +51,10 @@ class Step(Procedure):
     kind: ClassVar[str] = ""
     summary_fields: ClassVar[tuple[str, ...]] = ()
     """Parameters shown in the plan table."""
+    paced: ClassVar[bool] = False
+    """True when an instrument's own timer paces ``execute`` (a technique streaming timed samples): its
+    samples move the engine clock and the step's sleeps add nothing. Other steps declare their instrument
+    time with ``ctx.elapse`` (in simulation, round trips to an emulator do not shrink with the speed)."""
 
     ctx: StepContext
 

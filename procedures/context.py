@@ -99,6 +99,11 @@ class StepContext(Protocol):
         """Wait ``seconds`` of engine time (wakes early on abort/pause; the caller then checkpoints)."""
         ...
 
+    def elapse(self, seconds: float) -> None:
+        """The instruments spent ``seconds`` of engine time the host did not wait for (settling, integration,
+        an exposure, a stage move): the engine clock counts it where the wall clock does not (simulation)."""
+        ...
+
     def query(self, fn: Callable[..., T], *args: Any) -> T:
         """Call an instrument function that is safe to repeat (a reading, a setting, an absolute move);
         retried on a fault (reconnecting after a dropped link)."""

@@ -31,6 +31,7 @@ class ElectrochemStep(Step):
 
     role_name = "galvanostat"
     interval_param = "interval_s"
+    paced: ClassVar[bool] = True
     drives_cell: ClassVar[bool] = True
     """The technique passes current: every sample is held to the station's window and current limit."""
 
@@ -196,9 +197,11 @@ class ElectrochemStep(Step):
                 self.reason = refusal
                 ctx.recorder.event("warning", f"{self.kind}: not started, no current passed: {refusal}")
                 return False
-            ran_s = ctx.clock.now() - step_t0
-            self.start_technique(role, max(self.max_time() - ran_s, interval))
-            self._tech_t0, self._prev_t = ctx.clock.now(), 0.0
+            t_start = ctx.clock.now()
+            self.start_technique(role, max(self.max_time() - (t_start - step_t0), interval))
+            # the device's timer starts while the start command is handled: counting from before it keeps
+            # every sample at or before the engine's now (the next step's times come after it)
+            self._tech_t0, self._prev_t = t_start, 0.0
             # where the device's timer starts on the run's time axis: data recovered from the device after
             # a crash are placed by it (nanocell_daq.engine.recovery)
             ctx.recorder.event("debug", f"{TECHNIQUE_STARTED}{self._tech_t0!r} s")

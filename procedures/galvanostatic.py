@@ -13,6 +13,9 @@ from procedures.electrochem import OCV_READ_S, ElectrochemStep
 
 _OPEN_LIMIT_V = (-10.0, 10.0)
 """Device window bound used for the side a step does not cut off on (V), when the station sets none."""
+VOLTAGE_CUTOFF_FRACTION = 0.6
+"""Share of the nominal capacity a step passes before its voltage cut-off, for estimates: at the tens of C
+a single wire is cycled at, overpotentials and Li transport along the wire end it early."""
 START_MARGIN_V = 0.05
 """A cell that starts outside the station window may go this far (V) beyond where it started."""
 
@@ -73,8 +76,9 @@ class GalvanostaticStep(ElectrochemStep):
 
     def estimate_s(self, station: Any) -> float:
         cap = self.capacity_limit_Ah(station.nominal_capacity_Ah)
-        if not math.isfinite(cap) and station.nominal_capacity_Ah:
-            cap = station.nominal_capacity_Ah  # a voltage cut-off comes at about one nominal capacity
+        if station.nominal_capacity_Ah:
+            # a voltage cut-off comes before a looser capacity guard, short of the nominal capacity
+            cap = min(cap, VOLTAGE_CUTOFF_FRACTION * station.nominal_capacity_Ah)
         t = cap * 3600.0 / abs(self.current_A) if self.current_A and math.isfinite(cap) else math.inf
         return min(t, self.max_time_s)
 

@@ -10,6 +10,11 @@ from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParame
 from procedures.base import Needs, Problem, Step, refused
 from procedures.context import ComplianceTrip
 
+_LINE_HZ = 50.0
+"""Mains frequency the integration time (PLC) is counted in (Hz)."""
+_EXCHANGE_S = 0.03
+"""Host-instrument exchange per point (set V, read I, read the compliance flag; s), for estimates."""
+
 
 class IVSweep(Step):
     """Sweep V from -``v_max_V`` to +``v_max_V`` in ``points`` steps (and back if ``both_directions``) on each
@@ -76,7 +81,7 @@ class IVSweep(Step):
         return [("up", up), ("down", up[::-1])] if self.both_directions else [("up", up)]
 
     def estimate_s(self, station: Any) -> float:
-        per_point = self.settle_s + self.nplc / 50.0
+        per_point = self.settle_s + self.nplc / _LINE_HZ + _EXCHANGE_S
         n = self.points * (2 if self.both_directions else 1)
         return len(self.pair_list(station)) * n * per_point
 
@@ -104,6 +109,7 @@ class IVSweep(Step):
                     if self.settle_s:
                         ctx.sleep(self.settle_s)
                     current = ctx.query(smu.measure_current)
+                    ctx.elapse(self.nplc / _LINE_HZ)  # the SMU integrated this long
                     ctx.recorder.iv(float(v), float(current), direction, pair)
                     if ctx.query(lambda: smu.compliance_tripped):
                         smu.disable_output()

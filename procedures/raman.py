@@ -195,6 +195,7 @@ class RamanMap(Step):
             if ctx.checkpoint():  # paused: the engine turned the laser off
                 ctx.query(setattr, ctx.role("laser"), "power_mW", self.laser_power_mW)
             ctx.query(stage.move_to, x, y, z)
+            ctx.elapse(_MOVE_S)  # stage move and settling (counted by the wall clock at speed 1 instead)
             px, py, _ = ctx.query(lambda: stage.position)
             if math.hypot(px - x, py - y) > _POSITION_TOLERANCE_UM:
                 raise StepFault(
@@ -203,6 +204,7 @@ class RamanMap(Step):
                 )
             for _ in range(int(self.frames)):  # every frame stored: the analysis compares them
                 spectrum = ctx.query(self.expose, shutter, spec)
+                ctx.elapse(self.exposure_s * self.accumulations)
                 ctx.recorder.spectrum(x, y, z, spectrum, grid_id, self.pixel_of(x, y, ctx.station))
             ctx.progress((k + 1) / len(positions))
 

@@ -28,6 +28,7 @@ class StepRecorder:
 
     def cycling(self, t: float, E: float, I: float, Q: float) -> None:  # noqa: E741
         self.writer.cycling_point(self.step_id, t, E, I, Q)
+        self.engine.clock.reach(t)
         self.n_points += 1
 
     def iv(self, V: float, I: float, direction: str, pair: str) -> None:  # noqa: E741
@@ -81,8 +82,10 @@ class StepRecorder:
 class EngineStepContext:
     """Implements :class:`procedures.context.StepContext` for one running step (one lane)."""
 
-    def __init__(self, engine: Engine, step_id: int, label: str, lane: int) -> None:
+    def __init__(self, engine: Engine, step_id: int, label: str, lane: int, paced: bool = False) -> None:
         self.engine = engine
+        self.paced = paced
+        """The step's instrument paces the time (its samples move the clock): sleeps add no engine time."""
         self.clock = engine.clock
         self.station = engine.view
         self.recorder = StepRecorder(engine, step_id, label)
@@ -110,6 +113,11 @@ class EngineStepContext:
 
     def sleep(self, seconds: float) -> None:
         self.engine.control.wait(self.clock.wall(seconds))
+        if not self.paced:
+            self.clock.elapse(seconds)
+
+    def elapse(self, seconds: float) -> None:
+        self.clock.elapse(seconds)
 
     def query(self, fn: Callable[..., T], *args: Any) -> T:
         last: InstrumentFault | None = None

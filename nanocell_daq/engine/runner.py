@@ -559,7 +559,7 @@ class Engine:
         stored = {**params, "plan_index": item.index}
         self._fence(force=True)
         step_id = self.store.start_step(self.run_id, index, item.kind, stored, cycle=item.cycle, label=label)
-        ctx = EngineStepContext(self, step_id, label, lane)
+        ctx = EngineStepContext(self, step_id, label, lane, paced=step.paced)
         ctx.estimate_s = step.estimate_s(self.view)  # what is left, for a resumed step
         step.bind(ctx)
         self._lanes[lane] = (item, ctx)

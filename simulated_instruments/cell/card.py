@@ -55,11 +55,21 @@ class SiWire(_Strict):
     shell_thickness_nm: NonNeg = 20.0
     exposed_length_um: Pos = 10.0
     rho_core_ohm_cm: Pos = 0.01
-    sigma_aSi_S_cm: NonNeg = 1.0e-5
-    sigma_converted_S_cm: NonNeg = 2.0
+    sigma_aSi_S_cm: Pos = 1.0e-5
+    sigma_lithiated_S_cm: Pos = 1.0
     q_specific_mAh_g: Pos = 3579.0
     density_g_cm3: Pos = 2.33
-    first_cycle_plateau_V: Pos = 0.12
+    first_cycle_plateau_V: Pos = 0.17
+    li_entry_length_um: Pos = 30.0
+    passivated_um: NonNeg = 1.5
+    passivation_edge_um: Pos = 1.5
+    axial_diffusivity_cm2_s: NonNeg = 1.0e-10
+    front_rate_per_s: NonNeg = 10.0
+    front_stress_factor: NonNeg = 1.0
+    front_residual_core: Annotated[float, Field(ge=0, lt=1)] = 0.01
+    front_stop_spread: NonNeg = 0.5
+    front_stop_relax_cycles: Pos = 1.0
+    cycled_damage_per_cycle: NonNeg = 3.0
     li15si4_threshold_V: Pos = 0.050
     li15si4_plateau_V: Pos = 0.43
     li15si4_max_fraction: Frac = 0.3
@@ -70,8 +80,7 @@ class SiWire(_Strict):
     sei_fraction_initial: Frac = 0.10
     sei_capacity_fraction: Frac = 0.08
     fade_per_cycle: Frac = 0.01
-    damage_decades_per_cycle: NonNeg = 0.3
-    rate_factor_sigma: NonNeg = 0.5
+    rate_factor_sigma: NonNeg = 0.3
     rate_factor_corr_um: Pos = 0.6
 
 
@@ -145,12 +154,15 @@ class Electrolyte(_Strict):
 class Kinetics(_Strict):
     """Butler-Volmer charge transfer at the wire and a first-order diffusion (concentration) overpotential."""
 
-    j0_A_m2: Pos = 2.0
+    j0_A_m2: Pos = 0.03
     diffusion_R_ohm: NonNeg = 1.0e9
     diffusion_tau_s: Pos = 20.0
 
 
 class PhiB(_Strict):
+    """Contact barrier (eV): pristine; once the core under the contact is amorphised (after_cycle1); and
+    the rise per further full cycle of the material under the contact."""
+
     pristine: float = 0.15
     after_cycle1: float = 0.50
     per_cycle_increase: NonNeg = 0.02
@@ -192,6 +204,8 @@ class Raman(_Strict):
     si_height: NonNeg = 4000.0
     aSi_center_cm1: Pos = 475.0
     aSi_fwhm_cm1: Pos = 70.0
+    aSi_center_cycled_cm1: Pos = 466.0
+    aSi_fwhm_cycled_cm1: Pos = 90.0
     y_cross_section_ratio: Pos = 0.8
     heating_K_per_mW: NonNeg = 150.0
     heating_lithiated_factor: NonNeg = 1.5

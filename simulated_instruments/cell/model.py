@@ -32,6 +32,9 @@ _K_B_EV = 8.617333262e-5
 _MODES = ("open", "current", "potential")
 _MAX_DQ = 0.002  # largest state step, as a fraction of the nominal capacity
 _NODE_UM = 0.05  # node spacing along the wire (um), well below the laser spot
+_OPEN_CHUNK_S = 5.0  # time step (s) of transport along the wire at open circuit ...
+_MAX_OPEN_CHUNKS = 400  # ... in at most this many steps per advance
+_MAX_STEPS = 400  # most state steps one advance under current takes
 
 
 @dataclass(frozen=True)
@@ -63,9 +66,19 @@ class CellModel:
         self._dl_um = length / n
         rate = rate_factors(np.random.default_rng(pattern_ss), n, length, c.wire.rate_factor_sigma,
                             c.wire.rate_factor_corr_um)
+        self._kt = _K_B_EV * (c.temperature_C + 273.15)
         self._el: SiElectrode | VOxElectrode
         if c.wire.kind == "si_core_shell":
-            self._el = SiElectrode(c.wire, rate)
+            # Li enters mostly at the end of the wire nearer the counter film (shortest ionic path)
+            ctr_xy = np.array([np.mean(c.counter.region_um.x), np.mean(c.counter.region_um.y)])
+            near_end = np.hypot(*(np.asarray(c.position_um.end) - ctr_xy)) < np.hypot(
+                *(np.asarray(c.position_um.start) - ctr_xy))
+            pads_um = tuple(p.along_wire_um for p in c.pads.values() if p.along_wire_um is not None)
+            stress = np.log(rate_factors(np.random.default_rng(pattern_ss.spawn(1)[0]), n, length, 1.0,
+                                         c.wire.rate_factor_corr_um * 2.0))
+            stress = (stress - stress.mean()) / (stress.std() or 1.0)
+            entry_end = length if near_end else 0.0
+            self._el = SiElectrode(c.wire, rate, self._node_um, entry_end, self._kt, pads_um, stress)
             self._sigma_core = 1.0 / c.wire.rho_core_ohm_cm
         else:
             self._el = VOxElectrode(c.wire, rate)
@@ -196,6 +209,7 @@ class CellModel:
         """Pass cell charge (C) during dt (s): wire, counter film and the slow overpotential."""
         li = self._li_into_wire(charge)
         self._el.insert(li)
+        self._el.evolve(dt)
         self._ctr_sto = min(max(self._ctr_sto - li / self._ctr_capacity_C, 0.0), 1.0)
         k = self.card.kinetics
         decay = math.exp(-dt / k.diffusion_tau_s)
@@ -216,14 +230,18 @@ class CellModel:
         while remaining > 0.0:
             if drive.mode == "open" or not drive.we_pads:
                 self._eta_d *= math.exp(-remaining / k.diffusion_tau_s)
+                # Li keeps moving along the wire and the c-Si front keeps going at open circuit
+                chunks = min(_MAX_OPEN_CHUNKS, max(1, math.ceil(remaining / _OPEN_CHUNK_S)))
+                for _ in range(chunks):
+                    self._el.evolve(remaining / chunks)
                 break
             if drive.mode == "current":
                 current = drive.value - self._v_last / self._r_leak
                 direction = 1 if self._li_into_wire(current) > 0 else -1
                 if current == 0.0 or self._el.stuck(direction):
                     dt = remaining
-                else:
-                    dt = min(remaining, max_dq / abs(current))
+                else:  # small steps, but a long gap (e.g. hours of plating) in at most _MAX_STEPS of them
+                    dt = min(remaining, max(max_dq / abs(current), remaining / _MAX_STEPS))
                 charge = current * dt
                 self._v_last = self._ocv_cell() + self._eta_fast(current) + self._eta_d
             else:
@@ -332,11 +350,15 @@ class CellModel:
         return self._junction(a), self._junction(b), r_wire
 
     def _junction(self, pad: str) -> Junction:
+        """The pad's contact as the material under it is now: the barrier rises as the core under the
+        contact is amorphised (the silicide/c-Si interface gives way to expanded, undoped a-LixSi) and with
+        each further cycle of that material, not with the charge the cell has passed."""
         c = self.card.contacts
-        cycles = self._el.full_cycles()
-        grow = min(1.0, -math.expm1(-3.0 * cycles) / -math.expm1(-3.0))
-        rise = (c.phi_b_eV.after_cycle1 - c.phi_b_eV.pristine) * grow + c.phi_b_eV.per_cycle_increase * max(
-            cycles - 1.0, 0.0)
+        along = self.pads[pad].along_wire_um
+        assert along is not None
+        amorphised, cycles = self._el.contact_state(along)
+        per_cycle = c.phi_b_eV.per_cycle_increase * max(cycles - 1.0, 0.0)
+        rise = (c.phi_b_eV.after_cycle1 - c.phi_b_eV.pristine + per_cycle) * amorphised
         phi = c.phi_b_eV.pristine + rise * self._pad_asym[pad]
         t_k = self.card.temperature_C + 273.15
         i_s = c.area_cm2 * c.richardson_A_cm2_K2 * t_k**2 * math.exp(-phi / self._kt)

@@ -94,6 +94,16 @@ class VOxElectrode:
         irr = c.irreversible_decades * (1.0 - np.exp(-deep / c.irreversible_x_scale))
         return rev + irr
 
+    def evolve(self, dt: float) -> None:
+        """Nothing moves at open circuit (Li insertion is fast and uniform enough in the oxide)."""
+
+    def contact_state(self, along_um: float) -> tuple[float, float]:
+        """(irreversibly transformed fraction of the oxide at a contact, full cycles): the mean over the wire
+        (the oxide's state is resolved only through the rate pattern)."""
+        c = self.card
+        deep = np.maximum(self.x_deepest * self.local - c.deep_x_critical, 0.0)
+        return float(np.mean(1.0 - np.exp(-deep / c.irreversible_x_scale))), self.full_cycles()
+
     def node_sigma_area(self, _sigma_core: float) -> np.ndarray:
         """sigma*A (S cm) at each node."""
         return self.card.sigma0_S_cm * self.area_total_cm2 * 10.0 ** (-self.decades_lost())

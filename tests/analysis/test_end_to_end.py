@@ -39,8 +39,10 @@ def test_si_demo_protocol_conductance_drop_and_xc_fall(tmp_path: Path):
     assert xc_pristine > 0.1 and xc_after < 0.5 * xc_pristine
     assert [h["direction"] for h in a.half_cycles] == ["charge", "discharge"]
     charge, discharge = (h["capacity_Ah"] for h in a.half_cycles)
-    assert 0.6 * nominal_ah < charge < nominal_ah  # to the voltage cut-off, short of the 1.5x guard
-    assert 0.7 * charge < discharge < charge  # the first cycle loses some lithium
+    # to the voltage cut-off, short of the 1.5x guard; at 20 pA (~40 C) the stretches under the pads'
+    # passivation fill only by diffusion along the wire
+    assert 0.45 * nominal_ah < charge < nominal_ah
+    assert 0.6 * charge < discharge < charge  # the first cycle loses some lithium (SEI, passivated stretches)
     out = write_report(store, result.run_id, tmp_path / "report.png")
     assert out.stat().st_size > 50_000
     store.close()

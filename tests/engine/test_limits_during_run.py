@@ -29,7 +29,7 @@ CYCLE = """
                         max_time_s: 3600}
       - galvanostatic: {label: discharge, current_A: -2.0e-11, v_min_V: 2.5, v_max_V: 3.95, interval_s: 2.0,
                         max_time_s: 3600}
-      - galvanostatic: {label: discharge again, current_A: -2.0e-11, v_min_V: 2.7, v_max_V: 3.95,
+      - galvanostatic: {label: discharge again, current_A: -2.0e-11, v_min_V: 3.0, v_max_V: 3.95,
                         interval_s: 2.0, max_time_s: 3600}
     """
 
@@ -69,7 +69,7 @@ def test_a_step_that_starts_beyond_its_cut_off_passes_no_current(cycle):
     assert steps["discharge again"].status == "completed"
     assert len(techniques) == 2  # the charge and the first discharge: the third never applied current
     assert len(data["discharge again"].E) == 0
-    assert any("not started, no current passed: the cell reads" in m and "discharge cut-off 2.7 V" in m
+    assert any("not started, no current passed: the cell reads" in m and "discharge cut-off 3 V" in m
                for m in events), events
 
 

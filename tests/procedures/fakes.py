@@ -218,6 +218,9 @@ class Context:
         if g is not None:
             g.tick(seconds)
 
+    def elapse(self, seconds):
+        self.clock.t += seconds
+
     def query(self, fn, *args):
         return fn(*args)
 

@@ -24,7 +24,7 @@ def test_device_info_describes_the_chip() -> None:
     assert info["dimensions"]["core_diameter_nm"] == 30
     assert info["wire_position_um"]["start"] == [100.0, 200.0]
     assert m.pads["S"].kind == "contact" and m.pads["CE"].kind == "counter"
-    assert m.pads["D"].along_wire_um == pytest.approx(10.0)
+    assert m.pads["D"].along_wire_um == pytest.approx(15.0)
 
 
 def _edited(tmp_path: Path, old: str, new: str) -> Path:
@@ -54,7 +54,7 @@ def test_misspelt_field_and_missing_file(tmp_path: Path) -> None:
 
 
 def test_contact_outside_the_wire_is_refused(tmp_path: Path) -> None:
-    old = "C1: {kind: contact, along_wire_um: 5.0}"
-    path = _edited(tmp_path, old, old.replace("5.0", "50.0"))
+    old = "C1: {kind: contact, along_wire_um: 7.5}"
+    path = _edited(tmp_path, old, old.replace("7.5", "50.0"))
     with pytest.raises(CardError, match=r"C1.*outside the wire"):
         load_card(path)
