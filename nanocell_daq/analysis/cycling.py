@@ -537,10 +537,10 @@ def soc_before_steps(
         since += float(net_charge_C.get(sid, 0.0))
         if sid in resets:
             since = 0.0
-    state = "empty (0)" if opener == "charge" else "full (1)"
+    state = "empty (SOC 0)" if opener == "charge" else "full (SOC 1)"
     edge = "discharge" if opener == "charge" else "charge"
-    text = (f"SOC = {'' if base == 0 else '1 + '}net charge since the cell was last {state} (start of run, "
-            f"or a {edge} that ended at its cut-off) / measured capacity "
+    text = (f"SOC = {'' if base == 0 else '1 + '}net charge since the cell was last {state}: at the start of "
+            f"the run or the end of a {edge} at its cut-off / measured capacity "
             f"{cap * AH_PER_C * PAH_PER_AH:.4g} pAh (largest half-cycle)")
     return out, text
 

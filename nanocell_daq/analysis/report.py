@@ -454,7 +454,7 @@ def _g0_cell(c: dict[str, Any]) -> str:
         return "< " + _si(c["conductance_upper_limit_S"], "S", 2)
     err = _f(c.get("conductance_err_S"))
     text = _si(c.get("conductance_S"), "S")
-    return text + (f" ± {_si(err, 'S', 2)}" if np.isfinite(err) else "")
+    return text + (f" ± {_si(err, 'S', 3)}" if np.isfinite(err) else "")
 
 
 def _cycle_rows(a: RunAnalysis) -> tuple[list[str], list[list[str]]]:

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 NAN = float("nan")
+INCONSISTENT_CHI2 = 10.0
+"""χ²_red above which the text says the segments do not follow R = 2 R_c + r L (contacts differ by pad)."""
 
 
 def pad_positions(*sources: Mapping[str, Any] | None) -> dict[str, float]:
@@ -89,9 +91,13 @@ class ContactSplit:
     def text(self) -> str:
         if not self.determined:
             return f"contact/wire split not determined: {self.reason}"
-        return (f"R_c = {self.contact_ohm:.3g} ± {self.contact_err_ohm:.2g} ohm per contact, "
+        text = (f"R_c = {self.contact_ohm:.3g} ± {self.contact_err_ohm:.2g} ohm per contact, "
                 f"r = {self.wire_ohm_per_um:.3g} ± {self.wire_err_ohm_per_um:.2g} ohm/um "
                 f"(contacts {100 * self.contact_fraction:.0f} % of the longest segment)")
+        if np.isfinite(self.chi2_red) and self.chi2_red > INCONSISTENT_CHI2:
+            text += (f"; the segments disagree with equal contacts (χ²_red = {self.chi2_red:.3g}): errors "
+                     f"scaled by it")
+        return text
 
 
 def contact_split(segments: pd.DataFrame) -> ContactSplit:
