@@ -224,7 +224,7 @@ def iv_metrics(
     vmax = float(np.max(np.abs(v)))
     imax = float(np.max(np.abs(i)))
 
-    chords, slopes, ends = [], [], {}
+    chords, slopes, slope_vars, ends = [], [], [], {}
     for sign in (1, -1):
         ve, ie = _extreme(v, i, sign, high_bias_fraction)
         if ve.size == 0:
@@ -232,10 +232,15 @@ def iv_metrics(
         chords.append(float(np.mean(ie / ve)))
         ends[sign] = float(np.mean(ie))
         if ve.size >= 2 and np.ptp(ve) > 0:
-            slopes.append(_linear_fit(ve, ie)[0])
+            slope, slope_err, _ = _linear_fit(ve, ie)
+            slopes.append(slope)
+            slope_vars.append(slope_err**2)
     chord = float(np.mean(chords)) if chords else NAN
     high = float(np.mean(slopes)) if slopes else NAN
-    nl = high / g0 if fit.significant and np.isfinite(high) else NAN
+    high_err = float(np.sqrt(np.sum(slope_vars))) / len(slopes) if slopes else NAN
+    # the high-bias slope of a noise-level wire is noise too: no index from it (NaN error: 2 points, kept)
+    high_ok = np.isfinite(high) and not (np.isfinite(high_err) and abs(high) <= significance * high_err)
+    nl = high / g0 if fit.significant and high_ok else NAN
     # Noise: scatter of the points about the zero-bias line. A ratio of end currents lost in it means nothing.
     near = np.abs(v) <= window
     fine = near.sum() > 2 and np.isfinite(g_win)

@@ -114,8 +114,8 @@ def test_two_points_give_a_conductance_without_an_error_and_one_point_gives_noth
 
 def test_nonlinearity_needs_g0_three_standard_errors_above_zero():
     v = np.linspace(-0.5, 0.5, 101)
-    wiggle = np.where(np.arange(v.size) % 2, 1.0, -1.0)
-    for scale, reported in ((6.5e-11, True), (2e-10, False)):
+    wiggle = np.where(np.arange(v.size) % 2, 1.0, -1.0) * (np.abs(v) < 0.3)  # clean high-bias ends
+    for scale, reported in ((7e-11, True), (2e-10, False)):
         i = 1e-10 * v + scale * wiggle
         m = iv_metrics(v, i)
         ratio = m.conductance_S / m.conductance_err_S
@@ -159,3 +159,15 @@ def test_points_without_a_pair_still_make_a_row():
     v = sweep(0.5, 0.05)
     table = iv_table(pd.DataFrame({"step_id": 4, "pair": None, "voltage_V": v, "current_A": 1e-6 * v}))
     assert len(table) == 1 and table["conductance_S"].iloc[0] == pytest.approx(1e-6)
+
+
+def test_nonlinearity_needs_a_significant_high_bias_slope():
+    """1 pS over ±0.5 V under 500 fA: G0 is significant from the whole sweep, but the slope over the top 20 %
+    of each polarity is noise: no nonlinearity index rather than a number made of noise."""
+    rng = np.random.default_rng(1)
+    v = sweep(0.5, 0.005)
+    m = iv_metrics(v, 1e-12 * v + rng.normal(0, 5e-13, v.size))
+    assert m.g0_significant
+    assert np.isnan(m.nonlinearity)
+    m = iv_metrics(v, 1e-9 * v + rng.normal(0, 5e-13, v.size))
+    assert m.nonlinearity == pytest.approx(1.0, abs=0.05)
