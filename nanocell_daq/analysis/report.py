@@ -1,8 +1,10 @@
 """The one-page run report (PNG or PDF), in the spirit of Figure 10 E-I of the seed review.
 
-Voltage vs capacity per cycle, the I-V curve at every checkpoint (linear, scaled to share one axis as in the
-seed's "primary state/100", and log |I|), conductance and mean Xc vs checkpoint, Xc along the wire per
-checkpoint (map strips and profiles), and a table of the numbers. matplotlib with the Agg backend only.
+Voltage vs capacity per cycle (with the steps' cut-off lines and any overshoot), the I-V curve at every
+checkpoint (linear, scaled to share one axis as in the seed's "primary state/100", and log |I|), G0 (±1σ error
+bars; an upper limit drawn as a downward triangle when not significant; other contact pairs as small markers)
+and mean Xc vs checkpoint, Xc along the wire per checkpoint (map strips and profiles), and a table of the
+numbers with the SOC definition, the contact/wire split and the cycling notes. matplotlib (Agg) only.
 """
 
 from __future__ import annotations
