@@ -513,11 +513,14 @@ def soc_before_steps(
     step_order: Sequence[int],
     net_charge_C: Mapping[int, float],
     half_cycles: Sequence[HalfCycle],
+    nominal_C: float | None = None,
 ) -> tuple[dict[int, float], str]:
     """State of charge before each step (step id -> SOC) against the measured capacity, and its definition.
 
     ``step_order``: step ids in run order; ``net_charge_C``: net charge each step passed (C, charge
-    positive). The measured capacity C_meas is the largest half-cycle capacity of the run. A charge-first cell
+    positive). The measured capacity C_meas is the largest capacity of a half-cycle that ran from cut-off to
+    cut-off (ended at its voltage cut-off); when none did (capacity- or time-limited steps only), the nominal
+    capacity ``nominal_C`` (C) is used, else the largest half-cycle (a lower bound). A charge-first cell
     (Si anode) is empty (SOC 0) at the start and whenever a discharge ended at its cut-off; a discharge-first
     cell (a pristine cathode wire) is full (SOC 1) at the start and whenever a charge ended at its cut-off.
     In between, SOC moves by the net charge passed / C_meas. Empty dict if no capacity was measured.
@@ -525,7 +528,16 @@ def soc_before_steps(
     measured = [h.capacity_C for h in half_cycles if np.isfinite(h.capacity_C) and h.capacity_C > 0]
     if not measured:
         return {}, "SOC: no half-cycle capacity measured"
-    cap = float(max(measured))
+    complete = [h.capacity_C for h in half_cycles if reached_cutoff(h) and np.isfinite(h.capacity_C)
+                and h.capacity_C > 0]
+    if complete:
+        cap, what = float(max(complete)), "measured capacity"
+        source = "largest half-cycle ended at its cut-off"
+    elif nominal_C:
+        cap, what, source = float(nominal_C), "nominal capacity", "no half-cycle reached its cut-off"
+    else:
+        cap, what = float(max(measured)), "measured capacity"
+        source = "largest half-cycle; none reached its cut-off: a lower bound"
     opener = sorted(half_cycles, key=lambda h: h.start_s)[0].direction
     closing = "discharge" if opener == "charge" else "charge"
     base = 0.0 if opener == "charge" else 1.0
@@ -540,8 +552,8 @@ def soc_before_steps(
     state = "empty (SOC 0)" if opener == "charge" else "full (SOC 1)"
     edge = "discharge" if opener == "charge" else "charge"
     text = (f"SOC = {'' if base == 0 else '1 + '}net charge since the cell was last {state}: at the start of "
-            f"the run or the end of a {edge} at its cut-off / measured capacity "
-            f"{cap * AH_PER_C * PAH_PER_AH:.4g} pAh (largest half-cycle)")
+            f"the run or the end of a {edge} at its cut-off / {what} "
+            f"{cap * AH_PER_C * PAH_PER_AH:.4g} pAh ({source})")
     return out, text
 
 

@@ -287,6 +287,13 @@ def _schottky_fit(v: np.ndarray, i: np.ndarray, sigma: np.ndarray, scale: float,
     return best
 
 
+def _slope(x: np.ndarray, y: np.ndarray) -> float:
+    """Least-squares slope of y on x (0 if x does not vary)."""
+    dx = x - x.mean()
+    sxx = float(np.sum(dx * dx))
+    return float(np.sum(dx * (y - y.mean())) / sxx) if sxx > 0 else 0.0
+
+
 def _starts(v: np.ndarray, i: np.ndarray, scale: float) -> list[np.ndarray]:
     """Starting points (units of ``scale``): a thermionic and a tunnelling contact, each sharing the
     zero-bias resistance from a line near 0 V with a series R from the slope at the ends of the sweep."""
@@ -294,8 +301,8 @@ def _starts(v: np.ndarray, i: np.ndarray, scale: float) -> list[np.ndarray]:
     y = i / scale
     near = np.abs(v) <= 0.25 * vmax
     far = np.abs(v) >= 0.75 * vmax
-    g_s = abs(np.polyfit(v[near], y[near], 1)[0]) if near.sum() >= 3 and np.ptp(v[near]) > 0 else 0.0
-    g_h = abs(np.polyfit(np.abs(v[far]), np.abs(y[far]), 1)[0]) if far.sum() >= 3 else 0.0
+    g_s = abs(_slope(v[near], y[near])) if near.sum() >= 3 else 0.0
+    g_h = abs(_slope(np.abs(v[far]), np.abs(y[far]))) if far.sum() >= 3 else 0.0
     g_s = g_s if g_s > 0 else 1.0 / vmax
     g_h = max(g_h, g_s)
     out = []

@@ -447,7 +447,7 @@ def _state_of_charge(result: RunAnalysis, rows: list[correlation.StepRow], charg
     """SOC of each checkpoint and time-line row against the measured capacity (see
     :func:`~nanocell_daq.analysis.cycling.soc_before_steps`); the nominal capacity when none was measured."""
     order = [r.id for r in sorted(rows, key=lambda r: r.index)]
-    soc, text = soc_before_steps(order, charge_of, [HalfCycle(**h) for h in result.half_cycles])
+    soc, text = soc_before_steps(order, charge_of, [HalfCycle(**h) for h in result.half_cycles], cap_c)
     if not soc:
         result.soc_definition = ("SOC = net charge passed / nominal capacity of the device" if cap_c else
                                  "SOC: no capacity measured and no nominal capacity: not defined")

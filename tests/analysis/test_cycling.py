@@ -227,3 +227,11 @@ def test_coulombic_efficiency_above_one_is_flagged_with_a_cause():
     assert "stopped before its voltage" in flags[0]
     assert "charge left in the wire by cycle 2" in flags[1]
     assert flags[2].startswith("cycle 4") and "parasitic current" in flags[2]
+
+
+def test_soc_uses_the_nominal_capacity_when_no_half_cycle_ran_to_its_cutoff():
+    hcs = [_hc(1, "charge", 0.6e-9, 3.6, 3.95, 1)]  # stopped by a capacity limit at 3.6 V
+    soc, text = soc_before_steps([0, 1, 2], {1: 0.6e-9}, hcs, nominal_C=1e-9)
+    assert soc[2] == pytest.approx(0.6) and "/ nominal capacity" in text
+    soc, text = soc_before_steps([0, 1, 2], {1: 0.6e-9}, hcs)
+    assert soc[2] == pytest.approx(1.0) and "lower bound" in text

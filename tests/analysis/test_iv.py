@@ -171,3 +171,11 @@ def test_nonlinearity_needs_a_significant_high_bias_slope():
     assert np.isnan(m.nonlinearity)
     m = iv_metrics(v, 1e-9 * v + rng.normal(0, 5e-13, v.size))
     assert m.nonlinearity == pytest.approx(1.0, abs=0.05)
+
+
+def test_short_sweeps_fit_without_warnings():
+    """A 5-point-per-direction sweep (a quick check after a resume) gives G0 from the line, no warning."""
+    for v in (np.linspace(-0.5, 0.5, 10), np.r_[np.linspace(-0.5, 0.5, 5), np.linspace(0.5, -0.5, 5)],
+              np.array([0.0, 0.1, 0.2])):
+        m = iv_metrics(v, 1e-7 * v + 1e-12 * np.cos(7 * v))
+        assert m.conductance_S == pytest.approx(1e-7, rel=1e-3)
