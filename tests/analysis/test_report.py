@@ -78,6 +78,11 @@ def test_report_draws_cutoffs_error_bars_and_upper_limits(tmp_path):
     a = analyze_run(store, run)
     store.close()
     assert not a.checkpoints[-1]["conductance_significant"]
+    # the upper limit is in the tables that are exported and stored (checkpoints, time line)
+    last = a.checkpoint_table.iloc[-1]
+    assert last["conductance_upper_limit_S"] > 0 and not last["conductance_significant"]
+    assert a.timeline["conductance_upper_limit_S"].notna().sum() == 1
+    assert a.checkpoint_table["conductance_upper_limit_S"].isna().sum() == 2
     assert any("200 mV below its cut-off 2.5 V" in n for n in a.notes)
     fig = draw_report(a)
     axes = {ax.get_title(loc="left"): ax for ax in fig.axes}
