@@ -8,6 +8,7 @@ the mean pull (G0 - truth) / sigma (bias in units of the reported error) and the
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from nanocell_daq.analysis.iv_fit import UPPER_LIMIT_CL, fit_g0
 from tests.analysis.synthetic import sweep
@@ -90,14 +91,20 @@ def _slope_at_zero(current) -> float:
     return 2 * diff(2.5e-9) - diff(1e-8)
 
 
-def test_independent_back_to_back_schottky_model():
-    """Contact dominated and rectifying (barriers 0.45/0.50 eV, n 1.3, lowering 0.06 eV/V^½, 20 Mohm)."""
-    phi1, phi2, n, gamma, r = 0.45, 0.50, 1.3, 0.06, 2e7
+@pytest.mark.parametrize(
+    "phi1, phi2, n, gamma, r, size",
+    [
+        (0.45, 0.50, 1.3, 0.06, 2e7, 50),  # contact dominated, rectifying
+        (0.40, 0.42, 1.8, 0.03, 5e8, 40),  # contacts and wire share the bias: a flat valley, slower fits
+    ],
+)
+def test_independent_back_to_back_schottky_model(phi1, phi2, n, gamma, r, size):
+    """Thermionic contacts with image-force lowering and a series wire, coded apart from the fit's model."""
     v = sweep(0.5, 0.025)
     clean = _independent_b2b(v, phi1, phi2, n, gamma, r)
     truth = _slope_at_zero(lambda x: _independent_b2b(x, phi1, phi2, n, gamma, r))
     assert np.max(np.abs(clean)) > 200 * 5e-13  # well above the noise: a shape to fit
-    fits, pulls = _pulls(v, _noisy(np.random.default_rng(5), clean, 50), truth)
+    fits, pulls = _pulls(v, _noisy(np.random.default_rng(5), clean, size), truth)
     assert all(f.method == "schottky" for f in fits)
     _assert_unbiased_and_covered(pulls)
 
