@@ -29,6 +29,9 @@ TIMELINE_COLUMNS = [
     "soc",
     "pair",
     "conductance_S",
+    "conductance_err_S",
+    "conductance_significant",
+    "conductance_upper_limit_S",
     "nonlinearity",
     "rectification",
     "xc_mean",
@@ -64,6 +67,9 @@ class Checkpoint:
     map_step_id: int | None = None
     conductance_S: float = float("nan")
     conductance_err_S: float = float("nan")
+    conductance_significant: bool = False
+    conductance_upper_limit_S: float = float("nan")
+    g0_method: str | None = None
     nonlinearity: float = float("nan")
     rectification: float = float("nan")
     xc_mean: float = float("nan")
@@ -84,6 +90,9 @@ class Checkpoint:
             "map_step_id": self.map_step_id,
             "conductance_S": self.conductance_S,
             "conductance_err_S": self.conductance_err_S,
+            "conductance_significant": self.conductance_significant,
+            "conductance_upper_limit_S": self.conductance_upper_limit_S,
+            "g0_method": self.g0_method,
             "nonlinearity": self.nonlinearity,
             "rectification": self.rectification,
             "xc_mean": self.xc_mean,
@@ -152,6 +161,9 @@ def timeline(
                         **base,
                         "pair": r.get("pair"),
                         "conductance_S": r["conductance_S"],
+                        "conductance_err_S": r.get("conductance_err_S", np.nan),
+                        "conductance_significant": bool(r.get("g0_significant", False)),
+                        "conductance_upper_limit_S": r.get("g0_upper_limit_S", np.nan),
                         "nonlinearity": r["nonlinearity"],
                         "rectification": r["rectification"],
                     }
@@ -220,11 +232,17 @@ def checkpoints(
             if main is not None:
                 cp.conductance_S = float(main["conductance_S"])
                 cp.conductance_err_S = float(main["conductance_err_S"])
+                cp.conductance_significant = bool(main.get("g0_significant", False))
+                cp.conductance_upper_limit_S = float(main.get("g0_upper_limit_S", np.nan))
+                cp.g0_method = None if pd.isna(main.get("g0_method")) else str(main.get("g0_method"))
                 cp.nonlinearity = float(main["nonlinearity"])
                 cp.rectification = float(main["rectification"])
             for _, r in sub.iterrows():
                 cp.per_pair[str(r.get("pair", ""))] = {
                     "conductance_S": float(r["conductance_S"]),
+                    "conductance_err_S": float(r["conductance_err_S"]),
+                    "conductance_significant": bool(r.get("g0_significant", False)),
+                    "conductance_upper_limit_S": float(r.get("g0_upper_limit_S", np.nan)),
                     "nonlinearity": float(r["nonlinearity"]),
                     "rectification": float(r["rectification"]),
                 }

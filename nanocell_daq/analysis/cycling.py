@@ -1,6 +1,11 @@
 """Galvanostatic cycling metrics: capacity per half-cycle, coulombic efficiency, mean voltages, energy, dQ/dV.
 
 Units: time s, current A, voltage V, charge C (and Ah / pAh), energy J (and Wh).
+
+Capacity: the charge the step itself counted while it ran (the stored ``Q`` column: Σ I_k·(t_k − t_k-1) from
+the technique's start, so the first sampling interval is included) when the run stores it; otherwise
+:func:`step_charge` integrates I dt the same way, taking the first sample to stand for the interval before
+it (a trapezoid between the first and last samples misses one sampling interval: −1/N).
 Sign convention: a positive current charges the cell (``charge_sign=+1``); pass ``charge_sign=-1`` for an
 instrument that reports the opposite sign.
 """
@@ -22,8 +27,9 @@ PAH_PER_AH = 1e12
 class HalfCycle:
     """One charge or discharge segment: charge passed, mean voltage and energy.
 
-    ``capacity_C`` is |∫I dt| (C); ``capacity_Ah``/``capacity_pAh`` the same in Ah/pAh;
-    ``mean_voltage_V`` is the charge-weighted mean ∫E|I|dt / ∫|I|dt (V); ``energy_J`` is |∫E·I dt| (J).
+    ``capacity_C`` is |∫I dt| (C, see :func:`step_charge`); ``capacity_Ah``/``capacity_pAh`` the same in
+    Ah/pAh; ``mean_voltage_V`` is the charge-weighted mean ∫E|I|dt / ∫|I|dt (V); ``energy_J`` is |∫E·I dt|
+    (J), each sample standing for the sampling interval that ends at it.
     """
 
     cycle: int
@@ -42,9 +48,46 @@ class HalfCycle:
     n_points: int
     step_id: int | None = None
     label: str | None = None
+    cutoff_V: float = float("nan")
+    """The voltage cut-off in the step's direction (V), NaN if unknown."""
+    overshoot_V: float = float("nan")
+    """How far the voltage went beyond ``cutoff_V`` (V, > 0 = beyond it); NaN if no cut-off is known."""
+    capacity_source: str = "integral"
+    """"stored" (the step's own charge count) or "integral" (I dt integrated here)."""
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+OVERSHOOT_TOLERANCE_V = 0.005
+"""A voltage more than this beyond a step's cut-off is reported as an overshoot."""
+
+
+def step_charge(t: np.ndarray, current: np.ndarray, charge: np.ndarray | None = None) -> tuple[float, str]:
+    """Signed charge (C) a step passed and where it comes from ("stored" or "integral").
+
+    ``charge``: the step's stored cumulative Q (C) per point, counted from the technique's start; its last
+    finite value is the answer when it is consistent with the currents (not all zero while current flows).
+    Otherwise Σ I_k·Δt_k with Δt_k = t_k − t_k-1 and, for the first sample, the sampling interval
+    t_1 − t_0 (each sample stands for the interval that ends at it)."""
+    t = np.asarray(t, dtype=float)
+    current = np.asarray(current, dtype=float)
+    if charge is not None:
+        q = np.asarray(charge, dtype=float)
+        finite = np.isfinite(q)
+        if finite.any():
+            last = float(q[finite][-1])
+            flowing = bool(np.nanmax(np.abs(current)) > 0) if current.size else False
+            if last != 0.0 or not flowing:
+                return last, "stored"
+    t, current = _finite(t, current)
+    if t.size == 0:
+        return 0.0, "integral"
+    if t.size == 1:
+        return 0.0, "integral"
+    dt = np.diff(t)
+    widths = np.concatenate([[dt[0]], dt])
+    return float(np.sum(current * widths)), "integral"
 
 
 def _finite(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -81,8 +124,17 @@ def half_cycle(
     charge_sign: int = 1,
     step_id: int | None = None,
     label: str | None = None,
+    charge: np.ndarray | None = None,
+    cutoffs: tuple[float, float] | None = None,
 ) -> HalfCycle:
-    """Metrics of one half-cycle from its points: ``t`` (s), ``current`` (A), ``voltage`` (V)."""
+    """Metrics of one half-cycle from its points: ``t`` (s), ``current`` (A), ``voltage`` (V), and the
+    step's stored cumulative charge ``charge`` (C) if the run has it (see :func:`step_charge`).
+    ``cutoffs``: the step's (lower, upper) voltage cut-offs (V), to measure an overshoot beyond the one in
+    the step's direction."""
+    by_time = np.argsort(np.asarray(t, dtype=float), kind="stable")
+    stored = None if charge is None else np.asarray(charge, dtype=float)[by_time]
+    t_sorted = np.asarray(t, dtype=float)[by_time]
+    q_signed, source = step_charge(t_sorted, np.asarray(current, dtype=float)[by_time], stored)
     t, current, voltage = _finite(t, current, voltage)
     order = np.argsort(t, kind="stable")
     t, current, voltage = t[order], current[order], voltage[order]
@@ -107,14 +159,14 @@ def half_cycle(
             step_id,
             label,
         )
-    q = cumulative_charge(t, current)
-    capacity = abs(float(q[-1]))
+    capacity = abs(q_signed)
+    # each sample stands for the sampling interval that ends at it (as the step counts its charge)
     dt = np.diff(t)
-    mid_abs_i = 0.5 * (np.abs(current[1:]) + np.abs(current[:-1]))
-    mid_v = 0.5 * (voltage[1:] + voltage[:-1])
-    abs_charge = float(np.sum(mid_abs_i * dt))
-    mean_v = float(np.sum(mid_v * mid_abs_i * dt) / abs_charge) if abs_charge > 0 else float(np.mean(voltage))
-    energy = abs(float(np.sum(mid_v * 0.5 * (current[1:] + current[:-1]) * dt)))
+    widths = np.concatenate([[dt[0]], dt])
+    abs_charge = float(np.sum(np.abs(current) * widths))
+    mean_v = float(np.sum(voltage * np.abs(current) * widths) / abs_charge) if abs_charge > 0 else \
+        float(np.mean(voltage))
+    energy = abs(float(np.sum(voltage * current * widths)))
     return HalfCycle(
         cycle=int(cycle),
         direction=direction_of(current, charge_sign),
@@ -132,7 +184,33 @@ def half_cycle(
         n_points=n,
         step_id=step_id,
         label=label,
+        **_overshoot(direction_of(current, charge_sign), voltage, cutoffs),
+        capacity_source=source,
     )
+
+
+def _overshoot(direction: str, voltage: np.ndarray, cutoffs: tuple[float, float] | None) -> dict:
+    """cutoff_V and overshoot_V (V beyond the cut-off in the step's direction) of a half-cycle."""
+    if cutoffs is None or voltage.size == 0:
+        return {}
+    low, high = cutoffs
+    if direction == "charge" and high is not None and np.isfinite(high):
+        return {"cutoff_V": float(high), "overshoot_V": float(np.max(voltage) - high)}
+    if direction == "discharge" and low is not None and np.isfinite(low):
+        return {"cutoff_V": float(low), "overshoot_V": float(low - np.min(voltage))}
+    return {}
+
+
+def overshoots(half_cycles: Sequence[HalfCycle], tolerance_V: float = OVERSHOOT_TOLERANCE_V) -> list[str]:
+    """One line per half-cycle whose voltage went more than ``tolerance_V`` beyond its cut-off."""
+    out = []
+    for h in half_cycles:
+        if np.isfinite(h.overshoot_V) and h.overshoot_V > tolerance_V:
+            edge = "above" if h.direction == "charge" else "below"
+            extreme = h.cutoff_V + h.overshoot_V if h.direction == "charge" else h.cutoff_V - h.overshoot_V
+            out.append(f"{h.label or h.direction} (cycle {h.cycle}): the voltage went to {extreme:.3f} V, "
+                       f"{1000 * h.overshoot_V:.0f} mV {edge} its cut-off {h.cutoff_V:g} V")
+    return out
 
 
 def split_by_sign(current: np.ndarray, rest_threshold_A: float = 0.0, min_points: int = 3) -> list[slice]:
@@ -161,9 +239,12 @@ def half_cycles_from_points(
     *,
     charge_sign: int = 1,
     rest_threshold_A: float = 0.0,
+    cutoffs: Mapping[int, tuple[float, float]] | None = None,
 ) -> list[HalfCycle]:
-    """Half-cycles from a points table with columns ``t_s``, ``current_A``, ``voltage_V``.
+    """Half-cycles from a points table with columns ``t_s``, ``current_A``, ``voltage_V`` (and the stored
+    cumulative charge ``charge_C`` when the run has it: the capacity then comes from it).
 
+    ``cutoffs``: step id -> (lower, upper) voltage cut-off (V), for the overshoot of each half-cycle.
     If ``step_id`` is present each step is one half-cycle (and ``cycle``/``label`` columns are used when
     present); otherwise the record is split where the current changes sign and cycles are numbered from the
     directions.
@@ -185,6 +266,8 @@ def half_cycles_from_points(
                     charge_sign=charge_sign,
                     step_id=int(step_id),
                     label=lab,
+                    charge=seg["charge_C"].to_numpy() if "charge_C" in seg.columns else None,
+                    cutoffs=(cutoffs or {}).get(int(step_id)),
                 )
             )
         out.sort(key=lambda h: h.start_s)
@@ -246,6 +329,10 @@ def merge_attempts(half_cycles: Sequence[HalfCycle], group_of: Mapping[int, int]
                 n_points=int(sum(h.n_points for h in parts)),
                 step_id=first.step_id,
                 label=first.label,
+                cutoff_V=last.cutoff_V,
+                overshoot_V=float(np.nanmax([h.overshoot_V for h in parts]))
+                if any(np.isfinite(h.overshoot_V) for h in parts) else float("nan"),
+                capacity_source="stored" if all(h.capacity_source == "stored" for h in parts) else "integral",
             )
         )
     return out
@@ -407,3 +494,91 @@ def dqdv_table(
     if not frames:
         return pd.DataFrame(columns=["cycle", "direction", "step_id", "voltage_V", "dqdv_C_per_V"])
     return pd.concat(frames, ignore_index=True)
+
+
+RESET_MARGIN_V = 0.02
+"""A half-cycle that ended within this much (V) of its cut-off, or beyond it, reached it."""
+
+
+def reached_cutoff(h: HalfCycle, margin_V: float = RESET_MARGIN_V) -> bool:
+    """Whether the half-cycle ended at (or beyond) its voltage cut-off."""
+    if not np.isfinite(h.cutoff_V):
+        return False
+    if h.direction == "charge":
+        return h.v_end_V >= h.cutoff_V - margin_V
+    return h.v_end_V <= h.cutoff_V + margin_V
+
+
+def soc_before_steps(
+    step_order: Sequence[int],
+    net_charge_C: Mapping[int, float],
+    half_cycles: Sequence[HalfCycle],
+    nominal_C: float | None = None,
+) -> tuple[dict[int, float], str]:
+    """State of charge before each step (step id -> SOC) against the measured capacity, and its definition.
+
+    ``step_order``: step ids in run order; ``net_charge_C``: net charge each step passed (C, charge
+    positive). The measured capacity C_meas is the largest capacity of a half-cycle that ran from cut-off to
+    cut-off (ended at its voltage cut-off); when none did (capacity- or time-limited steps only), the nominal
+    capacity ``nominal_C`` (C) is used, else the largest half-cycle (a lower bound). A charge-first cell
+    (Si anode) is empty (SOC 0) at the start and whenever a discharge ended at its cut-off; a discharge-first
+    cell (a pristine cathode wire) is full (SOC 1) at the start and whenever a charge ended at its cut-off.
+    In between, SOC moves by the net charge passed / C_meas. Empty dict if no capacity was measured.
+    """
+    measured = [h.capacity_C for h in half_cycles if np.isfinite(h.capacity_C) and h.capacity_C > 0]
+    if not measured:
+        return {}, "SOC: no half-cycle capacity measured"
+    complete = [h.capacity_C for h in half_cycles if reached_cutoff(h) and np.isfinite(h.capacity_C)
+                and h.capacity_C > 0]
+    if complete:
+        cap, what = float(max(complete)), "measured capacity"
+        source = "largest half-cycle ended at its cut-off"
+    elif nominal_C:
+        cap, what, source = float(nominal_C), "nominal capacity", "no half-cycle reached its cut-off"
+    else:
+        cap, what = float(max(measured)), "measured capacity"
+        source = "largest half-cycle; none reached its cut-off: a lower bound"
+    opener = sorted(half_cycles, key=lambda h: h.start_s)[0].direction
+    closing = "discharge" if opener == "charge" else "charge"
+    base = 0.0 if opener == "charge" else 1.0
+    resets = {h.step_id for h in half_cycles if h.direction == closing and reached_cutoff(h)}
+    out: dict[int, float] = {}
+    since = 0.0
+    for sid in step_order:
+        out[sid] = base + since / cap
+        since += float(net_charge_C.get(sid, 0.0))
+        if sid in resets:
+            since = 0.0
+    state = "empty (SOC 0)" if opener == "charge" else "full (SOC 1)"
+    edge = "discharge" if opener == "charge" else "charge"
+    text = (f"SOC = {'' if base == 0 else '1 + '}net charge since the cell was last {state}: at the start of "
+            f"the run or the end of a {edge} at its cut-off / {what} "
+            f"{cap * AH_PER_C * PAH_PER_AH:.4g} pAh ({source})")
+    return out, text
+
+
+def coulombic_flags(table: pd.DataFrame, half_cycles: Sequence[HalfCycle]) -> list[str]:
+    """One line per cycle with coulombic efficiency > 1, with its likely cause."""
+    out = []
+    if table.empty:
+        return out
+    opener = sorted(half_cycles, key=lambda h: h.start_s)[0].direction
+    other = "discharge" if opener == "charge" else "charge"
+    previous_ce = float("nan")
+    for _, row in table.iterrows():
+        ce = float(row["coulombic_efficiency"])
+        cycle = int(row["cycle"])
+        if np.isfinite(ce) and ce > 1.0:
+            first = [h for h in half_cycles if h.cycle == cycle and h.direction == opener]
+            if first and not all(reached_cutoff(h) for h in first):
+                cause = (f"the {opener} stopped before its voltage cut-off (time or capacity limit, or an "
+                         f"interruption), so less went in than the {other} could take out")
+            elif np.isfinite(previous_ce) and previous_ce < 1.0:
+                cause = (f"charge left in the wire by cycle {cycle - 1} (CE {previous_ce:.2f}) came out in "
+                         f"this {other}")
+            else:
+                cause = (f"a parasitic current (leakage through the electrolyte, side reactions) adds to the "
+                         f"{other}")
+            out.append(f"cycle {cycle}: coulombic efficiency {ce:.2f} > 1; likely cause: {cause}")
+        previous_ce = ce
+    return out

@@ -2,8 +2,8 @@
 
 Tables: run, device, steps, cycling_points, iv_points, spectra (per map step: a 2-D counts array with its
 wavenumber axis and stage coordinates), map_grids, events, derived_results and, from the analysis,
-checkpoints,
-half_cycles, cycles, iv_metrics and map_pixels. Column names carry their unit (``t_s``, ``E_V``, ``I_A``...).
+checkpoints, half_cycles, cycles, iv_metrics, segments (G0 per contact pair, its length and R = 1/G0) and
+map_pixels. Column names carry their unit (``t_s``, ``E_V``, ``I_A``...).
 """
 
 from __future__ import annotations
@@ -64,6 +64,8 @@ UNITS = {
     "v_max_V": "V",
     "i_max_A": "A",
     "hysteresis_area_W": "W",
+    "resistance_ohm": "ohm",
+    "resistance_err_ohm": "ohm",
     "capacity_C": "C",
     "capacity_Ah": "Ah",
     "capacity_pAh": "pAh",
@@ -321,6 +323,7 @@ def _add_analysis(out: RunTables, a: RunAnalysis) -> None:
     out.tables["half_cycles"] = a.half_cycle_table
     out.tables["cycles"] = a.cycle_table
     out.tables["iv_metrics"] = a.iv_table
+    out.tables["segments"] = a.segments  # G0 per pair, its length, R = 1/G0 (NaN if not significant)
     out.tables["dqdv"] = a.dqdv
     frames = [p.assign(step_id=sid) for sid, p in a.maps.items()]
     out.tables["map_pixels"] = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

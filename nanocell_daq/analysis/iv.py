@@ -1,8 +1,10 @@
 """Source/drain I-V metrics: zero-bias/chord conductance, nonlinearity, rectification, hysteresis, exponent.
 
-Units: V, A, S. Every metric is NaN-safe (non-finite points are dropped) and returns NaN rather than a
-misleading number when the data cannot support it (e.g. a nonlinearity index over a zero-bias conductance
-that is indistinguishable from noise).
+G0 comes from a fit of the whole sweep (back-to-back Schottky contacts + series R, or the ohmic line; see
+:mod:`nanocell_daq.analysis.iv_fit`), with its standard error and, where it is not significant, a one-sided
+95 % upper limit. Units: V, A, S. Every metric is NaN-safe (non-finite points are dropped) and returns NaN
+rather than a misleading number when the data cannot support it (e.g. a nonlinearity index over a zero-bias
+conductance that is indistinguishable from noise).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from nanocell_daq.analysis.iv_fit import UPPER_LIMIT_CL, fit_g0
+
 NAN = float("nan")
 
 
@@ -20,12 +24,15 @@ NAN = float("nan")
 class IVMetrics:
     """Numbers that characterize one I-V sweep (SI units).
 
-    - ``conductance_S``: G0, slope of a linear fit within ±``g0_window_V`` of 0 V (standard error
-      ``conductance_err_S``, offset current ``offset_A``);
+    - ``conductance_S``: G0 = dI/dV at 0 V from a fit of the whole sweep (:func:`~nanocell_daq.analysis.
+      iv_fit.fit_g0`), standard error ``conductance_err_S``; ``g0_method``: "schottky" or "linear";
+      ``g0_significant``: G0 > 3 standard errors; ``g0_upper_limit_S``: otherwise the one-sided 95 % upper
+      limit (report "G0 < x S"), NaN when significant; ``g0_chi2_red``: reduced χ² of the fit;
+      ``offset_A``: offset current of a line within ±``g0_window_V`` of 0 V (``g0_points`` points);
     - ``chord_conductance_S``: mean I/V at the largest |V|;
     - ``high_bias_conductance_S``: dI/dV fitted at the largest |V| (both polarities averaged);
     - ``nonlinearity``: high-bias dI/dV / G0 (1 = ohmic, >1 barrier/tunnelling dominated; NaN if G0 is not
-      significantly positive);
+      significant);
     - ``rectification``: |I(+Vmax)/I(-Vmax)| (NaN if either end current is lost in the noise);
     - ``hysteresis_rel``: mean |I_up - I_down| / mean |I| over the common bias range, ``hysteresis_area_W``:
       ∫|I_up - I_down| dV (A·V);
@@ -34,6 +41,10 @@ class IVMetrics:
 
     conductance_S: float
     conductance_err_S: float
+    g0_method: str
+    g0_significant: bool
+    g0_upper_limit_S: float
+    g0_chi2_red: float
     g0_window_V: float
     g0_points: int
     offset_A: float
@@ -194,21 +205,26 @@ def iv_metrics(
     """All metrics of one I-V sweep (``voltage`` V, ``current`` A); see :class:`IVMetrics`.
 
     ``high_bias_fraction``: the top fraction of each polarity's |V| range used for the high-bias slope, chord
-    conductance and rectification. ``significance``: G0 must exceed this many standard errors for the
+    conductance and rectification. ``significance``: end currents must exceed this many noise rms for the
+    rectification to be reported. G0 must be significant (see :mod:`~nanocell_daq.analysis.iv_fit`) for the
     nonlinearity index to be reported (noise-level currents of a pS wire give NaN, not a huge number).
+    ``g0_window_V``: half-width (V) of the zero-bias line that gives the offset current.
     ``direction``: optional "up"/"down" per point for the hysteresis (else read from the bias steps).
     """
     raw_v = np.asarray(voltage, dtype=float).ravel()
     raw_i = np.asarray(current, dtype=float).ravel()
     v, i = _clean(raw_v, raw_i)
     n = int(v.size)
-    g0, g0_err, offset, window, n_in = zero_bias_conductance(v, i, g0_window_V)
+    g_win, _, offset, window, n_in = zero_bias_conductance(v, i, g0_window_V)
+    fit = fit_g0(v, i)
+    g0, g0_err = fit.conductance_S, fit.conductance_err_S
+    head = (g0, g0_err, fit.method, fit.significant, fit.upper_limit_S, fit.chi2_red, window, n_in, offset)
     if n < 2:
-        return IVMetrics(g0, g0_err, window, n_in, offset, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, n)
+        return IVMetrics(*head, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, n)
     vmax = float(np.max(np.abs(v)))
     imax = float(np.max(np.abs(i)))
 
-    chords, slopes, ends = [], [], {}
+    chords, slopes, slope_vars, ends = [], [], [], {}
     for sign in (1, -1):
         ve, ie = _extreme(v, i, sign, high_bias_fraction)
         if ve.size == 0:
@@ -216,14 +232,19 @@ def iv_metrics(
         chords.append(float(np.mean(ie / ve)))
         ends[sign] = float(np.mean(ie))
         if ve.size >= 2 and np.ptp(ve) > 0:
-            slopes.append(_linear_fit(ve, ie)[0])
+            slope, slope_err, _ = _linear_fit(ve, ie)
+            slopes.append(slope)
+            slope_vars.append(slope_err**2)
     chord = float(np.mean(chords)) if chords else NAN
     high = float(np.mean(slopes)) if slopes else NAN
-    g0_ok = np.isfinite(g0) and g0 > 0 and (not np.isfinite(g0_err) or g0 > significance * g0_err)
-    nl = high / g0 if g0_ok and np.isfinite(high) else NAN
+    high_err = float(np.sqrt(np.sum(slope_vars))) / len(slopes) if slopes else NAN
+    # the high-bias slope of a noise-level wire is noise too: no index from it (NaN error: 2 points, kept)
+    high_ok = np.isfinite(high) and not (np.isfinite(high_err) and abs(high) <= significance * high_err)
+    nl = high / g0 if fit.significant and high_ok else NAN
     # Noise: scatter of the points about the zero-bias line. A ratio of end currents lost in it means nothing.
     near = np.abs(v) <= window
-    noise = float(np.std(i[near] - (offset + g0 * v[near]))) if near.sum() > 2 and np.isfinite(g0) else 0.0
+    fine = near.sum() > 2 and np.isfinite(g_win)
+    noise = float(np.std(i[near] - (offset + g_win * v[near]))) if fine else 0.0
     both = 1 in ends and -1 in ends
     big = both and min(abs(ends[1]), abs(ends[-1])) > significance * noise
     rect = abs(ends[1] / ends[-1]) if both and big and ends[-1] != 0 else NAN
@@ -233,6 +254,10 @@ def iv_metrics(
     return IVMetrics(
         conductance_S=g0,
         conductance_err_S=g0_err,
+        g0_method=fit.method,
+        g0_significant=fit.significant,
+        g0_upper_limit_S=fit.upper_limit_S,
+        g0_chi2_red=fit.chi2_red,
         g0_window_V=window,
         g0_points=n_in,
         offset_A=offset,
@@ -247,6 +272,17 @@ def iv_metrics(
         i_max_A=imax,
         n_points=n,
     )
+
+
+def g0_text(conductance_S: float, err_S: float, significant: bool, upper_limit_S: float) -> str:
+    """How a G0 is shown: "1.23e-09 ± 4.5e-11 S", "< 3.1e-13 S (95 % CL)" when not significant, "n/a"."""
+    if conductance_S is None or not np.isfinite(conductance_S):
+        return "n/a"
+    if not significant and upper_limit_S is not None and np.isfinite(upper_limit_S):
+        return f"< {upper_limit_S:.3g} S ({100 * UPPER_LIMIT_CL:.0f} % CL)"
+    if err_S is not None and np.isfinite(err_S):
+        return f"{conductance_S:.3g} ± {err_S:.2g} S"
+    return f"{conductance_S:.3g} S"
 
 
 def iv_table(points: pd.DataFrame, group_by: Iterable[str] = ("step_id", "pair"), **kwargs) -> pd.DataFrame:

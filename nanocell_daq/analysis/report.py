@@ -1,8 +1,10 @@
 """The one-page run report (PNG or PDF), in the spirit of Figure 10 E-I of the seed review.
 
-Voltage vs capacity per cycle, the I-V curve at every checkpoint (linear, scaled to share one axis as in the
-seed's "primary state/100", and log |I|), conductance and mean Xc vs checkpoint, Xc along the wire per
-checkpoint (map strips and profiles), and a table of the numbers. matplotlib with the Agg backend only.
+Voltage vs capacity per cycle (with the steps' cut-off lines and any overshoot), the I-V curve at every
+checkpoint (linear, scaled to share one axis as in the seed's "primary state/100", and log |I|), G0 (±1σ error
+bars; an upper limit drawn as a downward triangle when not significant; other contact pairs as small markers)
+and mean Xc vs checkpoint, Xc along the wire per checkpoint (map strips and profiles), and a table of the
+numbers with the SOC definition, the contact/wire split and the cycling notes. matplotlib (Agg) only.
 """
 
 from __future__ import annotations
@@ -112,10 +114,7 @@ def _plot_cycling(ax: Any, a: RunAnalysis) -> None:
     colors = dict(zip(cycles, _colors(len(cycles)), strict=True))
     for h in hcs:
         seg = pts[pts["step_id"] == h["step_id"]].sort_values("t_s")
-        q = (
-            np.abs(cumulative_charge(seg["t_s"].to_numpy(float), seg["current_A"].to_numpy(float)))
-            * PAH_PER_C
-        )
+        q = np.abs(_charge_curve(seg)) * PAH_PER_C
         style = "-" if h["direction"] == "charge" else "--"
         ax.plot(
             q,
@@ -125,10 +124,36 @@ def _plot_cycling(ax: Any, a: RunAnalysis) -> None:
             lw=1.6,
             label=f"cycle {h['cycle']} {h['direction']}",
         )
+    _cutoff_lines(ax, hcs)
     ax.set_xlabel("capacity (pAh)")
     ax.set_ylabel("cell voltage (V)")
     ax.legend(fontsize=7, frameon=False, loc="best")
     ax.grid(alpha=0.3)
+
+
+def _charge_curve(seg: pd.DataFrame) -> np.ndarray:
+    """Charge passed (C) at each point of a step: the stored count if the run has one, else ∫I dt with the
+    first sampling interval (as the capacity is computed)."""
+    if "charge_C" in seg.columns and np.isfinite(seg["charge_C"].to_numpy(float)).all() and \
+            (seg["charge_C"] != 0).any():
+        return seg["charge_C"].to_numpy(float)
+    t, i = seg["t_s"].to_numpy(float), seg["current_A"].to_numpy(float)
+    if t.size < 2:
+        return np.zeros(t.size)
+    return cumulative_charge(t, i) + i[0] * (t[1] - t[0])
+
+
+def _cutoff_lines(ax: Any, hcs: list[dict[str, Any]]) -> None:
+    """A dotted line at each voltage cut-off of the half-cycles; an overshoot beyond it is labelled."""
+    for v in sorted({h["cutoff_V"] for h in hcs if np.isfinite(h.get("cutoff_V", np.nan))}):
+        ax.axhline(v, color="0.35", ls=":", lw=1.0)
+        ax.text(0.99, v, f"cut-off {v:g} V", transform=ax.get_yaxis_transform(), ha="right",
+                va="bottom", fontsize=7, color="0.35")
+    worst = [h for h in hcs if np.isfinite(h.get("overshoot_V", np.nan)) and h["overshoot_V"] > 0.005]
+    if worst:
+        h = max(worst, key=lambda x: x["overshoot_V"])
+        ax.text(0.02, 0.02, f"overshoot: {1000 * h['overshoot_V']:.0f} mV beyond {h['cutoff_V']:g} V "
+                f"({h.get('label') or h['direction']})", transform=ax.transAxes, fontsize=7, color="tab:red")
 
 
 def _iv_curves(a: RunAnalysis) -> list[tuple[str, pd.DataFrame, Any]]:
@@ -190,9 +215,7 @@ def _plot_trend(ax: Any, a: RunAnalysis) -> None:
         ax.set_axis_off()
         return
     x = np.arange(len(cps))
-    g = np.array([c["conductance_S"] if c["conductance_S"] is not None else np.nan for c in cps], float)
-    ok = np.isfinite(g) & (g > 0)
-    ax.semilogy(x[ok], g[ok], "o-", color="tab:blue", lw=1.6, ms=6, label="G0 (zero bias)")
+    g, ok = _plot_g0(ax, x, cps)
     ax.set_ylabel("zero-bias conductance G0 (S)", color="tab:blue")
     ax.tick_params(axis="y", colors="tab:blue", which="both")
     if ok.sum() >= 2:
@@ -218,17 +241,71 @@ def _plot_trend(ax: Any, a: RunAnalysis) -> None:
         twin.set_ylabel("mean crystalline fraction Xc", color="tab:green")
         twin.tick_params(axis="y", colors="tab:green")
     if ok.sum() >= 2:
-        decades = math.log10(g[ok][0] / g[ok][-1])
         ax.text(
             0.98,
             0.96,
-            f"ΔG0 = {-decades:+.1f} decades",
+            _g0_change(cps),
             transform=ax.transAxes,
             ha="right",
             va="top",
             fontsize=8,
             bbox={"boxstyle": "round", "fc": "white", "ec": "0.7"},
         )
+
+
+def _g0_points(cps: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(G0, its error, upper limit or NaN) per checkpoint; the value shown is the upper limit when G0 is not
+    significant."""
+    g = np.array([_f(c.get("conductance_S")) for c in cps])
+    err = np.array([_f(c.get("conductance_err_S")) for c in cps])
+    ul = np.array([_f(c.get("conductance_upper_limit_S")) if not c.get("conductance_significant", True)
+                   else np.nan for c in cps])
+    return g, err, ul
+
+
+def _f(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and value is not None else float("nan")
+
+
+def _plot_g0(ax: Any, x: np.ndarray, cps: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """G0 per checkpoint on a log axis: measured values with 1-sigma error bars, upper limits as downward
+    triangles with an arrow, other contact pairs (segments) as small markers; returns (values, shown?)."""
+    g, err, ul = _g0_points(cps)
+    limit = np.isfinite(ul) & (ul > 0)
+    measured = np.isfinite(g) & (g > 0) & ~limit
+    shown = np.where(limit, ul, g)
+    ok = measured | limit
+    ax.semilogy(x[ok], shown[ok], "-", color="tab:blue", lw=1.2, alpha=0.6)
+    lo = np.where(np.isfinite(err), np.minimum(err, g * 0.999), 0.0)
+    ax.errorbar(x[measured], g[measured], yerr=[lo[measured], np.nan_to_num(err[measured])], fmt="o",
+                color="tab:blue", ms=6, capsize=3, label="G0 (zero bias, ±1σ)")
+    if limit.any():
+        ax.errorbar(x[limit], ul[limit], yerr=0.4 * ul[limit], uplims=True, fmt="v", color="tab:blue", ms=7,
+                    capsize=3, label="G0 upper limit (95 %)")
+    pairs = sorted({p for c in cps for p in (c.get("per_pair") or {}) if p not in ("S-D", "", "None")})
+    for k, pair in enumerate(pairs):
+        vals = np.array([_f(((c.get("per_pair") or {}).get(pair) or {}).get("conductance_S")) for c in cps])
+        sig = np.array([bool(((c.get("per_pair") or {}).get(pair) or {}).get("conductance_significant", True))
+                        for c in cps])
+        good = np.isfinite(vals) & (vals > 0) & sig
+        if good.any():
+            ax.semilogy(x[good] + 0.06 * (k + 1), vals[good], "d", ms=4, alpha=0.7, color=f"C{k + 3}",
+                        label=f"G0 {pair}")
+    if pairs:
+        ax.legend(fontsize=6, frameon=False, loc="lower left")
+    return shown, ok
+
+
+def _g0_change(cps: list[dict[str, Any]]) -> str:
+    """ΔG0 from the first to the last checkpoint, in decades; a bound when either end is an upper limit."""
+    g, _, ul = _g0_points(cps)
+    idx = [k for k in range(len(cps)) if np.nan_to_num(ul[k]) > 0 or np.nan_to_num(g[k]) > 0]
+    first, last = idx[0], idx[-1]
+    if np.isfinite(ul[first]):
+        return "ΔG0: first G0 is an upper limit"
+    if np.isfinite(ul[last]):
+        return f"ΔG0 < {math.log10(ul[last] / g[first]):+.1f} decades"
+    return f"ΔG0 = {math.log10(g[last] / g[first]):+.1f} decades"
 
 
 def _map_checkpoints(a: RunAnalysis) -> list[tuple[str, pd.DataFrame]]:
@@ -370,7 +447,7 @@ def _checkpoint_rows(a: RunAnalysis) -> tuple[list[str], list[list[str]]]:
                 "-" if c.get("cycle") is None else str(c["cycle"]),
                 _num(c.get("soc")),
                 _num((c.get("charge_passed_C") or 0.0) * 1e9, ".3f"),
-                _si(c.get("conductance_S"), "S") + ("*" if _below_noise(c) else ""),
+                _g0_cell(c),
                 _si(chord, "S"),
                 _num(c.get("nonlinearity"), ".1f"),
                 _num(c.get("rectification"), ".2f"),
@@ -390,12 +467,13 @@ def _xc_cell(c: dict[str, Any]) -> str:
     return f"<{up:.3f}" if up is not None and np.isfinite(up) else _num(None)
 
 
-def _below_noise(c: dict[str, Any]) -> bool:
-    """G0 within 3 standard errors of zero: the wire's current is lost in the instrument noise."""
-    g, err = c.get("conductance_S"), c.get("conductance_err_S")
-    return bool(
-        g is not None and err is not None and np.isfinite(g) and np.isfinite(err) and abs(g) <= 3 * err
-    )
+def _g0_cell(c: dict[str, Any]) -> str:
+    """G0 ± error, or "< upper limit" when not significant."""
+    if not c.get("conductance_significant", True) and np.isfinite(_f(c.get("conductance_upper_limit_S"))):
+        return "< " + _si(c["conductance_upper_limit_S"], "S", 2)
+    err = _f(c.get("conductance_err_S"))
+    text = _si(c.get("conductance_S"), "S")
+    return text + (f" ± {_si(err, 'S', 3)}" if np.isfinite(err) else "")
 
 
 def _cycle_rows(a: RunAnalysis) -> tuple[list[str], list[list[str]]]:
@@ -441,6 +519,21 @@ def _table(ax: Any, title: str, header: list[str], rows: list[list[str]]) -> Non
             cell.set_text_props(fontweight="bold")
 
 
+def _footnotes(a: RunAnalysis) -> list[str]:
+    """Lines under the checkpoint table: G0's definition, upper limits, SOC, the contact/wire split, notes."""
+    lines = ["G0 = dI/dV at 0 V from a fit of the whole sweep (Schottky + R or line), ±1σ"]
+    if any(not c.get("conductance_significant", True) for c in a.checkpoints):
+        lines.append("< x: G0 not significant (< 3σ), one-sided 95 % upper limit")
+    if a.soc_definition:
+        lines.append(a.soc_definition)
+    for c in a.checkpoints:
+        split = c.get("contact_split") or {}
+        if split:
+            lines.append(f"{c['label']}: {split.get('text')}")
+    lines += a.notes
+    return lines
+
+
 def draw_report(a: RunAnalysis) -> Any:
     """The report figure of an analysed run (a matplotlib Figure, Agg backend)."""
     plt = _pyplot()
@@ -456,16 +549,8 @@ def draw_report(a: RunAnalysis) -> Any:
     bottom = outer[2].subgridspec(1, 2, width_ratios=[1.75, 1.0])
     ax_cp = fig.add_subplot(bottom[0])
     _table(ax_cp, "g  Checkpoints", *_checkpoint_rows(a))
-    if any(_below_noise(c) for c in a.checkpoints):
-        ax_cp.text(
-            0.0,
-            -0.02,
-            "* G0 below 3 standard errors: the current is at the noise floor",
-            transform=ax_cp.transAxes,
-            fontsize=8,
-            color="0.3",
-            va="top",
-        )
+    ax_cp.text(0.0, -0.02, "\n".join(_footnotes(a)), transform=ax_cp.transAxes, fontsize=8, color="0.3",
+               va="top")
     _table(fig.add_subplot(bottom[1]), "h  Cycles", *_cycle_rows(a))
     fig.suptitle(_title(a), fontsize=13, fontweight="bold")
     if a.warnings:

@@ -22,23 +22,28 @@ import pandas as pd
 
 from nanocell_daq.analysis import correlation
 from nanocell_daq.analysis.cycling import (
-    cumulative_charge,
+    HalfCycle,
+    coulombic_flags,
     cycle_table,
     dqdv_table,
     half_cycle_table,
     half_cycles_from_points,
     merge_attempts,
+    overshoots,
+    soc_before_steps,
+    step_charge,
 )
 from nanocell_daq.analysis.frames import frame_from_json, frame_to_json, jsonable
-from nanocell_daq.analysis.iv import iv_table
+from nanocell_daq.analysis.iv import g0_text, iv_table
 from nanocell_daq.analysis.raman import NoiseModel, crystalline_fraction, reference_offset, xc_upper_limit
 from nanocell_daq.analysis.raman_map import fit_map, map_summary, profile_along_wire
+from nanocell_daq.analysis.segments import contact_split, pad_positions, segment_table
 from nanocell_daq.errors import UserError
 from nanocell_daq.storage.attempts import attempt_groups, superseded, unrecorded_charge_C
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = 2  # 2: weighted Raman fits, Xc upper limits, frames, axis offset
+ANALYSIS_VERSION = 3  # 2: weighted Raman fits, Xc upper limits, frames, axis offset; 3: whole-sweep G0 fits
 KIND_SUMMARY = "run_analysis"
 KIND_MAP_FIT = "raman_map_fit"
 
@@ -85,8 +90,12 @@ class AnalysisParams:
 class RunAnalysis:
     """Everything computed for one run.
 
-    ``checkpoints``: list of dicts (label, cycle, time_s, charge_passed_C, soc, conductance_S, nonlinearity,
-    rectification, xc_mean, xc_pooled, iv_step_id, map_step_id, step_ids, per_pair);
+    ``checkpoints``: list of dicts (label, cycle, time_s, charge_passed_C, soc, conductance_S,
+    conductance_err_S, conductance_significant, conductance_upper_limit_S, g0_method, nonlinearity,
+    rectification, xc_mean, xc_pooled, iv_step_id, map_step_id, step_ids, per_pair, contact_split);
+    ``soc_definition``: how ``soc`` is defined (printed by ``analyze`` and the report);
+    ``segments``: one row per I-V step and pair with the segment length and R = 1/G0; ``notes``: findings
+    on the cycling (cut-off overshoots, coulombic efficiency > 1 with its likely cause);
     ``half_cycles``: list of dicts (cycle, direction, capacity_Ah, capacity_pAh, capacity_C, mean_voltage_V,
     energy_J, step_id, label, ...); tables as DataFrames; ``maps``: map step id -> pixel table;
     ``profiles``: map step id -> Xc profile along the wire.
@@ -110,13 +119,17 @@ class RunAnalysis:
     steps: pd.DataFrame = field(default_factory=pd.DataFrame)
     nominal_capacity_Ah: float | None = None
     wire: tuple | None = None  # (start, end) stage coordinates of the wire ends, um, if the station gave them
+    soc_definition: str = ""
+    segments: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     maps_refitted: int = 0
 
     @property
     def checkpoint_table(self) -> pd.DataFrame:
-        """The checkpoints as a DataFrame (without the per-pair dict)."""
-        rows = [{k: v for k, v in c.items() if k != "per_pair"} for c in self.checkpoints]
+        """The checkpoints as a DataFrame (without the per-pair and contact-split dicts)."""
+        drop = ("per_pair", "contact_split")
+        rows = [{k: v for k, v in c.items() if k not in drop} for c in self.checkpoints]
         return pd.DataFrame(rows)
 
     def summary(self) -> str:
@@ -126,6 +139,9 @@ class RunAnalysis:
             f"run {self.run_id} ({r.get('status')}): {r.get('protocol_name')} on {r.get('device') or '?'}"
         ]
         lines += [f"warning: {w}" for w in self.warnings]
+        lines += [f"note: {n}" for n in self.notes]
+        if self.soc_definition:
+            lines.append(f"  {self.soc_definition}")
         for h in self.half_cycles:
             lines.append(
                 f"  cycle {h['cycle']} {h['direction']:<9} {h['capacity_pAh']:8.4f} pAh "
@@ -135,12 +151,16 @@ class RunAnalysis:
             soc = (
                 f"SOC {c['soc']:5.2f}" if c.get("soc") is not None and np.isfinite(c["soc"]) else "SOC   n/a"
             )
+            g0 = g0_text(c["conductance_S"], c.get("conductance_err_S"),
+                         c.get("conductance_significant", True), c.get("conductance_upper_limit_S"))
             lines.append(
-                f"  {c['label']:<22} {soc}  G0 {_fmt(c['conductance_S'], 'S')}  "
-                f"NL {_num(c['nonlinearity'])}  Xc {_xc(c)}"
+                f"  {c['label']:<22} {soc}  G0 {g0:<26} NL {_num(c['nonlinearity'])}  Xc {_xc(c)}"
             )
             if c.get("xc_text"):
                 lines.append(f"  {'':<22} Raman: {c['xc_text']}")
+            split = c.get("contact_split") or {}
+            if split.get("determined"):
+                lines.append(f"  {'':<22} {split.get('text')}")
         return "\n".join(lines)
 
 
@@ -172,6 +192,31 @@ def load_run_or_fail(store: Any, run_id: int | str) -> Any:
         ids = [r.id for r in store.runs()]
         have = f"runs in it: {', '.join(map(str, ids[-10:]))}" if ids else "it has no runs"
         raise UserError(f"{store.location.shown}: no run {run_id!r} ({have})") from None
+
+
+def pad_positions_of(store: Any, info: Any) -> dict[str, float]:
+    """Pad name -> position along the wire (um) from the device record and the station stored with the run."""
+    contacts = None
+    if getattr(info, "device_id", None) is not None:
+        try:
+            contacts = store.device(info.device_id).contacts
+        except KeyError:
+            contacts = None
+    station = info.station if isinstance(info.station, dict) else {}
+    config = station.get("config") if isinstance(station.get("config"), dict) else {}
+    return pad_positions(contacts, config.get("pads"), station.get("pads"))
+
+
+def _cutoffs(steps: list[Any]) -> dict[int, tuple[float, float]]:
+    """Step id -> (lower, upper) voltage cut-off (V) of the steps that have them."""
+    out = {}
+    for s in steps:
+        p = s.parameters or {}
+        low, high = p.get("v_min_V"), p.get("v_max_V")
+        if isinstance(low, (int, float)) or isinstance(high, (int, float)):
+            out[s.id] = (float(low) if isinstance(low, (int, float)) else float("nan"),
+                         float(high) if isinstance(high, (int, float)) else float("nan"))
+    return out
 
 
 def run_context(store: Any, info: Any) -> tuple[dict[str, Any], float | None, tuple | None]:
@@ -387,26 +432,27 @@ def analyze_run(
     )
     if not active.empty:
         pts = active.assign(cycle=active["cycle"].fillna(0).astype(int))
-        hcs = half_cycles_from_points(pts, charge_sign=params.charge_sign)
+        hcs = half_cycles_from_points(pts, charge_sign=params.charge_sign, cutoffs=_cutoffs(steps))
         groups = attempt_groups(steps)
         hcs = merge_attempts(hcs, groups)  # an interrupted step and its resumption: one half-cycle
         result.half_cycles = [h.as_dict() for h in hcs]
         result.half_cycle_table = half_cycle_table(hcs)
         result.cycle_table = cycle_table(hcs)
         result.dqdv = dqdv_table(pts, hcs, bin_V=params.dqdv_bin_V, group_of=groups)
-    step_charge: dict[int, float] = {}
+    charge_of: dict[int, float] = {}
     for sid, unsorted in active.groupby("step_id") if not active.empty else []:
-        seg = unsorted.sort_values("t_s")
-        q = cumulative_charge(seg["t_s"].to_numpy(float), seg["current_A"].to_numpy(float))
-        step_charge[int(sid)] = params.charge_sign * float(q[-1]) if q.size else 0.0
+        seg = unsorted.sort_values("t_s", kind="stable")
+        q, _ = step_charge(seg["t_s"].to_numpy(float), seg["current_A"].to_numpy(float),
+                           seg["charge_C"].to_numpy(float) if "charge_C" in seg.columns else None)
+        charge_of[int(sid)] = params.charge_sign * q
     events = store.events(rid)
     for s in steps:  # charge a step passed without data after its engine died: counted, and said
         gap = unrecorded_charge_C(events, s.id)
         if gap > 0:
             current = (s.parameters or {}).get("current_A")
             current = float(current) if isinstance(current, (int, float)) else 0.0
-            sign = np.sign(step_charge.get(s.id, 0.0)) or params.charge_sign * np.sign(current)
-            step_charge[s.id] = step_charge.get(s.id, 0.0) + float(sign) * gap
+            sign = np.sign(charge_of.get(s.id, 0.0)) or params.charge_sign * np.sign(current)
+            charge_of[s.id] = charge_of.get(s.id, 0.0) + float(sign) * gap
             result.warnings.append(
                 f"step {s.index} '{s.label}': up to {gap:.4g} C passed without data after its engine died; "
                 f"counted as passed in the state of charge"
@@ -455,14 +501,56 @@ def analyze_run(
         if int(r.step_id) not in redone
     ]
     cap_c = capacity_ah * 3600.0 if capacity_ah else None
-    result.timeline = correlation.timeline(rows, result.iv_table, result.map_summaries, step_charge, cap_c)
+    result.timeline = correlation.timeline(rows, result.iv_table, result.map_summaries, charge_of, cap_c)
     result.checkpoints = [
         c.as_dict()
-        for c in correlation.checkpoints(rows, result.iv_table, result.map_summaries, step_charge, cap_c)
+        for c in correlation.checkpoints(rows, result.iv_table, result.map_summaries, charge_of, cap_c)
     ]
+    _state_of_charge(result, rows, charge_of, cap_c)
+    _segments(result, pad_positions_of(store, info))
+    merged_hcs = [HalfCycle(**h) for h in result.half_cycles]
+    result.notes += overshoots(merged_hcs)
+    result.notes += coulombic_flags(result.cycle_table, merged_hcs)
     if save:
         store.put_derived(rid, KIND_SUMMARY, params.key(), _summary_value(result))
     return result
+
+
+def _state_of_charge(result: RunAnalysis, rows: list[correlation.StepRow], charge_of: dict[int, float],
+                     cap_c: float | None) -> None:
+    """SOC of each checkpoint and time-line row against the measured capacity (see
+    :func:`~nanocell_daq.analysis.cycling.soc_before_steps`); the nominal capacity when none was measured."""
+    order = [r.id for r in sorted(rows, key=lambda r: r.index)]
+    soc, text = soc_before_steps(order, charge_of, [HalfCycle(**h) for h in result.half_cycles], cap_c)
+    if not soc:
+        result.soc_definition = ("SOC = net charge passed / nominal capacity of the device" if cap_c else
+                                 "SOC: no capacity measured and no nominal capacity: not defined")
+        return
+    result.soc_definition = text
+    for c in result.checkpoints:
+        c["soc"] = soc.get(c["step_ids"][0], float("nan")) if c["step_ids"] else float("nan")
+    if not result.timeline.empty:
+        result.timeline["soc"] = result.timeline["step_id"].map(lambda sid: soc.get(int(sid), float("nan")))
+
+
+def _segments(result: RunAnalysis, positions: dict[str, float]) -> None:
+    """Conductance per segment of each I-V step and the contact/wire split of the checkpoint's I-V."""
+    frames = []
+    if result.iv_table.empty or "pair" not in result.iv_table.columns:
+        return
+    for sid, rows in result.iv_table.groupby("step_id", sort=False):
+        frames.append(segment_table(rows, positions).assign(step_id=int(sid)))
+    result.segments = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    for c in result.checkpoints:
+        if c.get("iv_step_id") is None or len(c.get("per_pair") or {}) < 2:
+            continue
+        seg = result.segments[result.segments["step_id"] == c["iv_step_id"]]
+        split = contact_split(seg)
+        c["contact_split"] = {**split.as_dict(), "text": split.text()}
+        for _, r in seg.iterrows():
+            pair = c["per_pair"].get(str(r["pair"]))
+            if pair is not None:
+                pair["length_um"] = float(r["length_um"])
 
 
 def _summary_value(result: RunAnalysis) -> dict[str, Any]:
@@ -471,7 +559,10 @@ def _summary_value(result: RunAnalysis) -> dict[str, Any]:
         {
             "run_status": result.run.get("status"),
             "warnings": result.warnings,
+            "notes": result.notes,
+            "soc_definition": result.soc_definition,
             "checkpoints": result.checkpoints,
+            "segments": frame_to_json(result.segments),
             "half_cycles": result.half_cycles,
             "cycle_table": frame_to_json(result.cycle_table),
             "iv_table": frame_to_json(result.iv_table),

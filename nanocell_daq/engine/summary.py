@@ -27,6 +27,9 @@ def run_summary(store: Any, run_id: int) -> dict[str, Any]:
         {
             "label": c["label"],
             "conductance_S": _clean(c.get("conductance_S")),
+            "conductance_err_S": _clean(c.get("conductance_err_S")),
+            "conductance_significant": bool(c.get("conductance_significant", True)),
+            "conductance_upper_limit_S": _clean(c.get("conductance_upper_limit_S")),
             "nonlinearity": _clean(c.get("nonlinearity")),
             "xc_mean": _clean(c.get("xc_mean")),
             "xc_pooled": _clean(c.get("xc_pooled")),  # of the summed areas: defined when the mean is not
@@ -71,9 +74,16 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         for c in summary["checkpoints"]:
             g, nl = c["conductance_S"], c["nonlinearity"]
             xc = c["xc_mean"] if c["xc_mean"] is not None else c.get("xc_pooled")
+            err, ul = c.get("conductance_err_S"), c.get("conductance_upper_limit_S")
+            if g is not None and not c.get("conductance_significant", True) and ul is not None:
+                g0 = f"< {ul:.3e} S (95 % upper limit)"
+            elif g is not None:
+                g0 = f"{g:9.3e} S" + (f" ± {err:.2g}" if err is not None else "")
+            else:
+                g0 = "      n/a  "
             lines.append(
                 f"  {c['label']:<22} G0 "
-                + (f"{g:9.3e} S" if g is not None else "      n/a  ")
+                + f"{g0:<24}"
                 + "  NL "
                 + (f"{nl:6.2f}" if nl is not None else "   n/a")
                 + "  Xc "

@@ -32,12 +32,12 @@ def fit_conductance(V: np.ndarray, I: np.ndarray) -> float:  # noqa: E741 - phys
 def _analysis_conductance() -> Callable[[np.ndarray, np.ndarray], float] | None:
     """The analysis package's zero-bias conductance G0 (S) of one I-V curve, if that module is there."""
     try:
-        from nanocell_daq.analysis.iv import zero_bias_conductance
+        from nanocell_daq.analysis.iv_fit import fit_g0
     except ImportError:  # the analysis area not landed yet: the local straight-line fit stands in
         return None
 
     def call(V: np.ndarray, I: np.ndarray) -> float:  # noqa: E741
-        return float(zero_bias_conductance(V, I)[0])
+        return float(fit_g0(V, I).conductance_S)  # the whole-sweep fit, as the analysis reports it
 
     return call
 

@@ -42,7 +42,10 @@ def raman_spectrum(
 def cycling_points(
     capacity_C: float = 2.0e-9, current_A: float = 5e-12, n: int = 400, cycles: int = 2
 ) -> pd.DataFrame:
-    """Charge/discharge at constant |current|, sloping voltage; each half-cycle passes ``capacity_C``."""
+    """Charge/discharge at constant |current|, sloping voltage; each half-cycle passes ``capacity_C``.
+
+    Sampled as an instrument does: the first sample one interval after the step starts, the last at its end
+    (each stands for the interval that ends at it)."""
     rows = []
     t0 = 0.0
     step = 0
@@ -50,7 +53,7 @@ def cycling_points(
     for cycle in range(1, cycles + 1):
         for direction, sign in (("charge", 1.0), ("discharge", -1.0)):
             step += 1
-            t = t0 + np.linspace(0.0, duration, n)
+            t = t0 + duration * np.arange(1, n + 1) / n
             frac = (t - t0) / duration
             v = 3.0 + 0.9 * frac if sign > 0 else 3.85 - 0.9 * frac
             rows.append(

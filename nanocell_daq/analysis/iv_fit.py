@@ -1,0 +1,453 @@
+"""Zero-bias conductance G0 from a fit of the whole I-V sweep: back-to-back Schottky contacts + series R.
+
+Model (units V, A, ohm). Contact 1 sits at the high pad (reverse-biased for V > 0), contact 2 at the low
+pad (reverse-biased for V < 0). A reverse-biased contact with drop u >= 0 passes
+
+    I = Is_r · exp(g·√u) · (1 − exp(−u / v_n))        (thermionic emission with barrier lowering, g = γ/kT)
+
+and a forward-biased contact carrying I drops u_f = v_n · ln(1 + I / Is_f) (v_n = n·kT/q, the ideality
+times the thermal voltage). With the wire's series resistance R the bias is |V| = u + u_f(I) + I·R, solved
+for u (monotone in u) by a bracketed Newton iteration over all points at once. An offset current I0
+(instrument offset) is a free parameter. G0 = dI/dV at 0 V = 1 / (R + v_n/((1+m)Is1) + v_n/((1+m)Is2)).
+
+The fit bounds are phenomenological, wide enough that a truth on a physical edge (g = 0 for a sinh sweep,
+m = 1) lies inside them, which keeps G0 unbiased: g in [-1, 40] V^-½, m in [0, 3], R >= 0.
+
+Noise: the weights come from the data. Residuals of a first fit give a noise model σ² = a + (b·I)²
+(instrument floor plus a part proportional to the current, as autoranging SMUs have), then the sweep is
+refitted with those weights. The covariance is scaled by the reduced χ² (the noise scale is estimated from
+the same data, as ``curve_fit(absolute_sigma=False)``), and G0's error is propagated through the gradient.
+
+Model choice (stated criterion): the Schottky model is kept when it lowers χ² against the ohmic line
+I = G·V + I0 (same weights) with an F-test p-value below :data:`F_TEST_P`, its fit converged and G0's
+error is finite; otherwise the ohmic line over the whole sweep gives G0.
+
+Significance: G0 is reported as a number when G0 > :data:`SIGNIFICANCE` standard errors; otherwise as an
+upper limit "G0 < max(G0, 0) + 1.645 σ" (one-sided 95 % confidence, Gaussian errors).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import optimize, stats
+
+NAN = float("nan")
+F_TEST_P = 0.01
+"""p-value below which the Schottky model is preferred to the ohmic line."""
+SIGNIFICANCE = 3.0
+"""G0 counts as measured when it exceeds this many standard errors."""
+UPPER_LIMIT_CL = 0.95
+"""One-sided confidence of the upper limit reported for a G0 that is not significant."""
+_Z_UL = float(stats.norm.ppf(UPPER_LIMIT_CL))
+_NEWTON_ITER = 40
+
+
+@dataclass(frozen=True)
+class G0Fit:
+    """G0 (S) from a whole-sweep fit, its standard error, and how it was obtained.
+
+    ``method``: "schottky" (back-to-back Schottky + R) or "linear" (ohmic line); ``significant``: G0 >
+    SIGNIFICANCE·σ; ``upper_limit_S``: one-sided 95 % upper limit when not significant (else NaN);
+    ``params``: fitted model parameters (Is1_A, Is2_A, v_n_V, g_per_sqrtV, R_ohm for the Schottky model;
+    G_S for the line) plus ``offset_A``; ``chi2_red``: reduced χ² with the data's noise model;
+    ``noise_floor_A`` / ``noise_rel``: the noise model σ² = floor² + (rel·I)²; ``f_test_p``: p-value of the
+    Schottky model against the line (NaN if it was not fitted).
+    """
+
+    conductance_S: float
+    conductance_err_S: float
+    method: str
+    significant: bool
+    upper_limit_S: float
+    params: dict[str, float]
+    chi2_red: float
+    noise_floor_A: float
+    noise_rel: float
+    f_test_p: float
+    n_points: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def label(self, fmt: str = "{:.3g}") -> str:
+        """"1.23e-09 ± 4.5e-11 S" or "< 3.1e-13 S" (upper limit)."""
+        if not np.isfinite(self.conductance_S):
+            return "n/a"
+        if not self.significant:
+            return f"< {fmt.format(self.upper_limit_S)} S"
+        return f"{fmt.format(self.conductance_S)} ± {fmt.format(self.conductance_err_S)} S"
+
+
+# --- the model ------------------------------------------------------------------------------------------
+_EXP_MAX = 600.0
+
+
+def _reverse(u: np.ndarray, i_s: np.ndarray, v_n: float, g: float, m: float):
+    """Reverse-contact current at drop u >= 0 (units of i_s), dI/du, dI/d ln v_n, dI/dm (fixed u)."""
+    su = np.sqrt(u)
+    x = np.minimum(u / v_n, _EXP_MAX)
+    e = np.exp(np.minimum(g * su, _EXP_MAX))
+    h = -np.expm1(-x) + m * np.expm1(x)
+    hp = (np.exp(-x) + m * np.exp(x)) / v_n
+    cur = i_s * e * h
+    # g/(2√u)·h → 0 at u = 0
+    ratio = np.where(su > 0, h / np.where(su > 0, su, 1.0), 0.0)
+    d = i_s * e * (0.5 * g * ratio + hp)
+    d_lnv = -i_s * e * u * hp
+    d_m = i_s * e * np.expm1(x)
+    return cur, d, d_lnv, d_m, su
+
+
+def _forward(cur: np.ndarray, i_f: np.ndarray, v_n: float, m: float):
+    """Drop over the forward-biased contact carrying ``cur``: u_f, du_f/dI, du_f/d ln Is_f, du_f/dm."""
+    y = cur / i_f
+    b = 1.0 - m + y
+    root = np.sqrt(b * b + 4.0 * m)
+    z = 0.5 * (b + root)
+    zm1 = 0.5 * (y - 1.0 - m + root)  # z - 1 (>= 0 for cur >= 0)
+    u_f = v_n * np.log1p(zm1)
+    du_di = v_n / (i_f * root)
+    du_dlnis = -v_n * y / root
+    du_dm = v_n * (-zm1) / (z * root)
+    return u_f, du_di, du_dlnis, du_dm
+
+
+def _solve(v: np.ndarray, is1: float, is2: float, v_n: float, g: float, m: float, r: float,
+           u0: np.ndarray | None = None):
+    """Drop u over the reverse-biased contact at every bias (bracketed Newton, all points at once)."""
+    x = np.abs(v)
+    pos = v > 0
+    i_r = np.where(pos, is1, is2)
+    i_f = np.where(pos, is2, is1)
+    if u0 is None or u0.shape != x.shape:
+        u = x * (1.0 / i_r) / (1.0 / i_r + 1.0 / i_f + r * (1.0 + m) / v_n)  # small-signal split
+    else:
+        u = np.clip(u0, 0.0, x)
+    lo = np.zeros_like(x)
+    hi = x.copy()
+    tol = 1e-12 * (float(np.max(x)) if x.size else 0.0)
+    for _ in range(_NEWTON_ITER):
+        cur, d, *_ = _reverse(u, i_r, v_n, g, m)
+        u_f, du_di, *_ = _forward(cur, i_f, v_n, m)
+        f = u + u_f + cur * r - x
+        fp = 1.0 + (du_di + r) * d
+        hi = np.where(f > 0, u, hi)
+        lo = np.where(f <= 0, u, lo)
+        nxt = u - f / fp
+        bad = ~((nxt >= lo) & (nxt <= hi))
+        nxt = np.where(bad, 0.5 * (lo + hi), nxt)
+        step = np.abs(nxt - u)
+        u = nxt
+        if np.all(step <= tol):
+            break
+    return u, i_r, i_f
+
+
+def b2b_current(volts: np.ndarray, is1: float, is2: float, v_n: float, g: float, r: float,
+                m: float = 0.0) -> np.ndarray:
+    """Current (A) of back-to-back contacts with series resistance ``r`` (ohm) at bias ``volts`` (V), for
+    every point at once. Contact k (1 at the high pad, 2 at the low pad) passes, reverse-biased by u,
+    Is_k·exp(g√u)·[(1 − e^{−u/v_n}) + m(e^{u/v_n} − 1)] and, forward-biased by u, Is_k·[(e^{u/v_n} − 1) +
+    m(1 − e^{−u/v_n})]: ``is1``/``is2`` saturation currents (A), ``v_n`` = n·kT/q (V), ``g`` = γ/kT barrier
+    lowering (V^-½), ``m`` in [0, 1] the tunnelling share (0: thermionic diode, 1: symmetric sinh contact)."""
+    v = np.asarray(volts, dtype=float)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        u, i_r, _ = _solve(v, is1, is2, v_n, g, m, r)
+        return np.sign(v) * _reverse(u, i_r, v_n, g, m)[0]
+
+
+def _current_and_jacobian(v: np.ndarray, theta: np.ndarray, u0: np.ndarray | None):
+    """Model current (units of the fit's scale) and dI/dθ for θ = [ln Is1, ln Is2, ln v_n, g, m, R, I0],
+    by implicit differentiation of |V| = u + u_f(I) + I R; also the solved u."""
+    is1, is2, v_n, g, m, r = np.exp(theta[0]), np.exp(theta[1]), np.exp(theta[2]), theta[3], theta[4], \
+        theta[5]
+    u, i_r, i_f = _solve(v, is1, is2, v_n, g, m, r, u0)
+    cur, d, d_lnv, d_m, su = _reverse(u, i_r, v_n, g, m)
+    u_f, du_di, du_dlnis, du_dm = _forward(cur, i_f, v_n, m)
+    den = 1.0 + (du_di + r) * d
+
+    def total(partial_rev: np.ndarray | float, explicit: np.ndarray | float) -> np.ndarray:
+        return (partial_rev - d * explicit) / den
+
+    sign = np.sign(v)
+    pos = v > 0
+    d_rev = total(cur, 0.0)
+    d_fwd = total(0.0, du_dlnis)
+    jac = np.empty((v.size, 7))
+    jac[:, 0] = sign * np.where(pos, d_rev, d_fwd)
+    jac[:, 1] = sign * np.where(pos, d_fwd, d_rev)
+    jac[:, 2] = sign * total(d_lnv, u_f)
+    jac[:, 3] = sign * total(su * cur, 0.0)
+    jac[:, 4] = sign * total(d_m, du_dm)
+    jac[:, 5] = sign * total(0.0, cur)
+    jac[:, 6] = 1.0
+    return sign * cur + theta[6], jac, u
+
+
+def b2b_g0(is1: float, is2: float, v_n: float, r: float, m: float = 0.0) -> float:
+    """Zero-bias conductance (S) of :func:`b2b_current`: 1 / (R + v_n/((1+m)Is1) + v_n/((1+m)Is2))."""
+    return 1.0 / (r + v_n / ((1.0 + m) * is1) + v_n / ((1.0 + m) * is2))
+
+
+# --- fitting ------------------------------------------------------------------------------------------------
+def _linear(v: np.ndarray, i: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Weighted line I = G·V + I0: (params [G, I0], covariance unscaled, χ²)."""
+    a = np.column_stack([v, np.ones_like(v)]) * w[:, None]
+    b = i * w
+    p, *_ = np.linalg.lstsq(a, b, rcond=None)
+    chi2 = float(np.sum((a @ p - b) ** 2))
+    cov = np.linalg.pinv(a.T @ a)
+    return p, cov, chi2
+
+
+def _noise_model(resid: np.ndarray, model: np.ndarray, n_par: int) -> tuple[float, float]:
+    """(floor A, relative) of σ² = floor² + (rel·I)² from squared residuals (corrected for the fit's dof).
+
+    A weighted regression of r² on [1, I²] (weights 1/σ⁴, the variance of r², iterated), with the floor
+    kept at least at a third of the scatter of the quarter of points nearest 0 A (a floor at 0 would give
+    the points at 0 V infinite weight)."""
+    n = resid.size
+    r2 = resid**2 * n / max(n - n_par, 1)
+    m2 = model**2
+    a = np.column_stack([np.ones(n), m2])
+    quiet = np.argsort(np.abs(model))[: max(n // 4, 3)]
+    low = float(np.sqrt(np.mean(r2[quiet]))) / 3.0
+    floor2, rel2 = float(np.mean(r2)), 0.0
+    w = np.ones(n)
+    for _ in range(3):
+        coef, _ = optimize.nnls(a * w[:, None], r2 * w)
+        floor2, rel2 = max(float(coef[0]), low**2), float(coef[1])
+        w = 1.0 / (floor2 + rel2 * m2)
+    return float(np.sqrt(floor2)), float(np.sqrt(rel2))
+
+
+def _sigma(floor: float, rel: float, model: np.ndarray) -> np.ndarray:
+    s = np.sqrt(floor**2 + (rel * model) ** 2)
+    positive = s[s > 0]
+    tiny = 1e-6 * float(np.median(positive)) if positive.size else 1e-300
+    return np.maximum(s, max(tiny, 1e-300))
+
+
+_PARAMS = ("Is1_A", "Is2_A", "v_n_V", "g_per_sqrtV", "m_tunnel", "R_ohm", "offset_A")
+_N_PAR = 7
+
+
+def _unpack(theta: np.ndarray, scale: float) -> tuple[float, ...]:
+    """θ = [ln Is1, ln Is2, ln v_n, g, m, R, I0] in units of ``scale`` A -> physical values."""
+    return (
+        float(np.exp(theta[0])) * scale,
+        float(np.exp(theta[1])) * scale,
+        float(np.exp(theta[2])),
+        float(theta[3]),
+        float(theta[4]),
+        float(theta[5]) / scale,
+        float(theta[6]) * scale,
+    )
+
+
+_LOWER = np.array([np.log(1e-9), np.log(1e-9), np.log(2e-3), -1.0, 0.0, 0.0, -np.inf])
+_UPPER = np.array([np.log(1e9), np.log(1e9), np.log(20.0), 40.0, 3.0, 1e9, np.inf])
+
+
+def _schottky_fit(v: np.ndarray, i: np.ndarray, sigma: np.ndarray, scale: float, starts: list[np.ndarray]):
+    """Best least-squares fit over ``starts``: (θ, jacobian, χ²) or None."""
+    y = i / scale
+    w = scale / sigma
+    cache: dict[str, object] = {"u": None, "theta": None}
+
+    def evaluate(theta: np.ndarray):
+        if cache["theta"] is None or not np.array_equal(cache["theta"], theta):
+            cur, jac, u = _current_and_jacobian(v, theta, cache["u"])
+            cache.update(theta=theta.copy(), cur=cur, jac=jac, u=u)
+        return cache["cur"], cache["jac"]
+
+    def resid(theta: np.ndarray) -> np.ndarray:
+        return (evaluate(theta)[0] - y) * w
+
+    def jac(theta: np.ndarray) -> np.ndarray:
+        return evaluate(theta)[1] * w[:, None]
+
+    best = None
+    for start in starts:
+        cache["u"] = None
+        x0 = np.clip(start, _LOWER + 1e-9, _UPPER - 1e-9)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            try:
+                sol = optimize.least_squares(resid, x0, jac=jac, bounds=(_LOWER, _UPPER), x_scale="jac",
+                                             max_nfev=200)
+            except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+                continue
+        if not (np.all(np.isfinite(sol.fun)) and np.all(np.isfinite(sol.jac))):
+            continue
+        chi2 = float(np.sum(sol.fun**2))
+        if best is None or chi2 < best[2]:
+            best = (sol.x, sol.jac, chi2)
+    return best
+
+
+def _slope(x: np.ndarray, y: np.ndarray) -> float:
+    """Least-squares slope of y on x (0 if x does not vary)."""
+    dx = x - x.mean()
+    sxx = float(np.sum(dx * dx))
+    return float(np.sum(dx * (y - y.mean())) / sxx) if sxx > 0 else 0.0
+
+
+def _starts(v: np.ndarray, i: np.ndarray, scale: float) -> list[np.ndarray]:
+    """Starting points (units of ``scale``): a thermionic and a tunnelling contact, each sharing the
+    zero-bias resistance from a line near 0 V with a series R from the slope at the ends of the sweep."""
+    vmax = float(np.max(np.abs(v)))
+    y = i / scale
+    near = np.abs(v) <= 0.25 * vmax
+    far = np.abs(v) >= 0.75 * vmax
+    g_s = abs(_slope(v[near], y[near])) if near.sum() >= 3 else 0.0
+    g_h = abs(_slope(np.abs(v[far]), np.abs(y[far]))) if far.sum() >= 3 else 0.0
+    g_s = g_s if g_s > 0 else 1.0 / vmax
+    g_h = max(g_h, g_s)
+    out = []
+    for v_n, g, m, r_share in ((0.05, 2.0, 0.0, 0.3), (0.1, 0.0, 1.0, 0.1), (0.15, 0.0, 0.3, 0.1)):
+        r = r_share / g_h
+        contact = max(1.0 / g_s - r, 0.2 / g_s) / 2.0
+        i_s = v_n / (contact * (1.0 + m))
+        out.append(np.array([np.log(i_s), np.log(i_s), np.log(v_n), g, m, r, 0.0]))
+    return out
+
+
+def _g0_of(theta: np.ndarray, scale: float) -> float:
+    """G0 (S) = dI/dV at 0 V."""
+    is1, is2, v_n, _g, m, r, _off = _unpack(theta, scale)
+    return b2b_g0(is1, is2, v_n, r, m)
+
+
+def _g0_grad(theta: np.ndarray, scale: float) -> tuple[float, np.ndarray]:
+    g0 = _g0_of(theta, scale)
+    grad = np.zeros(theta.size)
+    for k in (0, 1, 2, 4, 5):  # G0 does not depend on g or the offset
+        if k == 5:
+            grad[k] = -g0**2 / scale  # dG0/dR, R in V per ``scale`` A
+            continue
+        d = np.zeros(theta.size)
+        d[k] = 1e-6
+        grad[k] = (_g0_of(theta + d, scale) - _g0_of(theta - d, scale)) / 2e-6
+    return g0, grad
+
+
+def fit_g0(voltage: np.ndarray, current: np.ndarray, *, schottky: bool = True) -> G0Fit:
+    """G0 (S) with its standard error from the whole sweep (``voltage`` V, ``current`` A); see the module
+    docstring for the model, the weights, the choice between the Schottky model and the ohmic line, and the
+    upper limit. Non-finite points are dropped; fewer than 3 points give NaN. ``schottky=False`` fits the
+    line only."""
+    v = np.asarray(voltage, dtype=float).ravel()
+    i = np.asarray(current, dtype=float).ravel()
+    ok = np.isfinite(v) & np.isfinite(i)
+    v, i = v[ok], i[ok]
+    n = int(v.size)
+    if n < 3 or np.ptp(v) == 0:
+        return G0Fit(NAN, NAN, "none", False, NAN, {}, NAN, NAN, NAN, NAN, n)
+    line = _weighted_line(v, i)
+    f_p = NAN
+    noise = _curved(v, i, line) if schottky and n > _N_PAR + 2 else None
+    if noise is not None:
+        fit = _weighted_schottky(v, i, noise)
+        if fit is not None:
+            theta, jac, chi2_s, sigma, scale, floor, rel = fit
+            _, _, chi2_lin = _linear(v, i, 1.0 / sigma)  # the line against the same weights
+            dof = n - _N_PAR
+            f_p = _f_test(chi2_lin, chi2_s, _N_PAR - 2, dof)
+            if f_p < F_TEST_P:
+                chi2_red = chi2_s / dof
+                # every parameter free, also one on a bound (m = 0, R = 0, g = 0): holding it there makes
+                # G0's error several times too small when the data could move it (sinh sweeps showed it)
+                cov = np.linalg.pinv(jac.T @ jac, rcond=1e-13) * chi2_red
+                g0, grad = _g0_grad(theta, scale)
+                var = float(grad @ cov @ grad)
+                if np.isfinite(g0) and np.isfinite(var) and var > 0:
+                    params = dict(zip(_PARAMS, _unpack(theta, scale), strict=True))
+                    return _result(g0, float(np.sqrt(var)), "schottky", params, chi2_red, floor, rel, f_p, n)
+    p_lin, err, chi2_red, floor, rel = line
+    params = {"G_S": float(p_lin[0]), "offset_A": float(p_lin[1])}
+    return _result(float(p_lin[0]), err, "linear", params, chi2_red, floor, rel, f_p, n)
+
+
+def _result(g0, err, method, params, chi2_red, floor, rel, f_p, n) -> G0Fit:
+    significant = bool(np.isfinite(err) and g0 > SIGNIFICANCE * err)
+    ul = NAN if significant or not np.isfinite(err) else max(g0, 0.0) + _Z_UL * err
+    return G0Fit(float(g0), float(err), method, significant, float(ul), params, float(chi2_red), float(floor),
+                 float(rel), float(f_p), int(n))
+
+
+def _curved(v: np.ndarray, i: np.ndarray, line) -> np.ndarray | None:
+    """Noise σ (A per point) from a quintic polynomial's residuals if the polynomial beats the line (F-test,
+    p < F_TEST_P, weights from the line's noise model), else None: only a curved sweep is fitted with the
+    Schottky model (a straight one takes the ohmic line at once)."""
+    if v.size <= 8:
+        return None
+    p_lin, _, _, floor, rel = line
+    sigma = _sigma(floor, rel, p_lin[0] * v + p_lin[1])
+    vmax = float(np.max(np.abs(v)))
+    basis = np.vander(v / vmax, 6)
+    coef, *_ = np.linalg.lstsq(basis / sigma[:, None], i / sigma, rcond=None)
+    poly = basis @ coef
+    chi2_poly = float(np.sum((poly - i) ** 2 / sigma**2))
+    chi2_lin = float(np.sum(((p_lin[0] * v + p_lin[1]) - i) ** 2 / sigma**2))
+    if _f_test(chi2_lin, chi2_poly, 4, v.size - 6) >= F_TEST_P:
+        return None
+    floor, rel = _noise_model(i - poly, poly, 6)
+    return _sigma(floor, rel, poly)
+
+
+def _f_test(chi2_simple: float, chi2_full: float, extra: int, dof: int) -> float:
+    """p-value that the full model's lower χ² is chance (nested models, ``extra`` more parameters)."""
+    if chi2_full <= 0:
+        return 0.0
+    if chi2_simple <= chi2_full:
+        return 1.0
+    f_stat = ((chi2_simple - chi2_full) / extra) / (chi2_full / dof)
+    return float(stats.f.sf(f_stat, extra, dof))
+
+
+def _weighted_line(v: np.ndarray, i: np.ndarray):
+    """The ohmic line with weights from its own residuals: (params, σ_G, χ²_red, floor, rel)."""
+    n = v.size
+    sigma = np.ones(n)
+    floor = rel = NAN
+    for _ in range(2):
+        p, _, _ = _linear(v, i, 1.0 / sigma)
+        model = p[0] * v + p[1]
+        floor, rel = _noise_model(i - model, model, 2)
+        sigma = _sigma(floor, rel, model)
+    p, cov, chi2 = _linear(v, i, 1.0 / sigma)
+    chi2_red = chi2 / (n - 2) if n > 2 else NAN
+    err = float(np.sqrt(cov[0, 0] * chi2_red)) if n > 2 else NAN
+    return p, err, chi2_red, floor, rel
+
+
+def _weighted_schottky(v: np.ndarray, i: np.ndarray, noise: np.ndarray):
+    """The Schottky model with weights from its own residuals: (θ, J, χ², σ, scale, floor, rel) or None.
+
+    ``noise``: a first σ per point (from a polynomial); the tunnelling start is tried only when the
+    thermionic one leaves χ²_red above 1.5 against it."""
+    scale = float(np.max(np.abs(i))) or 1.0
+    starts = _starts(v, i, scale)
+    fit = _schottky_fit(v, i, noise, scale, starts[:1])
+    if fit is None or fit[2] / max(v.size - _N_PAR, 1) > 1.5:
+        other = _schottky_fit(v, i, noise, scale, starts[1:])
+        if other is not None and (fit is None or other[2] < fit[2]):
+            fit = other
+    if fit is None:
+        return None
+    floor = rel = NAN
+    sigma = noise
+    for _ in range(2):
+        model = _b2b_theta(v, fit[0], scale)
+        floor, rel = _noise_model(i - model, model, _N_PAR)
+        sigma = _sigma(floor, rel, model)
+        fit = _schottky_fit(v, i, sigma, scale, [fit[0]]) or fit
+    theta, jac, chi2 = fit
+    return theta, jac, chi2, sigma, scale, floor, rel
+
+
+def _b2b_theta(v: np.ndarray, theta: np.ndarray, scale: float) -> np.ndarray:
+    is1, is2, v_n, g, m, r, off = _unpack(theta, scale)
+    return b2b_current(v, is1, is2, v_n, g, r, m) + off
