@@ -36,6 +36,11 @@ def _runs_json(db, capsys) -> list[dict]:  # type: ignore[no-untyped-def]
     return json.loads(capsys.readouterr().out)
 
 
+def _error_lines(err: str) -> list[str]:
+    """stderr without the ``log: PATH`` line every run prints first (and blank lines)."""
+    return [line for line in err.splitlines() if line.strip() and not line.startswith("log: ")]
+
+
 def _commands(bench) -> dict[str, int]:  # type: ignore[no-untyped-def]
     return {name: len(bench.log(name)) for name in INSTRUMENTS}
 
@@ -47,7 +52,7 @@ def test_a_second_run_on_a_leased_station_is_refused_naming_the_holder(tmp_path,
         second = benchkit.start_cli_run(tmp_path / "p.yaml", cli.station, cli.db)
         _, err = second.communicate(timeout=60)
         assert second.returncode == 2, err
-        lines = err.decode().strip().splitlines()
+        lines = _error_lines(err.decode())
         assert len(lines) == 1, lines
         holder = f"run {cli.run_id} (pid {first.pid} on {socket.gethostname()}, heartbeat "
         assert "station " in lines[0] and f"is in use by {holder}" in lines[0], lines
@@ -83,7 +88,7 @@ def test_two_runs_started_one_second_apart_one_is_refused_the_other_completes(tm
         assert codes == [0, 2], [o[1].decode()[-1500:] for o in outs]
         refused = outs[[first.returncode, second.returncode].index(2)][1].decode()
         # the winner may still be opening the station (no run yet) or already running run 1
-        assert len(refused.strip().splitlines()) == 1, refused
+        assert len(_error_lines(refused)) == 1, refused
         holder = ("is in use by run 1 (pid ", "is in use by an engine starting a run (pid ")
         assert any(h in refused for h in holder), refused
         assert benchkit.outputs_on(bench) == {}

@@ -12,12 +12,12 @@ from nanocell_daq.storage import Store
 from nanocell_daq.storage import queue as rows
 
 
-def test_entries_keep_order_text_overrides_and_survive_reopening(store: Store, db_path: Path) -> None:
+def test_entries_keep_order_text_overrides_and_survive_reopening(store: Store, db_url: str) -> None:
     a = rows.add(store, "si_seed", "protocol: a\nsteps: []\n", station="chip.yaml", device="nw1",
                  overrides={"cycles": "2"}, stop_on_failure=True, added_by="ana")
     b = rows.add(store, "iv.yaml", "protocol: b\n", device="nw2", held=True)
     store.close()
-    with Store.open(db_path, create=False) as again:
+    with Store.open(db_url, create=False) as again:
         got = rows.entries(again)
         assert [e.id for e in got] == [a, b]
         first, second = got
