@@ -33,6 +33,11 @@ Accepted as the firmware accepts them (each verdict from Keithley's Series 2600B
 * ``localnode.model`` (``"2636B"``), ``localnode.serialno``, ``localnode.revision``: read-only attributes
   (from ``*IDN?``); writing one is a runtime error (-286).
 
+Scripts (``loadscript``/``endscript``, ``name.run()``, ``abort``; see :mod:`simulated_instruments.tsp_script`
+for what the emulator does and on what it rests): a script runs in a real Lua interpreter with ``smua``,
+``smub``, ``timer``, ``delay()``, ``print()`` and ``errorqueue`` bound to this instrument; while it runs every
+other command waits and runs after it, and ``abort`` ends it at once, leaving the outputs as they are.
+
 ``smua`` reaches the chip through the SMU rows of the 707B matrix (C = HI, D = LO), exactly like the 2450 it
 can replace; ``smub`` is connected to nothing. The lowest current range is 100 pA (measure only).
 """
@@ -40,6 +45,8 @@ can replace; ``smub`` is connected to nothing. The lowest current range is 100 p
 from __future__ import annotations
 
 import math
+import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +57,7 @@ from simulated_instruments.emulator import Reply
 from simulated_instruments.errorqueue import TspErrorQueue
 from simulated_instruments.smu_readings import Reading, SmuSettings, measure, snap_range
 from simulated_instruments.tsp import TspError, nil_error
+from simulated_instruments.tsp_script import ScriptHost
 from simulated_instruments.wiring import SourceState, Wiring
 
 IDN = "Keithley Instruments Inc., Model 2636B, 4401234, 4.0.4"
@@ -66,6 +74,9 @@ _IDN_FIELDS = [part.strip() for part in IDN.split(",")]
 LOCALNODE_READ_ONLY = {"localnode.model": _IDN_FIELDS[1].removeprefix("Model ").strip(),
                        "localnode.serialno": _IDN_FIELDS[2], "localnode.revision": _IDN_FIELDS[3]}
 OFF_MODES = {0: "NORM", 1: "ZERO", 2: "HIMP"}
+_LOADSCRIPT = re.compile(r"^loadscript\s+([A-Za-z_]\w*)\s*$")
+_RUN = re.compile(r"^([A-Za-z_]\w*)(?:\.run)?\(\)$")
+_WORD = re.compile(r"^[A-Za-z_]\w*$")
 
 
 @dataclass
@@ -115,6 +126,71 @@ class Keithley2600(TspErrorQueue):
         self.misc: dict[str, Any] = {"format.asciiprecision": 6.0, "format.data": 1.0,
                                      "localnode.prompts": 0.0, "localnode.showerrors": 0.0}
         self._push_wiring()
+        self._timer0 = clock.now()
+        self._loading: tuple[str, list[str]] | None = None
+        self._waiting: list[tuple[str, Reply]] = []
+        """Commands that arrived while a script ran: they run, in order, when it has ended."""
+        self._scripts: ScriptHost | None = None
+
+    # ------------------------------------------------------------------ scripts
+    @property
+    def scripts(self) -> ScriptHost:
+        if self._scripts is None:
+            names = _Names(self)
+            self._scripts = ScriptHost(self.lock, names.get, names.set, names.call, self._sleep, self._queue)
+        return self._scripts
+
+    @property
+    def script_running(self) -> bool:
+        return self._scripts is not None and self._scripts.running
+
+    def _sleep(self, sim_s: float, abort: threading.Event) -> None:
+        """``delay()`` in a script: simulated seconds, cut short by an abort."""
+        abort.wait(self.clock.wall_for(sim_s))
+
+    def _script_line(self, text: str, conn: Reply) -> bool:
+        """Handle ``text`` if it is script business (loading, running, abort, waiting); True if handled."""
+        if self._loading is not None:
+            name, lines = self._loading
+            if text.strip() == "endscript":
+                self._loading = None
+                try:
+                    self.scripts.load(name, lines)
+                except TspError as err:
+                    self._queue(err.code, err.message)
+            else:
+                lines.append(text)
+            return True
+        if text.strip() == "abort":
+            if self._scripts is not None:
+                self._scripts.abort()
+            return True
+        if self.script_running:
+            self._waiting.append((text, conn))
+            return True
+        m = _LOADSCRIPT.match(text.strip())
+        if m:
+            self._loading = (m.group(1), [])
+            return True
+        m = _RUN.match(text.strip())
+        if m and self._scripts is not None and m.group(1) in self._scripts.scripts:
+            self._scripts.run(m.group(1), lambda line: _send_if_open(conn, line), self._script_done)
+            return True
+        return False
+
+    def _script_done(self) -> None:
+        """A script has ended: run what waited meanwhile (unless another script starts)."""
+        with self.lock:
+            while self._waiting and not self.script_running:
+                text, conn = self._waiting.pop(0)
+                reply = self.handle(text, conn)
+                if reply is not None:
+                    _send_if_open(conn, reply)
+
+    def stop(self) -> None:
+        if self._scripts is not None:
+            self._scripts.abort()
+            self._scripts.join(2.0)
 
     # ------------------------------------------------------------------ state
     def output_on(self) -> bool:
@@ -129,12 +205,15 @@ class Keithley2600(TspErrorQueue):
     def _reset_all(self) -> None:
         for ch in self.channels.values():
             ch.reset()
+        self._timer0 = self.clock.now()
         self.misc["format.data"] = 1.0  # format.data is "affected by instrument reset" (ASCII)
         self.queue.clear()
         self._push_wiring()
 
     # ------------------------------------------------------------------ dispatch
     def handle(self, line: str, conn: Reply) -> str | None:
+        if self._script_line(line, conn):
+            return None
         text = line.strip()
         common = text.upper()
         if common.startswith("*"):
@@ -255,6 +334,8 @@ class _Names(tsp.Namespace):
             return float(FORMAT_CONSTANTS[name])
         if name in LOCALNODE_READ_ONLY:
             return LOCALNODE_READ_ONLY[name]
+        if _WORD.match(name):  # a global of the runtime environment; an unset one is nil
+            return emu._scripts.global_value(name) if emu._scripts is not None else None
         ch, parts = self._channel(name)
         if len(parts) == 1 and parts[0] in CONSTANTS:
             return float(CONSTANTS[parts[0]])
@@ -309,6 +390,11 @@ class _Names(tsp.Namespace):
             return []
         if name == "waitcomplete":
             return []
+        if name == "timer.reset":
+            emu._timer0 = emu.clock.now()
+            return []
+        if name == "timer.measure.t":
+            return [emu.clock.now() - emu._timer0]
         ch, parts = self._channel(name)
         if parts == ["reset"]:
             ch.reset()
@@ -331,3 +417,9 @@ def _enum_value(value: Any, allowed: tuple[int, ...], name: str) -> int:
     if int(value) != value or int(value) not in allowed:
         raise TspError(1115, f"Parameter error: {name} takes one of {', '.join(map(str, allowed))}")
     return int(value)
+
+
+def _send_if_open(conn: Reply, text: str) -> None:
+    """Send ``text`` (a line gets its ``\n``) to ``conn``; dropped when that host has gone."""
+    if not conn.closed:
+        conn.send(text if text.endswith("\n") else text + "\n")
