@@ -1,9 +1,10 @@
 """The galvanostatic TSP script a Keithley 2600B runs on itself, and the lines it prints.
 
-The script sources a current on one SMU channel, samples t/E/I every interval on the instrument's own
-timer, integrates the charge, and stops by itself (output off first, then one ``END`` line saying why) at
-the voltage cut-offs, the station's window, the capacity cut-off or the time limit. Nothing in it waits for
-the host: a host that dies leaves a script that still ends at its cut-off with the output off.
+The script sources a current on one SMU channel, checks t/E/I every 50 ms on the instrument's own timer
+(printing a sample every interval, or sooner when E moves), integrates the charge, and stops by itself
+(output off first, then one ``END`` line saying why) at the voltage cut-offs, the station's window, the
+capacity cut-off or the time limit. Nothing in it waits for the host: a host that dies leaves a script
+that still ends at its cut-off with the output off.
 
 TSP used (Keithley Series 2600B Reference Manual 2600BS-901-01, section 6 "Instrument programming" and
 section 7 "TSP command reference"):
@@ -43,7 +44,7 @@ REASONS = ("v_max", "v_min", "window_max", "window_min", "capacity", "max_time")
 _BODY = """\
 {state} = "running"
 local smu = smu{ch}
-local level, interval, tmax = {current}, {interval}, {max_time}
+local level, interval, tmax, check, de = {current}, {interval}, {max_time}, {check}, {record_dE}
 local vmin, vmax, wmin, wmax, qmax = {v_min}, {v_max}, {w_min}, {w_max}, {capacity}
 smu.source.output = smu.OUTPUT_OFF
 smu.source.func = smu.OUTPUT_DCAMPS
@@ -56,23 +57,29 @@ smu.measure.autorangei = smu.AUTORANGE_ON
 smu.measure.nplc = {nplc}
 timer.reset()
 smu.source.output = smu.OUTPUT_ON
-local n, q, tprev = 0, 0, 0
+local n, k, q, tprev, tnext, elast = 0, 0, 0, 0, 0, nil
 local reason = nil
 while reason == nil do
   local i, v = smu.measure.iv()
   local t = timer.measure.t()
   q = q + i * (t - tprev)
   tprev = t
-  n = n + 1
-  print("{sample}", string.format("%d\\t%.9g\\t%.9g\\t%.9g\\t%.9g", n, t, v, i, q))
+  k = k + 1
   if qmax > 0 and math.abs(q) >= qmax then reason = "capacity"
   elseif v >= vmax then reason = "v_max"
   elseif v <= vmin then reason = "v_min"
   elseif v >= wmax then reason = "window_max"
   elseif v <= wmin then reason = "window_min"
   elseif t >= tmax then reason = "max_time"
-  else
-    local wait = math.min(n * interval, tmax) - timer.measure.t()
+  end
+  if reason ~= nil or t >= tnext or elast == nil or math.abs(v - elast) >= de or t >= tmax - check then
+    n = n + 1
+    print("{sample}", string.format("%d\t%.9g\t%.9g\t%.9g\t%.9g", n, t, v, i, q))
+    elast = v
+    tnext = t + interval
+  end
+  if reason == nil then
+    local wait = math.min(k * check, tmax) - timer.measure.t()
     if wait > 0 then delay(wait) end
   end
 end
@@ -91,13 +98,21 @@ def _num(value: float) -> str:
 
 def script_lines(channel: str, current_A: float, interval_s: float, max_time_s: float, v_min: float,
                  v_max: float, *, capacity_C: float | None = None,
-                 window_V: tuple[float, float] | None = None, clamp_V: float, nplc: float = 1.0) -> list[str]:
-    """The ``loadscript`` ... ``endscript`` lines of one galvanostatic step (one line each: what is sent)."""
+                 window_V: tuple[float, float] | None = None, clamp_V: float, nplc: float = 1.0,
+                 check_interval_s: float = 0.05, record_dE_V: float = 0.01) -> list[str]:
+    """The ``loadscript`` ... ``endscript`` lines of one galvanostatic step (one line each: what is sent).
+
+    The instrument checks the cut-offs every ``check_interval_s`` (at most ``interval_s``) and prints a
+    sample when ``interval_s`` has passed since the last one, when E moved by ``record_dE_V`` (V) since
+    the last one (a voltage collapse near a cut-off is recorded densely), at the sample that stops it and
+    in the last check before ``max_time_s`` (as the EmStat4's MethodSCRIPT does).
+    """
     w_min, w_max = window_V if window_V is not None else (-math.inf, math.inf)
     body = _BODY.format(state=STATE_GLOBAL, ch=channel, current=_num(current_A), interval=_num(interval_s),
                         max_time=_num(max_time_s), v_min=_num(v_min), v_max=_num(v_max), w_min=_num(w_min),
                         w_max=_num(w_max), capacity=_num(capacity_C or 0.0), clamp=_num(clamp_V),
-                        nplc=_num(nplc), sample=SAMPLE_TAG, end=END_TAG)
+                        nplc=_num(nplc), sample=SAMPLE_TAG, end=END_TAG,
+                        check=_num(min(check_interval_s, interval_s)), record_dE=_num(record_dE_V))
     return [f"loadscript {SCRIPT_NAME}", *body.splitlines(), "endscript"]
 
 

@@ -123,6 +123,8 @@ class Keithley2600(TspErrorQueue):
         self.wiring = wiring
         self.rng = np.random.default_rng(seed)
         self.channels = {"a": _Channel(connected=True), "b": _Channel(connected=False)}
+        self._script_clock = threading.local()
+        """``t``: the running script's own time (simulated s), in the script's thread only."""
         self.misc: dict[str, Any] = {"format.asciiprecision": 6.0, "format.data": 1.0,
                                      "localnode.prompts": 0.0, "localnode.showerrors": 0.0}
         self._push_wiring()
@@ -137,16 +139,43 @@ class Keithley2600(TspErrorQueue):
     def scripts(self) -> ScriptHost:
         if self._scripts is None:
             names = _Names(self)
-            self._scripts = ScriptHost(self.lock, names.get, names.set, names.call, self._sleep, self._queue)
+            self._scripts = ScriptHost(self.lock, names.get, names.set, names.call, self._sleep, self._queue,
+                                       self._script_started)
         return self._scripts
 
     @property
     def script_running(self) -> bool:
         return self._scripts is not None and self._scripts.running
 
+    def now(self) -> float:
+        """The instrument's time (simulated s). In a script it runs on the script's own clock: each
+        ``delay()`` and integration adds exactly its time, and the thread waits for the bench clock only
+        when ahead of it. So a script whose thread wakes late (a busy host at a high speed factor) still
+        samples on its grid, like the instrument's own timer, instead of jumping simulated seconds."""
+        t = getattr(self._script_clock, "t", None)
+        return self.clock.now() if t is None else t
+
+    def _advance(self, sim_s: float, abort: threading.Event | None = None) -> None:
+        """Let ``sim_s`` simulated seconds pass on the instrument (a delay, an integration)."""
+        t = getattr(self._script_clock, "t", None)
+        if t is None:
+            self.clock.sleep(sim_s)
+            return
+        self._script_clock.t = t + sim_s
+        wall = self.clock.wall_for(self._script_clock.t - self.clock.now())
+        if wall > 0:
+            if abort is not None:
+                abort.wait(wall)
+            else:
+                self.clock.sleep(self._script_clock.t - self.clock.now())
+
     def _sleep(self, sim_s: float, abort: threading.Event) -> None:
         """``delay()`` in a script: simulated seconds, cut short by an abort."""
-        abort.wait(self.clock.wall_for(sim_s))
+        self._advance(sim_s, abort)
+
+    def _script_started(self) -> None:
+        """In the script's thread, before its first statement: its clock starts at the bench's now."""
+        self._script_clock.t = self.clock.now()
 
     def _script_line(self, text: str, conn: Reply) -> bool:
         """Handle ``text`` if it is script business (loading, running, abort, waiting); True if handled."""
@@ -180,6 +209,7 @@ class Keithley2600(TspErrorQueue):
 
     def _script_done(self) -> None:
         """A script has ended: run what waited meanwhile (unless another script starts)."""
+        self._script_clock.t = None  # back on the bench's clock
         with self.lock:
             while self._waiting and not self.script_running:
                 text, conn = self._waiting.pop(0)
@@ -200,12 +230,12 @@ class Keithley2600(TspErrorQueue):
         a = self.channels["a"].source
         mode = "potential" if a["func"] == 1 else "current"
         level = a["levelv"] if a["func"] == 1 else a["leveli"]
-        self.wiring.set_smu(SourceState(bool(a["output"]), mode, level))
+        self.wiring.set_smu(SourceState(bool(a["output"]), mode, level), t=self.now())
 
     def _reset_all(self) -> None:
         for ch in self.channels.values():
             ch.reset()
-        self._timer0 = self.clock.now()
+        self._timer0 = self.now()
         self.misc["format.data"] = 1.0  # format.data is "affected by instrument reset" (ASCII)
         self.queue.clear()
         self._push_wiring()
@@ -242,7 +272,7 @@ class Keithley2600(TspErrorQueue):
     def reading(self, ch: _Channel, sense: str, *, take_time: bool = True) -> Reading:
         s, m = ch.source, ch.measure
         if take_time:
-            self.clock.sleep(m["nplc"] / 50.0)  # integration takes NPLC power-line cycles (50 Hz)
+            self._advance(m["nplc"] / 50.0)  # integration takes NPLC power-line cycles (50 Hz)
         src = "VOLT" if s["func"] == 1 else "CURR"
         auto = bool(m["autorangei"] if sense == "CURR" else m["autorangev"])
         rng = m["rangei"] if sense == "CURR" else m["rangev"]
@@ -250,7 +280,7 @@ class Keithley2600(TspErrorQueue):
                                sense, rng, auto, m["nplc"], bool(s["output"]), OFF_MODES[int(s["offmode"])])
         path = self.wiring.smu_path() if ch.connected else ("open",)
         force = take_time and self.faults.take("compliance_trip") is not None
-        reading = measure(self.model, path, self.clock.now(), settings, self.rng, force_trip=force,
+        reading = measure(self.model, path, self.now(), settings, self.rng, force_trip=force,
                           current_ranges=MEASURE_CURRENT_RANGES, voltage_ranges=VOLTAGE_RANGES)
         ch.compliance = reading.tripped and bool(s["output"])
         return reading
@@ -386,15 +416,15 @@ class _Names(tsp.Namespace):
         if name == "delay":
             if len(args) != 1 or not isinstance(args[0], float) or args[0] < 0:
                 raise TspError(-286, "TSP Runtime error at line 1: bad argument #1 to 'delay'")
-            emu.clock.sleep(args[0])
+            emu._advance(args[0])
             return []
         if name == "waitcomplete":
             return []
         if name == "timer.reset":
-            emu._timer0 = emu.clock.now()
+            emu._timer0 = emu.now()
             return []
         if name == "timer.measure.t":
-            return [emu.clock.now() - emu._timer0]
+            return [emu.now() - emu._timer0]
         ch, parts = self._channel(name)
         if parts == ["reset"]:
             ch.reset()

@@ -84,10 +84,11 @@ class ScriptHost:
     def __init__(self, lock: threading.RLock, lookup: Callable[[str], Any],
                  assign: Callable[[str, Any], None], invoke: Callable[[str, list[Any]], list[Any]],
                  sleep: Callable[[float, threading.Event], None],
-                 on_error: Callable[[int, str], None]) -> None:
+                 on_error: Callable[[int, str], None], on_start: Callable[[], None] = lambda: None) -> None:
         self._lock = lock
         self._lookup, self._assign, self._invoke, self._sleep = lookup, assign, invoke, sleep
         self._on_error = on_error
+        self._on_start = on_start
         self.lua = lua51.LuaRuntime(register_eval=False, register_builtins=False, unpack_returned_tuples=True)
         self._load = self.lua.eval("loadstring")
         self.scripts: dict[str, Any] = {}
@@ -126,6 +127,7 @@ class ScriptHost:
 
         def body() -> None:
             try:
+                self._on_start()
                 script()
             except Aborted:
                 pass

@@ -136,10 +136,11 @@ class Wiring:
             self.pstat = state
             self._update(t)
 
-    def set_smu(self, state: SourceState) -> None:
+    def set_smu(self, state: SourceState, t: float | None = None) -> None:
+        """The SMU's drive from simulated time ``t`` (now by default; a script's time on the instrument)."""
         with self._lock:
             self.smu = state
-            self._update()
+            self._update(t)
 
     def _update(self, t: float | None = None) -> None:
         t = self.clock.now() if t is None else t
