@@ -330,11 +330,11 @@ class Keithley2600(TSPMixin, Instrument):
         """Record the open-circuit potential: the same script sourcing 0 A, no voltage cut-off.
 
         With the output off in high-Z the 2600B's output relay is open and it cannot see the cell, so a
-        zero-current source measures it (as on the 2450).
+        zero-current source measures it (as on the 2450). Its samples carry I = 0 A, the source level.
         """
         _check_technique(interval_s, max_time_s)
         self._run(tspg.script_lines(self.smu.id, 0.0, interval_s, max_time_s, -math.inf, math.inf,
-                                    clamp_V=20.0))
+                                    clamp_V=20.0, measured_current=False))
 
     def _run(self, lines: list[str]) -> None:
         with self._lock:

@@ -46,6 +46,7 @@ _BODY = """\
 local smu = smu{ch}
 local level, interval, tmax, check, de = {current}, {interval}, {max_time}, {check}, {record_dE}
 local vmin, vmax, wmin, wmax, qmax = {v_min}, {v_max}, {w_min}, {w_max}, {capacity}
+local measured = {measured}
 smu.source.output = smu.OUTPUT_OFF
 smu.source.func = smu.OUTPUT_DCAMPS
 smu.source.offmode = smu.OUTPUT_HIGH_Z
@@ -61,6 +62,7 @@ local n, k, q, tprev, tnext, elast = 0, 0, 0, 0, 0, nil
 local reason = nil
 while reason == nil do
   local i, v = smu.measure.iv()
+  if not measured then i = level end
   local t = timer.measure.t()
   q = q + i * (t - tprev)
   tprev = t
@@ -99,20 +101,24 @@ def _num(value: float) -> str:
 def script_lines(channel: str, current_A: float, interval_s: float, max_time_s: float, v_min: float,
                  v_max: float, *, capacity_C: float | None = None,
                  window_V: tuple[float, float] | None = None, clamp_V: float, nplc: float = 1.0,
-                 check_interval_s: float = 0.05, record_dE_V: float = 0.01) -> list[str]:
+                 check_interval_s: float = 0.05, record_dE_V: float = 0.01,
+                 measured_current: bool = True) -> list[str]:
     """The ``loadscript`` ... ``endscript`` lines of one galvanostatic step (one line each: what is sent).
 
     The instrument checks the cut-offs every ``check_interval_s`` (at most ``interval_s``) and prints a
     sample when ``interval_s`` has passed since the last one, when E moved by ``record_dE_V`` (V) since
     the last one (a voltage collapse near a cut-off is recorded densely), at the sample that stops it and
-    in the last check before ``max_time_s`` (as the EmStat4's MethodSCRIPT does).
+    in the last check before ``max_time_s`` (as the EmStat4's MethodSCRIPT does). With
+    ``measured_current`` false the samples carry the source level instead of the measured current (an OCP
+    at 0 A passes no current: its samples say I = 0, not the current meter's noise).
     """
     w_min, w_max = window_V if window_V is not None else (-math.inf, math.inf)
     body = _BODY.format(state=STATE_GLOBAL, ch=channel, current=_num(current_A), interval=_num(interval_s),
                         max_time=_num(max_time_s), v_min=_num(v_min), v_max=_num(v_max), w_min=_num(w_min),
                         w_max=_num(w_max), capacity=_num(capacity_C or 0.0), clamp=_num(clamp_V),
                         nplc=_num(nplc), sample=SAMPLE_TAG, end=END_TAG,
-                        check=_num(min(check_interval_s, interval_s)), record_dE=_num(record_dE_V))
+                        check=_num(min(check_interval_s, interval_s)), record_dE=_num(record_dE_V),
+                        measured="true" if measured_current else "false")
     return [f"loadscript {SCRIPT_NAME}", *body.splitlines(), "endscript"]
 
 

@@ -150,7 +150,9 @@ class Wiring:
         path = self.smu_path()
         if self.pstat.on and we is not None and self.pstat.mode in ("current", "potential"):
             drive = (self.pstat.mode, self.pstat.value, we)
-        elif self.smu.on and path[0] == "cell" and self.smu.mode == "current":
+        elif self.smu.on and path[0] == "cell" and self.smu.mode == "current" and self.smu.value != 0.0:
+            # (a current source held at exactly 0 A, the SMU's way to read the OCV, passes no current: the
+            # cell sees open circuit, as when the potentiostat records OCP with its cell off)
             drive = ("current", self.smu.value, (path[1],))
         if drive != self._drive:
             self._drive = drive
