@@ -230,7 +230,12 @@ class Keithley2600(TspErrorQueue):
         a = self.channels["a"].source
         mode = "potential" if a["func"] == 1 else "current"
         level = a["levelv"] if a["func"] == 1 else a["leveli"]
-        self.wiring.set_smu(SourceState(bool(a["output"]), mode, level), t=self.now())
+        state = SourceState(bool(a["output"]), mode, level)
+        t = getattr(self._script_clock, "t", None)
+        if t is None:
+            self.wiring.set_smu(state)
+        else:  # a script's drive starts at the script's time
+            self.wiring.set_smu(state, t=t)
 
     def _reset_all(self) -> None:
         for ch in self.channels.values():
