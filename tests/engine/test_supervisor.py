@@ -160,7 +160,9 @@ def test_kill_9_during_an_iv_leaves_the_smu_off_and_the_matrix_open(tmp_path, si
     run, said = supervisor_event(db)
     assert run.status == "interrupted"
     assert "killed" in run.reason and "every output off, matrix open" in run.reason
-    assert "found on: source_meter (smu) output reads back on; matrix closed on 1C01, 1D02" in said
+    # the 2636B fills source_meter and galvanostat: its output reads on under both names
+    assert "found on: source_meter (smu) output reads back on;" in said
+    assert "matrix closed on 1C01, 1D02" in said
     assert "every output off, matrix open (read back)" in said
 
 
@@ -327,7 +329,7 @@ def test_an_engine_whose_supervisor_died_refuses_to_run_unsupervised(live_bench)
 def test_kill_9_during_nanocell_resume_is_caught_too(tmp_path, sim):
     station, db, proc = _start(tmp_path, sim, CHARGE)
     try:
-        wait_for(station, proc, lambda s: s["pstat_running"])
+        wait_for(station, proc, lambda s: s["smu_script_running"])
         kill_and_watch(station, proc)
     finally:
         _finish(proc)
@@ -335,7 +337,7 @@ def test_kill_9_during_nanocell_resume_is_caught_too(tmp_path, sim):
     resume = subprocess.Popen([*nanocell_command(), "resume", str(run.id), "--db", str(db), "--station",
                                str(station)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        wait_for(station, resume, lambda s: s["pstat_running"] and "pstat" in s["outputs_on"])
+        wait_for(station, resume, lambda s: s["smu_script_running"] and "smu" in s["outputs_on"])
         took, state = kill_and_watch(station, resume)
     finally:
         _finish(resume)
