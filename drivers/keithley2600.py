@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 MODELS = ("2601B", "2602B", "2604B", "2611B", "2612B", "2614B", "2634B", "2635B", "2636B")
 """Models of the 2600B series this driver speaks to (station-file option ``model``)."""
+IDN_WAIT_MS = 1500
+"""How long ``*IDN?`` may take before the driver takes the instrument for busy with a script (ms)."""
 _SYNC_LINES = 100000
 """At most this many lines are read while waiting for a marker (a link that never stops talking)."""
 
@@ -148,6 +150,7 @@ class Keithley2600(TSPMixin, Instrument):
         self._idle_tokens: set[str] = set()
         self._aborting = False
         self._tokens = 0
+        self._identity: str | None = None
         self._last_n, self._last_t, self._garbled = 0, None, 0
         """Running number and t of the last sample line, garbled lines since it (gap bookkeeping)."""
         self.stop_reason: str | None = None
@@ -262,18 +265,28 @@ class Keithley2600(TSPMixin, Instrument):
     # --- identity: a script left running by a dead host ---------------------------------------------------
     @property
     def id(self) -> str:  # type: ignore[override]
-        """``*IDN?``, after aborting whatever a previous host left running.
+        """``*IDN?``; when it gets no answer within :data:`IDN_WAIT_MS`, a script holds the command interface
+        (one a previous host left running: a TSP instrument answers nothing else until it ends), so the driver
+        aborts it, like Keithley's own controllers on connect (``tspnet.tsp.abortonconnect``, default true:
+        "sends abort() when it attempts to connect ... to a TSP-enabled device"), and asks again.
 
-        A running script holds the command interface, so ``*IDN?`` would wait for it: like Keithley's own
-        controllers (``tspnet.tsp.abortonconnect``, default true: "sends abort() when it attempts to connect
-        ... to a TSP-enabled device"), the driver sends ``abort`` first, unless this driver's own technique
-        runs. A galvanostatic script cut short this way is noted in :attr:`orphan_aborted`; its output is
-        still on, as the script left it, until the caller switches it off.
+        A galvanostatic script cut short this way is noted in :attr:`orphan_aborted`; its output is still on,
+        as the script left it, until the caller switches it off. While this driver's own technique runs,
+        nothing is asked (the identity read at connect is returned).
         """
         with self._lock:
-            if not self._running:
-                self._abort_orphan()
-            return self.ask("*IDN?").strip()
+            if self._running and self._identity is not None:
+                return self._identity
+            try:
+                with short_timeout(self, IDN_WAIT_MS):
+                    identity = self.ask("*IDN?").strip()
+            except pyvisa.errors.VisaIOError as exc:
+                if exc.error_code != pyvisa.constants.StatusCode.error_timeout:
+                    raise
+                self._abort_orphan()  # reads up to a marker: the late *IDN? reply is dropped with the rest
+                identity = self.ask("*IDN?").strip()
+            self._identity = identity
+            return identity
 
     def _abort_orphan(self) -> None:
         self.write("abort")

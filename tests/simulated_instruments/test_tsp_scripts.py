@@ -143,3 +143,20 @@ def test_a_script_left_with_no_host_stops_at_its_cut_off_by_itself(bench, rm):
         assert later.query("print(nc_galv_state)") == "ended max_time"
     finally:
         later.close()
+
+
+def test_connecting_while_a_dead_hosts_script_runs_aborts_it_and_says_so(bench):
+    first = Keithley2600(bench.resources["smu"], timeout=20000)
+    first.start_galvanostatic(2e-11, 2.0, 1e6, 1.0, 4.2)  # would run for days
+    first.adapter.close()
+    time.sleep(0.01)
+    later = Keithley2600(bench.resources["smu"], timeout=20000)
+    try:
+        assert "Model 2636B" in later.id  # *IDN? waited behind the script: the driver aborted it
+        assert "aborted a galvanostatic TSP script" in later.orphan_aborted
+        assert bench.output_on("smu")  # an abort leaves the output as it was ...
+        assert not later.cell_is_off()
+        later.stop()  # ... until the caller switches it off and reads it back
+        assert later.cell_is_off() and not bench.output_on("smu")
+    finally:
+        later.adapter.close()
