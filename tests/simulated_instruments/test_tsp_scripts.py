@@ -3,6 +3,7 @@ arrive while a script runs, ``abort``, Lua errors in the error queue, and a scri
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 
@@ -160,3 +161,16 @@ def test_connecting_while_a_dead_hosts_script_runs_aborts_it_and_says_so(bench):
         assert later.cell_is_off() and not bench.output_on("smu")
     finally:
         later.adapter.close()
+
+
+def test_a_garbled_sample_line_is_reported_as_a_gap_never_as_data(bench, smu):
+    # the script's prints follow the run's marker line on the link: aim one garble at them
+    bench.inject("smu", "garble", match="NCGS_IDLE", count=1)
+    smu.start_galvanostatic(2e-11, 2.0, 20.0, 1.0, 4.2)
+    samples = _finish(smu)
+    assert smu.stop_reason == "max_time"
+    (gap,) = smu.take_gaps()
+    times = [s.t for s in samples]
+    assert gap.count == 1 and gap.t_end in times  # one line lost, between two samples that came
+    assert gap.t_start is None or times.index(gap.t_end) == times.index(gap.t_start) + 1
+    assert all(math.isfinite(s.potential) for s in samples)
