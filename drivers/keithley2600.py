@@ -445,15 +445,18 @@ class Keithley2600(TSPMixin, Instrument):
         """Abort the script (``abort``: see ``simulated_instruments.tsp_script`` for the manual's word),
         read its output up to a marker (no sample is lost), then switch the output off and read it back.
 
-        ``abort`` is sent even when this driver runs nothing: a script another host left is stopped too.
+        ``abort`` is sent even when this driver runs nothing: a script another host left is stopped too (its
+        lines went to that host, so then the output read-back alone keeps this link in step).
         """
         with self._lock:
             was_running = self._running
             self._aborting = True
             try:
+                self.write("abort")
+                if not was_running:  # nothing of ours streams on this link: the read-back below syncs it
+                    return self._switch_off()
                 token = self._new_token()
                 self._idle_tokens.add(token)
-                self.write("abort")
                 self.write(f'print("{tspg.IDLE_TAG}", "{token}")')
                 reader = self._reader
                 if was_running and reader is not None:
@@ -467,11 +470,15 @@ class Keithley2600(TSPMixin, Instrument):
                     self._idle_tokens.discard(token)
             finally:
                 self._aborting = False
-            if was_running and self.stop_reason is None:
+            if self.stop_reason is None:
                 self.stop_reason = "stopped"
-            self.smu.source_output = False
-            if self.smu.source_output:
-                raise InstrumentError(f"{self.name}: smu{self.smu.id} output still on after switching it off")
+            self._switch_off()
+
+    def _switch_off(self) -> None:
+        """Output off, read back off (``print(smuX.source.output)``)."""
+        self.smu.source_output = False
+        if self.smu.source_output:
+            raise InstrumentError(f"{self.name}: smu{self.smu.id} output still on after switching it off")
 
     def cell_is_off(self) -> bool:
         """No script of ours runs and the output reads back off (``print(smuX.source.output)``)."""

@@ -106,7 +106,6 @@ def test_measure_sweep_and_output():
         ("print(smua.measure.i())", "1.00000e-09"),
         ("print(smua.source.compliance)", "false"),
         ("abort", None),  # shutdown aborts any script first (ours or one a dead host left)
-        ('print("NCGS_IDLE", "m1")', "NCGS_IDLE\tm1"),
         ("smua.source.output=0", None),
         ("print(smua.source.output)", "0.00000e+00"),
     ]) as smu:

@@ -57,10 +57,9 @@ def test_connecting_to_an_idle_instrument_asks_only_its_identity():
         assert smu.orphan_aborted is None
 
 
-def test_stop_aborts_reads_to_its_marker_then_switches_off_and_reads_back():
+def test_stop_aborts_then_switches_off_and_reads_back():
     with expected_protocol(Keithley2600, [
         ("abort", None),
-        ('print("NCGS_IDLE", "m1")', "NCGS_IDLE\tm1"),
         ("smua.source.output=0", None),
         ("print(smua.source.output)", "0.00000e+00"),
         ("print(smua.source.output)", "0.00000e+00"),
