@@ -43,7 +43,7 @@ DRIVERS: dict[str, DriverInfo] = {
     for info in (
         DriverInfo("keithley2450", "drivers.keithley2450:Keithley2450", ("source_meter", "galvanostat"),
                    "Keithley 2450 SourceMeter (native SCPI)"),
-        DriverInfo("keithley2600", "drivers.keithley2600:Keithley2600", ("source_meter",),
+        DriverInfo("keithley2600", "drivers.keithley2600:Keithley2600", ("source_meter", "galvanostat"),
                    "Keithley 2600B SourceMeter (TSP)"),
         DriverInfo("emstat4", "drivers.emstat:EmStat4", ("potentiostat", "galvanostat"),
                    "PalmSens EmStat4 (MethodSCRIPT)"),

@@ -23,7 +23,8 @@ _OCV_POLLS = 1000
 
 
 class ElectrochemStep(Step):
-    """A technique on the cell (wiring ``cycling``) streaming t/E/I; records t, E, I and Q passed (C).
+    """A technique on the cell (wiring ``cycling``, or ``cycling:<instrument>`` of its role) streaming t/E/I;
+    records t, E, I and Q passed (C).
 
     Subclasses give ``role_name``, ``start_technique(remaining_s)``, ``max_time()`` and ``cutoff()``.
     A pause turns the cell off (the engine does it); on resume the technique restarts for what remains.
@@ -36,14 +37,15 @@ class ElectrochemStep(Step):
     """The technique passes current: every sample is held to the station's window and current limit."""
 
     def needs(self, station: Any) -> Needs:
-        return Needs(roles={self.role_name, "router"}, wirings=["cycling"])
+        return Needs(roles={self.role_name, "router"}, wirings=[station.cycling_wiring(self.role_name)])
 
     def check(self, station: Any) -> list[Problem]:
         problems = []
         if not station.has_role(self.role_name):
             problems.append(Problem(self.kind, f"the station has no {self.role_name!r} role"))
-        if "cycling" not in station.wirings:
-            problems.append(Problem(self.kind, f"the station has no 'cycling' wiring ({station.path})"))
+        wiring = station.cycling_wiring(self.role_name)
+        if wiring not in station.wirings:
+            problems.append(Problem(self.kind, f"the station has no {wiring!r} wiring ({station.path})"))
         return problems
 
     def check_window(self, station: Any, name: str, value: float) -> list[Problem]:
@@ -108,7 +110,7 @@ class ElectrochemStep(Step):
 
     # --- the loop ---
     def startup(self) -> None:
-        self.ctx.use_wiring("cycling")
+        self.ctx.use_wiring(self.ctx.station.cycling_wiring(self.role_name))
         self.q_C = 0.0
         self.reason = ""
         self.n_samples = 0

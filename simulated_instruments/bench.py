@@ -40,6 +40,9 @@ PAD_COLUMNS = {"S": "01", "D": "02", "C1": "03"}
 VOLTAGE_WINDOWS = {"si": [2.4, 4.05], "h2v3o8": [1.1, 3.9]}
 SMU_MODELS = {"2450": (Keithley2450, "keithley2450"), "2636b": (Keithley2600, "keithley2600")}
 """``smu_model`` -> the emulator served as "smu" and the driver the station file names for it."""
+DEFAULT_SMU = "2636b"
+"""The shipped station: a 2636B cycles (pA source ranges from 1 nA, cut-offs in a TSP script on the
+instrument) and does the I-V; the EmStat4 HR holds and sweeps (CV) through its own rows."""
 
 
 class BenchError(RuntimeError):
@@ -55,13 +58,15 @@ def _load_model(preset: str | Path, seed: int) -> Any:
 class SimulatedBench:
     """One process, six emulators, one cell; see the conventions file for the contract.
 
-    ``smu_model`` chooses the SMU served as "smu" on the matrix rows C/D: ``"2450"`` (Keithley 2450, SCPI)
-    or ``"2636b"`` (Keithley 2636B, TSP; the station file then names driver ``keithley2600``).
+    ``smu_model`` chooses the SMU served as "smu" on the matrix rows C/D: ``"2636b"`` (the default: Keithley
+    2636B, TSP, driver ``keithley2600``; it fills the galvanostat role too, cycling the cell through wiring
+    ``cycling:smu``, SMU HI on S and LO on the counter film) or ``"2450"`` (Keithley 2450, SCPI; the
+    EmStat4 cycles, as before).
     """
 
     def __init__(self, preset: str | Path = "si", speed: float = 1000.0, seed: int = 0,
                  faults: dict[str, dict[str, dict[str, Any]]] | None = None, model: Any = None,
-                 smu_model: str = "2450") -> None:
+                 smu_model: str = DEFAULT_SMU) -> None:
         smu_key = str(smu_model).lower()
         if smu_key not in SMU_MODELS:
             raise BenchError(f"unknown smu_model {smu_model!r}; known: {', '.join(SMU_MODELS)}")
@@ -212,6 +217,10 @@ class SimulatedBench:
                                              "write_termination": term}}
         # the model decides the potentiostat's range, so `nanocell check` can refuse a hold beyond it
         instruments["pstat"]["options"]["model"] = "es4_hr"
+        roles = dict(ROLES)
+        if self.smu_model == "2636b":
+            instruments["smu"]["options"]["model"] = "2636B"
+            roles["galvanostat"] = "smu"
         pads: dict[str, Any] = {}
         counter = None
         for pad_name, pad in self.model.pads.items():
@@ -222,6 +231,9 @@ class SimulatedBench:
                 pads[pad_name] = {"kind": "contact", "along_wire_um": float(pad.along_wire_um)}
         wirings: dict[str, Any] = {
             "cycling": {"instrument": "pstat", "channels": ["1A01", "1B04"], "pads": ["S", counter]}}
+        if self.smu_model == "2636b":  # the SMU cycles: its rows on S and the counter film
+            wirings["cycling:smu"] = {"instrument": "smu", "channels": [f"1C{PAD_COLUMNS['S']}", "1D04"],
+                                      "pads": ["S", counter]}
         pairs = [("S", "D")]
         if "C1" in self.model.pads:
             pairs += [("S", "C1"), ("C1", "D")]
@@ -246,7 +258,7 @@ class SimulatedBench:
             "name": f"simulated bench ({Path(self.preset).stem})",
             "simulation": {"speed": self.clock.speed, "control": self.control.address},
             "instruments": instruments,
-            "roles": dict(ROLES),
+            "roles": roles,
             "device": _plain(device),
             "pads": pads,
             "wirings": wirings,

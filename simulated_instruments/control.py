@@ -44,7 +44,8 @@ def bench_state(bench: Any) -> dict[str, Any]:
     ``outputs_on``: live outputs (names of :data:`LIVE_OUTPUTS`); ``matrix_closed``: closed crosspoints;
     ``damage_events``: pads driven by two sources at once; ``max_wire_current_A``: the largest current the
     SMU measured through the wire; ``switched_under_bias``: matrix changes made while a source was on;
-    ``pstat_running``: a MethodSCRIPT technique runs; ``errors``/``faults``: per instrument.
+    ``pstat_running``: a MethodSCRIPT technique runs; ``smu_script_running``: a TSP script runs on the SMU
+    (a 2636B); ``errors``/``faults``: per instrument.
     """
     # Read without the emulators' locks: an instrument busy with a long command (a spectrometer exposing,
     # holding its lock for the exposure) must not delay or skew the snapshot; flags are read atomically.
@@ -64,6 +65,7 @@ def bench_state(bench: Any) -> dict[str, Any]:
         "switched_under_bias": len(hot),
         "switched_under_bias_events": hot,
         "pstat_running": running,
+        "smu_script_running": bool(getattr(emulators["smu"], "script_running", False)),
         "stage_moving": bool(emulators["stage"].output_on()),
         "t_sim": float(bench.clock.now()),
         "speed": float(bench.clock.speed),

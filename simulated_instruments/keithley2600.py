@@ -33,6 +33,11 @@ Accepted as the firmware accepts them (each verdict from Keithley's Series 2600B
 * ``localnode.model`` (``"2636B"``), ``localnode.serialno``, ``localnode.revision``: read-only attributes
   (from ``*IDN?``); writing one is a runtime error (-286).
 
+Scripts (``loadscript``/``endscript``, ``name.run()``, ``abort``; see :mod:`simulated_instruments.tsp_script`
+for what the emulator does and on what it rests): a script runs in a real Lua interpreter with ``smua``,
+``smub``, ``timer``, ``delay()``, ``print()`` and ``errorqueue`` bound to this instrument; while it runs every
+other command waits and runs after it, and ``abort`` ends it at once, leaving the outputs as they are.
+
 ``smua`` reaches the chip through the SMU rows of the 707B matrix (C = HI, D = LO), exactly like the 2450 it
 can replace; ``smub`` is connected to nothing. The lowest current range is 100 pA (measure only).
 """
@@ -40,6 +45,8 @@ can replace; ``smub`` is connected to nothing. The lowest current range is 100 p
 from __future__ import annotations
 
 import math
+import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +57,7 @@ from simulated_instruments.emulator import Reply
 from simulated_instruments.errorqueue import TspErrorQueue
 from simulated_instruments.smu_readings import Reading, SmuSettings, measure, snap_range
 from simulated_instruments.tsp import TspError, nil_error
+from simulated_instruments.tsp_script import ScriptHost
 from simulated_instruments.wiring import SourceState, Wiring
 
 IDN = "Keithley Instruments Inc., Model 2636B, 4401234, 4.0.4"
@@ -66,6 +74,9 @@ _IDN_FIELDS = [part.strip() for part in IDN.split(",")]
 LOCALNODE_READ_ONLY = {"localnode.model": _IDN_FIELDS[1].removeprefix("Model ").strip(),
                        "localnode.serialno": _IDN_FIELDS[2], "localnode.revision": _IDN_FIELDS[3]}
 OFF_MODES = {0: "NORM", 1: "ZERO", 2: "HIMP"}
+_LOADSCRIPT = re.compile(r"^loadscript\s+([A-Za-z_]\w*)\s*$")
+_RUN = re.compile(r"^([A-Za-z_]\w*)(?:\.run)?\(\)$")
+_WORD = re.compile(r"^[A-Za-z_]\w*$")
 
 
 @dataclass
@@ -112,9 +123,104 @@ class Keithley2600(TspErrorQueue):
         self.wiring = wiring
         self.rng = np.random.default_rng(seed)
         self.channels = {"a": _Channel(connected=True), "b": _Channel(connected=False)}
+        self._script_clock = threading.local()
+        """``t``: the running script's own time (simulated s), in the script's thread only."""
         self.misc: dict[str, Any] = {"format.asciiprecision": 6.0, "format.data": 1.0,
                                      "localnode.prompts": 0.0, "localnode.showerrors": 0.0}
         self._push_wiring()
+        self._timer0 = clock.now()
+        self._loading: tuple[str, list[str]] | None = None
+        self._waiting: list[tuple[str, Reply]] = []
+        """Commands that arrived while a script ran: they run, in order, when it has ended."""
+        self._scripts: ScriptHost | None = None
+
+    # ------------------------------------------------------------------ scripts
+    @property
+    def scripts(self) -> ScriptHost:
+        if self._scripts is None:
+            names = _Names(self)
+            self._scripts = ScriptHost(self.lock, names.get, names.set, names.call, self._sleep, self._queue,
+                                       self._script_started)
+        return self._scripts
+
+    @property
+    def script_running(self) -> bool:
+        return self._scripts is not None and self._scripts.running
+
+    def now(self) -> float:
+        """The instrument's time (simulated s). In a script it runs on the script's own clock: each
+        ``delay()`` and integration adds exactly its time, and the thread waits for the bench clock only
+        when ahead of it. So a script whose thread wakes late (a busy host at a high speed factor) still
+        samples on its grid, like the instrument's own timer, instead of jumping simulated seconds."""
+        t = getattr(self._script_clock, "t", None)
+        return self.clock.now() if t is None else t
+
+    def _advance(self, sim_s: float, abort: threading.Event | None = None) -> None:
+        """Let ``sim_s`` simulated seconds pass on the instrument (a delay, an integration)."""
+        t = getattr(self._script_clock, "t", None)
+        if t is None:
+            self.clock.sleep(sim_s)
+            return
+        self._script_clock.t = t + sim_s
+        wall = self.clock.wall_for(self._script_clock.t - self.clock.now())
+        if wall > 0:
+            if abort is not None:
+                abort.wait(wall)
+            else:
+                self.clock.sleep(self._script_clock.t - self.clock.now())
+
+    def _sleep(self, sim_s: float, abort: threading.Event) -> None:
+        """``delay()`` in a script: simulated seconds, cut short by an abort."""
+        self._advance(sim_s, abort)
+
+    def _script_started(self) -> None:
+        """In the script's thread, before its first statement: its clock starts at the bench's now."""
+        self._script_clock.t = self.clock.now()
+
+    def _script_line(self, text: str, conn: Reply) -> bool:
+        """Handle ``text`` if it is script business (loading, running, abort, waiting); True if handled."""
+        if self._loading is not None:
+            name, lines = self._loading
+            if text.strip() == "endscript":
+                self._loading = None
+                try:
+                    self.scripts.load(name, lines)
+                except TspError as err:
+                    self._queue(err.code, err.message)
+            else:
+                lines.append(text)
+            return True
+        if text.strip() == "abort":
+            if self._scripts is not None:
+                self._scripts.abort()
+            return True
+        if self.script_running:
+            self._waiting.append((text, conn))
+            return True
+        m = _LOADSCRIPT.match(text.strip())
+        if m:
+            self._loading = (m.group(1), [])
+            return True
+        m = _RUN.match(text.strip())
+        if m and self._scripts is not None and m.group(1) in self._scripts.scripts:
+            self._scripts.run(m.group(1), lambda line: _send_if_open(conn, line), self._script_done)
+            return True
+        return False
+
+    def _script_done(self) -> None:
+        """A script has ended: run what waited meanwhile (unless another script starts)."""
+        self._script_clock.t = None  # back on the bench's clock
+        with self.lock:
+            while self._waiting and not self.script_running:
+                text, conn = self._waiting.pop(0)
+                reply = self.handle(text, conn)
+                if reply is not None:
+                    _send_if_open(conn, reply)
+
+    def stop(self) -> None:
+        if self._scripts is not None:
+            self._scripts.abort()
+            self._scripts.join(2.0)
 
     # ------------------------------------------------------------------ state
     def output_on(self) -> bool:
@@ -124,17 +230,25 @@ class Keithley2600(TspErrorQueue):
         a = self.channels["a"].source
         mode = "potential" if a["func"] == 1 else "current"
         level = a["levelv"] if a["func"] == 1 else a["leveli"]
-        self.wiring.set_smu(SourceState(bool(a["output"]), mode, level))
+        state = SourceState(bool(a["output"]), mode, level)
+        t = getattr(self._script_clock, "t", None)
+        if t is None:
+            self.wiring.set_smu(state)
+        else:  # a script's drive starts at the script's time
+            self.wiring.set_smu(state, t=t)
 
     def _reset_all(self) -> None:
         for ch in self.channels.values():
             ch.reset()
+        self._timer0 = self.now()
         self.misc["format.data"] = 1.0  # format.data is "affected by instrument reset" (ASCII)
         self.queue.clear()
         self._push_wiring()
 
     # ------------------------------------------------------------------ dispatch
     def handle(self, line: str, conn: Reply) -> str | None:
+        if self._script_line(line, conn):
+            return None
         text = line.strip()
         common = text.upper()
         if common.startswith("*"):
@@ -163,7 +277,7 @@ class Keithley2600(TspErrorQueue):
     def reading(self, ch: _Channel, sense: str, *, take_time: bool = True) -> Reading:
         s, m = ch.source, ch.measure
         if take_time:
-            self.clock.sleep(m["nplc"] / 50.0)  # integration takes NPLC power-line cycles (50 Hz)
+            self._advance(m["nplc"] / 50.0)  # integration takes NPLC power-line cycles (50 Hz)
         src = "VOLT" if s["func"] == 1 else "CURR"
         auto = bool(m["autorangei"] if sense == "CURR" else m["autorangev"])
         rng = m["rangei"] if sense == "CURR" else m["rangev"]
@@ -171,7 +285,7 @@ class Keithley2600(TspErrorQueue):
                                sense, rng, auto, m["nplc"], bool(s["output"]), OFF_MODES[int(s["offmode"])])
         path = self.wiring.smu_path() if ch.connected else ("open",)
         force = take_time and self.faults.take("compliance_trip") is not None
-        reading = measure(self.model, path, self.clock.now(), settings, self.rng, force_trip=force,
+        reading = measure(self.model, path, self.now(), settings, self.rng, force_trip=force,
                           current_ranges=MEASURE_CURRENT_RANGES, voltage_ranges=VOLTAGE_RANGES)
         ch.compliance = reading.tripped and bool(s["output"])
         return reading
@@ -255,6 +369,8 @@ class _Names(tsp.Namespace):
             return float(FORMAT_CONSTANTS[name])
         if name in LOCALNODE_READ_ONLY:
             return LOCALNODE_READ_ONLY[name]
+        if _WORD.match(name):  # a global of the runtime environment; an unset one is nil
+            return emu._scripts.global_value(name) if emu._scripts is not None else None
         ch, parts = self._channel(name)
         if len(parts) == 1 and parts[0] in CONSTANTS:
             return float(CONSTANTS[parts[0]])
@@ -305,10 +421,15 @@ class _Names(tsp.Namespace):
         if name == "delay":
             if len(args) != 1 or not isinstance(args[0], float) or args[0] < 0:
                 raise TspError(-286, "TSP Runtime error at line 1: bad argument #1 to 'delay'")
-            emu.clock.sleep(args[0])
+            emu._advance(args[0])
             return []
         if name == "waitcomplete":
             return []
+        if name == "timer.reset":
+            emu._timer0 = emu.now()
+            return []
+        if name == "timer.measure.t":
+            return [emu.now() - emu._timer0]
         ch, parts = self._channel(name)
         if parts == ["reset"]:
             ch.reset()
@@ -331,3 +452,9 @@ def _enum_value(value: Any, allowed: tuple[int, ...], name: str) -> int:
     if int(value) != value or int(value) not in allowed:
         raise TspError(1115, f"Parameter error: {name} takes one of {', '.join(map(str, allowed))}")
     return int(value)
+
+
+def _send_if_open(conn: Reply, text: str) -> None:
+    """Send ``text`` (a line gets its ``\n``) to ``conn``; dropped when that host has gone."""
+    if not conn.closed:
+        conn.send(text if text.endswith("\n") else text + "\n")

@@ -136,10 +136,11 @@ class Wiring:
             self.pstat = state
             self._update(t)
 
-    def set_smu(self, state: SourceState) -> None:
+    def set_smu(self, state: SourceState, t: float | None = None) -> None:
+        """The SMU's drive from simulated time ``t`` (now by default; a script's time on the instrument)."""
         with self._lock:
             self.smu = state
-            self._update()
+            self._update(t)
 
     def _update(self, t: float | None = None) -> None:
         t = self.clock.now() if t is None else t
@@ -149,7 +150,9 @@ class Wiring:
         path = self.smu_path()
         if self.pstat.on and we is not None and self.pstat.mode in ("current", "potential"):
             drive = (self.pstat.mode, self.pstat.value, we)
-        elif self.smu.on and path[0] == "cell" and self.smu.mode == "current":
+        elif self.smu.on and path[0] == "cell" and self.smu.mode == "current" and self.smu.value != 0.0:
+            # (a current source held at exactly 0 A, the SMU's way to read the OCV, passes no current: the
+            # cell sees open circuit, as when the potentiostat records OCP with its cell off)
             drive = ("current", self.smu.value, (path[1],))
         if drive != self._drive:
             self._drive = drive

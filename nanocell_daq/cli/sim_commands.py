@@ -25,7 +25,8 @@ def serve(
     speed: float = typer.Option(1000.0, "--speed", help="Simulated seconds per wall second."),
     seed: int = typer.Option(0, "--seed", help="Seed of the model's noise and heterogeneity."),
     station_out: Path | None = typer.Option(None, "--station-out", help="Write the station YAML here."),
-    smu: str = typer.Option("2450", "--smu", help="SMU model served as 'smu': 2450 (SCPI) or 2636b (TSP)."),
+    smu: str = typer.Option("2636b", "--smu", help="SMU model served as 'smu': 2636b (TSP; it cycles the "
+                            "cell) or 2450 (SCPI; the EmStat4 cycles)."),
 ) -> None:
     """Start the simulated bench on loopback sockets, print the resources, run until Ctrl-C/SIGTERM."""
     from rich.console import Console

@@ -146,7 +146,8 @@ def resume_arguments(store: Any, run_id: int, plan: Plan) -> dict[str, Any]:
     cyc = store.cycling(run_id)
     clock_start = float(np.max(cyc.t)) if len(cyc.t) else 0.0
     prelude = []
-    if view.has_role("galvanostat") and "cycling" in view.wirings and len(skip) < len(plan.items):
+    recheck_wiring = view.cycling_wiring("galvanostat")
+    if view.has_role("galvanostat") and recheck_wiring in view.wirings and len(skip) < len(plan.items):
         step = OCVRest.from_params({"time_s": RECHECK_S, "interval_s": 1.0})
         spec = StepSpec("rest", {}, "resume: OCV re-check", None, Where(f"run {run_id}"))
         prelude.append(
@@ -161,7 +162,7 @@ def resume_arguments(store: Any, run_id: int, plan: Plan) -> dict[str, Any]:
                 group=-1,
                 estimate_s=RECHECK_S,
                 roles={"galvanostat"},
-                wirings=["cycling"],
+                wirings=[recheck_wiring],
             )
         )
     return {

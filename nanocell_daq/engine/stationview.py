@@ -107,6 +107,14 @@ class StationView:
         where = f"{Path(self.path).name} line {line}" if line else self.path
         return declared[0], declared[1], f"instrument {name!r} ({inst.driver}, {where})"
 
+    def cycling_wiring(self, role: str) -> str:
+        """The wiring an electrochemical step on ``role`` connects: ``cycling:<instrument>`` when the station
+        names one for the instrument filling ``role`` (a station whose SMU cycles and whose potentiostat
+        holds has one per instrument), else ``cycling``."""
+        inst = self.instrument_of(role)
+        named = f"cycling:{inst}"
+        return named if inst is not None and named in self.config.wirings else "cycling"
+
     def conductance_wiring(self, pair: str) -> str:
         return f"conductance:{pair}"
 

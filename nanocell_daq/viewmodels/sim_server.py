@@ -22,9 +22,12 @@ class SimServer:
     """One ``nanocell sim serve --preset P --speed N --seed S --station-out FILE`` process."""
 
     def __init__(
-        self, preset: str = "si", speed: float = 1000.0, seed: int = 0, folder: Path | None = None
+        self, preset: str = "si", speed: float = 1000.0, seed: int = 0, folder: Path | None = None,
+        smu: str | None = None,
     ) -> None:
         self.preset, self.speed, self.seed = preset, speed, seed
+        self.smu = smu
+        """``--smu`` model (None = the shipped default, a 2636B)."""
         self.folder = folder or Path(tempfile.mkdtemp(prefix="nanocell-sim-"))
         self.station_path = self.folder / f"station-{Path(preset).stem}.yaml"
         self.log_path = self.folder / "sim-serve.log"
@@ -45,6 +48,7 @@ class SimServer:
             str(self.seed),
             "--station-out",
             str(self.station_path),
+            *(["--smu", self.smu] if self.smu else []),
         ]
 
     def start(self) -> None:

@@ -15,7 +15,7 @@ from simulated_instruments.bench import SimulatedBench
 
 @pytest.fixture
 def bench(tmp_path):
-    with SimulatedBench(preset="si", speed=1000.0, seed=0) as b:
+    with SimulatedBench(preset="si", speed=1000.0, seed=0, smu_model="2450") as b:
         b.station_path = b.write_station(tmp_path / "station.yaml")
         yield b
 

@@ -14,7 +14,7 @@ from simulated_instruments.bench import SimulatedBench
 
 @pytest.fixture(scope="module")
 def bench():
-    with SimulatedBench(preset="si", speed=1000.0, seed=0) as running:
+    with SimulatedBench(preset="si", speed=1000.0, seed=0, smu_model="2450") as running:
         yield running
 
 

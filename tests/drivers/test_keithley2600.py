@@ -105,6 +105,7 @@ def test_measure_sweep_and_output():
         ("delay(0.05)", None),
         ("print(smua.measure.i())", "1.00000e-09"),
         ("print(smua.source.compliance)", "false"),
+        ("abort", None),  # shutdown aborts any script first (ours or one a dead host left)
         ("smua.source.output=0", None),
         ("print(smua.source.output)", "0.00000e+00"),
     ]) as smu:

@@ -25,10 +25,10 @@ def si_run(tmp_path_factory):
         bench.shutter_while_smu_on = []  # the shutter's state each time the SMU output changes while on
         set_smu = bench.wiring.set_smu
 
-        def spy(state):
+        def spy(state, **kwargs):  # t=: a 2636B script's drive starts at the script's time
             if state.on:
                 bench.shutter_while_smu_on.append(bench.output_on("shutter"))
-            return set_smu(state)
+            return set_smu(state, **kwargs)
 
         bench.wiring.set_smu = spy
         store, result = benchkit.run(

@@ -78,7 +78,7 @@ def test_two_runs_started_one_second_apart_one_is_refused_the_other_completes(tm
     proto = tmp_path / "p.yaml"
     proto.write_text(PROTOCOL.replace("capacity_fraction: 0.4", "capacity_fraction: 0.1"))
     db = tmp_path / "runs.db"
-    with SimulatedBench(preset="si", speed=200, seed=0) as bench:
+    with SimulatedBench(preset="si", speed=200, seed=0, smu_model="2450") as bench:
         station = benchkit.station_file(bench, tmp_path)
         first = benchkit.start_cli_run(proto, station, db)
         time.sleep(1.0)

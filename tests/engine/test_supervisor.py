@@ -44,10 +44,8 @@ steps:
 """
 
 
-@pytest.fixture
-def sim(tmp_path: Path) -> Iterator[SimServer]:
-    """``nanocell sim serve`` in its own process (stopped at the end)."""
-    server = SimServer(preset="si", speed=20, seed=0, folder=tmp_path / "sim")
+def _serve(folder: Path, smu: str | None = None) -> Iterator[SimServer]:
+    server = SimServer(preset="si", speed=20, seed=0, folder=folder, smu=smu)
     server.folder.mkdir()
     server.start()
     try:
@@ -55,6 +53,18 @@ def sim(tmp_path: Path) -> Iterator[SimServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[SimServer]:
+    """``nanocell sim serve`` in its own process (stopped at the end): the shipped station (2636B cycles)."""
+    yield from _serve(tmp_path / "sim")
+
+
+@pytest.fixture
+def sim_2450(tmp_path: Path) -> Iterator[SimServer]:
+    """``nanocell sim serve --smu 2450``: the EmStat4 cycles."""
+    yield from _serve(tmp_path / "sim", smu="2450")
 
 
 def _address(station: Path) -> str:
@@ -90,7 +100,8 @@ def wait_for(station: Path, proc: subprocess.Popen, ready: Callable[[dict[str, A
 
 
 def _safe(state: dict[str, Any]) -> bool:
-    return not state["outputs_on"] and not state["matrix_closed"] and not state["pstat_running"]
+    return (not state["outputs_on"] and not state["matrix_closed"] and not state["pstat_running"]
+            and not state["smu_script_running"])
 
 
 def kill_and_watch(station: Path, proc: subprocess.Popen) -> tuple[float, dict[str, Any]]:
@@ -149,7 +160,9 @@ def test_kill_9_during_an_iv_leaves_the_smu_off_and_the_matrix_open(tmp_path, si
     run, said = supervisor_event(db)
     assert run.status == "interrupted"
     assert "killed" in run.reason and "every output off, matrix open" in run.reason
-    assert "found on: source_meter (smu) output reads back on; matrix closed on 1C01, 1D02" in said
+    # the 2636B fills source_meter and galvanostat: its output reads on under both names
+    assert "found on: source_meter (smu) output reads back on;" in said
+    assert "matrix closed on 1C01, 1D02" in said
     assert "every output off, matrix open (read back)" in said
 
 
@@ -167,7 +180,29 @@ def test_kill_9_during_a_map_turns_the_laser_off_and_closes_the_shutter(tmp_path
     assert "laser (spectrometer) emission reads back on" in said and "shutter open reads back on" in said
 
 
-def test_kill_9_during_a_galvanostatic_step_aborts_the_technique_and_turns_the_cell_off(tmp_path, sim):
+def test_kill_9_during_a_2636b_galvanostatic_step_aborts_the_script_and_reads_the_output_off(tmp_path, sim):
+    station, db, proc = _start(tmp_path, sim, CHARGE)
+    try:
+        wait_for(station, proc, lambda s: s["smu_script_running"] and "smu" in s["outputs_on"])
+        took, state = kill_and_watch(station, proc)
+    finally:
+        _finish(proc)
+    assert _safe(state), f"after {took:.1f} s: {state}"
+    state = cli_state(station)
+    assert (state["outputs_on"], state["matrix_closed"], state["smu_script_running"]) == ([], [], False)
+    assert state["switched_under_bias"] == 0  # the matrix opened only once the SMU read back off
+    run, said = supervisor_event(db)
+    assert run.status == "interrupted"
+    assert "every output off, matrix open" in run.reason
+    assert "found on: smu: aborted a galvanostatic TSP script a previous host left running" in said
+    assert "galvanostat (smu) cell reads back on" in said and "matrix closed on 1C01, 1D04" in said
+    assert "every output off, matrix open (read back)" in said
+
+
+def test_kill_9_during_an_emstat_galvanostatic_step_aborts_the_technique_and_turns_the_cell_off(
+    tmp_path, sim_2450
+):
+    sim = sim_2450
     station, db, proc = _start(tmp_path, sim, CHARGE)
     try:
         wait_for(station, proc, lambda s: s["pstat_running"] and "pstat" in s["outputs_on"])
@@ -229,7 +264,7 @@ def live_bench(tmp_path: Path) -> Iterator[tuple[Any, Any, Store, int]]:
     from nanocell_daq.engine.stationview import StationView
     from simulated_instruments.bench import SimulatedBench
 
-    with SimulatedBench(preset="si", speed=1000.0, seed=0) as bench:
+    with SimulatedBench(preset="si", speed=1000.0, seed=0, smu_model="2450") as bench:
         view = StationView.from_file(benchkit.station_file(bench, tmp_path))
         smu, matrix = Keithley2450(bench.resources["smu"]), Keithley707B(bench.resources["matrix"])
         matrix.close(["1C01", "1D02"])
@@ -294,7 +329,7 @@ def test_an_engine_whose_supervisor_died_refuses_to_run_unsupervised(live_bench)
 def test_kill_9_during_nanocell_resume_is_caught_too(tmp_path, sim):
     station, db, proc = _start(tmp_path, sim, CHARGE)
     try:
-        wait_for(station, proc, lambda s: s["pstat_running"])
+        wait_for(station, proc, lambda s: s["smu_script_running"])
         kill_and_watch(station, proc)
     finally:
         _finish(proc)
@@ -302,7 +337,7 @@ def test_kill_9_during_nanocell_resume_is_caught_too(tmp_path, sim):
     resume = subprocess.Popen([*nanocell_command(), "resume", str(run.id), "--db", str(db), "--station",
                                str(station)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        wait_for(station, resume, lambda s: s["pstat_running"] and "pstat" in s["outputs_on"])
+        wait_for(station, resume, lambda s: s["smu_script_running"] and "smu" in s["outputs_on"])
         took, state = kill_and_watch(station, resume)
     finally:
         _finish(resume)

@@ -34,7 +34,7 @@ def test_check_reads_every_identity_and_wiring_of_the_simulated_bench(bench_stat
     model.load(bench_station / "station.yaml")
     rows = {r.name: r for r in model.check()}
     assert all(r.status == "ok" for r in rows.values()), model.failed()
-    assert "KEITHLEY" in rows["smu"].identity and "SC10" in rows["shutter"].identity
+    assert "KEITHLEY" in rows["smu"].identity.upper() and "SC10" in rows["shutter"].identity
     assert model.summary.ok and model.summary.wirings and all(ok for _, ok, _ in model.summary.wirings)
 
 

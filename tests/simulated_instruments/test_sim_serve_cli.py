@@ -26,10 +26,15 @@ def test_sim_serve_writes_a_station_and_stops_on_sigint(tmp_path, rm: pyvisa.Res
         assert station.exists(), proc.stderr.read() if proc.poll() is not None else "no station file"
         data = yaml.safe_load(station.read_text())
         assert data["simulation"]["speed"] == 500.0
+        # the shipped station: the 2636B cycles through its own rows, the EmStat4 HR holds
+        assert data["instruments"]["smu"]["driver"] == "keithley2600"
+        assert data["instruments"]["smu"]["options"]["model"] == "2636B"
+        assert data["roles"]["galvanostat"] == "smu" and data["roles"]["potentiostat"] == "pstat"
+        assert data["wirings"]["cycling:smu"]["channels"] == ["1C01", "1D04"]
         smu = rm.open_resource(data["instruments"]["smu"]["resource"], read_termination="\n",
                                write_termination="\n", timeout=3000)
         try:
-            assert smu.query("*IDN?").startswith("KEITHLEY INSTRUMENTS,MODEL 2450")
+            assert "Model 2636B" in smu.query("*IDN?")
         finally:
             smu.close()
         proc.send_signal(signal.SIGINT)
