@@ -97,7 +97,14 @@ def cmd_check(protocol: str, station: Path, sets: list[str] | None) -> int:
 
     plan = make_plan(protocol, station, _overrides(sets))
     Console().print(plan_table(plan))
+    _print_warnings(plan)
     return 0
+
+
+def _print_warnings(plan: Any) -> None:
+    """The plan's warnings (capability check), one line each, on stderr."""
+    for warning in plan.warnings:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 def _run_shown(db: Path, store: Any, start: Callable[..., Any]) -> int:
@@ -116,6 +123,7 @@ def cmd_run(protocol: str, station: Path, db: Path, operator: str | None, sets: 
     from nanocell_daq.engine.service import make_plan, run_plan
 
     plan = make_plan(protocol, station, _overrides(sets))
+    _print_warnings(plan)
     store = _open_store(db)
     return _run_shown(db, store, functools.partial(run_plan, plan, store, operator=operator, supervise=True))
 
