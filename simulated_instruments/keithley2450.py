@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from simulated_instruments import scpi
+from simulated_instruments import datasheets, scpi
 from simulated_instruments.emulator import Reply
 from simulated_instruments.errorqueue import QueuedErrors
 from simulated_instruments.scpi import CommandTable, ScpiError, need, to_bool, to_float, unquote
@@ -90,6 +90,7 @@ class Keithley2450(QueuedErrors):
         self.model = model
         self.wiring = wiring
         self.rng = np.random.default_rng(seed)
+        self.seed = seed
         self.table = CommandTable()
         self._build_table()
         self.events: deque[tuple[int, str, str]] = deque(maxlen=MAX_EVENTS)
@@ -368,9 +369,16 @@ class Keithley2450(QueuedErrors):
         self.clock.sleep(self.nplc[f] / 50.0)  # integration takes NPLC power-line cycles (50 Hz)
         force = self.faults.take("compliance_trip") is not None
         reading = measure(self.model, self.wiring.smu_path(), self.clock.now(), self._settings(f), self.rng,
-                          force_trip=force)
+                          force_trip=force, current_error=self._current_error)
         self.tripped[self.source_func] = reading.tripped
         return reading
+
+    def _current_error(self, range_A: float, current_A: float) -> float:
+        """A current as read on ``range_A``: plus that range's offset (SPEC-2450 measure accuracy, see
+        ``simulated_instruments.datasheets``); the datasheet gives no measure noise beyond what
+        ``smu_readings`` adds."""
+        return datasheets.apply_range_error("2450", "measure", "current", range_A, current_A, self.rng,
+                                            self.seed)
 
     def _store(self, buffer: str, reading: Reading, sense: str) -> None:
         status = 0x04 if reading.tripped else 0  # bit 2: source limit
