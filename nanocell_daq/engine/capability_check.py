@@ -9,7 +9,8 @@ Planning (``engine.plan.expand``) asks this for every written step, before anyth
 - an I-V step's ``compliance_A`` on the source meter: refused outside the limit values the model can set;
   a warning when its current reading near the compliance is uncertain by more than 5 %;
 - a hold or CV step's current cut-off (the station's ``cycling_max_current_A``) on the potentiostat:
-  refused beyond its largest current range; a warning when it is measured less well than 5 %.
+  refused beyond its largest current range; a warning when it is measured less well than 5 %; likewise a
+  warning for a hold's stop current ``i_min_A`` read less well than 5 %.
 
 A driver with tables whose station entry names no model (``options: {model: ...}``) gets one warning per
 instrument saying the capability was not checked; a driver without tables is not checked.
@@ -40,7 +41,10 @@ def check_step(kind: str, params: dict[str, Any], label: str, station: Any) -> l
         return _compliance(params["compliance_A"], label, station)
     if kind in ("potentiostatic_hold", "cv"):
         limit = station.limits.cycling_max_current_A
-        return _cutoff(kind, limit, label, station) if limit is not None else []
+        found = _cutoff(limit, label, station) if limit is not None else []
+        if kind == "potentiostatic_hold" and params.get("i_min_A", 0) > 0:
+            found += _stop_current(params["i_min_A"], label, station)
+        return found
     return []
 
 
@@ -87,13 +91,23 @@ def _compliance(compliance_A: float, label: str, station: Any) -> list[Finding]:
     return _measured("compliance_A", "compliance", compliance_A, label, cap, who)
 
 
-def _cutoff(kind: str, limit_A: float, label: str, station: Any) -> list[Finding]:
+def _cutoff(limit_A: float, label: str, station: Any) -> list[Finding]:
     declared = _declared(station, "potentiostat")
     if declared is None:
         return []
     cap, who = declared
     return _measured("max_current_A", "current cut-off (station cycling_max_current_A)", limit_A, label, cap,
                      who)
+
+
+def _stop_current(i_min_A: float, label: str, station: Any) -> list[Finding]:
+    """A hold stops when |I| < ``i_min_A``: below what the potentiostat reads, it may never stop early."""
+    declared = _declared(station, "potentiostat")
+    if declared is None:
+        return []
+    cap, who = declared
+    return _measured("i_min_A", "stop current i_min_A (the hold may run to its time limit)", i_min_A, label,
+                     cap, who)
 
 
 def _measured(field: str, what: str, value: float, label: str, cap: Capability, who: str) -> list[Finding]:

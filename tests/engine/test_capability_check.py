@@ -174,3 +174,18 @@ def test_the_protocol_editor_shows_the_warnings_and_the_refusals(tmp_path, stati
     model.set_text(ONE_STEP.format(current="2.0e-11"))
     errors = model.validate(station)
     assert model.warnings == [] and len(errors) == 1 and "would deliver 20 pA +- 200 pA" in errors[0]
+
+
+def test_a_hold_warns_about_a_cut_off_and_a_stop_current_the_potentiostat_reads_poorly(
+        tmp_path, station_path, capsys):
+    station = _hr_station(tmp_path, station_path)  # cycling max_current_A 1 nA: +- 202 pA on 100 nA
+    proto = tmp_path / "hold.yaml"
+    proto.write_text("protocol: hold\nsteps:\n"
+                     "  - potentiostatic_hold: {potential_V: 3.9, i_min_A: 1.0e-12}\n")
+    assert main(["check", str(proto), "--station", str(station)]) == 0
+    err = capsys.readouterr().err
+    assert (f"warning: {proto}:3: potentiostatic_hold.max_current_A: step 'potentiostatic_hold': the current "
+            f"cut-off (station cycling_max_current_A) 1 nA is read as 1 nA +- 202 pA on the 100 nA range of "
+            f"'pstat' (EmStat4 HR, station.yaml line 5) (20%)") in err
+    assert ("potentiostatic_hold.i_min_A: step 'potentiostatic_hold': the stop current i_min_A (the hold may "
+            "run to its time limit) 1 pA is read as 1 pA +- 200 pA") in err
