@@ -24,6 +24,16 @@ nominal times on the device's clock; the statements after a loop that ended (``c
 thread runs behind at a high speed factor. The potentiostat drives the
 cell only if the matrix closes WE onto a wire contact and CE/RE onto the counter film; otherwise a
 galvanostatic loop rails at the compliance voltage (status overload) and the current is noise.
+
+Current ranges are the HR's (100 nA .. 100 mA; ``simulated_instruments.datasheets``, PalmSens' range table
+in its MethodSCRIPT example code). ``set_range ba|db <value>`` selects the smallest range that holds the
+value (the MethodSCRIPT manual's example ``set_range ba 50u`` names the largest expected current, not a
+range), so the LR-only ``1n`` selects 100 nA; a value beyond 100 mA is ``!4002`` (no range holds it; the
+code the firmware gives there is not documented in what was checked). ``set_autoranging ba|db <min> <max>``
+lets the range follow the current between those. A current is read with the fixed offset of the range in
+use (within +-half of the 0.2 %-of-range bound, seeded: ``datasheets.apply_range_error``), so 20 pA on the
+HR's 100 nA range reads wrong by up to 100 pA, as the datasheet allows; the applied current reaches the
+cell without the source error (not emulated yet).
 """
 
 from __future__ import annotations

@@ -15,6 +15,15 @@ for the same commands; decimal, ``#b`` binary or ``#h`` hexadecimal as p. 6-90 a
 their queries answer the register. ``:STATus:OPERation[:EVENt]?``/``:CONDition?`` and the QUEStionable ones
 answer 0 (no status events are emulated). ``:STATus:PRESet`` clears both enable registers; ``*RST`` does not
 touch them. ``:STATus:MEASurement:ENABle`` and ``:TRACe:FEED`` are 2400-only: -113 here, as on a 2450.
+
+Ranges (SPEC-2450 Rev. A, tables in ``simulated_instruments.datasheets``; 2450-901-01 ``:SOURce[1]:<function>:
+RANGe`` and ``:SENSe[1]:<function>:RANGe``): a range value is the largest value to be sourced or measured, so
+``:SOUR:CURR:RANG 1e-9`` is accepted and selects the lowest source range, 10 nA (accepted as the manual's
+parameter range -1.05..1.05 A allows; not checked on an instrument); a level beyond 1.05 x a fixed range,
+an ILIM outside 1 nA..1.05 A or a VLIM outside 20 mV..210 V is -222 "Data out of range". A current is read
+with the fixed offset of the measure range in use (within +-half of SPEC-2450's offset, seeded by the
+bench seed: ``datasheets.apply_range_error``); the sourced level reaches the cell without the source error
+(not emulated yet).
 """
 
 from __future__ import annotations
