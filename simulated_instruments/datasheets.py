@@ -13,6 +13,7 @@ Gaussian noise of the datasheet's rms where it gives one.
 
 from __future__ import annotations
 
+import functools
 import zlib
 
 import numpy as np
@@ -67,11 +68,13 @@ TABLES: dict[tuple[str, str, str], tuple[Row, ...]] = {
 """(model key as ``drivers.capability.CAPABILITIES`` names it, source|measure, quantity) -> rows."""
 
 
+@functools.lru_cache(maxsize=64)
 def ranges(model: str, direction: str, quantity: str = "current") -> tuple[float, ...]:
     """The full scales of a model's ranges, smallest first."""
     return tuple(row[0] for row in TABLES[(model, direction, quantity)])
 
 
+@functools.lru_cache(maxsize=1024)
 def row_for(model: str, direction: str, quantity: str, range_full_scale: float) -> Row:
     """The row of the range with this full scale (KeyError naming it when the model has no such range)."""
     for row in TABLES[(model, direction, quantity)]:
@@ -80,6 +83,7 @@ def row_for(model: str, direction: str, quantity: str, range_full_scale: float) 
     raise KeyError(f"{model} has no {range_full_scale:g} {direction} {quantity} range")
 
 
+@functools.lru_cache(maxsize=1024)
 def range_offset(model: str, direction: str, quantity: str, range_full_scale: float, seed: int) -> float:
     """The fixed offset this emulated instrument has on a range: uniform within +-half the datasheet's
     bound, the same for the same seed (0 where the datasheet gives no offset)."""
