@@ -12,6 +12,7 @@ from typing import Any
 import pyvisa
 from pymeasure.instruments import Instrument
 
+from drivers import capability
 from drivers import emstat_scripts as scripts
 from drivers import methodscript as ms
 from drivers._common import short_timeout, with_defaults
@@ -189,6 +190,14 @@ class EmStat4(Instrument):
             raise ValueError(f"model must be one of {', '.join(MODELS)} (got {model!r})")
         return MODELS[model][1]
 
+    @classmethod
+    def declared_capability(cls, options: dict[str, Any]) -> capability.Capability | None:
+        """Ranges and accuracy of the ``model`` station-file ``options`` declare, for planning; None when
+        they name no model. ValueError for an unknown model."""
+        if cls.declared_potential_range(options) is None:
+            return None
+        return capability.CAPABILITIES[options["model"]]
+
     @property
     def mscript_version(self) -> str:
         self.write("v")
@@ -243,10 +252,12 @@ class EmStat4(Instrument):
             raise ValueError(f"capacity_C must be > 0 (got {capacity_C!r})")
         if window_V is not None and not window_V[0] < window_V[1]:
             raise ValueError(f"window_V must be [low, high] with low < high (got {window_V!r})")
+        ranges = self._capability().source["current"]
         self._run(self.script_galvanostatic(current_A, interval_s, max_time_s, v_min, v_max,
                                             mode=self.pgstat_mode_cp, check_interval_s=self.check_interval_s,
                                             record_dE_V=self.record_dE_V, capacity_C=capacity_C,
-                                            window_V=window_V),
+                                            window_V=window_V,
+                                            current_ranges=tuple(r.full_scale for r in ranges)),
                   v_min, v_max)
 
     def start_ocp(self, interval_s: float, max_time_s: float) -> None:
@@ -260,7 +271,8 @@ class EmStat4(Instrument):
         _check_times(interval_s, max_time_s)
         self._check_potentials(potential_V=potential_V)
         self._run(self.script_potentiostatic(potential_V, interval_s, max_time_s, mode=self.pgstat_mode_ca,
-                                             current_range=self.current_range, max_current_A=max_current_A))
+                                             current_range=self.current_range, max_current_A=max_current_A,
+                                             min_range=self._min_range()))
 
     def start_cv(self, e_begin: float, vertex1: float, vertex2: float, step_V: float,
                  scan_rate_V_s: float, cycles: int, *, max_current_A: float | None = None) -> None:
@@ -273,7 +285,17 @@ class EmStat4(Instrument):
         self._check_potentials(e_begin=e_begin, vertex1=vertex1, vertex2=vertex2)
         self._run(self.script_cv(e_begin, vertex1, vertex2, step_V, scan_rate_V_s, cycles,
                                  mode=self.pgstat_mode_ca, current_range=self.current_range,
-                                 max_current_A=max_current_A))
+                                 max_current_A=max_current_A, min_range=self._min_range()))
+
+    def _capability(self) -> capability.Capability:
+        """This model's ranges (known from the ``model`` option or the firmware identity). While the model
+        is unknown, the HR's: each of them but 100 mA exists on both models, and currents above 10 mA are
+        refused anyway, so no script sets a range the device lacks."""
+        return capability.CAPABILITIES.get(self.model or "", capability.EMSTAT4_HR)
+
+    def _min_range(self) -> str:
+        """The smallest current range of this model as a MethodSCRIPT literal (``1n`` LR, ``100n`` HR)."""
+        return ms.si_literal(self._capability().source["current"][0].full_scale)
 
     def _check_potentials(self, **potentials: float) -> None:
         """Refuse (ValueError, never clip) a potential outside this model's range; identify first if the

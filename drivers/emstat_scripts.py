@@ -12,11 +12,15 @@ import math
 
 from drivers import methodscript as ms
 
+LR_CURRENT_RANGES = (1e-9, 10e-9, 100e-9, 1e-6, 10e-6, 100e-6, 1e-3, 10e-3)
+"""EmStat4 LR current ranges (A); the HR has 100 nA .. 100 mA (``drivers.capability``)."""
+
 
 def galvanostatic(current_A: float, interval_s: float, max_time_s: float,
                   v_min: float, v_max: float, *, mode: int = 6, check_interval_s: float = 0.05,
                   record_dE_V: float = 0.01, capacity_C: float | None = None,
-                  window_V: tuple[float, float] | None = None) -> list[str]:
+                  window_V: tuple[float, float] | None = None,
+                  current_ranges: tuple[float, ...] = LR_CURRENT_RANGES) -> list[str]:
     """Chronopotentiometry whose breaks act on the device at every sample; the cell is off at the end.
 
     The device samples every ``check_interval_s`` (at most ``interval_s``) and leaves the loop at the
@@ -25,11 +29,12 @@ def galvanostatic(current_A: float, interval_s: float, max_time_s: float,
     It sends a package when ``interval_s`` has passed since the last one, when E moved by ``record_dE_V``
     (V) since the last one (so a voltage collapse near a cut-off is recorded densely), at the sample
     that breaks and in the last ``check_interval_s`` before ``max_time_s`` (the state the step ends in).
-    Each package carries a running number (``ja``).
+    Each package carries a running number (``ja``). The current range is the smallest of the model's
+    ``current_ranges`` (A) that holds ``current_A`` (an LR-only range on an HR is an error on the device).
     """
     lit = ms.si_literal
     dt = min(check_interval_s, interval_s)
-    current_range = lit(_range_for(abs(current_A)))
+    current_range = lit(_range_for(abs(current_A), current_ranges))
     window = [] if window_V is None else [("wmax", ">", window_V[1]), ("wmin", "<", window_V[0])]
     e_range = lit(max(abs(v_min), abs(v_max), *(abs(value) for _, _, value in window), 1.0))
     capacity = capacity_C is not None and math.isfinite(capacity_C)
@@ -119,25 +124,26 @@ def ocp(interval_s: float, max_time_s: float, *, mode: int = 3) -> list[str]:
 
 def potentiostatic(potential_V: float, interval_s: float, max_time_s: float, *,
                    mode: int = 3, current_range: str = "100n",
-                   max_current_A: float | None = None) -> list[str]:
+                   max_current_A: float | None = None, min_range: str = "1n") -> list[str]:
     """Chronoamperometry at ``potential_V``; with ``max_current_A`` the device leaves the loop at the
-    first sample with |I| above it (A)."""
+    first sample with |I| above it (A). The device autoranges down to ``min_range`` (the model's smallest
+    current range: ``1n`` on an LR, ``100n`` on an HR)."""
     lit = ms.si_literal
     loop = f"meas_loop_ca p c {lit(potential_V)} {lit(interval_s)} {lit(max_time_s)}"
-    return _from_potential(potential_V, loop, mode, current_range, max_current_A)
+    return _from_potential(potential_V, loop, mode, current_range, max_current_A, min_range)
 
 def cv(e_begin: float, vertex1: float, vertex2: float, step_V: float,
        scan_rate_V_s: float, cycles: int, *, mode: int = 3,
-       current_range: str = "100n", max_current_A: float | None = None) -> list[str]:
-    """Cyclic voltammetry, ``cycles`` scans; current break as for :func:`potentiostatic`."""
+       current_range: str = "100n", max_current_A: float | None = None, min_range: str = "1n") -> list[str]:
+    """Cyclic voltammetry, ``cycles`` scans; current break and ranges as for :func:`potentiostatic`."""
     lit = ms.si_literal
     scans = f" nscans({cycles})" if cycles > 1 else ""
     loop = (f"meas_loop_cv p c {lit(e_begin)} {lit(vertex1)} {lit(vertex2)} {lit(step_V)} "
             f"{lit(scan_rate_V_s)}{scans}")
-    return _from_potential(e_begin, loop, mode, current_range, max_current_A)
+    return _from_potential(e_begin, loop, mode, current_range, max_current_A, min_range)
 
 def _from_potential(e_start: float, loop: str, mode: int, current_range: str,
-                    max_current_A: float | None = None) -> list[str]:
+                    max_current_A: float | None = None, min_range: str = "1n") -> list[str]:
     """Cell on at ``e_start`` (V), then the measurement ``loop`` sending t, p, c and a running number
     each point; with ``max_current_A`` (A) it breaks at the first sample beyond +-max_current_A."""
     lit = ms.si_literal
@@ -157,7 +163,7 @@ def _from_potential(e_start: float, loop: str, mode: int, current_range: str,
         f"set_pgstat_mode {mode}",
         "set_max_bandwidth 60",
         f"set_range ba {current_range}",
-        f"set_autoranging ba 1n {current_range}",
+        f"set_autoranging ba {min_range} {current_range}",
         f"set_e {ms.si_literal(e_start)}",
         "cell_on",
         "timer_start",
@@ -169,9 +175,9 @@ def _from_potential(e_start: float, loop: str, mode: int, current_range: str,
     ]
 
 
-def _range_for(current_A: float) -> float:
-    """Smallest EmStat4 LR current range (A) that holds ``current_A``."""
-    for rng in (1e-9, 10e-9, 100e-9, 1e-6, 10e-6, 100e-6, 1e-3, 10e-3):
+def _range_for(current_A: float, ranges: tuple[float, ...]) -> float:
+    """Smallest of ``ranges`` (A, ascending) that holds ``current_A``; the largest when none does."""
+    for rng in ranges:
         if current_A <= rng:
             return rng
-    return 10e-3
+    return ranges[-1]

@@ -12,6 +12,7 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.keithley import Keithley2450 as _PyMeasureKeithley2450
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
+from drivers import capability
 from drivers._common import SCPIErrorQueue, longer_timeout, with_defaults
 from drivers.errors import InstrumentError
 from drivers.roles import Sample
@@ -34,6 +35,11 @@ class Keithley2450(SCPIErrorQueue, _PyMeasureKeithley2450):
     IDENTITY = re.compile(r"KEITHLEY INSTRUMENTS.*MODEL 2450", re.IGNORECASE)
     potential_range_V = (-210.0, 210.0)
     """Voltages (V) the 2450 can source or clamp (VLIM): galvanostatic cut-offs must lie inside."""
+
+    @classmethod
+    def declared_capability(cls, options: dict[str, Any]) -> capability.Capability:
+        """Ranges and accuracy for planning (one model: the options do not matter)."""
+        return capability.K2450
 
     def __init__(self, adapter, name: str = "Keithley 2450 SourceMeter", **kwargs):
         kwargs = with_defaults(kwargs, read_termination="\n", write_termination="\n", timeout=10000)

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from drivers.capability import FALLBACK_DECLARATIONS, Capability
 from drivers.roles import ROLES, potential_range
 
 
@@ -124,6 +125,22 @@ def declared_potential_range(name: str, options: dict[str, Any] | None = None) -
     if declare is not None:
         return declare(dict(options or {}))
     return potential_range(cls)
+
+
+def declared_capability(name: str, options: dict[str, Any] | None = None) -> Capability | None:
+    """The :class:`drivers.capability.Capability` a driver declares without connecting, for planning: the
+    class's ``declared_capability(options)`` (or, for a driver class without one, the function in
+    ``drivers.capability.FALLBACK_DECLARATIONS``); None when the options name no model or the driver has
+    no table. ValueError for bad options."""
+    cls = resolve(name).load()
+    declare = getattr(cls, "declared_capability", None) or FALLBACK_DECLARATIONS.get(name)
+    return declare(dict(options or {})) if declare is not None else None
+
+
+def declares_capability(name: str) -> bool:
+    """True when the driver can declare a capability (it has a table for some model)."""
+    has_method = getattr(resolve(name).load(), "declared_capability", None) is not None
+    return has_method or name in FALLBACK_DECLARATIONS
 
 
 def role_members(role: type) -> list[str]:

@@ -24,6 +24,16 @@ nominal times on the device's clock; the statements after a loop that ended (``c
 thread runs behind at a high speed factor. The potentiostat drives the
 cell only if the matrix closes WE onto a wire contact and CE/RE onto the counter film; otherwise a
 galvanostatic loop rails at the compliance voltage (status overload) and the current is noise.
+
+Current ranges are the HR's (100 nA .. 100 mA; ``simulated_instruments.datasheets``, PalmSens' range table
+in its MethodSCRIPT example code). ``set_range ba|db <value>`` selects the smallest range that holds the
+value (the MethodSCRIPT manual's example ``set_range ba 50u`` names the largest expected current, not a
+range), so the LR-only ``1n`` selects 100 nA; a value beyond 100 mA is ``!4002`` (no range holds it; the
+code the firmware gives there is not documented in what was checked). ``set_autoranging ba|db <min> <max>``
+lets the range follow the current between those. A current is read with the fixed offset of the range in
+use (within +-half of the 0.2 %-of-range bound, seeded: ``datasheets.apply_range_error``), so 20 pA on the
+HR's 100 nA range reads wrong by up to 100 pA, as the datasheet allows; the applied current reaches the
+cell without the source error (not emulated yet).
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from simulated_instruments import datasheets
 from simulated_instruments.emulator import Emulator, Reply
 from simulated_instruments.methodscript import (
     ERR_ARGUMENT,
@@ -79,6 +90,13 @@ class EmStat4(Emulator):
         self.model = model
         self.wiring = wiring
         self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        self.model_key = "es4_hr"
+        """The emulated model (``drivers.capability`` key): its current ranges are the HR's."""
+        self.current_range = datasheets.ranges(self.model_key, "measure")[0]
+        """The current range (A) ``set_range ba|db`` selected; the one in use unless autoranging."""
+        self.autorange: tuple[float, float] | None = None
+        """(lowest, highest) current range ``set_autoranging ba|db`` allows; None: fixed range."""
         self._script: list[str] | None = None
         self._script_conn: Reply | None = None
         self._script_error: str | None = None
@@ -120,13 +138,41 @@ class EmStat4(Emulator):
             e = float(self.model.cell_voltage(t)) + self.rng.normal(0, E_NOISE)
             i = float(self.model.cell_current(t)) + self.rng.normal(0, I_NOISE) if self.cell_on else \
                 self.rng.normal(0, I_NOISE)
-            return e, i, 0
+            return e, self.read_current(i), 0
         if self.cell_on and mode == "current":
             value = self.wiring.pstat.value
             return (COMPLIANCE_V if value >= 0 else -COMPLIANCE_V), self.rng.normal(0, I_NOISE), 2
         if self.cell_on and mode == "potential":
             return self.wiring.pstat.value + self.rng.normal(0, E_NOISE), self.rng.normal(0, I_NOISE), 0
         return self.rng.normal(0, 5e-3), self.rng.normal(0, I_NOISE), 0
+
+    def range_in_use(self, current: float) -> float:
+        """The current range (A) a reading of ``current`` is taken on: the fixed one, or with autoranging
+        the smallest allowed range that holds it."""
+        if self.autorange is None:
+            return self.current_range
+        low, high = self.autorange
+        for rng in datasheets.ranges(self.model_key, "measure"):
+            if low <= rng <= high and abs(current) <= rng:
+                return rng
+        return high
+
+    def read_current(self, current: float) -> float:
+        """``current`` as read on the range in use: plus that range's offset (datasheets)."""
+        rng = self.range_in_use(current)
+        return datasheets.apply_range_error(self.model_key, "measure", "current", rng, current, self.rng,
+                                            self.seed)
+
+    def select_range(self, s: Stmt, value: float) -> float:
+        """The model's range that ``set_range``/``set_autoranging`` with ``value`` (A) selects: the smallest
+        that holds it (MethodSCRIPT's ``set_range ba 50u`` example: the argument is the largest expected
+        current), so an LR-only ``1n`` on the HR selects 100 nA; beyond the largest range: !4002."""
+        ranges = datasheets.ranges(self.model_key, "measure")
+        for rng in ranges:
+            if abs(value) <= rng * (1 + 1e-9):
+                return rng
+        raise ScriptError(ERR_ARGUMENT, s.line, f"current range {value:g} A beyond the largest "
+                                                f"{ranges[-1]:g} A of the EmStat4 HR")
 
     # ------------------------------------------------------------------ protocol
     def overlong(self, conn: Reply) -> str:
@@ -474,8 +520,15 @@ class _ScriptRun:
             raise _Break
         elif cmd == "send_string":
             self.emit("T" + " ".join(a).strip('"'))
-        # set_pgstat_chan, set_max_bandwidth, set_range*, set_autoranging, set_acquisition_*, set_gpio*:
-        # accepted; the emulated front end autoranges and has no bandwidth limit
+        elif cmd == "set_range" and a[0] in ("ba", "db"):
+            with dev.lock:  # a fixed range until a set_autoranging that follows
+                dev.current_range, dev.autorange = dev.select_range(s, self.value(s, a[1])), None
+        elif cmd == "set_autoranging" and a[0] in ("ba", "db"):
+            with dev.lock:
+                dev.autorange = (dev.select_range(s, self.value(s, a[1])),
+                                 dev.select_range(s, self.value(s, a[2])))
+        # set_pgstat_chan, set_max_bandwidth, set_range/set_autoranging of potentials, set_acquisition_*,
+        # set_gpio*: accepted; the emulated front end has no bandwidth limit
 
 
 def _check_potential(s: Stmt, *potentials: float) -> None:

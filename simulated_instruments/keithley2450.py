@@ -15,6 +15,15 @@ for the same commands; decimal, ``#b`` binary or ``#h`` hexadecimal as p. 6-90 a
 their queries answer the register. ``:STATus:OPERation[:EVENt]?``/``:CONDition?`` and the QUEStionable ones
 answer 0 (no status events are emulated). ``:STATus:PRESet`` clears both enable registers; ``*RST`` does not
 touch them. ``:STATus:MEASurement:ENABle`` and ``:TRACe:FEED`` are 2400-only: -113 here, as on a 2450.
+
+Ranges (SPEC-2450 Rev. A, tables in ``simulated_instruments.datasheets``; 2450-901-01 ``:SOURce[1]:<function>:
+RANGe`` and ``:SENSe[1]:<function>:RANGe``): a range value is the largest value to be sourced or measured, so
+``:SOUR:CURR:RANG 1e-9`` is accepted and selects the lowest source range, 10 nA (accepted as the manual's
+parameter range -1.05..1.05 A allows; not checked on an instrument); a level beyond 1.05 x a fixed range,
+an ILIM outside 1 nA..1.05 A or a VLIM outside 20 mV..210 V is -222 "Data out of range". A current is read
+with the fixed offset of the measure range in use (within +-half of SPEC-2450's offset, seeded by the
+bench seed: ``datasheets.apply_range_error``); the sourced level reaches the cell without the source error
+(not emulated yet).
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from simulated_instruments import scpi
+from simulated_instruments import datasheets, scpi
 from simulated_instruments.emulator import Reply
 from simulated_instruments.errorqueue import QueuedErrors
 from simulated_instruments.scpi import CommandTable, ScpiError, need, to_bool, to_float, unquote
@@ -90,6 +99,7 @@ class Keithley2450(QueuedErrors):
         self.model = model
         self.wiring = wiring
         self.rng = np.random.default_rng(seed)
+        self.seed = seed
         self.table = CommandTable()
         self._build_table()
         self.events: deque[tuple[int, str, str]] = deque(maxlen=MAX_EVENTS)
@@ -368,9 +378,16 @@ class Keithley2450(QueuedErrors):
         self.clock.sleep(self.nplc[f] / 50.0)  # integration takes NPLC power-line cycles (50 Hz)
         force = self.faults.take("compliance_trip") is not None
         reading = measure(self.model, self.wiring.smu_path(), self.clock.now(), self._settings(f), self.rng,
-                          force_trip=force)
+                          force_trip=force, current_error=self._current_error)
         self.tripped[self.source_func] = reading.tripped
         return reading
+
+    def _current_error(self, range_A: float, current_A: float) -> float:
+        """A current as read on ``range_A``: plus that range's offset (SPEC-2450 measure accuracy, see
+        ``simulated_instruments.datasheets``); the datasheet gives no measure noise beyond what
+        ``smu_readings`` adds."""
+        return datasheets.apply_range_error("2450", "measure", "current", range_A, current_A, self.rng,
+                                            self.seed)
 
     def _store(self, buffer: str, reading: Reading, sense: str) -> None:
         status = 0x04 if reading.tripped else 0  # bit 2: source limit

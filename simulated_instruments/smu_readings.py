@@ -6,6 +6,7 @@ Kept apart from the SCPI state machine (``keithley2450``) so the physics of a re
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,9 +67,11 @@ class SmuSettings:
 
 def measure(model: Any, path: tuple[str, ...], t: float, s: SmuSettings, rng: np.random.Generator, *,
             force_trip: bool = False, current_ranges: tuple[float, ...] = CURRENT_RANGES,
-            voltage_ranges: tuple[float, ...] = VOLTAGE_RANGES) -> Reading:
+            voltage_ranges: tuple[float, ...] = VOLTAGE_RANGES,
+            current_error: Callable[[float, float], float] | None = None) -> Reading:
     """A reading at simulated time ``t`` through ``path`` (see ``Wiring.smu_path``); the range tables are
-    the instrument's (2450 by default)."""
+    the instrument's (2450 by default). ``current_error(range A, current A)``, when given, returns the
+    current as read on that range (its datasheet offset and noise: ``datasheets.apply_range_error``)."""
     if s.source_func == "VOLT":
         volts, amps, tripped = _source_voltage(model, path, t, s, force_trip)
     else:
@@ -83,6 +86,8 @@ def measure(model: Any, path: tuple[str, ...], t: float, s: SmuSettings, rng: np
     else:
         rng_i = range_for(amps, current_ranges) if s.sense_auto else s.sense_range
         value = amps + rng.normal(0.0, CURRENT_NOISE_FRACTION * rng_i * scale)
+        if current_error is not None:
+            value = current_error(rng_i, value)
         res = rng_i * 1e-6  # 10 nA range -> 10 fA resolution
         value = round(value / res) * res
         overflow = abs(amps) > 1.05 * rng_i

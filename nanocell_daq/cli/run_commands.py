@@ -126,7 +126,14 @@ def cmd_check(protocol: str, station: Path, sets: list[str] | None, device: str 
 
     plan = plan_with_sets(protocol, station, _overrides(sets), device)
     Console().print(plan_table(plan))
+    _print_warnings(plan)
     return 0
+
+
+def _print_warnings(plan: Any) -> None:
+    """The plan's warnings (capability check), one line each, on stderr."""
+    for warning in plan.warnings:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 def _notifier(notify: Path | None, config: Any) -> Any:
@@ -190,6 +197,7 @@ def cmd_run(protocol: str, station: Path, db: str, operator: str | None, sets: l
     from nanocell_daq.engine.service import run_plan
 
     plan = plan_with_sets(protocol, station, _overrides(sets), device)
+    _print_warnings(plan)
     notifier = _notifier(notify, plan.station.config)
     with no_empty_database(db):
         store = _open_store(db)

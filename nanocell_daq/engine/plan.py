@@ -9,6 +9,7 @@ import string
 from dataclasses import dataclass, field
 from typing import Any
 
+from nanocell_daq.engine import capability_check
 from nanocell_daq.engine.protocol import ParallelBlock, Protocol, RepeatBlock, StepSpec
 from nanocell_daq.engine.stationview import StationView
 from nanocell_daq.errors import UserError
@@ -46,6 +47,8 @@ class Plan:
     protocol: Protocol
     station: StationView
     items: list[PlanItem]
+    warnings: list[str] = field(default_factory=list)
+    """What planning found the instruments do poorly (capability check); printed by check and run."""
 
     def groups(self) -> list[list[PlanItem]]:
         out: list[list[PlanItem]] = []
@@ -159,6 +162,7 @@ def _type_problem(cls: type[Step], spec: StepSpec) -> str:
 def expand(protocol: Protocol, station: StationView) -> Plan:
     """The flat plan, every step validated against ``station``; all problems in one UserError."""
     errors: list[str] = []
+    warnings: list[str] = []
     items: list[PlanItem] = []
     counter = {"group": 0}
     # A step's checks depend on its parameters and the station only, not on the repetition: a repeat of
@@ -177,6 +181,10 @@ def expand(protocol: Protocol, station: StationView) -> Plan:
         if id(spec) not in checked:
             problems = step.check(station)
             checked[id(spec)] = (problems, step.needs(station), 0.0 if problems else step.estimate_s(station))
+            if not problems:  # what the instruments can do, once the step itself is sound
+                for found in _capability(spec, step, label, station):
+                    (errors if found.level == "refuse" else warnings).append(
+                        f"{spec.where_field(found.field)}: {found.message}")
         problems, needs, estimate_s = checked[id(spec)]
         for problem in problems:
             errors.append(f"{spec.where_field(problem.field)}: {problem.message}")
@@ -220,7 +228,19 @@ def expand(protocol: Protocol, station: StationView) -> Plan:
     walk(protocol.body, {})
     if errors:
         raise UserError("\n".join(dict.fromkeys(one_line(e) for e in errors)))
-    return Plan(protocol=protocol, station=station, items=items)
+    roles = sorted({role for item in items for role in item.roles})
+    undeclared = [found for role in roles if (found := capability_check.not_declared(station, role))]
+    warnings[:0] = [f"{station.path}: {found.message}" for found in undeclared]
+    return Plan(protocol=protocol, station=station, items=items,
+                warnings=list(dict.fromkeys(one_line(w, 500) for w in warnings)))
+
+
+def _capability(spec: StepSpec, step: Step, label: str, station: StationView) -> list[Any]:
+    """The capability check's findings for one written step (a bad station option is a refusal)."""
+    try:
+        return capability_check.check_step(spec.kind, step.parameters_dict(), label, station)
+    except ValueError as exc:  # a model option without a table: the station file names it
+        return [capability_check.Finding("refuse", spec.kind, f"{station.path}: {exc}")]
 
 
 def _check_parallel(block: ParallelBlock, members: list[PlanItem], errors: list[str]) -> None:

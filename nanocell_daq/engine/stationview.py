@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers import registry
+from drivers.capability import Capability
 from nanocell_daq.station import Limits, StationConfig, load_station, parse_station, select_device
 from nanocell_daq.station.config import Wiring
 from nanocell_daq.station.loader import source_of
@@ -114,6 +115,22 @@ class StationView:
         inst = self.instrument_of(role)
         named = f"cycling:{inst}"
         return named if inst is not None and named in self.config.wirings else "cycling"
+
+    def capability(self, role: str) -> tuple[Capability | None, str] | None:
+        """(capability, who) of the instrument filling ``role``: the model its driver declares from the
+        station file's options (``drivers.registry.declared_capability``), None as capability when the
+        driver has tables but the options name no model; None when the driver has no tables at all (or is a
+        ``package.module:Class`` driver, imported only when the station is opened)."""
+        name = self.instrument_of(role)
+        inst = self.config.instruments.get(name) if name is not None else None
+        if inst is None or registry.is_dotted(inst.driver) or not registry.declares_capability(inst.driver):
+            return None
+        declared = registry.declared_capability(inst.driver, inst.options)
+        source = source_of(self.config)
+        line = source.line(("instruments", name)) if source is not None else None
+        where = f"{Path(self.path).name} line {line}" if line else self.path
+        model = declared.model if declared is not None else f"{inst.driver}, model not declared"
+        return declared, f"{name!r} ({model}, {where})"
 
     def conductance_wiring(self, pair: str) -> str:
         return f"conductance:{pair}"

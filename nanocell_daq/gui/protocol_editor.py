@@ -205,4 +205,6 @@ class ProtocolEditorPanel(QWidget):
             self.result.setText(
                 f"<span style='color:#7bd88f'>✔ valid</span> · {len(rows)} steps · estimated "
                 f"<b>{format_duration(total_s)}</b> <span style='color:{MUTED}'>(engine clock)</span>"
+                + "".join(f"<br><span style='color:#e5c07b'>warning: {w.replace('<', '&lt;')}</span>"
+                          for w in self.model.warnings[:12])
             )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from drivers import registry
+from drivers.capability import model_in_identity
 from drivers.errors import DriverError
 from drivers.routing import MatrixRouter
 from nanocell_daq.station.config import StationConfig
@@ -57,6 +59,8 @@ def check_station(config: StationConfig) -> CheckReport:
     """
     report = CheckReport()
     report.instruments = [connect_instrument(config, name) for name in config.instruments]
+    for status in report.instruments:
+        _check_model(config, status)
     by_name = {s.name: s for s in report.instruments}
     try:
         for role, inst_name in config.roles.items():
@@ -71,6 +75,23 @@ def check_station(config: StationConfig) -> CheckReport:
         for status in report.instruments:
             _close(status.instance)
     return report
+
+
+def _check_model(config: StationConfig, status: InstrumentStatus) -> None:
+    """A connected instrument whose identity does not name the model its options declare is not ok: the
+    capability check planned with the declared model's ranges."""
+    inst = config.instruments[status.name]
+    if not status.ok or registry.is_dotted(inst.driver):
+        return
+    try:
+        declared = registry.declared_capability(inst.driver, inst.options)
+    except ValueError:
+        return  # the station file's own validation reports it
+    if declared is not None and status.identity and not model_in_identity(declared, status.identity):
+        status.ok = False
+        status.problem = (f"the station declares model {declared.model} (options: model), but the "
+                          f"instrument identifies as {status.identity!r}; the capability check used the "
+                          f"declared model's ranges")
 
 
 def _check_wirings(config: StationConfig, by_name: dict[str, InstrumentStatus]) -> list[WiringStatus]:

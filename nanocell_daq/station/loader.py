@@ -229,6 +229,7 @@ def _instrument_problems(config: StationConfig) -> list[tuple[Loc, str]]:
         else:
             try:
                 registry.declared_potential_range(inst.driver, inst.options)
+                registry.declared_capability(inst.driver, inst.options)
             except ValueError as exc:
                 problems.append((("instruments", name, "options"), str(exc)))
     for role, inst_name in config.roles.items():

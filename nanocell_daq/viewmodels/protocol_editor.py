@@ -104,6 +104,8 @@ class ProtocolEditorModel:
         self.tree: list[TreeNode] = []
         self.parse_error: str | None = None
         self.errors: list[str] = []
+        self.warnings: list[str] = []
+        """What the capability check warns about (the plan is still valid)."""
         self.total_s: float | None = None
         self.plan_rows: list[tuple[int, str, str, float]] = []  # (index, kind, label, estimate s)
         self.modified = False
@@ -212,6 +214,7 @@ class ProtocolEditorModel:
         from nanocell_daq.engine.stationview import StationView
 
         self.errors, self.total_s, self.plan_rows = [], None, []
+        self.warnings = []
         try:
             if self.parse_error:
                 raise UserError(self.parse_error)
@@ -223,6 +226,7 @@ class ProtocolEditorModel:
             self.errors = [line for line in str(exc).splitlines() if line.strip()]
         else:
             self.total_s = plan.total_s
+            self.warnings = list(plan.warnings)  # capability check: shown with the verdict, never blocking
             self.plan_rows = [(i.index, i.kind, i.label, i.estimate_s) for i in plan.items]
         self.validated.emit(self.errors, self.total_s, self.plan_rows)
         return self.errors

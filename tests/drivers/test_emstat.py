@@ -26,6 +26,9 @@ def test_id_reads_firmware_lines():
         assert em.id.startswith("es4_lr")
 
 
+LR = {"model": "es4_lr"}
+"""An LR declared in the station file: the galvanostatic scripts below pick its 1 nA range for 20 pA."""
+
 GALVANOSTATIC_DISCHARGE = [
     "var c", "var p", "var t", "var n", "var q", "var dq", "var dp", "var pl", "var tn", "var s", "var b",
     "var vmax", "var vmin", "var de", "var nde", "var iv", "var dt", "var tend", "var qlim",
@@ -99,7 +102,7 @@ def test_the_station_window_is_a_break_of_its_own_next_to_the_cut_offs():
     chain = expected.index("elseif q < qlim")
     expected[chain:chain] = ["elseif p > wmax", "store_var b 1i ja", "elseif p < wmin", "store_var b 1i ja"]
     assert lines == expected
-    with expected_protocol(EmStat4, [(script(expected), "e"), (None, "")]) as em:
+    with expected_protocol(EmStat4, [(script(expected), "e"), (None, "")], **LR) as em:
         em.start_galvanostatic(-20e-12, 2.0, 3600, 2.5, 4.05, capacity_C=2e-9, window_V=(2.4, 4.05))
         assert em.wait(5)
     with expected_protocol(EmStat4, []) as em, pytest.raises(ValueError, match="window_V"):
@@ -107,14 +110,15 @@ def test_the_station_window_is_a_break_of_its_own_next_to_the_cut_offs():
 
 
 def test_the_driver_sends_its_check_period_and_the_capacity_left():
-    with expected_protocol(EmStat4, [(script(GALVANOSTATIC_DISCHARGE), "e"), (None, "*"), (None, "")]) as em:
+    with expected_protocol(EmStat4, [(script(GALVANOSTATIC_DISCHARGE), "e"), (None, "*"), (None, "")],
+                           **LR) as em:
         em.start_galvanostatic(-20e-12, 2.0, 3600, 2.5, 4.05, capacity_C=2e-9)
         assert em.wait(5)
     options = [line.replace("50m", "10m") if line.startswith(("store_var dt", "meas_loop_cp")) else line
                for line in GALVANOSTATIC_DISCHARGE]
     options = [line.replace("3599950m", "3599990m") for line in options]
     options = [line.replace("de 10m", "de 5m").replace("nde -10m", "nde -5m") for line in options]
-    with expected_protocol(EmStat4, [(script(options), "e"), (None, "")],
+    with expected_protocol(EmStat4, [(script(options), "e"), (None, "")], **LR,
                            check_interval_s=0.01, record_dE_V=0.005) as em:
         em.start_galvanostatic(-20e-12, 2.0, 3600, 2.5, 4.05, capacity_C=2e-9)
         assert em.wait(5)
@@ -140,7 +144,7 @@ def test_a_garbled_package_is_reported_as_a_gap_with_its_time_span():
         (None, numbered(6.05, 3.57, -2e-11, 4)),
         (None, "*"),
         (None, ""),
-    ]) as em:
+    ], **LR) as em:
         em.start_galvanostatic(-20e-12, 2.0, 3600, 2.5, 4.05, capacity_C=2e-9)
         assert em.wait(5)
         samples = em.poll()
@@ -160,7 +164,7 @@ def test_a_package_that_never_arrived_is_a_gap_and_a_garbled_loop_marker_is_not(
         (None, numbered(4.05, 3.58, -2e-11, 3)),  # package 2 was swallowed
         (None, "*"),
         (None, ""),
-    ]) as em:
+    ], **LR) as em:
         em.start_galvanostatic(-20e-12, 2.0, 3600, 2.5, 4.05, capacity_C=2e-9)
         assert em.wait(5)
         assert len(em.poll()) == 2
@@ -173,7 +177,7 @@ def test_a_garbled_last_line_of_unnumbered_packages_is_a_possible_gap():
     lines = EmStat4.script_galvanostatic(1e-11, 1.0, 3600, 2.5, 4.05)
     with expected_protocol(EmStat4, [
         (script(lines), "e"), (None, package(0.0, 3.9, 1e-11)), (None, "!#~%&@^$|{}"), (None, ""),
-    ]) as em:
+    ], **LR) as em:
         em.start_galvanostatic(1e-11, 1.0, 3600, 2.5, 4.05)
         assert em.wait(5)
         assert len(em.poll()) == 1
@@ -191,7 +195,7 @@ def test_galvanostatic_run_streams_samples_until_the_empty_line():
         (None, package(2.0, 4.06, 1e-11)),
         (None, "*"),
         (None, ""),
-    ]) as em:
+    ], **LR) as em:
         em.start_galvanostatic(1e-11, 1.0, 3600, 2.5, 4.05)
         assert em.wait(5)
         samples = em.poll()
@@ -284,8 +288,10 @@ def test_holds_and_cv_vertices_beyond_the_range_are_refused_not_clipped():
 
 
 def test_a_hold_inside_the_hr_range_runs_after_identifying():
-    """Model unknown: the driver asks the firmware first, then sends the 3.9 V hold to the HR."""
-    lines = EmStat4.script_potentiostatic(3.9, 1.0, 60.0)
+    """Model unknown: the driver asks the firmware first, then sends the 3.9 V hold to the HR, autoranging
+    down to the HR's smallest current range (100 nA; 1 nA is LR-only)."""
+    lines = EmStat4.script_potentiostatic(3.9, 1.0, 60.0, min_range="100n")
+    assert "set_autoranging ba 100n 100n" in lines
     with expected_protocol(EmStat4, [*FIRMWARE_HR, (script(lines), "e"), (None, "M0000"), (None, "*"),
                                      (None, "")]) as em:
         em.start_potentiostatic(3.9, 1.0, 60.0)
@@ -345,3 +351,24 @@ def test_multichannel_hr_is_refused_where_the_station_says_lr():
     with expected_protocol(EmStat4, [("t", "tmes4hr1.3.0.18"), (None, "R1.8*")], model="es4_lr") as em, \
             pytest.raises(InstrumentError, match=r"instrument is EmStat4 HR"):
         _ = em.id
+
+
+def test_an_hr_gets_only_ranges_it_has():
+    """The 1 nA and 10 nA ranges are LR-only: on an HR the galvanostatic script sets 100 nA for 20 pA and
+    the CA/CV autoranging stops at 100 nA; an unidentified device gets ranges both models have."""
+    hr = [line.replace("set_range db 1n", "set_range db 100n") for line in GALVANOSTATIC_DISCHARGE]
+    assert hr != GALVANOSTATIC_DISCHARGE
+    for model in ({"model": "es4_hr"}, {}):
+        with expected_protocol(EmStat4, [(script(hr), "e"), (None, "")], **model) as em:
+            em.start_galvanostatic(-20e-12, 2.0, 3600, 2.5, 4.05, capacity_C=2e-9)
+            assert em.wait(5)
+    cv = EmStat4.script_cv(3.4, 3.9, 3.0, 0.001, 0.001, 1, min_range="100n")
+    assert "set_autoranging ba 100n 100n" in cv
+    with expected_protocol(EmStat4, [(script(cv), "e"), (None, "")], model="es4_hr") as em:
+        em.start_cv(3.4, 3.9, 3.0, 0.001, 0.001, 1)
+        assert em.wait(5)
+    lr_cv = EmStat4.script_cv(1.0, 1.5, 0.5, 0.001, 0.001, 1)
+    assert "set_autoranging ba 1n 100n" in lr_cv
+    with expected_protocol(EmStat4, [(script(lr_cv), "e"), (None, "")], **LR) as em:
+        em.start_cv(1.0, 1.5, 0.5, 0.001, 0.001, 1)
+        assert em.wait(5)

@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from simulated_instruments import datasheets
+
 
 @pytest.fixture(scope="module")
 def pstat(open_driver):
@@ -20,6 +22,11 @@ def cycling(open_driver):
     assert matrix.closed() == {"1A01", "1B04"}  # a query: the close has run before the cell is measured
     yield
     matrix.shutdown()
+
+
+def _hr_offset(bench) -> float:
+    """The offset the emulated HR has on its 100 nA current range (what a 1-10 pA setting is read on)."""
+    return datasheets.range_offset("es4_hr", "measure", "current", 100e-9, bench.emulators["pstat"].seed)
 
 
 def test_identity(pstat):
@@ -43,7 +50,9 @@ def test_galvanostatic_runs_on_the_device_and_stops(bench, pstat, cycling):
     assert pstat.wait(20)
     samples = pstat.poll()
     assert samples
-    assert all(s.current == pytest.approx(1e-11, rel=0.1) for s in samples)
+    # an HR reads 10 pA on its 100 nA range (its smallest): with that range's offset, as the real one would
+    expected = 1e-11 + _hr_offset(bench)
+    assert all(s.current == pytest.approx(expected, abs=1e-12) for s in samples)
     assert pstat.stop_reason in ("max_time", "v_max")
     assert not bench.output_on("pstat")
 
@@ -147,7 +156,7 @@ def test_a_fresh_driver_keeps_what_an_orphaned_technique_measured(bench, open_dr
     assert t[0] <= 10.0
     if ended:
         assert t[-1] == pytest.approx(max_time, abs=0.06)
-    assert all(s.current == pytest.approx(1e-12, rel=0.2) for s in got)
+    assert all(s.current == pytest.approx(1e-12 + _hr_offset(bench), abs=1e-12) for s in got)
     assert not bench.output_on("pstat")
     fresh.start_ocp(1.0, 2.0)  # the link is in sync after the drain
     assert fresh.wait(10) and [round(s.t) for s in fresh.poll()] == [1, 2]

@@ -7,6 +7,7 @@ import itertools
 import pytest
 from conftest import connect
 
+from simulated_instruments import datasheets
 from simulated_instruments.methodscript import ScriptError, decode_value, encode_value, parse
 
 CP_SCRIPT = """e
@@ -85,7 +86,10 @@ def test_cp_with_cutoff_charges_and_stops(bench, visa):
     assert len(pk) > 10
     assert potentials[-1] > 3.9 and all(p <= 3.9 for p in potentials[:-1])  # stopped at the cut-off
     assert potentials[-1] > potentials[len(pk) // 4]  # E rises under positive current
-    assert currents[-1] == pytest.approx(20e-12, rel=0.1)
+    # read on the HR's 100 nA range: 20 pA plus that range's offset (within +-100 pA, half the datasheet's)
+    offset = datasheets.range_offset("es4_hr", "measure", "current", 100e-9, bench.emulators["pstat"].seed)
+    assert 1e-12 < abs(offset) <= 100e-12
+    assert currents[-1] == pytest.approx(20e-12 + offset, abs=1e-12)
     assert times[-1] < 100000
     assert not bench.output_on("pstat")  # on_finished: cell_off
 
@@ -234,3 +238,22 @@ def test_a_package_whenever_the_potential_moved_by_de(fake_bench, visa):
     steps = [b[1] - a[1] for a, b in itertools.pairwise(pk[1:])]
     assert len(pk) >= 12  # 0.3 V in 20 mV steps, though the 100 s record period never came round
     assert all(0.02 < s < 0.03 for s in steps[:-1])
+
+
+def test_the_hr_selects_only_ranges_it_has_and_refuses_one_beyond_its_largest(bench, visa):
+    """``set_range ba 1n`` (an LR range) on the HR selects its smallest, 100 nA: the argument is the largest
+    expected current (MethodSCRIPT's ``set_range ba 50u`` example). Beyond 100 mA there is no range: !4002."""
+    pstat = visa(bench, "pstat")
+    dev = bench.emulators["pstat"]
+    pstat.write_raw(b"e\nvar c\nset_range ba 1n\nset_autoranging ba 1n 10u\n\n")
+    assert _read_script(pstat) == ["e", ""]
+    assert dev.current_range == 100e-9 and dev.autorange == (100e-9, 10e-6)
+    assert dev.range_in_use(20e-12) == 100e-9 and dev.range_in_use(3e-6) == 10e-6
+    pstat.write_raw(b"e\nvar c\nset_range ba 1\n\n")
+    assert _read_script(pstat) == ["e", "!4002: Line 2, Col 1", ""]
+    assert "current range 1 A beyond the largest 0.1 A of the EmStat4 HR" in bench.errors("pstat")[-1]
+    # each range reads with its own fixed offset, the same for the same seed
+    on_100n, on_10u = (datasheets.range_offset("es4_hr", "measure", "current", r, dev.seed)
+                       for r in (100e-9, 10e-6))
+    assert on_100n != on_10u and abs(on_10u) <= 0.5 * 0.002 * 10e-6
+    assert datasheets.range_offset("es4_hr", "measure", "current", 100e-9, dev.seed) == on_100n
