@@ -62,16 +62,23 @@ class SimulatedBench:
     2636B, TSP, driver ``keithley2600``; it fills the galvanostat role too, cycling the cell through wiring
     ``cycling:smu``, SMU HI on S and LO on the counter film) or ``"2450"`` (Keithley 2450, SCPI; the
     EmStat4 cycles, as before).
+
+    ``ideal_pstat=True`` serves an idealised EmStat4: its current readings carry no range offset, and the
+    station file it writes declares no model for it (planning then says the capability was not checked).
+    For engine tests of the MethodSCRIPT streaming paths (faults, gaps, recovery, resume) at the simulated
+    wire's pA currents, which a real EmStat4 HR cannot deliver or resolve (its smallest range is 100 nA);
+    never the default, never what ``nanocell sim serve`` or the demo serve.
     """
 
     def __init__(self, preset: str | Path = "si", speed: float = 1000.0, seed: int = 0,
                  faults: dict[str, dict[str, dict[str, Any]]] | None = None, model: Any = None,
-                 smu_model: str = DEFAULT_SMU) -> None:
+                 smu_model: str = DEFAULT_SMU, ideal_pstat: bool = False) -> None:
         smu_key = str(smu_model).lower()
         if smu_key not in SMU_MODELS:
             raise BenchError(f"unknown smu_model {smu_model!r}; known: {', '.join(SMU_MODELS)}")
         smu_class, smu_driver = SMU_MODELS[smu_key]
         self.smu_model = smu_key
+        self.ideal_pstat = bool(ideal_pstat)
         self.drivers = {**DRIVERS, "smu": smu_driver}
         """Instrument name -> the driver name the station file gives it."""
         self.preset = str(preset)
@@ -91,7 +98,7 @@ class SimulatedBench:
             "smu": smu_class("smu", self.clock, fb["smu"], model=self.model, wiring=self.wiring,
                              seed=seed + 1),
             "pstat": EmStat4("pstat", self.clock, fb["pstat"], model=self.model, wiring=self.wiring,
-                             seed=seed + 2),
+                             seed=seed + 2, ideal=ideal_pstat),
             "stage": stage,
             "spectrometer": Spectrometer("spectrometer", self.clock, fb["spectrometer"], model=self.model,
                                          position=stage.position, shutter_open=shutter.is_open,
@@ -216,7 +223,8 @@ class SimulatedBench:
                                  "options": {"timeout_ms": timeout, "read_termination": term,
                                              "write_termination": term}}
         # the model decides the potentiostat's range, so `nanocell check` can refuse a hold beyond it
-        instruments["pstat"]["options"]["model"] = "es4_hr"
+        if not self.ideal_pstat:
+            instruments["pstat"]["options"]["model"] = "es4_hr"
         roles = dict(ROLES)
         if self.smu_model == "2636b":
             instruments["smu"]["options"]["model"] = "2636B"

@@ -85,9 +85,11 @@ class EmStat4(Emulator):
     keep_empty_lines = True
 
     def __init__(self, name: str, clock: Any, faults: Any, *, model: Any, wiring: Wiring,
-                 seed: int = 0) -> None:
+                 seed: int = 0, ideal: bool = False) -> None:
         super().__init__(name, clock, faults)
         self.model = model
+        self.ideal = ideal
+        """True: no range offset on readings (``SimulatedBench(ideal_pstat=True)``, engine tests only)."""
         self.wiring = wiring
         self.rng = np.random.default_rng(seed)
         self.seed = seed
@@ -159,6 +161,8 @@ class EmStat4(Emulator):
 
     def read_current(self, current: float) -> float:
         """``current`` as read on the range in use: plus that range's offset (datasheets)."""
+        if self.ideal:
+            return current
         rng = self.range_in_use(current)
         return datasheets.apply_range_error(self.model_key, "measure", "current", rng, current, self.rng,
                                             self.seed)

@@ -147,6 +147,7 @@ class ChipDevice(_Strict):
     dimensions: dict[str, Positive] = Field(default_factory=dict)
     nominal_capacity_Ah: Positive | None = None
     wire_position_um: WirePosition | None = None
+    si_reference_um: StagePoint | None = None
     pads: dict[str, Pad] = Field(default_factory=dict)
     wirings: dict[str, Wiring] = Field(min_length=1)
     limits: LimitsConfig | None = None

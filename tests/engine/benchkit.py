@@ -144,7 +144,7 @@ def cli_run_in_step(tmp: Path, protocol: str, label: str, speed: float = 100,
     db = tmp / "runs.db" if db is None else db
     # the EmStat4 cycles here (the paths these tests aim at); test_run_si/test_run_h2v3o8, the demo and the
     # supervisor's kill test run the shipped station, where the 2636B cycles
-    with SimulatedBench(preset="si", speed=speed, seed=0, smu_model="2450") as bench:
+    with SimulatedBench(preset="si", speed=speed, seed=0, smu_model="2450", ideal_pstat=True) as bench:
         station = station_file(bench, tmp)
         proc = start_cli_run(proto, station, db)
         try:

@@ -25,7 +25,7 @@ PROTOCOL = """
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    with SimulatedBench(preset="h2v3o8", speed=2000, seed=0) as bench:
+    with SimulatedBench(preset="h2v3o8", speed=2000, seed=0, ideal_pstat=True) as bench:
         store, result = benchkit.run(bench, tmp_path_factory.mktemp("ec"), PROTOCOL)
         steps = {s.label: s for s in store.steps(result.run_id)}
         data = {label: store.cycling(result.run_id, step_id=s.id) for label, s in steps.items()}
@@ -80,7 +80,7 @@ def test_capacity_cut_off_is_exact_however_late_the_host_polls(tmp_path):
           - galvanostatic: {label: shallow, current_A: -1.0e-11, v_min_V: 1.5, v_max_V: 3.8,
                             capacity_Ah: 5.6e-15, interval_s: 0.5}
         """
-    with SimulatedBench(preset="h2v3o8", speed=20000, seed=0, smu_model="2450") as bench:
+    with SimulatedBench(preset="h2v3o8", speed=20000, seed=0, smu_model="2450", ideal_pstat=True) as bench:
         store, result = benchkit.run(bench, tmp_path, protocol)
         assert result.status == "completed", result.reason
         (step,) = store.steps(result.run_id)

@@ -33,7 +33,7 @@ steps:
 
 @pytest.fixture
 def bench():  # type: ignore[no-untyped-def]
-    with SimulatedBench(preset="si", speed=1000, seed=0, smu_model="2450") as b:
+    with SimulatedBench(preset="si", speed=1000, seed=0, smu_model="2450", ideal_pstat=True) as b:
         yield b
 
 

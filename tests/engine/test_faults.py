@@ -23,7 +23,7 @@ PROTOCOL = """
 
 
 def _run_with_fault(tmp_path, instrument, fault, at_step, delay_s=0.0, policy="stop"):
-    with SimulatedBench(preset="si", speed=400, seed=1, smu_model="2450") as bench:
+    with SimulatedBench(preset="si", speed=400, seed=1, smu_model="2450", ideal_pstat=True) as bench:
 
         def on_log(level, message):
             if message.startswith(f"step {at_step} ") and message.endswith("started"):
@@ -71,7 +71,7 @@ def test_continue_policy_runs_the_rest_after_a_failed_step(tmp_path):
 
 def _run_with_garbled_poll(tmp_path):
     """Garble one potentiostat reply once the cell is on (a data package of the running technique)."""
-    with SimulatedBench(preset="si", speed=400, seed=1, smu_model="2450") as bench:
+    with SimulatedBench(preset="si", speed=400, seed=1, smu_model="2450", ideal_pstat=True) as bench:
 
         def arm():
             benchkit.wait_until(lambda: bench.output_on("pstat"), timeout=30)

@@ -35,7 +35,7 @@ def _counts(store: Store, run_id: int) -> tuple[int, int, list[tuple[str | None,
 def test_a_lease_taken_over_mid_parallel_block_stops_both_lanes_without_a_write_or_safe_state(
     tmp_path, taken
 ):
-    with SimulatedBench(preset="si", speed=100, seed=0, smu_model="2450") as bench:
+    with SimulatedBench(preset="si", speed=100, seed=0, smu_model="2450", ideal_pstat=True) as bench:
         store = Store.open(tmp_path / "runs.db")
         plan = benchkit.plan_for(bench, tmp_path, PARALLEL)
         out: dict = {}

@@ -83,7 +83,7 @@ def test_a_driver_that_cannot_resync_is_left_alone():
 
 @pytest.fixture
 def bench():
-    with SimulatedBench(preset="si", speed=1000.0, seed=0, smu_model="2450") as running:
+    with SimulatedBench(preset="si", speed=1000.0, seed=0, smu_model="2450", ideal_pstat=True) as running:
         yield running
 
 

@@ -40,7 +40,7 @@ def _events(store, run_id) -> list[str]:
 
 @pytest.fixture(scope="module")
 def cycle(tmp_path_factory):
-    with SimulatedBench(preset="si", speed=2000, seed=0, smu_model="2450") as bench:
+    with SimulatedBench(preset="si", speed=2000, seed=0, smu_model="2450", ideal_pstat=True) as bench:
         store, result = benchkit.run(bench, tmp_path_factory.mktemp("cycle"), CYCLE)
         steps = {s.label: s for s in store.steps(result.run_id)}
         data = {label: store.cycling(result.run_id, step_id=s.id) for label, s in steps.items()}
@@ -81,7 +81,7 @@ def test_a_station_window_overshoot_ends_the_step_with_an_event(tmp_path):
           - galvanostatic: {label: discharge, current_A: -2.0e-11, v_min_V: 2.5, v_max_V: 3.95}
           - rest: {label: never reached, time_s: 10}
         """
-    with SimulatedBench(preset="si", speed=2000, seed=0, smu_model="2450") as bench:
+    with SimulatedBench(preset="si", speed=2000, seed=0, smu_model="2450", ideal_pstat=True) as bench:
         station = bench.station_dict()
         station["limits"]["cycling"]["voltage_window_V"] = [2.5, 4.05]
         path = tmp_path / "station.yaml"
@@ -128,7 +128,7 @@ def test_a_garbled_or_lost_data_package_is_a_gap_event_never_silent(tmp_path, fa
           - galvanostatic: {label: charge, current_A: 2.0e-11, v_min_V: 2.5, v_max_V: 3.95, interval_s: 2.0}
         """
     # the charge lasts ~1 s of wall time
-    with SimulatedBench(preset="si", speed=50, seed=0, smu_model="2450") as bench:
+    with SimulatedBench(preset="si", speed=50, seed=0, smu_model="2450", ideal_pstat=True) as bench:
         watcher = _inject_once_running(bench, fault, after_s=0.2)
         store, result = benchkit.run(bench, tmp_path, protocol)
         watcher.join(5)
@@ -146,7 +146,7 @@ def test_a_garbled_or_lost_data_package_is_a_gap_event_never_silent(tmp_path, fa
 ])
 def test_the_shipped_protocols_stay_within_50_mV_of_the_window_and_the_cut_offs(tmp_path, preset, protocol,
                                                                                 overrides):
-    with SimulatedBench(preset=preset, speed=2000, seed=0, smu_model="2450") as bench:
+    with SimulatedBench(preset=preset, speed=2000, seed=0, smu_model="2450", ideal_pstat=True) as bench:
         store, result = benchkit.run(bench, tmp_path, protocol, overrides)
         low, high = bench.station_dict()["limits"]["cycling"]["voltage_window_V"]
     assert result.status == "completed", result.reason

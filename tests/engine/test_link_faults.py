@@ -31,7 +31,7 @@ def _run(tmp: Path, protocol: str, faults: list[tuple[str, str, dict[str, Any]]]
     """Run ``protocol`` on a fresh bench, ``faults`` armed (aimed with ``match``) when its first step starts;
     what a user sees."""
     tmp.mkdir(parents=True, exist_ok=True)
-    with SimulatedBench(preset="si", speed=400, seed=1, smu_model="2450") as bench:
+    with SimulatedBench(preset="si", speed=400, seed=1, smu_model="2450", ideal_pstat=True) as bench:
         station = bench.station_dict()
         for name, extra in (options or {}).items():
             station["instruments"][name]["options"].update(extra)

@@ -26,7 +26,7 @@ PARALLEL = """
 
 
 def test_map_overlaps_the_galvanostatic_step_in_time(tmp_path):
-    with SimulatedBench(preset="si", speed=200, seed=0, smu_model="2450") as bench:
+    with SimulatedBench(preset="si", speed=200, seed=0, smu_model="2450", ideal_pstat=True) as bench:
         store, result = benchkit.run(bench, tmp_path, PARALLEL)
         assert result.status == "completed", result.reason
         steps = {s.label: s for s in store.steps(result.run_id)}
@@ -47,7 +47,7 @@ def _run_with_a_broken_lane(tmp_path, monkeypatch, step_class):
         raise RuntimeError(f"test: the {self.kind} broke")
 
     monkeypatch.setattr(step_class, "execute", broken)
-    with SimulatedBench(preset="si", speed=200, seed=0, smu_model="2450") as bench:
+    with SimulatedBench(preset="si", speed=200, seed=0, smu_model="2450", ideal_pstat=True) as bench:
         store, result = benchkit.run(bench, tmp_path, PARALLEL)
         steps = {s.label: s.status for s in store.steps(result.run_id)}
         n_spectra = len(store.spectra(result.run_id).t)
@@ -104,7 +104,7 @@ def _start(bench, tmp_path, protocol):
 
 
 def test_pause_turns_the_cell_off_and_resume_goes_on_to_the_end(tmp_path):
-    with SimulatedBench(preset="si", speed=100, seed=0, smu_model="2450") as bench:
+    with SimulatedBench(preset="si", speed=100, seed=0, smu_model="2450", ideal_pstat=True) as bench:
         store, run_id, thread, out = _start(bench, tmp_path, LONG)
         store.request_control(run_id, "pause", requested_by="test")
         assert benchkit.wait_until(lambda: not bench.output_on("pstat")), "pause did not turn the cell off"
@@ -135,7 +135,7 @@ def test_pause_turns_the_cell_off_and_resume_goes_on_to_the_end(tmp_path):
 
 
 def test_abort_from_the_control_table_ends_safely(tmp_path):
-    with SimulatedBench(preset="si", speed=100, seed=0, smu_model="2450") as bench:
+    with SimulatedBench(preset="si", speed=100, seed=0, smu_model="2450", ideal_pstat=True) as bench:
         store, run_id, thread, out = _start(bench, tmp_path, LONG)
         assert main(["control", str(run_id), "abort", "--db", str(tmp_path / "runs.db")]) == 0
         thread.join(30)

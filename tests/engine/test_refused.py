@@ -22,7 +22,7 @@ def test_over_limit_protocol_never_touches_an_output(tmp_path, capsys):
           - iv: {pairs: [S-D], v_max_V: 0.5, compliance_A: 5.0e-6}
         """)
     )
-    with SimulatedBench(preset="si", speed=1000, seed=0, smu_model="2450") as bench:
+    with SimulatedBench(preset="si", speed=1000, seed=0, smu_model="2450", ideal_pstat=True) as bench:
         station = bench.write_station(tmp_path / "station.yaml")
         code = main(["run", str(proto), "--station", str(station), "--db", str(tmp_path / "r.db")])
         err = capsys.readouterr().err

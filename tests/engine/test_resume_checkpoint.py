@@ -49,7 +49,7 @@ def _points(db, kind: str) -> int:
 def test_an_interrupted_checkpoint_is_analysed_from_its_completed_repeat(tmp_path, kind):
     proto, db = tmp_path / "p.yaml", tmp_path / "runs.db"
     proto.write_text(PROTOCOL)
-    with SimulatedBench(preset="si", speed=20, seed=0, smu_model="2450") as bench:
+    with SimulatedBench(preset="si", speed=20, seed=0, smu_model="2450", ideal_pstat=True) as bench:
         station = benchkit.station_file(bench, tmp_path)
         proc = benchkit.start_cli_run(proto, station, db)
         try:

@@ -62,7 +62,7 @@ def _record_matrix_moves(bench) -> list[tuple[str, bool, bool]]:
 
 
 def test_routing_turns_a_left_on_output_off_before_the_matrix_moves(tmp_path, careless_iv):
-    with SimulatedBench(preset="si", speed=400, seed=1, smu_model="2450") as bench:
+    with SimulatedBench(preset="si", speed=400, seed=1, smu_model="2450", ideal_pstat=True) as bench:
         moves = _record_matrix_moves(bench)
         store, result = benchkit.run(bench, tmp_path, ROUTE_AWAY)
         events = [e.message for e in store.events(result.run_id)]
@@ -90,7 +90,7 @@ def test_a_failed_step_leaves_no_output_on_for_the_next_step(tmp_path, monkeypat
 
     monkeypatch.setattr(IVSweep, "execute", execute)
     monkeypatch.setattr(IVSweep, "shutdown", lambda self: None)
-    with SimulatedBench(preset="si", speed=400, seed=1, smu_model="2450") as bench:
+    with SimulatedBench(preset="si", speed=400, seed=1, smu_model="2450", ideal_pstat=True) as bench:
         smu_at_next_start = []
 
         def on_log(level, message):
@@ -125,7 +125,7 @@ def test_a_finished_run_is_recorded_to_its_last_line_and_leaves_nothing_running(
 
     monkeypatch.setattr(IVSweep, "shutdown", shutdown)
     fractions = []
-    with SimulatedBench(preset="si", speed=400, seed=1, smu_model="2450") as bench:
+    with SimulatedBench(preset="si", speed=400, seed=1, smu_model="2450", ideal_pstat=True) as bench:
         store, result = benchkit.run(bench, tmp_path, ROUTE_AWAY,
                                      on_progress=lambda label, frac, eta: fractions.append(frac))
         events = [e.message for e in store.events(result.run_id)]

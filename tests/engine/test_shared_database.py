@@ -19,7 +19,7 @@ PROTOCOL = """\
 protocol: shared database
 steps:
   - iv: {label: before, pairs: [S-D], points: 5}
-  - galvanostatic: {label: charge, current_A: 1.0e-12, capacity_fraction: 0.15, interval_s: 2}
+  - galvanostatic: {label: charge, current_A: 2.0e-11, capacity_fraction: 0.15, interval_s: 2}
   - iv: {label: after, pairs: [S-D], points: 5}
 """
 

@@ -19,7 +19,7 @@ MARGIN_S = 0.2 * SPEED
 
 
 def test_the_shutter_closes_itself_when_every_host_process_is_gone(tmp_path):
-    with SimulatedBench(preset="si", speed=SPEED, seed=1, smu_model="2450") as bench:
+    with SimulatedBench(preset="si", speed=SPEED, seed=1, smu_model="2450", ideal_pstat=True) as bench:
         station = benchkit.station_file(bench, tmp_path)
         protocol = tmp_path / "map.yaml"
         protocol.write_text(f"steps:\n  - raman_map: {{nx: 20, exposure_s: {EXPOSURE_S}}}\n")

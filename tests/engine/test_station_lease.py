@@ -37,8 +37,9 @@ def _runs_json(db, capsys) -> list[dict]:  # type: ignore[no-untyped-def]
 
 
 def _error_lines(err: str) -> list[str]:
-    """stderr without the ``log: PATH`` line every run prints first (and blank lines)."""
-    return [line for line in err.splitlines() if line.strip() and not line.startswith("log: ")]
+    """stderr without the ``log: PATH`` line every run prints first, the plan's warnings and blank lines."""
+    return [line for line in err.splitlines()
+            if line.strip() and not line.startswith(("log: ", "warning: "))]
 
 
 def _commands(bench) -> dict[str, int]:  # type: ignore[no-untyped-def]
@@ -78,7 +79,7 @@ def test_two_runs_started_one_second_apart_one_is_refused_the_other_completes(tm
     proto = tmp_path / "p.yaml"
     proto.write_text(PROTOCOL.replace("capacity_fraction: 0.4", "capacity_fraction: 0.1"))
     db = tmp_path / "runs.db"
-    with SimulatedBench(preset="si", speed=200, seed=0, smu_model="2450") as bench:
+    with SimulatedBench(preset="si", speed=200, seed=0, smu_model="2450", ideal_pstat=True) as bench:
         station = benchkit.station_file(bench, tmp_path)
         first = benchkit.start_cli_run(proto, station, db)
         time.sleep(1.0)

@@ -39,13 +39,15 @@ steps:
 CHARGE = """\
 protocol: long charge
 steps:
-  - galvanostatic: {label: charge, current_A: 1.0e-12, v_min_V: 2.5, v_max_V: 3.95, capacity_fraction: 0.5,
+  - galvanostatic: {label: charge, current_A: 2.0e-11, v_min_V: 2.5, v_max_V: 3.95, capacity_fraction: 1.4,
                     interval_s: 2}
 """
 
 
 def _serve(folder: Path, smu: str | None = None) -> Iterator[SimServer]:
-    server = SimServer(preset="si", speed=20, seed=0, folder=folder, smu=smu)
+    # speed 5: a 20 pA charge (what the 2636B can source, +-10 %) lasts seconds of wall time, long enough
+    # to kill the engine in the middle of it
+    server = SimServer(preset="si", speed=5, seed=0, folder=folder, smu=smu)
     server.folder.mkdir()
     server.start()
     try:
@@ -63,8 +65,15 @@ def sim(tmp_path: Path) -> Iterator[SimServer]:
 
 @pytest.fixture
 def sim_2450(tmp_path: Path) -> Iterator[SimServer]:
-    """``nanocell sim serve --smu 2450``: the EmStat4 cycles."""
-    yield from _serve(tmp_path / "sim", smu="2450")
+    """``nanocell sim serve --smu 2450``: the EmStat4 cycles. Its station entry loses ``model: es4_hr`` so
+    planning does not refuse 20 pA (an HR cannot deliver it; here only the safe end after kill -9 is tested,
+    whatever the EmStat reads)."""
+    for server in _serve(tmp_path / "sim", smu="2450"):
+        station = Path(server.station_path)
+        data = yaml.safe_load(station.read_text())
+        data["instruments"]["pstat"]["options"].pop("model", None)
+        station.write_text(yaml.safe_dump(data, sort_keys=False))
+        yield server
 
 
 def _address(station: Path) -> str:
@@ -264,7 +273,7 @@ def live_bench(tmp_path: Path) -> Iterator[tuple[Any, Any, Store, int]]:
     from nanocell_daq.engine.stationview import StationView
     from simulated_instruments.bench import SimulatedBench
 
-    with SimulatedBench(preset="si", speed=1000.0, seed=0, smu_model="2450") as bench:
+    with SimulatedBench(preset="si", speed=1000.0, seed=0, smu_model="2450", ideal_pstat=True) as bench:
         view = StationView.from_file(benchkit.station_file(bench, tmp_path))
         smu, matrix = Keithley2450(bench.resources["smu"]), Keithley707B(bench.resources["matrix"])
         matrix.close(["1C01", "1D02"])

@@ -64,7 +64,7 @@ def test_an_engine_run_and_the_cli_on_postgresql(pg_url, tmp_path, capsys):
         plan = benchkit.plan_for(bench, tmp_path, """
             steps:
               - iv: {pairs: [S-D], points: 5}
-              - galvanostatic: {current_A: 2.0e-12, capacity_fraction: 0.05, interval_s: 2}
+              - galvanostatic: {current_A: 2.0e-11, capacity_fraction: 0.05, interval_s: 2}
             """)
         result = benchkit.run_plan(plan, store)
         assert result.status == "completed", result.reason
