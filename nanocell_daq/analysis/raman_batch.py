@@ -75,24 +75,37 @@ def batch_model(x: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 def batch_jacobian(x: np.ndarray, p: np.ndarray) -> np.ndarray:
     """d model / d params of every row of ``p``: (B, n, 8), analytic (as ``raman._model_jac``)."""
+    return _jacobian_t(x, p).transpose(0, 2, 1)
+
+
+def _jacobian_t(x: np.ndarray, p: np.ndarray, inv: np.ndarray | None = None) -> np.ndarray:
+    """Transposed Jacobian (B, 8, n), rows times ``inv`` (B, n) if given: contiguous per parameter."""
     ac, xc, wc, aa, xa, wa = (p[:, k, None] for k in range(6))
     hw = 0.5 * wc
     d = x - xc
     den = d * d + hw * hw
+    jt = np.empty((p.shape[0], 8, x.size))
     lor = hw / (np.pi * den)
-    j = np.empty((p.shape[0], x.size, 8))
-    j[..., 0] = lor
-    j[..., 1] = ac * lor * 2.0 * d / den
-    j[..., 2] = ac / np.pi * 0.5 * (den - 2.0 * hw * hw) / (den * den)
+    if inv is not None:
+        lor *= inv
+    jt[:, 0] = lor
+    np.multiply(lor, ac * 2.0 * d / den, out=jt[:, 1])
+    np.multiply(lor, ac * (0.5 / hw - hw / den), out=jt[:, 2])  # = ac/π · ½(den − 2hw²)/den²
     sg = wa * _SIGMA_PER_FWHM
     u = (x - xa) / sg
     gau = np.exp(-0.5 * u * u) / (sg * _SQRT_2PI)
-    j[..., 3] = gau
-    j[..., 4] = aa * gau * u / sg
-    j[..., 5] = aa * gau * (u * u - 1.0) / wa
-    j[..., 6] = 1.0
-    j[..., 7] = x - _REF_CM1
-    return j
+    if inv is not None:
+        gau *= inv
+    jt[:, 3] = gau
+    np.multiply(gau, aa * u / sg, out=jt[:, 4])
+    np.multiply(gau, aa * (u * u - 1.0) / wa, out=jt[:, 5])
+    if inv is None:
+        jt[:, 6] = 1.0
+        jt[:, 7] = x - _REF_CM1
+    else:
+        jt[:, 6] = inv
+        np.multiply(inv, x - _REF_CM1, out=jt[:, 7])
+    return jt
 
 
 def initial_guesses(x: np.ndarray, sn: np.ndarray) -> np.ndarray:
@@ -158,9 +171,8 @@ def levenberg_marquardt(
             break
         new = live[stale[live]]
         if new.size:
-            jac = batch_jacobian(x, p[new]) * inv[new, :, None]
-            jt = jac.transpose(0, 2, 1)
-            normal[new] = jt @ jac
+            jt = _jacobian_t(x, p[new], inv[new])
+            normal[new] = jt @ jt.transpose(0, 2, 1)
             grad[new] = (jt @ r[new, :, None])[..., 0]
             dscale[new] = np.maximum(dscale[new], np.einsum("bii->bi", normal[new]))
             stale[new] = False
