@@ -154,51 +154,60 @@ def levenberg_marquardt(
     are Marquardt-scaled by the largest diagonal of JᵀJ seen (scale-free, as the single fit's x_scale="jac").
     Only the spectra not yet converged are computed on each step.
     """
-    p = p0.copy()
-    n_b = p.shape[0]
-    r = (batch_model(x, p) - sn) * inv
-    chi2 = np.einsum("bn,bn->b", r, r)
+    p_out = p0.copy()
+    n_b = p_out.shape[0]
+    r = (batch_model(x, p_out) - sn) * inv
+    chi2_out = np.einsum("bn,bn->b", r, r)
+    converged = np.zeros(n_b, dtype=bool)
+    # the working set: the spectra not yet converged, compacted as they finish (no gathers on every step)
+    live = np.arange(n_b)
+    p, chi2 = p_out.copy(), chi2_out.copy()
     lam = np.full(n_b, 1e-3)
     dscale = np.zeros((n_b, 8))
     normal = np.zeros((n_b, 8, 8))  # JᵀJ and Jᵀr at p: kept while steps are rejected
     grad = np.zeros((n_b, 8))
     stale = np.ones(n_b, dtype=bool)
-    converged = np.zeros(n_b, dtype=bool)
-    live = np.arange(n_b)
     eye = np.eye(8)
     for _ in range(max_iter):
         if live.size == 0:
             break
-        new = live[stale[live]]
-        if new.size:
+        if stale.all():
+            jt = _jacobian_t(x, p, inv)
+            normal = jt @ jt.transpose(0, 2, 1)
+            grad = (jt @ r[..., None])[..., 0]
+            dscale = np.maximum(dscale, np.einsum("bii->bi", normal))
+        elif stale.any():
+            new = np.nonzero(stale)[0]
             jt = _jacobian_t(x, p[new], inv[new])
             normal[new] = jt @ jt.transpose(0, 2, 1)
             grad[new] = (jt @ r[new, :, None])[..., 0]
             dscale[new] = np.maximum(dscale[new], np.einsum("bii->bi", normal[new]))
-            stale[new] = False
-        pl, a, g = p[live], normal[live], grad[live]
-        dl = dscale[live]
-        dl = np.maximum(dl, 1e-12 * dl.max(axis=1, keepdims=True) + 1e-300)
-        held = ((pl <= _LO + 1e-12) & (g > 0)) | ((pl >= _HI - 1e-12) & (g < 0))
+        stale[:] = False
+        dl = np.maximum(dscale, 1e-12 * dscale.max(axis=1, keepdims=True) + 1e-300)
+        held = ((p <= _LO + 1e-12) & (grad > 0)) | ((p >= _HI - 1e-12) & (grad < 0))
         free = ~held
         mask2 = free[:, :, None] & free[:, None, :]
-        m = np.where(mask2, a, 0.0) + eye * np.where(free, lam[live, None] * dl, 1.0)[:, None, :]
-        delta = np.linalg.solve(m, np.where(free, -g, 0.0)[..., None])[..., 0]
-        pn = np.clip(pl + delta, _LO, _HI)
-        rn = (batch_model(x, pn) - sn[live]) * inv[live]
+        m = np.where(mask2, normal, 0.0) + eye * np.where(free, lam[:, None] * dl, 1.0)[:, None, :]
+        delta = np.linalg.solve(m, np.where(free, -grad, 0.0)[..., None])[..., 0]
+        pn = np.clip(p + delta, _LO, _HI)
+        rn = (batch_model(x, pn) - sn) * inv
         chi2n = np.einsum("bn,bn->b", rn, rn)
-        old = chi2[live]
-        better = (chi2n <= old) & np.isfinite(chi2n)
-        gain = (old - chi2n) / np.maximum(old, 1e-300)
-        small_step = np.all(np.abs(pn - pl) * np.sqrt(dl) <= 1e-10 * (1.0 + np.sqrt(old))[:, None], axis=1)
+        better = (chi2n <= chi2) & np.isfinite(chi2n)
+        gain = (chi2 - chi2n) / np.maximum(chi2, 1e-300)
+        small_step = np.all(np.abs(pn - p) * np.sqrt(dl) <= 1e-10 * (1.0 + np.sqrt(chi2))[:, None], axis=1)
         done = (better & (gain < _RTOL)) | small_step
-        acc = live[better]
-        p[acc], chi2[acc], r[acc] = pn[better], chi2n[better], rn[better]
-        stale[acc] = True
-        lam[live] = np.where(better, np.maximum(lam[live] / 3.0, 1e-12), lam[live] * 4.0)
-        stuck = lam[live] > 1e16  # no step lowers chi-square: a minimum within rounding
-        converged[live[done | stuck]] = True
-        live = live[~(done | stuck)]
+        p[better], chi2[better], r[better] = pn[better], chi2n[better], rn[better]
+        stale |= better
+        lam = np.where(better, np.maximum(lam / 3.0, 1e-12), lam * 4.0)
+        done |= lam > 1e16  # no step lowers chi-square: a minimum within rounding
+        if done.any():
+            p_out[live[done]], chi2_out[live[done]] = p[done], chi2[done]
+            converged[live[done]] = True
+            keep = ~done
+            live, p, chi2, r, sn, inv = live[keep], p[keep], chi2[keep], r[keep], sn[keep], inv[keep]
+            lam, dscale, normal, grad, stale = lam[keep], dscale[keep], normal[keep], grad[keep], stale[keep]
+    p_out[live], chi2_out[live] = p, chi2
+    p, chi2 = p_out, chi2_out
     return p, chi2, converged
 
 
