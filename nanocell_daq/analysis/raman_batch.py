@@ -43,6 +43,9 @@ from nanocell_daq.analysis.raman import (
 MAX_ITER = 100
 """Levenberg-Marquardt steps per stage before a spectrum is handed to the single fit."""
 _RTOL = 1e-10  # converged: an accepted step lowers chi-square by less than this fraction
+A_MIN_SNR = 1.0
+"""The batch keeps a spectrum whose a-Si area exceeds this many sigma (c-Si: :data:`SIGNIFICANCE`); below,
+the Gaussian of an absent band fits noise and where it ends depends on the solver's path."""
 _SQRT_2PI = np.sqrt(2.0 * np.pi)
 
 
@@ -376,16 +379,17 @@ def _pooled(axis, data, window, bad, model, resid, lev) -> NoiseModel | None:
 
 
 def _well_determined(x: np.ndarray, sn: np.ndarray, p: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Spectra whose fit has one minimum to find: both bands above :data:`SIGNIFICANCE` sigma and no band
-    position or width at a bound. Elsewhere (a band lost in the noise) the parameters of the missing band
-    wander, and where the fit ends depends on the solver's path: those go to the single fit."""
+    """Spectra whose fit has one minimum to find: c-Si above :data:`SIGNIFICANCE` sigma, a-Si above
+    :data:`A_MIN_SNR` sigma, and no band position or width at a bound. Elsewhere (a band lost in the noise)
+    the parameters of the missing band wander, and where the fit ends depends on the solver's path: those
+    go to the single fit."""
     jac = batch_jacobian(x, p) / sigma[..., None]
     a = jac.transpose(0, 2, 1) @ jac
     r = (batch_model(x, p) - sn) / sigma
     redchi = np.einsum("bn,bn->b", r, r) / max(x.size - 8, 1)
     cov = np.linalg.pinv(a) * np.maximum(redchi, 1.0)[:, None, None]
     err = np.sqrt(np.clip(np.einsum("bii->bi", cov), 0.0, None))
-    sig = (p[:, 0] > SIGNIFICANCE * err[:, 0]) & (p[:, 3] > SIGNIFICANCE * err[:, 3])
+    sig = (p[:, 0] > SIGNIFICANCE * err[:, 0]) & (p[:, 3] > A_MIN_SNR * err[:, 3])
     span = _HI[[1, 2, 4, 5]] - _LO[[1, 2, 4, 5]]
     shape = p[:, [1, 2, 4, 5]]
     lo, hi = _LO[[1, 2, 4, 5]], _HI[[1, 2, 4, 5]]

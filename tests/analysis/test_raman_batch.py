@@ -27,9 +27,10 @@ from nanocell_daq.analysis.raman_map import fit_map
 AXIS = np.linspace(100.0, 1800.0, 1024)
 
 
-def synthetic_set(rng: np.random.Generator, n: int = 240) -> tuple[np.ndarray, list[str]]:
+def synthetic_set(rng: np.random.Generator, n: int = 280) -> tuple[np.ndarray, list[str]]:
     """(spectra, kind per spectrum): most with both bands, the rest the hard cases."""
-    kinds = ["both"] * (n // 2) + ["no c-Si", "no a-Si", "none", "spike", "low", "steep"] * (n // 12)
+    hard = ["no c-Si", "no a-Si", "weak a-Si", "none", "spike", "low", "steep"]
+    kinds = ["both"] * (n // 2) + hard * (n // 2 // len(hard))
     spectra = []
     for kind in kinds:
         c_area = rng.uniform(3000.0, 25000.0)
@@ -39,6 +40,8 @@ def synthetic_set(rng: np.random.Generator, n: int = 240) -> tuple[np.ndarray, l
             c_area = 0.0
         elif kind == "no a-Si":
             a_area = 0.0
+        elif kind == "weak a-Si":  # about the noise: kept in the batch above 1 sigma
+            a_area = rng.uniform(0.0, 4000.0)
         elif kind == "none":
             c_area = a_area = 0.0
         elif kind == "low":
@@ -123,7 +126,7 @@ def test_batch_fit_agrees_with_the_single_fit_on_hard_and_easy_spectra():
 
 def test_noise_estimated_per_spectrum_or_pooled_over_the_map_as_the_single_fit_does():
     rng = np.random.default_rng(3)
-    spectra, kinds = synthetic_set(rng, 72)
+    spectra, kinds = synthetic_set(rng, 84)
     spectra = 2.0 * spectra + rng.normal(0.0, 8.0, spectra.shape)  # gain 2, read noise 8 counts
     spectra[5, 300] = np.nan  # a pixel lost in the window: that spectrum goes to the single fit
     stats = BatchStats()
