@@ -43,7 +43,7 @@ from nanocell_daq.analysis.raman import (
 MAX_ITER = 100
 """Levenberg-Marquardt steps per stage before a spectrum is handed to the single fit."""
 _RTOL = 1e-10  # converged: an accepted step lowers chi-square by less than this fraction
-A_MIN_SNR = 1.0
+A_MIN_SNR = 2.0
 """The batch keeps a spectrum whose a-Si area exceeds this many sigma (c-Si: :data:`SIGNIFICANCE`); below,
 the Gaussian of an absent band fits noise and where it ends depends on the solver's path."""
 _SQRT_2PI = np.sqrt(2.0 * np.pi)
