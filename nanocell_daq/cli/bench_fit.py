@@ -71,9 +71,13 @@ def bench_fit(
     both = fit_map(axis, sub, sub_pos)
 
     def max_diff(col: str, rel: bool = False) -> float:
+        """Largest difference of ``col`` (relative: to the value, or to its error for an area at zero)."""
         a, b = both[col].to_numpy(float), one[col].to_numpy(float)
+        ref = np.abs(b)
+        if rel and f"{col}_err" in one:
+            ref = np.maximum(ref, one[f"{col}_err"].to_numpy(float))
         ok = np.isfinite(a) & np.isfinite(b)
-        d = np.abs(a - b)[ok] / (np.abs(b[ok]) if rel else 1.0)
+        d = np.abs(a - b)[ok] / (ref[ok] if rel else 1.0)
         return float(d.max()) if d.size else 0.0
 
     batch_rate, single_rate = n / t_batch, single / t_single
