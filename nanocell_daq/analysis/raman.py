@@ -365,12 +365,19 @@ def fit_si(
         res = _solve(x[keep], sn[keep], res.x.copy(), sigma[keep])
     except (ValueError, np.linalg.LinAlgError):
         return _failed(y)
-    if n_out:
-        x = x[keep]
-    p = res.x
-    dof = max(x.size - p.size, 1)
-    redchi = float(np.sum(res.fun**2) / dof)
-    jac = res.jac
+    return fit_result(
+        res.x, res.fun, res.jac, scale=scale, y=y, noise=noise, n_outliers=n_out, success=bool(res.success)
+    )
+
+
+def fit_result(
+    p: np.ndarray, fun: np.ndarray, jac: np.ndarray, *, scale: float, y: float, noise: NoiseModel,
+    n_outliers: int, success: bool,
+) -> SiFit:
+    """:class:`SiFit` of a converged weighted fit of the scaled spectrum: parameters ``p``, weighted residuals
+    ``fun`` and Jacobian ``jac`` on the pixels fitted (shared by :func:`fit_si` and the batch fit)."""
+    dof = max(fun.size - p.size, 1)
+    redchi = float(np.sum(fun**2) / dof)
     try:
         cov = np.linalg.pinv(jac.T @ jac) * max(redchi, 1.0)
         err = np.sqrt(np.clip(np.diag(cov), 0.0, None))
@@ -406,11 +413,11 @@ def fit_si(
         y=float(y),
         c_significant=significant,
         redchi=redchi,
-        success=bool(res.success),
+        success=success,
         xc_upper=float(xc_upper_limit(ac, aa, y, ac_err, aa_err)),
         noise_gain=float(noise.gain),
         noise_read=float(noise.read),
-        n_outliers=n_out,
+        n_outliers=n_outliers,
     )
 
 

@@ -21,6 +21,7 @@ from nanocell_daq.analysis.raman import (
     fit_si,
     xc_upper_limit,
 )
+from nanocell_daq.analysis.raman_batch import BatchStats, fit_spectra
 from nanocell_daq.analysis.raman_preprocess import (
     SI_PEAK_REGION_CM1,
     combine_frames,
@@ -42,6 +43,8 @@ def fit_map(
     spike_threshold: float = 6.0,
     baseline: str = "none",
     noise: NoiseModel | None = None,
+    batch: bool = True,
+    stats: BatchStats | None = None,
 ) -> pd.DataFrame:
     """Fit c-Si/a-Si in every spectrum of a map; one row per pixel (columns :data:`PIXEL_COLUMNS`).
 
@@ -53,7 +56,10 @@ def fit_map(
     pass; with frames, from the frame differences). Cosmic rays are removed first (``despike``, away from the
     c-Si peak, where the fit drops them itself); ``baseline`` ("none", "poly", "als") is subtracted before the
     fit, which has its own linear background over ``window`` (cm-1) either way. ``n_spikes`` counts every
-    pixel taken out (frames, filter and fit).
+    pixel taken out (frames, filter and fit). ``batch``: all pixels in one vectorised fit
+    (:func:`~nanocell_daq.analysis.raman_batch.fit_spectra`, the same results, tens of times faster);
+    False fits them one by one with :func:`~nanocell_daq.analysis.raman.fit_si`. ``stats`` (optional) is
+    filled with how many pixels the batch handed to the single fit.
     """
     axis = np.asarray(axis, dtype=float)
     data = np.asarray(spectra, dtype=float)
@@ -75,25 +81,29 @@ def fit_map(
         spikes += mask
     if baseline != "none" and x.size:
         data = subtract_baseline(x, data, method=baseline, order=1, exclude=((400.0, 550.0),))
-    if noise is None and baseline == "none":
-        passes = [first_pass(x, row, window=window) for row in data]
-        got = [p for p in passes if p is not None]
-        if got:
-            noise = estimate_noise(
-                np.concatenate([p[0] for p in got]),
-                np.concatenate([p[1] for p in got]),
-                leverage=np.concatenate([p[2] for p in got]),
-            )
+    pool = noise is None and baseline == "none"
+    if batch:
+        fits = fit_spectra(x, data, y=y, window=window, noise=noise, pool_noise=pool, stats=stats)
+    else:
+        if pool:
+            passes = [first_pass(x, row, window=window) for row in data]
+            got = [p for p in passes if p is not None]
+            if got:
+                noise = estimate_noise(
+                    np.concatenate([p[0] for p in got]),
+                    np.concatenate([p[1] for p in got]),
+                    leverage=np.concatenate([p[2] for p in got]),
+                )
+        fits = [fit_si(x, row, y=y, window=window, noise=noise) for row in data]
     rows = []
-    for k in range(n):
-        fit = fit_si(x, data[k], y=y, window=window, noise=noise)
+    for k, fit in enumerate(fits):
         y_um = float(pos[k, 1]) if pos.shape[1] > 1 else 0.0
         rows.append(
             {
                 "pixel": k,
                 "x_um": float(pos[k, 0]),
                 "y_um": y_um,
-                **fit.as_dict(),
+                **vars(fit),  # the fields in order (as_dict deep-copies: slow on big maps)
                 "n_spikes": int(spikes[k].sum()) + fit.n_outliers,
             }
         )
