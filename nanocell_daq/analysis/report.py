@@ -80,9 +80,11 @@ def _title(a: RunAnalysis) -> str:
     status = str(r.get("status"))
     if r.get("reason"):
         status += f": {r['reason']}"
+    from nanocell_daq.analysis.report_pages import header_line  # (that module draws on this one)
+
     return (
         f"Run {a.run_id} · {device}{wire} · {r.get('protocol_name')}\n"
-        f"status {status} · started {when} · Xc with y = {a.params.y:g}"
+        f"status {status} · started {when} · Xc with y = {a.params.y:g}\n{header_line(a)}"
     )
 
 
@@ -218,7 +220,7 @@ def _plot_trend(ax: Any, a: RunAnalysis) -> None:
     g, ok = _plot_g0(ax, x, cps)
     ax.set_ylabel("zero-bias conductance G0 (S)", color="tab:blue")
     ax.tick_params(axis="y", colors="tab:blue", which="both")
-    if ok.sum() >= 2:
+    if ok.any():  # whole decades around the values (one point with a tiny error: no singular axis)
         lo, hi = np.log10(g[ok].min()), np.log10(g[ok].max())
         ax.set_ylim(10 ** (math.floor(lo) - 0.2), 10 ** (math.ceil(hi) + 0.2))
     ax.set_xticks(x)
@@ -566,7 +568,8 @@ def write_report(
     y: float = 0.8,
     allow_running: bool = False,
 ) -> Path:
-    """Analyse the run (cached) and write its one-page report; PNG or PDF by the file suffix."""
+    """Analyse the run (cached) and write its report by the file suffix: PNG, the one-page summary; PDF, the
+    summary then the pages of :mod:`~nanocell_daq.analysis.report_pages` (maps, spectra, time line, ...)."""
     out = Path(output)
     if out.suffix.lower() not in REPORT_SUFFIXES:
         raise UserError(f"{out}: the report is written as .png or .pdf (got {out.suffix or 'no suffix'!r})")
@@ -577,8 +580,23 @@ def write_report(
     a = analyze_run(store, info.id, params=AnalysisParams(y=y))
     fig = draw_report(a)
     plt = _pyplot()
+    if out.suffix.lower() != ".pdf":
+        try:
+            fig.savefig(out, dpi=150)
+        finally:
+            plt.close(fig)
+        return out
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    from nanocell_daq.analysis.report_pages import draw_pages
+
+    figures = [fig]
     try:
-        fig.savefig(out, dpi=150)
+        figures += draw_pages(a, store)
+        with PdfPages(out) as pdf:
+            for page in figures:
+                pdf.savefig(page)
     finally:
-        plt.close(fig)
+        for page in figures:
+            plt.close(page)
     return out
