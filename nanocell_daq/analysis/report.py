@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -428,6 +429,7 @@ def _checkpoint_rows(a: RunAnalysis) -> tuple[list[str], list[list[str]]]:
         "NL",
         "rect.",
         "Xc mean",
+        "c-Si / pristine",
         "c-Si (cm⁻¹)",
     ]
     rows = []
@@ -454,6 +456,7 @@ def _checkpoint_rows(a: RunAnalysis) -> tuple[list[str], list[list[str]]]:
                 _num(c.get("nonlinearity"), ".1f"),
                 _num(c.get("rectification"), ".2f"),
                 _xc_cell(c),
+                _norm_cell(c),
                 _num(pos, ".1f"),
             ]
         )
@@ -467,6 +470,15 @@ def _xc_cell(c: dict[str, Any]) -> str:
             return _num(c[key])
     up = c.get("xc_upper")
     return f"<{up:.3f}" if up is not None and np.isfinite(up) else _num(None)
+
+
+def _norm_cell(c: dict[str, Any]) -> str:
+    """Mean c-Si band area relative to the pristine map ± error, or "< limit" (95 %) when not significant."""
+    up = _f(c.get("csi_norm_upper"))
+    if np.isfinite(up):
+        return f"< {up:.2f}"
+    value, err = _f(c.get("csi_norm")), _f(c.get("csi_norm_err"))
+    return _num(value) + (f" ± {err:.2f}" if np.isfinite(value) and np.isfinite(err) else "")
 
 
 def _g0_cell(c: dict[str, Any]) -> str:
@@ -542,17 +554,24 @@ def draw_report(a: RunAnalysis) -> Any:
     fig = plt.figure(figsize=(16.5, 11.7), dpi=100, layout="constrained")
     fig.get_layout_engine().set(h_pad=0.08, w_pad=0.08, hspace=0.05, wspace=0.04)
     map_height = 0.85 if a.maps else 0.12  # no maps: a one-line note, not an empty band
-    outer = fig.add_gridspec(3, 1, height_ratios=[1.0, map_height, 0.5])
+    # Notes wrapped to the table's width, in a band of their own sized by their lines (long lines would
+    # squeeze the table, an unreserved block would run off the page).
+    notes = [part for line in _footnotes(a) for part in textwrap.wrap(line, 165, subsequent_indent="    ")]
+    table_h, notes_h = 0.065 * (len(a.checkpoints) + 2), 0.047 * len(notes)
+    outer = fig.add_gridspec(3, 1, height_ratios=[1.0, map_height, max(0.5, table_h + notes_h)])
     top = outer[0].subgridspec(1, 4)
     _plot_cycling(fig.add_subplot(top[0]), a)
     _plot_iv(fig.add_subplot(top[1]), fig.add_subplot(top[2]), a)
     _plot_trend(fig.add_subplot(top[3]), a)
     _plot_maps(fig, outer[1], a)
     bottom = outer[2].subgridspec(1, 2, width_ratios=[1.75, 1.0])
-    ax_cp = fig.add_subplot(bottom[0])
+    left = bottom[0].subgridspec(2, 1, height_ratios=[table_h, max(notes_h, 1e-3)], hspace=0.0)
+    ax_cp = fig.add_subplot(left[0])
     _table(ax_cp, "g  Checkpoints", *_checkpoint_rows(a))
-    ax_cp.text(0.0, -0.02, "\n".join(_footnotes(a)), transform=ax_cp.transAxes, fontsize=8, color="0.3",
-               va="top")
+    ax_notes = fig.add_subplot(left[1])
+    ax_notes.set_axis_off()
+    ax_notes.text(0.0, 1.0, "\n".join(notes), transform=ax_notes.transAxes, fontsize=8, color="0.3",
+                  va="top").set_in_layout(False)
     _table(fig.add_subplot(bottom[1]), "h  Cycles", *_cycle_rows(a))
     fig.suptitle(_title(a), fontsize=13, fontweight="bold")
     if a.warnings:

@@ -15,6 +15,7 @@ Every page carries the run's header line: the wire's geometry and the C-rate. ma
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -217,9 +218,10 @@ def _plot_norm_trend(ax: Any, a: RunAnalysis) -> None:
     ax.set_ylabel("band area / pristine mean")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, frameon=False)
-    ax.text(0.02, 0.98, "lithiated a-LixSi has no Raman band:\nthe c-Si intensity shows the core's loss\n"
-            "even where Xc = Ic/(Ic + y·Ia) rises", transform=ax.transAxes, va="top", fontsize=7, color="0.3")
+    ax.legend(fontsize=7, frameon=False, loc="upper right")
+    ax.text(0.02, 0.02, "lithiated a-LixSi has no Raman band:\nthe c-Si intensity shows the core's loss\n"
+            "even where Xc = Ic/(Ic + y·Ia) rises", transform=ax.transAxes, va="bottom", fontsize=7,
+            color="0.3")
 
 
 # ---- mean spectra -----------------------------------------------------------------------------------------
@@ -448,23 +450,27 @@ def conductance_page(a: RunAnalysis) -> list[Any]:
     ax = fig.add_subplot(grid[1, :])
     _table(ax, "Capacity per half-cycle", *capacity_rows(a))
     notes = [header_line(a)]
+    notes += [f"{c['label']}: {c['contact_split']['text']}" for c in a.checkpoints
+              if (c.get("contact_split") or {}).get("determined")]
     if a.geometry:
         notes.append(f"mass = {a.geometry.density_g_cm3:g} g/cm³ · π(d/2)² · L; "
                      f"Li per {a.geometry.material} = Q / F / (mass / {a.geometry.molar_mass_g_mol:g} g/mol)"
                      + (f"; theoretical {a.geometry.theoretical_mAh_g:g} mAh/g (Li15Si4)"
                         if a.geometry.theoretical_mAh_g else "")
                      + " (domain notes 1.2)")
-    ax.text(0.0, 0.02, "\n".join(notes), transform=ax.transAxes, fontsize=8, color="0.3", va="bottom")
+    wrapped = [part for line in notes for part in textwrap.wrap(line, 230, subsequent_indent="    ")]
+    ax.text(0.0, 0.0, "\n".join(wrapped), transform=ax.transAxes, fontsize=8, color="0.3",
+            va="bottom").set_in_layout(False)
     return [fig]
 
 
 def capacity_rows(a: RunAnalysis) -> tuple[list[str], list[list[str]]]:
     """Per half-cycle: capacity in pAh and nC, mAh/g and Li per host atom (where the geometry is known),
     mean current and C-rate."""
-    header = ["cycle", "half-cycle", "Q (pAh)", "Q (nC)", "mAh/g", "Li per host", "|I| (pA)", "C-rate",
-              "V̄ (V)"]
-    rows = []
     geo = a.geometry
+    li = f"Li per {geo.material if geo else 'host'}"
+    header = ["cycle", "half-cycle", "Q (pAh)", "Q (nC)", "mAh/g", li, "|I| (pA)", "C-rate", "V̄ (V)"]
+    rows = []
     for h in a.half_cycles:
         q = _f(h.get("capacity_C"))
         rate = c_rate(_f(h.get("mean_current_A")), a.nominal_capacity_Ah)
@@ -512,10 +518,6 @@ def _plot_segments(ax: Any, a: RunAnalysis) -> None:
     ax.set_ylabel("G0 (S)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, frameon=False)
-    splits = [f"{c['label']}: {c['contact_split']['text']}" for c in cps if (c.get("contact_split") or {})
-              .get("determined")]
-    if splits:
-        ax.text(0.01, 0.01, "\n".join(splits), transform=ax.transAxes, fontsize=7, color="0.3", va="bottom")
 
 
 def _plot_g_vs(ax: Any, a: RunAnalysis, key: str, label: str) -> None:
