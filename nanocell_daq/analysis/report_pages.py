@@ -400,25 +400,27 @@ def _timeline_trend(ax: Any, a: RunAnalysis, x: np.ndarray) -> None:
         ax.set_xticklabels([c["label"] for c in cps], rotation=20, fontsize=8)
     _g0_errorbars(ax, x, cps)
     ax.set_ylabel("G0 (S)", color="tab:blue")
-    twin = ax.twinx()
+    ax.legend(fontsize=7, frameon=False, loc="lower left")
     xc = np.array([_f(c.get("xc_mean")) for c in cps])
     xc = np.where(np.isfinite(xc), xc, np.array([_f(c.get("xc_pooled")) for c in cps]))
     up = np.where(np.isfinite(xc), np.nan, np.array([_f(c.get("xc_upper")) for c in cps]))
     ok, lim = np.isfinite(xc), np.isfinite(up)
+    cn = np.array([_f(c.get("csi_norm")) for c in cps])
+    ce = np.array([_f(c.get("csi_norm_err")) for c in cps])
+    okc = np.isfinite(cn)
+    if not (ok.any() or lim.any() or okc.any()):  # no Raman: no second axis
+        return
+    twin = ax.twinx()
     twin.plot(x[ok], xc[ok], "s--", color="tab:green", ms=5, label="Xc")
     if lim.any():
         twin.errorbar(x[lim], up[lim], yerr=0.06, uplims=True, fmt="v", color="tab:green", ms=7,
                       label="Xc upper limit (95 %)")
-    cn = np.array([_f(c.get("csi_norm")) for c in cps])
-    ce = np.array([_f(c.get("csi_norm_err")) for c in cps])
-    okc = np.isfinite(cn)
     if okc.any():
         twin.errorbar(x[okc], cn[okc], yerr=np.nan_to_num(ce[okc]), fmt="o:", color="tab:purple", ms=5,
                       capsize=3, label="c-Si intensity / pristine")
     twin.set_ylim(-0.02, max(1.05, float(np.nanmax(np.r_[cn[okc] + np.nan_to_num(ce[okc]), 1.0])) + 0.05))
     twin.set_ylabel("Xc, c-Si / pristine", color="tab:green")
     twin.legend(fontsize=7, frameon=False, loc="upper right")
-    ax.legend(fontsize=7, frameon=False, loc="lower left")
 
 
 def _g0_errorbars(ax: Any, x: np.ndarray, cps: list[dict[str, Any]]) -> None:

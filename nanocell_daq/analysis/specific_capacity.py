@@ -8,6 +8,7 @@ Mass = density · π(d/2)² · L with d the whole wire (a Si core/shell wire: co
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,10 @@ MATERIALS = {
     "H2V3O8": (3.0, 282.8, None, "H2V3O8"),
     "Si": (2.33, 28.086, 3579.0, "Si"),  # Li15Si4; 4200 for Li22Si5
 }
+
+
+# the wire material in its description text: "Si/a-Si", "silicon"; not "single" or "SiO2"
+PATTERNS = {"H2V3O8": r"H2V3O8", "Si": r"(?<![A-Za-z])Si(?![A-Za-z0-9])|(?i:silicon)"}
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ def wire_geometry(dimensions: dict[str, Any] | None, materials: dict[str, Any] |
     if diameter is None and core is not None:
         diameter = core + 2.0 * (_number(dims, "shell_thickness_nm") or 0.0)
     text = str((materials or {}).get("wire") or wire or "")
-    key = next((k for k in MATERIALS if k.lower() in text.lower()), None)
+    key = next((k for k, pattern in PATTERNS.items() if re.search(pattern, text)), None)
     if length is None or diameter is None or key is None:
         return None
     density, molar, theory, host = MATERIALS[key]
