@@ -130,3 +130,38 @@ def test_capacity_per_mass_and_li_per_si_from_the_stored_geometry(lithiated):
     title = figs[0]._suptitle.get_text()
     _close(figs)
     assert "Si wire d 100 nm × 10 µm" in title and "rate 8.3C" in title  # 5 pA on 0.6 pAh nominal
+
+
+def test_time_line_and_segments_mark_upper_limits_and_error_bars(tmp_path):
+    """The wire ends at the noise floor: G0 of the last checkpoint is an upper limit on the time line and on
+    the per-segment panel, the measured ones have error bars; checkpoints sit at their engine times."""
+    store = Store.open(tmp_path / "runs.db")
+    run = store.create_run("limits", "steps: []")
+    v = np.linspace(-0.5, 0.5, 41)
+    rng = np.random.default_rng(0)
+    with store.writer(flush_interval=0.05) as w:
+        steps = [("iv", "pristine", 1e-7), ("galvanostatic", "charge 1", None),
+                 ("iv", "after charge 1", 1e-14)]
+        for index, (kind, label, g) in enumerate(steps):
+            sid = store.start_step(run, index, kind, {}, cycle=1 if index else None, label=label)
+            if g is not None:
+                for k, x in enumerate(v):
+                    w.iv_point(sid, float(x), float(g * x + rng.normal(0, 5e-13)), "up", "S-D", float(k))
+            else:
+                for k in range(1, 51):
+                    w.cycling_point(sid, 100.0 + 2.0 * k, 3.0 + 0.01 * k, 1e-11, 2e-11 * k)
+            store.end_step(sid)
+    store.finish_run(run, "completed")
+    a = analyze_run(store, run)
+    store.close()
+    figs = draw_pages(a)
+    axes = {ax.get_title(loc="left"): ax for f in figs for ax in f.axes}
+    segments = axes["G0 per contact pair (segment)"]
+    trend = next(ax for ax in figs[0].axes if ax.get_yscale() == "log")
+    for ax in (segments, trend):
+        assert "v" in {ln.get_marker() for ln in ax.get_lines()}  # the upper limit
+        assert any(len(c.lines[2]) for c in ax.containers)  # error bars on the measured G0
+    lines = figs[0].axes[0].get_lines()
+    marks = sorted({float(ln.get_xdata()[0]) for ln in lines if ln.get_linestyle() == "--"})
+    assert marks == pytest.approx([102.0, 200.0])  # engine s: the first sample, the last before the probe
+    _close(figs)
