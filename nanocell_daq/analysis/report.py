@@ -1,4 +1,5 @@
-"""The one-page run report (PNG or PDF), in the spirit of Figure 10 E-I of the seed review.
+"""The one-page run report (PNG or PDF; a PDF continues with the pages of
+:mod:`~nanocell_daq.analysis.report_pages`), in the spirit of Figure 10 E-I of the seed review.
 
 Voltage vs capacity per cycle (with the steps' cut-off lines and any overshoot), the I-V curve at every
 checkpoint (linear, scaled to share one axis as in the seed's "primary state/100", and log |I|), G0 (±1σ error
