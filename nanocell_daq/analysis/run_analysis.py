@@ -94,7 +94,10 @@ class RunAnalysis:
 
     ``checkpoints``: list of dicts (label, cycle, time_s, charge_passed_C, soc, conductance_S,
     conductance_err_S, conductance_significant, conductance_upper_limit_S, g0_method, nonlinearity,
-    rectification, xc_mean, xc_pooled, iv_step_id, map_step_id, step_ids, per_pair, contact_split);
+    rectification, xc_mean, xc_pooled, iv_step_id, map_step_id, step_ids, per_pair, contact_split, and with a
+    map csi_norm / asi_norm: mean c-Si / a-Si band area relative to the pristine map with ``_err`` and
+    ``csi_norm_upper``, see :mod:`~nanocell_daq.analysis.band_intensity`); ``geometry``: the wire's material
+    and size (:class:`~nanocell_daq.analysis.specific_capacity.WireGeometry`: mAh/g, Li per Si) or None;
     ``soc_definition``: how ``soc`` is defined (printed by ``analyze`` and the report);
     ``segments``: one row per I-V step and pair with the segment length and R = 1/G0; ``notes``: findings
     on the cycling (cut-off overshoots, coulombic efficiency > 1 with its likely cause);
