@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nanocell_daq.analysis.band_intensity import normalised_map, wire_pixels
+from nanocell_daq.analysis.band_intensity import SIGNIFICANCE, mean_area, normalised_map, wire_pixels
 from nanocell_daq.analysis.raman import fit_si, gaussian, lorentzian
 from nanocell_daq.analysis.raman_map import map_grid, wire_axis
 from nanocell_daq.analysis.report import (
@@ -86,8 +86,6 @@ def map_checkpoints(a: RunAnalysis) -> list[dict[str, Any]]:
 
 def _reference_area(a: RunAnalysis, band: str) -> float:
     """Mean area of ``band`` on the first map with that band: what the normalised maps divide by."""
-    from nanocell_daq.analysis.band_intensity import SIGNIFICANCE, mean_area
-
     for c in map_checkpoints(a):
         m, err = mean_area(a.maps[c["map_step_id"]], band)
         if np.isfinite(m) and m > SIGNIFICANCE * np.nan_to_num(err):
@@ -140,8 +138,8 @@ def maps_pages(a: RunAnalysis) -> list[Any]:
         return []
     ref_c, ref_a = _reference_area(a, "c"), _reference_area(a, "a")
     quantities = [
-        ("c-Si (520 cm⁻¹) area / pristine mean", lambda p: normalised_map(p, "c", ref_c), "magma", None),
-        ("a-Si (480 cm⁻¹) area / pristine mean", lambda p: normalised_map(p, "a", ref_a), "cividis", None),
+        ("c-Si (520 cm⁻¹) area / pristine", lambda p: normalised_map(p, "c", ref_c), "magma", None),
+        ("a-Si (480 cm⁻¹) area / pristine", lambda p: normalised_map(p, "a", ref_a), "cividis", None),
         ("c-Si position (cm⁻¹)", lambda p: _significant(p, "c_position"), "coolwarm", None),
         ("c-Si FWHM (cm⁻¹)", lambda p: _significant(p, "c_fwhm"), "viridis", None),
     ]
