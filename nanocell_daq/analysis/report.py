@@ -1,4 +1,5 @@
-"""The one-page run report (PNG or PDF), in the spirit of Figure 10 E-I of the seed review.
+"""The one-page run report (PNG or PDF; a PDF continues with the pages of
+:mod:`~nanocell_daq.analysis.report_pages`), in the spirit of Figure 10 E-I of the seed review.
 
 Voltage vs capacity per cycle (with the steps' cut-off lines and any overshoot), the I-V curve at every
 checkpoint (linear, scaled to share one axis as in the seed's "primary state/100", and log |I|), G0 (±1σ error
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +82,11 @@ def _title(a: RunAnalysis) -> str:
     status = str(r.get("status"))
     if r.get("reason"):
         status += f": {r['reason']}"
+    from nanocell_daq.analysis.report_pages import header_line  # (that module draws on this one)
+
     return (
         f"Run {a.run_id} · {device}{wire} · {r.get('protocol_name')}\n"
-        f"status {status} · started {when} · Xc with y = {a.params.y:g}"
+        f"status {status} · started {when} · Xc with y = {a.params.y:g}\n{header_line(a)}"
     )
 
 
@@ -218,7 +222,7 @@ def _plot_trend(ax: Any, a: RunAnalysis) -> None:
     g, ok = _plot_g0(ax, x, cps)
     ax.set_ylabel("zero-bias conductance G0 (S)", color="tab:blue")
     ax.tick_params(axis="y", colors="tab:blue", which="both")
-    if ok.sum() >= 2:
+    if ok.any():  # whole decades around the values (one point with a tiny error: no singular axis)
         lo, hi = np.log10(g[ok].min()), np.log10(g[ok].max())
         ax.set_ylim(10 ** (math.floor(lo) - 0.2), 10 ** (math.ceil(hi) + 0.2))
     ax.set_xticks(x)
@@ -426,6 +430,7 @@ def _checkpoint_rows(a: RunAnalysis) -> tuple[list[str], list[list[str]]]:
         "NL",
         "rect.",
         "Xc mean",
+        "c-Si / pristine",
         "c-Si (cm⁻¹)",
     ]
     rows = []
@@ -452,6 +457,7 @@ def _checkpoint_rows(a: RunAnalysis) -> tuple[list[str], list[list[str]]]:
                 _num(c.get("nonlinearity"), ".1f"),
                 _num(c.get("rectification"), ".2f"),
                 _xc_cell(c),
+                _norm_cell(c),
                 _num(pos, ".1f"),
             ]
         )
@@ -465,6 +471,15 @@ def _xc_cell(c: dict[str, Any]) -> str:
             return _num(c[key])
     up = c.get("xc_upper")
     return f"<{up:.3f}" if up is not None and np.isfinite(up) else _num(None)
+
+
+def _norm_cell(c: dict[str, Any]) -> str:
+    """Mean c-Si band area relative to the pristine map ± error, or "< limit" (95 %) when not significant."""
+    up = _f(c.get("csi_norm_upper"))
+    if np.isfinite(up):
+        return f"< {up:.2f}"
+    value, err = _f(c.get("csi_norm")), _f(c.get("csi_norm_err"))
+    return _num(value) + (f" ± {err:.2f}" if np.isfinite(value) and np.isfinite(err) else "")
 
 
 def _g0_cell(c: dict[str, Any]) -> str:
@@ -540,17 +555,24 @@ def draw_report(a: RunAnalysis) -> Any:
     fig = plt.figure(figsize=(16.5, 11.7), dpi=100, layout="constrained")
     fig.get_layout_engine().set(h_pad=0.08, w_pad=0.08, hspace=0.05, wspace=0.04)
     map_height = 0.85 if a.maps else 0.12  # no maps: a one-line note, not an empty band
-    outer = fig.add_gridspec(3, 1, height_ratios=[1.0, map_height, 0.5])
+    # Notes wrapped to the table's width, in a band of their own sized by their lines (long lines would
+    # squeeze the table, an unreserved block would run off the page).
+    notes = [part for line in _footnotes(a) for part in textwrap.wrap(line, 165, subsequent_indent="    ")]
+    table_h, notes_h = 0.065 * (len(a.checkpoints) + 2), 0.047 * len(notes)
+    outer = fig.add_gridspec(3, 1, height_ratios=[1.0, map_height, max(0.5, table_h + notes_h)])
     top = outer[0].subgridspec(1, 4)
     _plot_cycling(fig.add_subplot(top[0]), a)
     _plot_iv(fig.add_subplot(top[1]), fig.add_subplot(top[2]), a)
     _plot_trend(fig.add_subplot(top[3]), a)
     _plot_maps(fig, outer[1], a)
     bottom = outer[2].subgridspec(1, 2, width_ratios=[1.75, 1.0])
-    ax_cp = fig.add_subplot(bottom[0])
+    left = bottom[0].subgridspec(2, 1, height_ratios=[table_h, max(notes_h, 1e-3)], hspace=0.0)
+    ax_cp = fig.add_subplot(left[0])
     _table(ax_cp, "g  Checkpoints", *_checkpoint_rows(a))
-    ax_cp.text(0.0, -0.02, "\n".join(_footnotes(a)), transform=ax_cp.transAxes, fontsize=8, color="0.3",
-               va="top")
+    ax_notes = fig.add_subplot(left[1])
+    ax_notes.set_axis_off()
+    ax_notes.text(0.0, 1.0, "\n".join(notes), transform=ax_notes.transAxes, fontsize=8, color="0.3",
+                  va="top").set_in_layout(False)
     _table(fig.add_subplot(bottom[1]), "h  Cycles", *_cycle_rows(a))
     fig.suptitle(_title(a), fontsize=13, fontweight="bold")
     if a.warnings:
@@ -566,7 +588,8 @@ def write_report(
     y: float = 0.8,
     allow_running: bool = False,
 ) -> Path:
-    """Analyse the run (cached) and write its one-page report; PNG or PDF by the file suffix."""
+    """Analyse the run (cached) and write its report by the file suffix: PNG, the one-page summary; PDF, the
+    summary then the pages of :mod:`~nanocell_daq.analysis.report_pages` (maps, spectra, time line, ...)."""
     out = Path(output)
     if out.suffix.lower() not in REPORT_SUFFIXES:
         raise UserError(f"{out}: the report is written as .png or .pdf (got {out.suffix or 'no suffix'!r})")
@@ -577,8 +600,23 @@ def write_report(
     a = analyze_run(store, info.id, params=AnalysisParams(y=y))
     fig = draw_report(a)
     plt = _pyplot()
+    if out.suffix.lower() != ".pdf":
+        try:
+            fig.savefig(out, dpi=150)
+        finally:
+            plt.close(fig)
+        return out
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    from nanocell_daq.analysis.report_pages import draw_pages
+
+    figures = [fig]
     try:
-        fig.savefig(out, dpi=150)
+        figures += draw_pages(a, store)
+        with PdfPages(out) as pdf:
+            for page in figures:
+                pdf.savefig(page)
     finally:
-        plt.close(fig)
+        for page in figures:
+            plt.close(page)
     return out

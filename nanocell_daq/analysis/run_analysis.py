@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from nanocell_daq.analysis import correlation
+from nanocell_daq.analysis.band_intensity import normalised_intensities
 from nanocell_daq.analysis.cycling import (
     HalfCycle,
     coulombic_flags,
@@ -38,6 +39,7 @@ from nanocell_daq.analysis.iv import g0_text, iv_table
 from nanocell_daq.analysis.raman import NoiseModel, crystalline_fraction, reference_offset, xc_upper_limit
 from nanocell_daq.analysis.raman_map import fit_map, map_summary, profile_along_wire
 from nanocell_daq.analysis.segments import contact_split, pad_positions, segment_table
+from nanocell_daq.analysis.specific_capacity import WireGeometry, wire_geometry
 from nanocell_daq.errors import UserError
 from nanocell_daq.storage.attempts import attempt_groups, superseded, unrecorded_charge_C
 
@@ -92,7 +94,10 @@ class RunAnalysis:
 
     ``checkpoints``: list of dicts (label, cycle, time_s, charge_passed_C, soc, conductance_S,
     conductance_err_S, conductance_significant, conductance_upper_limit_S, g0_method, nonlinearity,
-    rectification, xc_mean, xc_pooled, iv_step_id, map_step_id, step_ids, per_pair, contact_split);
+    rectification, xc_mean, xc_pooled, iv_step_id, map_step_id, step_ids, per_pair, contact_split, and with a
+    map csi_norm / asi_norm: mean c-Si / a-Si band area relative to the pristine map with ``_err`` and
+    ``csi_norm_upper``, see :mod:`~nanocell_daq.analysis.band_intensity`); ``geometry``: the wire's material
+    and size (:class:`~nanocell_daq.analysis.specific_capacity.WireGeometry`: mAh/g, Li per Si) or None;
     ``soc_definition``: how ``soc`` is defined (printed by ``analyze`` and the report);
     ``segments``: one row per I-V step and pair with the segment length and R = 1/G0; ``notes``: findings
     on the cycling (cut-off overshoots, coulombic efficiency > 1 with its likely cause);
@@ -124,6 +129,7 @@ class RunAnalysis:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     maps_refitted: int = 0
+    geometry: WireGeometry | None = None  # material and size of the wire, where the device record has them
 
     @property
     def checkpoint_table(self) -> pd.DataFrame:
@@ -146,6 +152,9 @@ class RunAnalysis:
             lines.append(
                 f"  cycle {h['cycle']} {h['direction']:<9} {h['capacity_pAh']:8.4f} pAh "
                 f"({h['capacity_C'] * 1e9:.3f} nC), mean {h['mean_voltage_V']:.3f} V"
+                + (f", {self.geometry.mAh_per_g(h['capacity_C']):.0f} mAh/g "
+                   f"({self.geometry.li_per_host(h['capacity_C']):.2f} Li per {self.geometry.material})"
+                   if self.geometry else "")
             )
         for c in self.checkpoints:
             soc = (
@@ -156,6 +165,8 @@ class RunAnalysis:
             lines.append(
                 f"  {c['label']:<22} {soc}  G0 {g0:<26} NL {_num(c['nonlinearity'])}  Xc {_xc(c)}"
             )
+            if np.isfinite(c.get("csi_norm", np.nan)):
+                lines.append(f"  {'':<22} c-Si intensity / pristine {_norm_text(c)}")
             if c.get("xc_text"):
                 lines.append(f"  {'':<22} Raman: {c['xc_text']}")
             split = c.get("contact_split") or {}
@@ -172,6 +183,15 @@ def _xc(c: dict[str, Any]) -> str:
             return _num(x)
     up = c.get("xc_upper")
     return f"<{up:.3f}" if up is not None and np.isfinite(up) else _num(None)
+
+
+def _norm_text(c: dict[str, Any]) -> str:
+    """c-Si (and a-Si) band area relative to the pristine map: "0.42 ± 0.03", or "< 0.05" (95 %)."""
+    up = c.get("csi_norm_upper", np.nan)
+    text = f"< {up:.3f} (95 %)" if np.isfinite(up) else f"{c['csi_norm']:.3f} ± {c['csi_norm_err']:.3f}"
+    if np.isfinite(c.get("asi_norm", np.nan)):
+        text += f"; a-Si / pristine {c['asi_norm']:.2f} ± {c['asi_norm_err']:.2f}"
+    return text
 
 
 def _num(x: float | None) -> str:
@@ -250,6 +270,21 @@ def run_context(store: Any, info: Any) -> tuple[dict[str, Any], float | None, tu
         "software_version": info.software_version,
     }
     return header, (float(cap) if cap else None), wire
+
+
+def geometry_of(store: Any, info: Any) -> WireGeometry | None:
+    """The wire's material and size from the device record, else the device stored with the run's station."""
+    station = info.station if isinstance(info.station, dict) else {}
+    dev = station.get("device") if isinstance(station.get("device"), dict) else {}
+    dims, materials, wire = dev.get("dimensions"), dev.get("materials"), dev.get("wire")
+    if getattr(info, "device_id", None) is not None:
+        try:
+            d = store.device(info.device_id)
+            dims, materials, wire = d.dimensions or dims, d.materials or materials, d.wire or wire
+        except KeyError:
+            pass
+    return wire_geometry(dims if isinstance(dims, dict) else None,
+                         materials if isinstance(materials, dict) else None, wire)
 
 
 def steps_frame(steps: list[Any], started: dt.datetime | None) -> pd.DataFrame:
@@ -411,6 +446,7 @@ def analyze_run(
     header, capacity_ah, wire = run_context(store, info)
     steps = store.steps(rid)
     result = RunAnalysis(run_id=rid, run=header, params=params, nominal_capacity_Ah=capacity_ah, wire=wire)
+    result.geometry = geometry_of(store, info)
     if not steps:
         raise UserError(f"run {rid} ({info.status}) has no steps yet: nothing to analyse")
     if info.status == "running":
@@ -507,6 +543,7 @@ def analyze_run(
         for c in correlation.checkpoints(rows, result.iv_table, result.map_summaries, charge_of, cap_c)
     ]
     _state_of_charge(result, rows, charge_of, cap_c)
+    normalised_intensities(result.checkpoints, result.maps)  # c-Si / a-Si areas relative to pristine
     _segments(result, pad_positions_of(store, info))
     merged_hcs = [HalfCycle(**h) for h in result.half_cycles]
     result.notes += overshoots(merged_hcs)

@@ -86,7 +86,9 @@ def report(
     y: float = typer.Option(0.8, "--y", help=Y_HELP),
     partial: bool = typer.Option(False, "--partial", help=PARTIAL_HELP),
 ) -> None:
-    """Write the one-page report of a run: V vs capacity, I-V per checkpoint, G0/Xc trends, maps, numbers."""
+    """Write a run's report: a .png is the one-page summary (V vs capacity, I-V per checkpoint, G0/Xc
+    trends, Xc maps, numbers); a .pdf adds pages: c-Si/a-Si maps normalised to pristine, mean spectra with
+    fits, position and FWHM maps, the time line, G0 per segment and vs Xc, capacity in mAh/g and Li per Si."""
     from nanocell_daq.analysis.report import write_report
     from nanocell_daq.storage import Store
 

@@ -364,7 +364,8 @@ def register(app: typer.Typer) -> None:
         speed: float = typer.Option(2000.0, "--speed", help="Simulated seconds per wall second."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object as the last line."),
         cycles: int = typer.Option(2, "--cycles", help="Number of cycles."),
-        report: Path = typer.Option(None, "--report", help="Also write the one-page report (.png or .pdf)."),
+        report: Path = typer.Option(None, "--report", help="Also write the report (.png: one page; .pdf: and "
+                                    "the map, spectra, time line and capacity pages)."),
     ) -> None:
         """Run the shipped Si protocol on the simulated bench and print the summary."""
         raise typer.Exit(cmd_demo(db, speed, as_json, cycles, report))
