@@ -139,7 +139,7 @@ def test_a_fresh_driver_keeps_what_an_orphaned_technique_measured(bench, open_dr
     old.start_galvanostatic(1e-12, interval_s=1.0, max_time_s=max_time, v_min=0.5, v_max=4.05)
     old.adapter.connection.close()  # the host dies at once: every package goes to the link's buffer
     old.wait(5)
-    time.sleep(0.2)  # ~200 s of device time
+    time.sleep(1.0)  # ~1000 s of device time
     assert bench.output_on("pstat") is not ended
 
     fresh = open_driver("pstat")

@@ -92,7 +92,7 @@ def open_drivers(bench: SimulatedBench, names: list[str]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def cycles() -> Iterator[dict[str, HalfCycle]]:
     """One pristine Si cell, four cycles; charge currents 10, 10, 20, 10 pA, every discharge at -10 pA."""
-    with SimulatedBench("si", speed=CYCLING_SPEED, seed=0) as bench:
+    with SimulatedBench("si", speed=CYCLING_SPEED, seed=0, ideal_pstat=True) as bench:  # pA on the EmStat
         opened = open_drivers(bench, ["pstat", "matrix"])
         wirings = {name: frozenset(w["channels"]) for name, w in bench.station_dict()["wirings"].items()}
         rig = CyclingRig(bench, opened["pstat"], MatrixRouter(opened["matrix"], wirings))

@@ -148,7 +148,7 @@ def test_a_script_left_with_no_host_stops_at_its_cut_off_by_itself(bench, rm):
 
 def test_connecting_while_a_dead_hosts_script_runs_aborts_it_and_says_so(bench):
     first = Keithley2600(bench.resources["smu"], timeout=20000)
-    first.start_galvanostatic(2e-11, 2.0, 1e6, 1.0, 4.2)  # would run for days
+    first.start_galvanostatic(1e-12, 2.0, 1e6, 1.0, 4.2)  # would run for days
     first.adapter.close()
     time.sleep(0.01)
     later = Keithley2600(bench.resources["smu"], timeout=20000)
