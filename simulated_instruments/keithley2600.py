@@ -39,7 +39,9 @@ for what the emulator does and on what it rests): a script runs in a real Lua in
 other command waits and runs after it, and ``abort`` ends it at once, leaving the outputs as they are.
 
 ``smua`` reaches the chip through the SMU rows of the 707B matrix (C = HI, D = LO), exactly like the 2450 it
-can replace; ``smub`` is connected to nothing. The lowest current range is 100 pA (measure only).
+can replace; ``smub`` is connected to nothing. The lowest current range is 100 pA (measure only). A current
+is read with the fixed offset of the measure range in use (within +-half the 2600B datasheet's offset term,
+seeded: ``datasheets.apply_range_error``); the sourced level reaches the cell without the source error.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from simulated_instruments import tsp
+from simulated_instruments import datasheets, tsp
 from simulated_instruments.emulator import Reply
 from simulated_instruments.errorqueue import TspErrorQueue
 from simulated_instruments.smu_readings import Reading, SmuSettings, measure, snap_range
@@ -122,6 +124,7 @@ class Keithley2600(TspErrorQueue):
         self.model = model
         self.wiring = wiring
         self.rng = np.random.default_rng(seed)
+        self.seed = seed
         self.channels = {"a": _Channel(connected=True), "b": _Channel(connected=False)}
         self._script_clock = threading.local()
         """``t``: the running script's own time (simulated s), in the script's thread only."""
@@ -286,9 +289,16 @@ class Keithley2600(TspErrorQueue):
         path = self.wiring.smu_path() if ch.connected else ("open",)
         force = take_time and self.faults.take("compliance_trip") is not None
         reading = measure(self.model, path, self.now(), settings, self.rng, force_trip=force,
-                          current_ranges=MEASURE_CURRENT_RANGES, voltage_ranges=VOLTAGE_RANGES)
+                          current_ranges=MEASURE_CURRENT_RANGES, voltage_ranges=VOLTAGE_RANGES,
+                          current_error=self._current_error)
         ch.compliance = reading.tripped and bool(s["output"])
         return reading
+
+    def _current_error(self, range_A: float, current_A: float) -> float:
+        """A current as read on ``range_A``: plus that range's fixed offset (the 2600B datasheet's measure
+        accuracy, ``simulated_instruments.datasheets``; seeded by the bench seed), as the 2450 emulator."""
+        return datasheets.apply_range_error("2636B", "measure", "current", range_A, current_A, self.rng,
+                                            self.seed)
 
     def measure_values(self, ch: _Channel, what: str) -> list[float]:
         """``smuX.measure.<what>()``: i, v, iv (current, voltage), r, p."""

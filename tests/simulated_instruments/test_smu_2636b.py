@@ -153,3 +153,18 @@ def test_format_ascii_and_localnode_model(bench, visa):
     assert smu.query("print(format.data)") == "3.00000e+00"
     smu.write("reset()")
     assert smu.query("print(format.data)") == "1.00000e+00"  # "affected by instrument reset"
+
+
+def test_an_open_circuit_reads_the_fixed_offset_of_the_range_in_use(bench, visa):
+    """The 2636B reads a current with its measure range's offset (2600B datasheet, within +-half the spec),
+    like the 2450 and EmStat emulators: on a fixed 10 nA range an open circuit reads that offset, not 0."""
+    from simulated_instruments import datasheets
+
+    smu = visa(bench, "smu")
+    smu.write("smua.source.func = smua.OUTPUT_DCVOLTS smua.source.levelv = 0 smua.source.limiti = 1e-8")
+    smu.write("smua.measure.rangei = 1e-8 smua.source.output = smua.OUTPUT_ON")
+    offset = datasheets.range_offset("2636B", "measure", "current", 10e-9, bench.emulators["smu"].seed)
+    assert 0 < abs(offset) <= 1.5e-12  # half of the 10 nA range's 3 pA offset term
+    readings = [float(smu.query("print(smua.measure.i())")) for _ in range(5)]
+    smu.write("smua.source.output = smua.OUTPUT_OFF")
+    assert readings == pytest.approx([offset] * 5, abs=0.3 * abs(offset) + 2e-14)
