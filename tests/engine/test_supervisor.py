@@ -44,10 +44,8 @@ steps:
 """
 
 
-def _serve(folder: Path, smu: str | None = None) -> Iterator[SimServer]:
-    # speed 5: a 20 pA charge (what the 2636B can source, +-10 %) lasts seconds of wall time, long enough
-    # to kill the engine in the middle of it
-    server = SimServer(preset="si", speed=5, seed=0, folder=folder, smu=smu)
+def _serve(folder: Path, smu: str | None = None, speed: float = 20) -> Iterator[SimServer]:
+    server = SimServer(preset="si", speed=speed, seed=0, folder=folder, smu=smu)
     server.folder.mkdir()
     server.start()
     try:

@@ -29,13 +29,13 @@ def rm() -> Iterator[pyvisa.ResourceManager]:
 # These emulator tests speak the 2450's SCPI to "smu"; the shipped bench serves a 2636B (test_smu_2636b.py).
 @pytest.fixture
 def bench() -> Iterator[SimulatedBench]:
-    with SimulatedBench("si", speed=1000.0, seed=0, smu_model="2450", ideal_pstat=True) as b:
+    with SimulatedBench("si", speed=1000.0, seed=0, smu_model="2450") as b:
         yield b
 
 
 @pytest.fixture
 def fake_bench() -> Iterator[SimulatedBench]:
-    with SimulatedBench(model=FakeCell(), speed=1000.0, seed=0, smu_model="2450", ideal_pstat=True) as b:
+    with SimulatedBench(model=FakeCell(), speed=1000.0, seed=0, smu_model="2450") as b:
         yield b
 
 
