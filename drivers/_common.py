@@ -14,6 +14,27 @@ from pymeasure.instruments import Instrument
 from drivers.errors import InstrumentError, ReplyError
 
 
+def stream_lines(driver: Any, handle: Callable[[str], bool]) -> None:
+    """The reader thread of a technique that streams lines (EmStat MethodSCRIPT, 2600B TSP script): read
+    lines and pass each to ``handle`` until it returns True (the technique has ended). A read timeout only
+    means no line yet; any other error is kept in ``driver._error`` for the caller of ``poll()``, never
+    swallowed. ``driver._running`` is False when the thread ends."""
+    try:
+        while True:
+            try:
+                line = driver.read()
+            except pyvisa.errors.VisaIOError as exc:
+                if exc.error_code == pyvisa.constants.StatusCode.error_timeout:
+                    continue
+                raise
+            if handle(line):
+                return
+    except Exception as exc:  # noqa: BLE001 - handed to the caller of poll(), never swallowed
+        driver._error = exc
+    finally:
+        driver._running = False
+
+
 def with_defaults(kwargs: dict[str, Any], **defaults: Any) -> dict[str, Any]:
     """``kwargs`` with ``defaults`` filled in where the caller gave nothing (the caller always wins)."""
     merged = dict(defaults)

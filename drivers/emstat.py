@@ -15,7 +15,7 @@ from pymeasure.instruments import Instrument
 from drivers import capability
 from drivers import emstat_scripts as scripts
 from drivers import methodscript as ms
-from drivers._common import short_timeout, with_defaults
+from drivers._common import short_timeout, stream_lines, with_defaults
 from drivers.errors import InstrumentError, TechniqueError
 from drivers.roles import Gap, Sample
 
@@ -475,20 +475,7 @@ class EmStat4(Instrument):
             self._reader.start()
 
     def _read_stream(self) -> None:
-        try:
-            while True:
-                try:
-                    line = self.read()
-                except pyvisa.errors.VisaIOError as exc:
-                    if exc.error_code == pyvisa.constants.StatusCode.error_timeout:
-                        continue
-                    raise
-                if self._handle_line(line):
-                    break
-        except Exception as exc:  # noqa: BLE001 - handed to the caller of poll(), never swallowed
-            self._error = exc
-        finally:
-            self._running = False
+        stream_lines(self, self._handle_line)
 
     def _handle_line(self, line: str) -> bool:
         """Process one line of a running script's output; True when the script has ended."""

@@ -17,7 +17,7 @@ from pymeasure.instruments import Channel, Instrument
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
 from drivers import tsp_galvanostat as tspg
-from drivers._common import TSPMixin, short_timeout, with_defaults
+from drivers._common import TSPMixin, short_timeout, stream_lines, with_defaults
 from drivers.errors import InstrumentError
 from drivers.roles import Gap, Sample
 
@@ -370,26 +370,19 @@ class Keithley2600(TSPMixin, Instrument):
             self._reader.start()
 
     def _read_stream(self) -> None:
-        try:
-            while True:
-                try:
-                    line = self.read()
-                except pyvisa.errors.VisaIOError as exc:
-                    if exc.error_code == pyvisa.constants.StatusCode.error_timeout:
-                        continue
-                    raise
-                parts = line.strip().split("\t")
-                if parts[0] == tspg.IDLE_TAG and len(parts) >= 2 and parts[1] in self._idle_tokens:
-                    self._idle_tokens.discard(parts[1])
-                    if self.stop_reason is None and self._error is None and not self._aborting:
-                        self._error = InstrumentError(f"{self.name}: the galvanostatic script ended without "
-                                                      f"reporting why")
-                    return
-                self._take_line(line)
-        except Exception as exc:  # noqa: BLE001 - handed to the caller of poll(), never swallowed
-            self._error = exc
-        finally:
-            self._running = False
+        stream_lines(self, self._stream_line)
+
+    def _stream_line(self, line: str) -> bool:
+        """One line while the script runs; True at our idle marker (the script has ended)."""
+        parts = line.strip().split("\t")
+        if parts[0] == tspg.IDLE_TAG and len(parts) >= 2 and parts[1] in self._idle_tokens:
+            self._idle_tokens.discard(parts[1])
+            if self.stop_reason is None and self._error is None and not self._aborting:
+                self._error = InstrumentError(f"{self.name}: the galvanostatic script ended without "
+                                              f"reporting why")
+            return True
+        self._take_line(line)
+        return False
 
     def _take_line(self, line: str) -> None:
         """One line of the script's output: a sample, its end, or a garbled line (counted as lost)."""
