@@ -154,6 +154,8 @@ class RunTables:
     spectra: dict[int, tuple[np.ndarray, np.ndarray, pd.DataFrame]] = field(default_factory=dict)
     protocol_text: str = ""
     station: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    """``nanocell_daq.provenance.of_run`` of the run (set by :func:`export_run`; empty: none written)."""
 
 
 def require_finished(info: Any, what: str, allow_running: bool) -> None:
@@ -365,8 +367,13 @@ def write_csv(tables: RunTables, folder: Path) -> list[Path]:
             {"table": path.stem, "column": "<wavenumber columns>", "unit": "counts (header in cm-1)",
              "clock": ""}
         )
-    (folder / "protocol.yaml").write_text(tables.protocol_text)
-    (folder / "station.json").write_text(json.dumps(jsonable(tables.station), indent=2))
+    (folder / "protocol.yaml").write_text(tables.protocol_text, encoding="utf-8")
+    (folder / "station.json").write_text(json.dumps(jsonable(tables.station), indent=2), encoding="utf-8")
+    extra = []
+    if tables.provenance:
+        extra.append(folder / "provenance.json")
+        extra[-1].write_text(json.dumps(jsonable(tables.provenance), indent=2, ensure_ascii=False),
+                             encoding="utf-8")
     units_frame = pd.DataFrame(units, columns=["table", "column", "unit", "clock"])
     units_frame.to_csv(folder / "units.csv", index=False)
     (folder / "README.txt").write_text(
@@ -378,11 +385,17 @@ def write_csv(tables: RunTables, folder: Path) -> list[Path]:
         "spectra_step<N>.csv: one row per spectrum of map step N: metadata columns, then counts, one column "
         "per wavenumber (header = Raman shift in cm-1).\n"
         "checkpoints/half_cycles/cycles/iv_metrics/map_pixels come from nanocell_daq.analysis.\n"
+        "protocol.yaml: the protocol as run (--set overrides applied); station.json: the station snapshot; "
+        "provenance.json: software version (git commit of a source install), host, operator, the station "
+        "and protocol files as read with the --set overrides as given, per session (start, resumes), and "
+        "the analysis parameters.\n",
+        encoding="utf-8",
     )
     return [
         *written,
         folder / "protocol.yaml",
         folder / "station.json",
+        *extra,
         folder / "units.csv",
         folder / "README.txt",
     ]
@@ -413,6 +426,21 @@ def _write_frame(group: Any, frame: pd.DataFrame) -> None:
     group.attrs["columns"] = [str(c) for c in frame.columns]
 
 
+def _write_provenance(f: Any, prov: dict[str, Any]) -> None:
+    """``/provenance``: one string dataset per field (texts of any length; HDF5 attributes stop at 64 kB);
+    the short ones also as root attributes."""
+    import h5py
+
+    from nanocell_daq.provenance import attributes
+
+    g = f.create_group("provenance")
+    for key, value in attributes(prov, prefix="").items():
+        g.create_dataset(key, data=value, dtype=h5py.string_dtype())
+    for key, value in attributes(prov).items():
+        if len(value) <= 1000 and not key.endswith(("_text", "_json")):
+            f.attrs[key] = value
+
+
 def write_hdf5(tables: RunTables, path: Path) -> Path:
     """One group per table (one dataset per column, ``units`` attributes).
 
@@ -427,6 +455,8 @@ def write_hdf5(tables: RunTables, path: Path) -> Path:
         f.attrs["protocol_text"] = tables.protocol_text
         f.attrs["station_json"] = json.dumps(jsonable(tables.station))
         f.attrs["software"] = "nanocell-daq"
+        if tables.provenance:
+            _write_provenance(f, tables.provenance)
         for name, frame in tables.tables.items():
             # /spectra holds the per-step 2-D arrays; their index table goes next to it
             _write_frame(f.create_group("spectra_index" if name == "spectra" else name), frame)
@@ -486,8 +516,9 @@ def export_run(
         and not tables.spectra
     ):
         raise UserError(f"run {info.id} ({info.status}) has no data points: nothing to export")
+    tables.provenance = provenance(store, info, AnalysisParams(y=y))
     try:
-        return _write(fmt, tables, out, store, info, y)
+        return _write(fmt, tables, out, store, info)
     except ModuleNotFoundError as exc:
         if exc.name not in EXCHANGE_MODULES:
             raise
@@ -496,41 +527,17 @@ def export_run(
         ) from None
 
 
-def _source_commit() -> str:
-    """The git commit of a source install ('' for an installed package or without git)."""
-    import subprocess
+def provenance(store: Any, info: Any, params: AnalysisParams) -> dict[str, Any]:
+    """What an export carries about where its data came from (:func:`nanocell_daq.provenance.of_run`): the
+    software, host, operator, station and protocol texts with the ``--set`` overrides of each session of the
+    run, the analysis parameters of this export and who exported it."""
+    from nanocell_daq import provenance as prov
+    from nanocell_daq.analysis.run_analysis import ANALYSIS_VERSION
 
-    root = Path(__file__).resolve().parents[2]
-    if not (root / ".git").exists():
-        return ""
-    try:
-        done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=5, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return done.stdout.strip() if done.returncode == 0 else ""
+    return prov.of_run(store, info.id, {"analysis_version": ANALYSIS_VERSION, "parameters": params.key()})
 
 
-def provenance(info: Any, y: float) -> dict[str, Any]:
-    """What wrote an export and from what: software version (and git commit of a source install) now and
-    when the run was taken, the exporting host, the operator, the protocol text as run (``--set`` overrides
-    included) and the analysis parameters."""
-    import platform
-
-    from nanocell_daq import __version__
-
-    return {
-        "exported_by": f"nanocell-daq {__version__}",
-        "source_commit": _source_commit(),
-        "exported_on_host": platform.node(),
-        "run_recorded_by": f"nanocell-daq {info.software_version}" if info.software_version else "",
-        "operator": info.operator or "",
-        "protocol_text": info.protocol_text or "",
-        "analysis": {"y": y},
-    }
-
-
-def _write(fmt: str, tables: RunTables, out: Path, store: Any, info: Any, y: float) -> list[Path]:
+def _write(fmt: str, tables: RunTables, out: Path, store: Any, info: Any) -> list[Path]:
     if fmt == "csv":
         return write_csv(tables, out)
     if fmt == "hdf5":
@@ -548,11 +555,11 @@ def _write(fmt: str, tables: RunTables, out: Path, store: Any, info: Any, y: flo
                 for k, v in tables.tables["device"].iloc[0].to_dict().items()
             }
         run = tables.tables["run"].iloc[0].to_dict()
-        return write_bdf(cycling, tables.tables["steps"], metadata(run, device, provenance(info, y)), out)
+        return write_bdf(cycling, tables.tables["steps"], metadata(run, device, tables.provenance), out)
     if fmt == "nexus":
         from nanocell_daq.analysis.export_nexus import write_nexus
 
-        return [write_nexus(tables, out, provenance(info, y))]
+        return [write_nexus(tables, out, tables.provenance)]
     if fmt == "jcamp":
         from nanocell_daq.analysis.export_jcamp import write_jcamp
 
@@ -560,6 +567,8 @@ def _write(fmt: str, tables: RunTables, out: Path, store: Any, info: Any, y: flo
             raise UserError(f"run {info.id} has no Raman spectra: nothing to write as JCAMP-DX")
         return write_jcamp(tables, out)
     from nanocell_daq.analysis.notebook import RunView
-    from nanocell_daq.analysis.xarray_view import write_netcdf
+    from nanocell_daq.analysis.xarray_view import write_netcdf, xarray_attributes
 
-    return [write_netcdf(RunView(store, info.id).to_xarray(), out)]
+    dataset = RunView(store, info.id).to_xarray()
+    dataset.attrs.update(xarray_attributes(tables.provenance))  # with this export's analysis parameters
+    return [write_netcdf(dataset, out)]

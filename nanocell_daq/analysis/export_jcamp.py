@@ -9,6 +9,8 @@ user-defined labels (``##$X_UM=`` ...).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +70,48 @@ def jcamp_text(
     return "\n".join(lines) + "\n"
 
 
+def provenance_fields(prov: dict[str, Any]) -> dict[str, str]:
+    """The run's provenance as one-line ``##$`` labels: software, git commit, host, operator, station and
+    protocol files (path and SHA-256 of the text as read, the ``--set`` overrides) and the analysis."""
+    if not prov:
+        return {}
+    from nanocell_daq.provenance import UNKNOWN
+
+    def sha(text: str) -> str:
+        return UNKNOWN if text == UNKNOWN else hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    sw, station, protocol = prov["software"], prov["station"], prov["protocol"]
+    analysis = prov.get("analysis") or {}
+    return {
+        "SOFTWARE": f"nanocell-daq {sw['version']}",
+        "GIT COMMIT": f"{sw['git_commit']}" + (" (local changes)" if sw["git_dirty"] is True else ""),
+        "PYTHON": sw["python"],
+        "HOST": prov["host"],
+        "OPERATOR": prov["operator"],
+        "STATION FILE": station["path"],
+        "STATION SHA256": sha(station["text"]),
+        "DEVICE": station["device"],
+        "PROTOCOL": protocol["name"],
+        "PROTOCOL FILE": protocol["path"],
+        "PROTOCOL SHA256": sha(protocol["text"]),
+        "SET": " ".join(f"{k}={v}" for k, v in protocol["overrides"].items()) or "none",
+        "SESSIONS": str(len(prov["sessions"])),
+        "ANALYSIS": json.dumps(analysis.get("parameters", analysis), sort_keys=True),
+    }
+
+
 def write_jcamp(tables: Any, folder: Path, owner: str = "") -> list[Path]:
-    """One file per spectrum of ``tables`` (export.RunTables): ``run<R>_step<S>_spectrum<ID>.jdx``."""
+    """One file per spectrum of ``tables`` (export.RunTables): ``run<R>_step<S>_spectrum<ID>.jdx``, with
+    the run's provenance (``tables.provenance``) as ``##$`` labels."""
     folder.mkdir(parents=True, exist_ok=True)
     run = tables.tables["run"].iloc[0].to_dict()
     steps = tables.tables["steps"].set_index("step_id") if len(tables.tables["steps"]) else None
+    prov = getattr(tables, "provenance", None) or {}
     origin = f"nanocell-daq run {tables.run_id} ({run.get('device') or 'unknown chip'})"
+    if prov:
+        origin += f", nanocell-daq {prov['software']['version']} on host {prov['host']}"
+    owner = owner or str(run.get("operator") or prov.get("operator") or "")
+    extra = provenance_fields(prov)
     written = []
     for sid, (axis, counts, meta) in tables.spectra.items():
         label = "" if steps is None or sid not in steps.index else str(steps.at[sid, "label"])
@@ -90,10 +128,11 @@ def write_jcamp(tables: Any, folder: Path, owner: str = "") -> list[Path]:
                 "Z UM": f"{row.z_um:.10g}",
                 "EXPOSURE S": f"{row.exposure_s:.10g}",
                 "ENGINE TIME S": f"{row.t_s:.10g} (engine clock, s since run start)",
+                **extra,
             }
             title = f"run {tables.run_id} step {sid} {label} spectrum {int(row.spectrum_id)}".strip()
             text = jcamp_text(axis, counts[k], title, fields, origin=origin,
-                              owner=owner or str(run.get("operator") or ""),
+                              owner=owner,
                               longdate=_longdate(run.get("started")))
             path.write_text(text, encoding="utf-8")
             written.append(path)

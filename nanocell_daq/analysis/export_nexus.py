@@ -10,7 +10,10 @@ Layout: ``/entry`` (NXentry, NXraman) with ``instrument``, ``sample``, one NXdat
 (``raman_step_<N>``: ``counts`` (spectrum, wavenumber) with the Raman shift axis and the stage coordinates of
 each spectrum) and ``data`` linking the first of them; ``cycling`` (NXdata: voltage vs engine-clock time, with
 current and step charge) and one NXdata per I-V step (``iv_step_<N>``: current vs voltage). The run's
-protocol, station snapshot and provenance are NXnote groups.
+protocol (as run), station snapshot and provenance (JSON) are NXnote groups; ``program_name`` (with the
+version and, for a source install, the git commit as ``configuration``), ``user`` (NXuser: the operator),
+``station_file`` and ``protocol_file`` (NXnote: the files as read, the ``--set`` overrides as given) and
+``provenance_fields`` (NXcollection: one text field per provenance item) say where the data came from.
 """
 
 from __future__ import annotations
@@ -90,6 +93,32 @@ def _raman(entry: Any, sid: int, axis: np.ndarray, counts: np.ndarray, meta: pd.
     return g
 
 
+def _provenance(entry: Any, prov: dict[str, Any], operator: str) -> None:
+    """program_name, NXuser, the station and protocol files as NXnote, the fields as an NXcollection."""
+    from nanocell_daq.provenance import NOT_A_CHECKOUT, UNKNOWN, attributes
+
+    sw = prov.get("software") or {}
+    attrs = {"version": str(sw.get("version", UNKNOWN))}
+    if sw.get("git_commit") not in (None, UNKNOWN, NOT_A_CHECKOUT):
+        changes = " (local changes)" if sw.get("git_dirty") is True else ""
+        attrs["configuration"] = f"git {sw['git_commit']}{changes}"
+    _field(entry, "program_name", "nanocell-daq", **attrs)
+    user = _group(entry, "user", "NXuser")
+    _field(user, "name", operator or str(prov.get("operator") or UNKNOWN))
+    _field(user, "role", "operator")
+    if not prov.get("station"):
+        return
+    _note(entry, "station_file", str(prov["station"]["text"]), "application/yaml")
+    entry["station_file"].attrs["file_name"] = str(prov["station"]["path"])
+    protocol = prov["protocol"]
+    _note(entry, "protocol_file", str(protocol["text"]), "application/yaml")
+    entry["protocol_file"].attrs["file_name"] = str(protocol["path"])
+    entry["protocol_file"].attrs["overrides"] = json.dumps(protocol["overrides"], ensure_ascii=False)
+    fields = _group(entry, "provenance_fields", "NXcollection")
+    for key, value in attributes(prov, prefix="").items():
+        _field(fields, key, value)
+
+
 def write_nexus(tables: Any, path: Path, provenance: dict[str, Any]) -> Path:
     """Write the run (``RunTables`` of export.collect) as a NeXus/HDF5 file at ``path``."""
     import h5py
@@ -111,9 +140,7 @@ def write_nexus(tables: Any, path: Path, provenance: dict[str, Any]) -> Path:
             _field(entry, "start_time", str(run["started"]))
         if run.get("ended"):
             _field(entry, "end_time", str(run["ended"]))
-        if run.get("operator"):
-            user = _group(entry, "user", "NXuser")
-            _field(user, "name", str(run["operator"]))
+        _provenance(entry, provenance, str(run.get("operator") or ""))
 
         inst = _group(entry, "instrument", "NXinstrument")
         # a Raman microscope in backscattering along the sample normal; polarization is not analysed

@@ -3,8 +3,9 @@
 Dimensions: ``cycling_point`` (the cell: voltage, current, step charge against the engine-clock time),
 ``iv_point`` (the wire's source/drain sweeps), and per Raman step ``spectrum_step<N>`` x
 ``wavenumber_step<N>`` (steps may use different axes). Every variable carries ``units`` and ``long_name``;
-time coordinates say their clock in ``clock``. Run info, protocol text and the station snapshot are
-dataset attributes.
+time coordinates say their clock in ``clock``. Run info, protocol text, the station snapshot and the
+run's provenance (``provenance_*``: software, git commit, host, operator, station and protocol files,
+``--set`` overrides, analysis parameters) are dataset attributes.
 """
 
 from __future__ import annotations
@@ -71,7 +72,21 @@ def run_dataset(store: Any, run_id: int, header: dict[str, Any], protocol_text: 
         "protocol_text": protocol_text,
         "station_json": json.dumps(jsonable(station), ensure_ascii=False),
     }
+    from nanocell_daq.provenance import of_run
+
+    attrs.update(xarray_attributes(of_run(store, run_id)))
     return xr.Dataset(data_vars=data_vars, coords=coords, attrs=attrs)
+
+
+def xarray_attributes(prov: dict[str, Any]) -> dict[str, str]:
+    """The run's provenance as text attributes ``provenance_*`` (software, git commit, host, operator,
+    station and protocol texts, ``--set`` overrides, analysis parameters); the whole record as JSON only
+    once, in ``provenance_json`` without the texts already given."""
+    from nanocell_daq.provenance import attributes
+
+    lean = {**prov, "sessions": [{k: v for k, v in s.items() if not k.endswith("_text")}
+                                 for s in prov.get("sessions", [])]}
+    return attributes(lean)
 
 
 def _iso(value: Any) -> Any:

@@ -110,6 +110,8 @@ class Protocol:
     body: list[Node]
     text: str
     path: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """The ``--set`` overrides as given (recorded as the run's provenance)."""
 
 
 _line = yaml_input.line_of
@@ -363,7 +365,8 @@ def parse_protocol(text: str, path: str = "<protocol>", overrides: dict[str, Any
         key = "protocol" if "protocol" in doc else "name"
         raise UserError(f"{Where(path, _line(doc, key))(key)}: the name must be one line of at most "
                         f"{MAX_LABEL_CHARS} characters")
-    return Protocol(name=name, parameters=parameters, on_fault=on_fault, body=body, text=text, path=path)
+    return Protocol(name=name, parameters=parameters, on_fault=on_fault, body=body, text=text, path=path,
+                    overrides=dict(overrides or {}))
 
 
 def load_protocol(path: str | Path, overrides: dict[str, Any] | None = None) -> Protocol:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from nanocell_daq import __version__
+from nanocell_daq import __version__, provenance
 from nanocell_daq.engine.clock import EngineClock
 from nanocell_daq.engine.context import EngineStepContext, digest
 from nanocell_daq.engine.control import ControlMonitor, RunControl, SignalHandlers
@@ -103,6 +103,7 @@ class Engine:
         self.view = plan.station
         self.operator = operator
         self.run_id = run_id  # type: ignore[assignment]
+        self._resumed = run_id is not None
         self.skip = set(skip or ())
         self.overrides = dict(overrides or {})
         self.prelude = list(prelude or [])
@@ -296,6 +297,7 @@ class Engine:
             station=snapshot,
             operator=self.operator,
             software_version=__version__,
+            provenance=provenance.session(self.plan, self.operator),
         )
 
     def run(self) -> RunResult:
@@ -469,6 +471,9 @@ class Engine:
         self._fence(force=True)
         if self.on_run_created is not None:  # may refuse (e.g. no supervisor): the run then ends failed
             self.on_run_created(self.run_id)
+        if self._resumed:  # this session's provenance, after the earlier ones
+            operator = self.operator or self.store.run(self.run_id).operator
+            self.store.add_provenance(self.run_id, provenance.session(self.plan, operator))
         failures = all_safe(self.instruments)
         if failures:
             raise StepFault("cannot start from a safe state: " + "; ".join(failures))

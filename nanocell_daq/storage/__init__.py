@@ -31,7 +31,9 @@ Metadata (synchronous, committed on return; any thread)::
 
     dev = store.add_device(chip, wire="", materials=None, dimensions=None, contacts=None, extra=None) -> int
     run = store.create_run(protocol_name, protocol_text="", *, device_id=None, station=None, operator=None,
-                           software_version=None, run_uuid=None) -> int          # status "running"
+                           software_version=None, run_uuid=None, provenance=None) -> int   # "running"
+        # provenance=: the first session's provenance, in the same transaction (nanocell_daq.provenance)
+    store.add_provenance(run_id, record, kind="resume") -> session   # appended, never overwritten
     store.finish_run(run_id, status="completed", reason=None)   # completed|aborted|failed|interrupted
     store.reopen_run(run_id)                                     # back to "running" (resume)
     step = store.start_step(run_id, index, kind, parameters=None, *, cycle=None, label=None,
@@ -68,6 +70,8 @@ Reads (also from other processes while a run writes: the database is the bus)::
     store.runs() -> list[RunSummary]       # id, uuid, started, ended, status, device, protocol_name, n_steps
     store.run(run_id_or_uuid) -> RunInfo   # + protocol_text, station, software_version, operator, reason
     store.steps(run_id) -> list[StepInfo]
+    store.provenance(run_id=None, *, texts=True) -> list[ProvenanceInfo]   # per session: software, git,
+        # host, operator, station path/text/device, protocol path/text, --set overrides ([] for old runs)
     store.cycling(run_id, step_id=None) -> CyclingData   # numpy: step_id, t, E, I, Q; .frame(); .last_id
     store.cycling_since(run_id, after_id) -> CyclingData  # rows with id > after_id; new .last_id
     store.iv(run_id, step_id=None) / store.iv_since(run_id, after_id) -> IVData   # id, step_id, V, I, ...
@@ -99,6 +103,7 @@ from nanocell_daq.storage.records import (
     IVData,
     MapGrid,
     Progress,
+    ProvenanceInfo,
     RunInfo,
     RunSummary,
     SpectraData,
@@ -116,6 +121,7 @@ __all__ = [
     "IVData",
     "MapGrid",
     "Progress",
+    "ProvenanceInfo",
     "RunInfo",
     "RunSummary",
     "SpectraData",

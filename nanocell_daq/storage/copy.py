@@ -1,8 +1,9 @@
 """``nanocell db copy``: copy whole runs between stores (a station's SQLite file, the lab's PostgreSQL).
 
 Everything of a run is copied: the run, its device, steps (every attempt), progress, cycling blocks, I-V
-points, map grids, spectra with their wavenumber axes, derived results, events and control requests. Leases
-are not: they coordinate live engines of one database, and a copied run has none.
+points, map grids, spectra with their wavenumber axes, derived results, events, control requests and the
+provenance of each session. Leases are not: they coordinate live engines of one database, and a copied run
+has none.
 
 Ids are remapped (the destination numbers rows itself) and every reference follows: steps, grids, axes
 (shared by digest), the device (reused when an identical one is there). Rows keep their order.
@@ -31,6 +32,7 @@ from nanocell_daq.storage.schema import (
     Event,
     IVPoint,
     MapGridRow,
+    ProvenanceRow,
     Run,
     RunProgress,
     SpectrumRow,
@@ -41,7 +43,7 @@ from nanocell_daq.storage.schema import (
 CHUNK = 2000
 """Rows read and written per statement (spectra of 1024 float32 are 4 kB each)."""
 
-DATA_TABLES = (CyclingBlock, IVPoint, SpectrumRow, Event, DerivedResultRow, Control)
+DATA_TABLES = (CyclingBlock, IVPoint, SpectrumRow, Event, DerivedResultRow, Control, ProvenanceRow)
 """Tables copied row by row after the run, its steps and grids; counted in the content fingerprint."""
 
 

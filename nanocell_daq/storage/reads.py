@@ -16,6 +16,7 @@ from nanocell_daq.storage.records import (
     IVData,
     MapGrid,
     Progress,
+    ProvenanceInfo,
     RunInfo,
     RunSummary,
     SpectraData,
@@ -29,6 +30,7 @@ from nanocell_daq.storage.schema import (
     Event,
     IVPoint,
     MapGridRow,
+    ProvenanceRow,
     Run,
     RunProgress,
     SpectrumRow,
@@ -82,6 +84,22 @@ class StoreReads:
             raise KeyError(f"no run {run!r}")
         m = row._mapping
         return RunInfo(**{k: m[k] for k in RunInfo.__dataclass_fields__})
+
+    def provenance(self, run_id: int | None = None, *, texts: bool = True) -> list[ProvenanceInfo]:
+        """The sessions of a run (or of every run), in order: its start, then each resume. An empty list
+        for a run recorded before provenance was (schema 0004 and older). ``texts=False`` leaves the
+        station and protocol texts out ('') for listings."""
+        p = ProvenanceRow
+        cols = [c for c in p.__table__.c if c.name != "id"]
+        if not texts:
+            cols = [c for c in cols if c.name not in ("station_text", "protocol_text")]
+        stmt = select(*cols).order_by(p.run_id, p.session)
+        if run_id is not None:
+            stmt = stmt.where(p.run_id == run_id)
+        with self._engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        blank = {"station_text": "", "protocol_text": ""}
+        return [ProvenanceInfo(**{**blank, **r._asdict()}) for r in rows]
 
     def device(self, device_id: int) -> DeviceInfo:
         """One device; KeyError if there is none."""

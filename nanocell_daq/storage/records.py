@@ -69,6 +69,32 @@ class RunInfo:
 
 
 @dataclass(frozen=True)
+class ProvenanceInfo:
+    """One session of a run (the start, then each resume): what ran it, where, by whom, on what files."""
+
+    run_id: int
+    session: int
+    kind: str
+    recorded: dt.datetime
+    software_version: str
+    git_commit: str | None
+    git_dirty: bool | None
+    python: str
+    libraries: dict[str, Any]
+    host: str
+    pid: int | None
+    command: str
+    operator: str | None
+    station_path: str | None
+    station_text: str
+    device: str | None
+    protocol_name: str
+    protocol_path: str | None
+    protocol_text: str
+    overrides: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class StepInfo:
     """One step of a run; ``parameters`` as given to ``start_step``."""
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Double,
     ForeignKey,
@@ -257,3 +258,37 @@ class Lease(Base):
     heartbeat: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     token: Mapped[int] = mapped_column(BigInteger)
     state: Mapped[str | None] = mapped_column(String(16))
+
+
+class ProvenanceRow(Base):
+    """Where a run's data came from, one row per session (the start, then each resume), never overwritten.
+
+    ``kind`` is "start" or "resume"; ``session`` counts them from 0. The software (version, git commit and
+    whether the checkout had changes, for a source install; Python and key library versions), the host,
+    process and command line, the operator, the station file (path, full text as read, the chosen
+    ``--device``), the protocol (name, path, full text as read) and its ``--set`` overrides as given.
+    """
+
+    __tablename__ = "provenance"
+    __table_args__ = (UniqueConstraint("run_id", "session", name="uq_provenance_run_session"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    session: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    recorded: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    software_version: Mapped[str] = mapped_column(String(64))
+    git_commit: Mapped[str | None] = mapped_column(String(64))
+    git_dirty: Mapped[bool | None] = mapped_column(Boolean)
+    python: Mapped[str] = mapped_column(String(200))
+    libraries: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    command: Mapped[str] = mapped_column(Text, default="")
+    operator: Mapped[str | None] = mapped_column(String(200))
+    station_path: Mapped[str | None] = mapped_column(Text)
+    station_text: Mapped[str] = mapped_column(Text, default="")
+    device: Mapped[str | None] = mapped_column(String(200))
+    protocol_name: Mapped[str] = mapped_column(String(200))
+    protocol_path: Mapped[str | None] = mapped_column(Text)
+    protocol_text: Mapped[str] = mapped_column(Text, default="")
+    overrides: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

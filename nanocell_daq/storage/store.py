@@ -30,6 +30,7 @@ from nanocell_daq.storage.schema import (
     Device,
     Event,
     MapGridRow,
+    ProvenanceRow,
     Run,
     RunProgress,
     Step,
@@ -227,10 +228,13 @@ class Store(StoreReads):
         operator: str | None = None,
         software_version: str | None = None,
         run_uuid: str | None = None,
+        provenance: Mapping[str, Any] | None = None,
     ) -> int:
-        """Start a run (status "running"); ``station`` is the station snapshot (JSON-able); returns its id."""
-        return self._insert(
-            Run,
+        """Start a run (status "running"); ``station`` is the station snapshot (JSON-able); returns its id.
+
+        ``provenance`` (see :meth:`add_provenance`) is stored as the run's first session in the same
+        transaction: a run never exists without it."""
+        values = dict(
             uuid=run_uuid or str(uuidlib.uuid4()),
             device_id=device_id,
             protocol_name=protocol_name,
@@ -241,6 +245,45 @@ class Store(StoreReads):
             started=_now(),
             status="running",
         )
+        if provenance is None:
+            return self._insert(Run, **values)
+        with self._engine.begin() as conn:
+            run_id = int(conn.execute(insert(Run).values(**values)).inserted_primary_key[0])
+            self._add_provenance(conn, run_id, "start", provenance)
+            follow.notify(conn, [run_id])
+            return run_id
+
+    def add_provenance(self, run_id: int, record: Mapping[str, Any], kind: str = "resume") -> int:
+        """Append one session's provenance to a run (a resume: earlier sessions are kept); returns its
+        session number (0 = the start). ``record``: the :class:`~nanocell_daq.storage.schema.ProvenanceRow`
+        columns (software_version, git_commit, git_dirty, python, libraries, host, pid, command, operator,
+        station_path, station_text, device, protocol_name, protocol_path, protocol_text, overrides); absent
+        ones are stored empty. ``nanocell_daq.provenance.session`` builds it."""
+        with self._engine.begin() as conn:
+            if conn.scalar(select(func.count()).select_from(Run).where(Run.id == run_id)) == 0:
+                raise KeyError(f"runs: no row with id {run_id}")
+            session = self._add_provenance(conn, run_id, kind, record)
+            follow.notify(conn, [run_id])
+            return session
+
+    @staticmethod
+    def _add_provenance(conn: Connection, run_id: int, kind: str, record: Mapping[str, Any]) -> int:
+        if kind not in ("start", "resume"):
+            raise ValueError(f"provenance kind {kind!r}: use start or resume")
+        known = set(ProvenanceRow.__table__.c.keys()) - {"id", "run_id", "session", "kind", "recorded"}
+        unknown = set(record) - known
+        if unknown:
+            raise ValueError(f"provenance: unknown field(s) {', '.join(sorted(unknown))}")
+        p = ProvenanceRow
+        session = conn.scalar(select(func.coalesce(func.max(p.session) + 1, 0)).where(p.run_id == run_id))
+        values: dict[str, Any] = {
+            "software_version": __version__, "python": "", "libraries": {}, "host": "", "command": "",
+            "station_text": "", "protocol_name": "", "protocol_text": "", "overrides": {},
+        }
+        values.update({k: v for k, v in record.items() if v is not None or k not in values})
+        conn.execute(insert(ProvenanceRow).values(
+            run_id=run_id, session=int(session), kind=kind, recorded=_now(), **values))
+        return int(session)
 
     def finish_run(self, run_id: int, status: str = "completed", reason: str | None = None) -> None:
         """End a run: completed, aborted, failed or interrupted (with a reason); flushes open writers."""

@@ -53,7 +53,8 @@ def test_bdf_csv_and_parquet_read_back_to_the_stored_numbers(store, tmp_path):
     assert meta["cell"]["chip"] == "SYN-SI-01" and meta["run"]["id"] == rid
     assert isinstance(meta["cell"]["materials"], dict)  # objects, not JSON text inside JSON
     info = s.run(rid)
-    assert meta["provenance"]["protocol_text"] == info.protocol_text and meta["provenance"]["exported_by"]
+    prov = meta["provenance"]
+    assert prov["protocol"]["text_as_run"] == info.protocol_text and prov["exported_by"]["software_version"]
 
 
 def test_nexus_file_has_the_nxraman_fields_and_the_runs_data(store, tmp_path):

@@ -57,6 +57,7 @@ def _older_store(path: Path) -> None:
     con.execute("DROP TABLE run_progress")
     con.execute("DROP TABLE leases")  # added by 0003
     con.execute("DROP TABLE queue_entries")  # added by 0004
+    con.execute("DROP TABLE provenance")  # added by 0005
     con.commit()
     con.close()
 
