@@ -196,7 +196,8 @@ def of_run(store: Any, run_id: int | str, analysis: Mapping[str, Any] | None = N
     stored) and ``exported_by`` (this software and host). "unknown" where the run recorded nothing."""
     info = store.run(run_id)
     sessions = [_session_dict(p) for p in store.provenance(info.id)]
-    first = sessions[0] if sessions else None
+    # the run's own start; a run older than schema 0005 that was resumed since has only resume sessions
+    first = sessions[0] if sessions and sessions[0]["kind"] == "start" else None
 
     def pick(key: str, fallback: Any = UNKNOWN) -> Any:
         return first[key] if first is not None else fallback

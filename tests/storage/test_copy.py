@@ -23,6 +23,7 @@ from nanocell_daq.storage.schema import (
     Event,
     IVPoint,
     MapGridRow,
+    ProvenanceRow,
     Run,
     RunProgress,
     SpectrumRow,
@@ -38,7 +39,12 @@ def _fill(store: Store, seed: int = 0) -> int:
     rng = np.random.default_rng(seed)
     dev = store.add_device("chip-7", "w3", {"anode": "Si"}, {"length_um": 12.5}, {"S": 1},
                            {"nan": float("nan")})
-    run = store.create_run("copy me", "steps: []", device_id=dev, station={"name": "bench A"}, operator="ana")
+    record = {"host": "station-pc", "operator": "ana", "station_text": "name: bench A\n",
+              "protocol_name": "copy me", "protocol_text": "steps: []\n", "overrides": {"cycles": "2"},
+              "git_commit": "abc", "git_dirty": False}
+    run = store.create_run("copy me", "steps: []", device_id=dev, station={"name": "bench A"}, operator="ana",
+                           provenance=record)
+    store.add_provenance(run, {**record, "operator": "bob", "station_path": None})  # a resume
     first = store.start_step(run, 0, "galvanostatic", {"current_A": 1e-12, "plan_index": 0}, cycle=1,
                              label="charge")
     axis = store.add_axis(np.linspace(100.0, 1800.0, 32))
@@ -84,7 +90,7 @@ def dump(store: Store, uuid: str) -> dict[str, list[dict[str, Any]]]:
             out["devices"] = [{k: v for k, v in dev.items() if k != "id"}]
         out["runs"] = [{k: v for k, v in run.items() if k not in ("id", "device_id")}]
         for table in (Step, RunProgress, MapGridRow, CyclingBlock, IVPoint, SpectrumRow, DerivedResultRow,
-                      Event, Control):
+                      Event, Control, ProvenanceRow):
             order = table.id if "id" in table.__table__.c else table.run_id
             rows = []
             for r in c.execute(select(*table.__table__.c).where(table.run_id == run["id"]).order_by(order)):
@@ -131,6 +137,8 @@ def test_round_trip_sqlite_postgresql_sqlite_is_equal_table_by_table(tmp_path, c
         assert original[table] == on_pg[table], table
         assert original[table] == again[table], table
     assert len(original["spectra"]) == 4 and len(original["cycling_blocks"]) == 3 and original["control"]
+    assert [(p["session"], p["operator"]) for p in original["provenance"]] == [(0, "ana"), (1, "bob")]
+    assert "2 provenance" in out.out
 
     # a second copy, either way, adds nothing
     assert main(["db", "copy", str(run), "--from", str(first), "--to", pg]) == 0
