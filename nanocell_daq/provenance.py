@@ -234,6 +234,19 @@ def of_run(store: Any, run_id: int | str, analysis: Mapping[str, Any] | None = N
     }
 
 
+def summary(sessions: list[Any]) -> dict[str, Any]:
+    """A short provenance of one run for listings (``nanocell runs --json``) from its sessions (read
+    without texts): the start's software, git commit, host, operator, station, device, protocol file and
+    ``--set`` overrides, and how many sessions (the start and each resume); "unknown" for old runs."""
+    keys = ("software_version", "git_commit", "git_dirty", "host", "operator", "station_path", "device",
+            "protocol_path")
+    start = next((s for s in sessions if s.kind == "start"), None)
+    if start is None:
+        return {**dict.fromkeys(keys, UNKNOWN), "overrides": {}, "sessions": len(sessions)}
+    full = _session_dict(start)
+    return {**{k: full[k] for k in keys}, "overrides": full["overrides"], "sessions": len(sessions)}
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
 

@@ -1,4 +1,5 @@
-"""``nanocell db upgrade``, ``nanocell runs`` and ``nanocell bench storage``: the run store from the shell."""
+"""``nanocell db upgrade|copy``, ``nanocell runs``, ``nanocell show`` and ``nanocell bench storage``: the run
+store from the shell."""
 
 from __future__ import annotations
 
@@ -59,17 +60,21 @@ def runs(
     A run marked running shows its engine's liveness: running, paused, stale (silent for a few seconds)
     or dead; ``--json`` adds ``stored_status`` and, while an engine holds the run, ``engine_pid`` and
     ``host``."""
+    from nanocell_daq.provenance import summary
     from nanocell_daq.storage import Store
     from nanocell_daq.storage.leases import liveness
 
     with Store.open(db, create=False) as store:
         summaries = store.runs()
         live = liveness(store, summaries)
+        sessions: dict[int, list[Any]] = {}
+        for p in store.provenance(texts=False) if as_json else []:
+            sessions.setdefault(p.run_id, []).append(p)
     if as_json:
         out = []
         for s in summaries:
             row, lv = s.as_json(), live[s.id]
-            row.update(status=lv.state, stored_status=s.status)
+            row.update(status=lv.state, stored_status=s.status, provenance=summary(sessions.get(s.id, [])))
             if lv.engine_pid is not None:
                 age = round(lv.heartbeat_age_s, 1)
                 row.update(engine_pid=lv.engine_pid, host=lv.host, heartbeat_age_s=age)
@@ -91,6 +96,43 @@ def runs(
     Console(width=max(100, Console().width)).print(table)
     if not summaries:
         typer.echo("no runs yet")
+
+
+def show(
+    run: str = typer.Argument(..., help="Run id (see `nanocell runs`) or uuid."),
+    db: str = typer.Option("nanocell-runs.db", "--db", envvar="NANOCELL_DB", help=DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (the provenance with texts)."),
+    texts: bool = typer.Option(False, "--texts", help="Also print the station and protocol files as read."),
+) -> None:
+    """Show one run: status, times, device, and its provenance (software and git commit, host, operator,
+    station file, protocol with the --set overrides, each resume, the stored analysis parameters)."""
+    from nanocell_daq import provenance
+    from nanocell_daq.errors import UserError
+    from nanocell_daq.storage import Store
+
+    key: int | str = int(run) if run.isdigit() and int(run) < 2**63 else run
+    with Store.open(db, create=False) as store:
+        try:
+            info = store.run(key)
+        except KeyError:
+            raise UserError(f"{store.location.shown}: no run {run!r} (see `nanocell runs`)") from None
+        prov = provenance.of_run(store, info.id)
+    if as_json:
+        head = {"id": info.id, "uuid": info.uuid, "status": info.status, "reason": info.reason,
+                "protocol_name": info.protocol_name, "started": info.started.isoformat(),
+                "ended": None if info.ended is None else info.ended.isoformat()}
+        typer.echo(json.dumps({"run": head, "provenance": prov}, indent=1, ensure_ascii=False))
+        return
+    ended = "-" if info.ended is None else info.ended.strftime("%Y-%m-%d %H:%M:%S")
+    typer.echo(f"run {info.id} ({info.uuid}): {info.protocol_name}, {info.status}"
+               + (f": {info.reason}" if info.reason else ""))
+    typer.echo(f"started {info.started:%Y-%m-%d %H:%M:%S} UTC, ended {ended}")
+    for line in provenance.lines(prov):
+        typer.echo(line)
+    if texts:
+        for title, part in (("station file", "station"), ("protocol file", "protocol")):
+            typer.echo(f"--- {title} ---")
+            typer.echo(str(prov[part]["text"]).rstrip("\n"))
 
 
 def _shown(lv: Any) -> str:
@@ -119,3 +161,4 @@ def register(app: typer.Typer) -> None:
     """Add ``nanocell db ...`` and ``nanocell runs`` (``bench storage`` hangs on bench_commands' group)."""
     app.add_typer(db_app, name="db")
     app.command("runs")(runs)
+    app.command("show")(show)
