@@ -97,6 +97,9 @@ def test_queue_runs_entries_over_two_devices_one_failing_and_notifies(chip, tmp_
         assert [runs[i].status for i in (1, 2, 3)] == ["completed", "failed", "completed"]
         assert [runs[i].station["config"]["device"]["device"] for i in (1, 2, 3)] == ["nw1", "nw2", "nw2"]
         assert runs[2].station["config"]["wirings"]["cycling"]["channels"][0] == "1A05"
+        (start,) = store.provenance(runs[3].id)  # a queue entry's run: its --set and device as given
+        assert (start.kind, start.device, start.overrides) == ("start", "nw2", {"compliance": "1e-7"})
+        assert start.protocol_text == IV and start.station_text == chip.read_text(encoding="utf-8")
     run_ids = [entries[i]["run_id"] for i in range(3)]
     titles = rx.titles()
     assert f"nanocell: run {run_ids[0]} completed" in titles
