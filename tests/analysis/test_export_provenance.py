@@ -134,3 +134,19 @@ def test_an_old_run_without_provenance_exports_unknown_and_report_lines_say_so(s
     assert lines[0].endswith("host unknown") and lines[1] == "operator: unknown"
     assert ANALYSIS_KIND == KIND_SUMMARY  # the kind provenance reads is the one analyze stores
     assert lines[-1].startswith(f"analysis: version {ANALYSIS_VERSION}; y=")  # stored by analyze
+
+
+def test_analyze_stores_its_parameters_and_version_and_show_prints_them(run, capsys):
+    from nanocell_daq.cli import main
+
+    store, rid = run
+    db = str(store.location.path)
+    assert main(["analyze", str(rid), "--db", db, "--y", "0.65"]) == 0
+    capsys.readouterr()
+    assert main(["show", str(rid), "--db", db, "--json"]) == 0
+    stored = json.loads(capsys.readouterr().out)["provenance"]["analysis"]["stored"]
+    last = stored[-1]
+    assert last["parameters"]["y"] == 0.65 and last["analysis_version"] == ANALYSIS_VERSION
+    assert last["software_version"] == __version__ and last["parameters"]["g0_window_V"] == 0.05
+    assert main(["show", str(rid), "--db", db]) == 0
+    assert f"analysis: version {ANALYSIS_VERSION}; y=0.65, g0_window_V=0.05" in capsys.readouterr().out
