@@ -247,11 +247,14 @@ class Store(StoreReads):
         )
         if provenance is None:
             return self._insert(Run, **values)
-        with self._engine.begin() as conn:
-            run_id = int(conn.execute(insert(Run).values(**values)).inserted_primary_key[0])
-            self._add_provenance(conn, run_id, "start", provenance)
-            follow.notify(conn, [run_id])
-            return run_id
+        try:
+            with self._engine.begin() as conn:
+                run_id = int(conn.execute(insert(Run).values(**values)).inserted_primary_key[0])
+                self._add_provenance(conn, run_id, "start", provenance)
+                follow.notify(conn, [run_id])
+                return run_id
+        except IntegrityError as exc:
+            raise ValueError(f"runs: {exc.orig}") from None
 
     def add_provenance(self, run_id: int, record: Mapping[str, Any], kind: str = "resume") -> int:
         """Append one session's provenance to a run (a resume: earlier sessions are kept); returns its
