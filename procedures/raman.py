@@ -292,7 +292,9 @@ class RamanReference(RamanMap):
 
     def check(self, station: Any) -> list[Problem]:
         if not station.si_reference_um:
-            return [Problem(self.kind, f"the station's device has no si_reference_um ({station.path})")]
+            return [Problem(self.kind, f"the station's device has no si_reference_um ({station.path}): give "
+                            "the stage position of a Si reference piece as device.si_reference_um {x, y, z}, "
+                            "or drop this step from a copy of the protocol (nanocell protocols copy)")]
         return super().check(station)
 
     def execute(self) -> None:

@@ -133,6 +133,7 @@ def render(keys: Sequence[str]) -> str:
         "  # wire: Si/a-Si core/shell nanowire",
         "  # nominal_capacity_Ah: 3.0e-16",
         "  # wire_position_um: {start: [100.0, 200.0], end: [110.0, 200.0], z: 0.0}",
+        "  # si_reference_um: {x: 60.0, y: 200.0, z: 0.0}  # a Si piece, for si_seed's raman_reference",
         "",
         "# Chip pads: contacts on the wire (along_wire_um from its start), the counter film, a reference.",
         "pads:",

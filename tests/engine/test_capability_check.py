@@ -39,7 +39,7 @@ def test_check_refuses_20_pA_on_an_emstat4_hr(tmp_path, station_path, capsys):
     assert code == 2
     assert "Traceback" not in err
     proto = shipped_protocols()["si_seed"]
-    assert (f"{proto}:27: galvanostatic.current_A: step 'charge 1': galvanostat 'pstat' (EmStat4 HR, "
+    assert (f"{proto}:28: galvanostatic.current_A: step 'charge 1': galvanostat 'pstat' (EmStat4 HR, "
             f"station.yaml line 5), smallest current range 100 nA, would deliver 20 pA +- 200 pA "
             f"(1000% of the setting on its 100 nA range)") in err
     assert "step 'discharge 1': galvanostat 'pstat'" in err and "would deliver -20 pA +- 200 pA" in err

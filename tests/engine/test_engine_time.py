@@ -42,7 +42,7 @@ def test_check_estimate_matches_the_runs_engine_time_and_times_are_one_axis(tmp_
     for step in store.steps(result.run_id):
         if step.kind == "iv":
             t = np.asarray(store.iv(result.run_id, step_id=step.id).t, float)
-        elif step.kind == "raman_map":
+        elif step.kind in ("raman_map", "raman_reference"):
             t = np.asarray(store.spectra(result.run_id, step_id=step.id).t, float)
         else:
             t = np.asarray(store.cycling(result.run_id, step_id=step.id).t, float)

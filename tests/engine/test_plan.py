@@ -22,14 +22,14 @@ def _plan(text, station):
         (
             "iv: {compliance_A: 2.0e-6}",
             "iv.compliance_A: requested 2e-06 A on 'conductance:S-D', device limit 1e-06 A "
-            "(station_si.yaml line 32)",
+            "(station_si.yaml line 33)",
         ),
         ("iv: {v_max_V: 2.0}", "iv.v_max_V: requested 2 V on 'conductance:S-D', device limit 1 V"),
         ("iv: {pairs: [S-X]}", "iv.pairs: no wiring 'conductance:S-X'"),
         (
             "galvanostatic: {current_A: 5.0e-9}",
             "galvanostatic.current_A: requested 5e-09 A for cycling, device limit 1e-09 A "
-            "(station_si.yaml line 31)",
+            "(station_si.yaml line 32)",
         ),
         (
             "galvanostatic: {current_A: 1.0e-11, v_max_V: 4.3}",
@@ -40,11 +40,11 @@ def _plan(text, station):
         (
             "raman_map: {laser_power_mW: 2}",
             "raman_map.laser_power_mW: requested 2 mW laser power, device limit 0.5 mW "
-            "(station_si.yaml line 33)",
+            "(station_si.yaml line 34)",
         ),
         (
             "raman_map: {along_wire: false, mode: area, x0_um: 990, nx: 40, dx_um: 1}",
-            "map position: requested stage x = 1001 um, allowed [0, 1000] um (station_si.yaml line 34)",
+            "map position: requested stage x = 1001 um, allowed [0, 1000] um (station_si.yaml line 35)",
         ),
     ],
 )

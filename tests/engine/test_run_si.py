@@ -43,8 +43,9 @@ def test_the_run_completes_with_every_step_stored(si_run):
     _, store, result, _ = si_run
     assert result.status == "completed", result.reason
     steps = store.steps(result.run_id)
-    assert [s.status for s in steps] == ["completed"] * 10
-    assert [s.label for s in steps][:4] == ["pristine", "pristine", "charge 1", "rest after charge 1"]
+    assert [s.status for s in steps] == ["completed"] * 11  # the Si reference, 2 pristine, 8 of a cycle
+    assert [s.label for s in steps][:5] == ["Si reference", "pristine", "pristine", "charge 1",
+                                            "rest after charge 1"]
     info = store.run(result.run_id)
     assert info.status == "completed"
     assert "cycles: 1" in info.protocol_text  # the stored protocol reproduces the run
@@ -116,7 +117,8 @@ def test_eta_follows_the_measured_pace_of_each_kind_of_step(si_run):
     calibrated = False
     ratios = []
     for label, _, eta, actual in progress:
-        calibrated = calibrated or label not in ("starting", "pristine")  # the pristine I-V and map measured
+        # calibrated once the pristine I-V and map were measured
+        calibrated = calibrated or label not in ("starting", "Si reference", "pristine")
         if calibrated and actual > 0.5 and eta is not None:
             ratios.append(eta / actual)
     assert ratios, progress

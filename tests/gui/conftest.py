@@ -63,5 +63,7 @@ def sim_station(tmp_path: Path) -> Path:
     from tests.station.conftest import EXAMPLE
 
     path = tmp_path / "station.yaml"
-    path.write_text(EXAMPLE)
+    wire = "  wire_position_um: {start: [100.0, 200.0], end: [110.0, 200.0], z: 0.0}\n"
+    assert wire in EXAMPLE  # si_seed starts with a Si reference spectrum
+    path.write_text(EXAMPLE.replace(wire, wire + "  si_reference_um: {x: 60.0, y: 200.0, z: 0.0}\n"))
     return path
