@@ -88,7 +88,8 @@ def test_a_simulated_run_started_from_the_gui_completes_and_fills_every_plot(qtb
     from simulated_instruments.bench import SimulatedBench
 
     text = shipped_protocols()["si_seed"].read_text()
-    for name, value in (("cycles", "1"), ("map_points", "4"), ("rest_s", "5"), ("exposure_s", "0.2")):
+    for name, value in (("cycles", "1"), ("map_points", "4"), ("rest_s", "5"), ("exposure_s", "0.2"),
+                        ("iv_points", "7"), ("iv_pairs", "[S-D]")):
         text = re.sub(rf"(\n  {name}:\s*)[^\s#]+", rf"\g<1>{value}", text)
     protocol = tmp_path / "short.yaml"
     protocol.write_text(text)
