@@ -21,7 +21,8 @@ def test_si_demo_protocol_conductance_drop_and_xc_fall(tmp_path: Path):
     with SimulatedBench(preset="si", speed=20000.0, seed=0) as bench:
         station = tmp_path / "station.yaml"
         bench.write_station(station)
-        plan = make_plan("si_seed", station, {"cycles": "1", "map_points": "8", "rest_s": "10", "iv_pairs": "[S-D]"})
+        overrides = {"cycles": "1", "map_points": "8", "rest_s": "10", "iv_pairs": "[S-D]"}
+        plan = make_plan("si_seed", station, overrides)
         result = run_plan(plan, store)
         nominal_ah = bench.station_dict()["device"]["nominal_capacity_Ah"]
     assert result.status == "completed"
