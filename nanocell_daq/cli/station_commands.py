@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from nanocell_daq.cli.run_commands import DB_ENV, DB_HELP, DEFAULT_DB
+
 station_app = typer.Typer(name="station", no_args_is_help=True,
                           help="Station files: write a template, validate and check the instruments.")
 
@@ -14,11 +16,20 @@ station_app = typer.Typer(name="station", no_args_is_help=True,
 @station_app.command("check")
 def check(
     file: Path = typer.Argument(..., help="Station file (YAML)."),
+    db: str = typer.Option(
+        DEFAULT_DB, "--db", envvar=DB_ENV,
+        help=DB_HELP + ". Its station leases tell whether a run is using the station (connecting would"
+        f" disturb it: the check is then refused). Default: ${DB_ENV} if set, else ./{DEFAULT_DB}; never"
+        " created.",
+    ),
 ) -> None:
-    """Validate FILE, connect every instrument, check identities, roles and wirings; switch nothing on."""
+    """Validate FILE, connect every instrument, check identities, roles and wirings; switch nothing on.
+
+    Refused while a run of the database uses the station; no run can start on it during the check."""
     from rich.console import Console
     from rich.table import Table
 
+    from nanocell_daq.engine.lease import held_for_check
     from nanocell_daq.station.check import check_station
     from nanocell_daq.station.loader import load_station
     from nanocell_daq.station.station import StationError
@@ -26,7 +37,10 @@ def check(
     config = load_station(file)
     # a pipe or a CI log has no terminal width: rich would fold every column to 80 characters
     console = Console(width=max(shutil.get_terminal_size((140, 24)).columns, 120))
-    report = check_station(config)
+    with held_for_check(db, config, str(file)) as warning:
+        if warning:
+            console.print(f"[yellow]warning: {_escape(warning)}[/yellow]")
+        report = check_station(config)
 
     table = Table(title=f"station {config.name!r} ({file})")
     for column in ("instrument", "driver", "resource", "identity", "roles", "status"):

@@ -28,6 +28,8 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection
@@ -42,6 +44,8 @@ __all__ = [
     "EngineLease",
     "LeaseHeld",
     "LeaseLost",
+    "config_key",
+    "held_for_check",
     "release_dead_holder",
     "station_key",
 ]
@@ -62,8 +66,48 @@ class LeaseLost(BaseException):
 
 def station_key(view: Any) -> str:
     """The station's lease key: its instruments' VISA resources (two station files for one bench share it)."""
-    resources = sorted(str(inst.resource) for inst in view.config.instruments.values())
+    return config_key(view.config)
+
+
+def config_key(config: Any) -> str:
+    """:func:`station_key` of a loaded station file (``StationConfig``)."""
+    resources = sorted(str(inst.resource) for inst in config.instruments.values())
     return "station:" + hashlib.sha256("\n".join(resources).encode()).hexdigest()[:32]
+
+
+@contextmanager
+def held_for_check(db: str | os.PathLike[str] | None, config: Any, name: str) -> Iterator[str | None]:
+    """Hold the station lease in ``db`` while a station check connects to the instruments.
+
+    Connecting is not harmless while a run uses the station: a 2600B driver that connects aborts a TSP script
+    it finds running (as Keithley's own controllers do), so a check would end the run's galvanostatic step.
+    A live engine holding the lease makes this raise :class:`LeaseHeld` (nothing is touched); while the check
+    holds it, no run can start on the station. Yields None, or a warning when the leases could not be read
+    (no database there is not a warning: no run of that database can be using the station).
+    """
+    from nanocell_daq.storage import Store  # storage is not needed to import the engine's lease rows
+    from nanocell_daq.storage.location import resolve
+
+    if db is None:
+        yield None
+        return
+    loc = resolve(db)
+    if loc.path is not None and not loc.path.exists():
+        yield None
+        return
+    try:
+        store = Store.open(db, create=False)
+    except UserError as exc:
+        yield (f"could not read the station leases ({exc}); a run using this station from that database "
+               "would be disturbed by the check")
+        return
+    lease = EngineLease(store, config_key(config), name)
+    try:
+        lease.acquire(db_label=loc.shown)
+        yield None
+    finally:
+        lease.release()
+        store.close()
 
 
 def _may_take(row: LeaseRow | None, holder: str) -> bool:

@@ -108,6 +108,8 @@ class MainWindow(QMainWindow):
         station_panel = StationPanel(
             self.run_panel.station, station, run_active=lambda: self.live.status == "running"
         )
+        station_panel.model.db = self.db_path  # a check is refused while a run of it uses the station
+        self.station_model = station_panel.model
         protocol_panel = ProtocolEditorPanel(self.run_panel.protocol, self.run_panel.station, protocol)
         return station_panel, protocol_panel
 
@@ -151,6 +153,7 @@ class MainWindow(QMainWindow):
             self.store.close()
         self.store, self.db_path = store, path
         self.control.store, self.control.db_path = store, path
+        self.station_model.db = path
         self.live.set_store(store)
         self.browser.set_store(store)
         self.queue.set_store(store)

@@ -84,6 +84,8 @@ class StationModel:
         self.limits: list[tuple[str, str]] = []
         self.speed = 1.0
         self.summary: CheckSummary | None = None
+        self.db: str | None = None
+        """The run database whose station lease a check takes (refused while a run uses the station)."""
         self.loaded = Signal("loaded")
         self.checked = Signal("checked")
 
@@ -113,11 +115,13 @@ class StationModel:
 
         Blocking (a missing instrument waits for its timeout): views run it on a worker thread.
         """
+        from nanocell_daq.engine.lease import held_for_check
         from nanocell_daq.station.check import check_station
 
         if self.config is None:
             raise UserError("load a station file first")
-        report = check_station(self.config)
+        with held_for_check(self.db, self.config, self.path or "the station"):
+            report = check_station(self.config)
         by_name = {s.name: s for s in report.instruments}
         for row in self.instruments:
             s = by_name.get(row.name)

@@ -38,6 +38,26 @@ def test_check_reads_every_identity_and_wiring_of_the_simulated_bench(bench_stat
     assert model.summary.ok and model.summary.wirings and all(ok for _, ok, _ in model.summary.wirings)
 
 
+def test_check_is_refused_while_a_run_of_the_guis_database_holds_the_station(bench_station, tmp_path) -> None:
+    from nanocell_daq.engine.lease import EngineLease, config_key
+    from nanocell_daq.errors import UserError
+    from nanocell_daq.storage import Store
+
+    model = StationModel()
+    model.load(bench_station / "station.yaml")
+    model.db = str(tmp_path / "runs.db")
+    with Store.open(model.db) as store:
+        engine = EngineLease(store, config_key(model.config), "the bench")
+        engine.acquire(store.create_run("running"))
+        try:
+            with pytest.raises(UserError, match="is in use by run"):
+                model.check()
+            assert all(r.status != "ok" for r in model.instruments)  # nothing was checked
+        finally:
+            engine.release()
+    assert all(r.status == "ok" for r in model.check())
+
+
 def test_check_names_the_unreachable_instrument_and_still_identifies_the_others(bench_station) -> None:
     model = StationModel()
     model.load(bench_station / "station-no-smu.yaml")

@@ -109,3 +109,55 @@ def test_check_says_an_answering_instrument_is_not_usable_as_set_up_not_unreacha
         assert "stage (unreachable" not in err
     finally:
         _raw(bench.resources["stage"], "COMP,0")
+
+
+def test_check_is_refused_while_a_run_holds_the_station_and_takes_the_lease_itself(
+    bench, bench_station, tmp_path, capsys, monkeypatch
+):
+    """Connecting would disturb a run (a 2600B driver aborts a TSP script it finds running): while a live
+    engine holds the station's lease the check touches nothing; while the check runs, no run may start."""
+    from nanocell_daq.engine.lease import EngineLease, LeaseHeld, config_key
+    from nanocell_daq.station.loader import load_station
+    from nanocell_daq.storage import Store
+
+    db = tmp_path / "runs.db"
+    key = config_key(load_station(bench_station))
+    with Store.open(db) as store:
+        run_id = store.create_run("a run on the bench")
+        engine = EngineLease(store, key, "the bench")
+        engine.acquire(run_id)
+        try:
+            before = [len(bench.log(name)) for name in bench.resources]
+            assert main(["station", "check", str(bench_station), "--db", str(db)]) == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and f"is in use by run {run_id}" in err and "Traceback" not in err
+            assert [len(bench.log(name)) for name in bench.resources] == before  # no instrument was touched
+        finally:
+            engine.release()
+        assert main(["station", "check", str(bench_station), "--db", str(db)]) == 0
+        assert "station ready" in capsys.readouterr().out
+
+        from nanocell_daq.engine import lease as lease_module
+
+        taken = []
+        real = lease_module.EngineLease.acquire
+
+        def acquire_then_try_a_run(self, *args, **kwargs):  # a run starting while the check holds the lease
+            real(self, *args, **kwargs)
+            other = EngineLease(store, key, "the bench")
+            try:
+                other.acquire()
+            except LeaseHeld as exc:
+                taken.append(str(exc))
+            else:
+                other.release()
+
+        monkeypatch.setattr(lease_module.EngineLease, "acquire", acquire_then_try_a_run)
+        assert main(["station", "check", str(bench_station), "--db", str(db)]) == 0
+        assert taken and "is in use by" in taken[0]
+
+
+def test_check_without_the_database_creates_none(bench, bench_station, tmp_path, capsys):
+    db = tmp_path / "none-yet.db"
+    assert main(["station", "check", str(bench_station), "--db", str(db)]) == 0
+    assert not db.exists()
