@@ -148,7 +148,9 @@ def test_a_fresh_driver_keeps_what_an_orphaned_technique_measured(bench, open_dr
     assert fresh.orphan_aborted is not None
     assert ("had ended" in fresh.orphan_aborted) is ended
     assert f"{len(got)} data package(s) kept" in fresh.orphan_aborted
-    assert len(got) >= (40 if ended else 150)  # (the first few may go to the dying link)
+    # ~50 (ended) or ~1000 packages; fewer when a loaded machine slows the emulator (the first few may go to
+    # the dying link)
+    assert len(got) >= (40 if ended else 60)
     t = [s.t for s in got]
     # a package at least every interval (more near a bound and before the time limit): none lost
     assert all(0.0 < b - a <= 1.0 + 0.01 for a, b in itertools.pairwise(t)), t
