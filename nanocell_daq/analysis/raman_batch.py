@@ -44,8 +44,9 @@ CHUNK = 2048
 """Spectra fitted together by default: the working arrays stay at a few tens of MB whatever the number."""
 MAX_ITER = 100
 """Levenberg-Marquardt steps per stage before a spectrum is handed to the single fit."""
-_RTOL = 1e-10  # converged: an accepted step lowers chi-square by less than this fraction
+_RTOL = 1e-8  # converged: an accepted step lowers chi-square by less than this fraction (trf's ftol)
 _MAX_ITER_START = 30  # steps of the stages before the final fit (a spectrum not done goes on from there)
+_RTOL_NOISE = 1e-10  # the fit whose residuals alone estimate a spectrum's noise model
 _RTOL_START = 1e-7  # the same, for the fits whose result only sets the weights or the start of the next
 A_MIN_SNR = 2.0
 """The batch keeps a spectrum whose a-Si area exceeds this many sigma (c-Si: :data:`SIGNIFICANCE`); below,
@@ -286,8 +287,10 @@ def inv_psd(a: np.ndarray) -> np.ndarray:
     bad = ~ok | ~(np.abs(eq @ inv - np.eye(k)).max(axis=(1, 2)) < 1e-8)
     inv /= dd[:, :, None]
     inv /= dd[:, None, :]
-    if bad.any():
-        inv[bad] = np.linalg.pinv(a[bad])
+    finite = np.all(np.isfinite(a), axis=(1, 2))
+    inv[~finite] = np.nan
+    if (bad & finite).any():
+        inv[bad & finite] = np.linalg.pinv(a[bad & finite])
     return inv
 
 
@@ -338,7 +341,7 @@ class _Pool:
     chunk as float32 (8 bytes a pixel), then fitted as :func:`~nanocell_daq.analysis.raman.estimate_noise`
     does in pieces (no full-size temporaries)."""
 
-    _PIECE = 1 << 20
+    _PIECE = 1 << 16
 
     def __init__(self) -> None:
         self.m: list[np.ndarray] = []
@@ -369,7 +372,9 @@ class _Pool:
                 var = np.full(mk.size, var0) if it == 0 else np.maximum(gain * mk + c, 1e-6)
                 w2 = np.where(rk < 25.0 * var, 1.0 / var, 0.0) ** 2
                 mw = mk * w2
-                sums += [mw @ mk, mw.sum(), w2.sum(), mw @ rk, w2 @ rk]
+                # einsum, not a BLAS dot: threaded BLAS on a busy machine is hundreds of times slower
+                dot = np.einsum
+                sums += [dot("i,i", mw, mk), mw.sum(), w2.sum(), dot("i,i", mw, rk), dot("i,i", w2, rk)]
             gain, c = (float(v) for v in _nnls2(*sums))
         return NoiseModel(gain, float(np.sqrt(c)), "estimated")
 
@@ -422,7 +427,8 @@ def fit_spectra(
     pool = _Pool() if pool_noise and noise is None else None
     per_spectrum = noise is None and pool is None
     # the unweighted fit is only a start (and one of thousands of pooled residuals): a few steps will do
-    start = {"max_iter": MAX_ITER} if per_spectrum else {"max_iter": _MAX_ITER_START, "rtol": _RTOL_START}
+    start = {"max_iter": MAX_ITER, "rtol": _RTOL_NOISE} if per_spectrum else {
+        "max_iter": _MAX_ITER_START, "rtol": _RTOL_START}
     for c0 in range(0, n_b, chunk):  # the unweighted start of every spectrum (and the noise it shows)
         s = data[c0 : c0 + chunk][:, sel]
         rows = np.arange(c0, c0 + s.shape[0])
