@@ -36,8 +36,14 @@ from nanocell_daq.analysis.raman import (
     _initial_guess,
     crystalline_fraction,
     first_pass,
+    fit_from_start,
     fit_si,
+    fit_start,
+    si_model,
     xc_upper_limit,
+)
+from nanocell_daq.analysis.raman import (
+    _leverage as _leverage_single,
 )
 
 CHUNK = 2048
@@ -462,9 +468,12 @@ def fit_spectra(
                     np.clip(model, 0.0, None), resid**2 / np.clip(1.0 - lev, 0.05, 1.0)
                 )
     given = noise
+    starts: dict[int, tuple | None] = {}
     if pool is not None:
         for k in sorted(single):  # the single fit's own first pass, as the one-by-one path pools them
-            got = first_pass(axis, data[k], window=window)
+            starts[k] = start = fit_start(axis, data[k], window)
+            got = _first_pass_of(start) if start is not None and _converged(start[3]) else None
+            got = got or first_pass(axis, data[k], window=window)  # past fit_si's 100 evaluations
             if got is not None:
                 pool.add(*got)
         given = pool.estimate()
@@ -500,9 +509,29 @@ def fit_spectra(
             results[rows[j]] = fits[j]
     for k, reason in sorted(single.items()):
         stats.add(reason, 1)
-        results[k] = fit_si(axis, data[k], y=y, window=window, noise=given)
+        if k in starts:  # the first stage is done
+            results[k] = fit_from_start(starts[k], y=y, noise=given)
+        else:
+            results[k] = fit_si(axis, data[k], y=y, window=window, noise=given)
     stats.n_batch += n_b - len(single)
     return results  # type: ignore[return-value]
+
+
+def _converged(res) -> bool:
+    """A solver result that stopped on a tolerance (not the evaluation cap, not an error)."""
+    return not isinstance(res, Exception) and res.status > 0
+
+
+def _first_pass_of(start: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """:func:`~nanocell_daq.analysis.raman.first_pass` from :func:`fit_start`'s converged fit: the same
+    solver from the same start, so the same numbers."""
+    x, s, scale, res = start
+    try:
+        lev = _leverage_single(res.jac)
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    model = si_model(x, res.x) * scale
+    return model, s - model, lev
 
 
 def _settled(p: np.ndarray, err: np.ndarray) -> np.ndarray:

@@ -108,8 +108,9 @@ def fit_map(
         "x_um": pos[:, 0].astype(float),
         "y_um": pos[:, 1].astype(float) if pos.shape[1] > 1 else np.zeros(n),
     }
-    for name in SiFit.__dataclass_fields__:  # column by column (as_dict deep-copies: slow on big maps)
-        columns[name] = [getattr(fit, name) for fit in fits]
+    names = list(SiFit.__dataclass_fields__)
+    values = zip(*(vars(fit).values() for fit in fits), strict=True) if fits else [[] for _ in names]
+    columns.update(zip(names, values, strict=True))  # the fields in order (as_dict deep-copies: slow)
     columns["n_spikes"] = spikes + np.array([fit.n_outliers for fit in fits], dtype=int)
     return pd.DataFrame(columns, columns=PIXEL_COLUMNS)
 
