@@ -6,10 +6,17 @@ start from the same initial guess, the noise model (given, pooled or estimated p
 does), two weighted fits with weights from the model, the cosmic-ray test near the c-Si peak (the same
 candidate pixels, each trial refitted without its pixel, here as a zero weight), and the final weighted fit;
 the errors are the weighted covariance scaled by max(1, reduced chi-square) (:func:`raman.fit_result`).
+The stages before the final fit only set weights and starts: they stop at 1e-5 of chi-square (30 steps at
+most); the final fit converges as the single fit's solver does (ftol 1e-8).
 
 Spectra the batch cannot reproduce go to :func:`fit_si` one by one: pixels that are not finite in the window,
-fits that do not converge in :data:`MAX_ITER` steps, and spectra where a pixel is dropped as a cosmic ray (the
-refits after a drop are the single fit's).
+fits that do not converge in :data:`MAX_ITER` steps, spectra where a pixel is dropped as a cosmic ray (the
+refits after a drop are the single fit's), and spectra with a band at the noise level or a band's position or
+width at a bound. A band lost in the noise has no minimum of its own: its Gaussian or Lorentzian fits noise
+and where it ends (and so its area, error and the upper limit of Xc) depends on the solver's path, which only
+the single fit's solver reproduces. Those are told already by the unweighted start (off-wire pixels of a
+map), and with a pooled noise model their share of the pool is the single fit's own first pass. Spectra are
+processed :data:`CHUNK` at a time: the working memory does not grow with their number.
 """
 
 from __future__ import annotations
