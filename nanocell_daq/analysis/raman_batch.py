@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.ndimage import median_filter
+from scipy.optimize import OptimizeResult
 
 from nanocell_daq.analysis.raman import (
     _HI,
@@ -41,6 +42,7 @@ from nanocell_daq.analysis.raman import (
     SiFit,
     _failed,
     _initial_guess,
+    _window,
     crystalline_fraction,
     first_pass,
     fit_from_start,
@@ -392,14 +394,6 @@ class _Pool:
         return NoiseModel(gain, float(np.sqrt(c)), "estimated")
 
 
-def _errors(jt: np.ndarray, r: np.ndarray, n_fit: int) -> tuple[np.ndarray, np.ndarray]:
-    """(cov, err) of weighted fits as ``raman.fit_result`` has them: pinv(JᵀJ)·max(1, reduced chi-square)."""
-    redchi = np.einsum("bn,bn->b", r, r) / max(n_fit - 8, 1)
-    cov = inv_psd(jt @ jt.transpose(0, 2, 1))
-    cov *= np.maximum(redchi, 1.0)[:, None, None]
-    return cov, np.sqrt(np.clip(np.einsum("bii->bi", cov), 0.0, None))
-
-
 def fit_spectra(
     axis: np.ndarray,
     spectra: np.ndarray,
@@ -475,11 +469,13 @@ def fit_spectra(
                     np.clip(model, 0.0, None), resid**2 / np.clip(1.0 - lev, 0.05, 1.0)
                 )
     given = noise
-    starts: dict[int, tuple | None] = {}
+    starts: dict[int, np.ndarray] = {}  # where fit_si's first stage ended (all it needs with a noise model)
     if pool is not None:
         for k in sorted(single):  # the single fit's own first pass, as the one-by-one path pools them
-            starts[k] = start = fit_start(axis, data[k], window)
-            got = _first_pass_of(start) if start is not None and _converged(start[3]) else None
+            first = fit_start(axis, data[k], window)
+            if first is not None and not isinstance(first[3], Exception):
+                starts[k] = first[3].x
+            got = _first_pass_of(first) if first is not None and _converged(first[3]) else None
             got = got or first_pass(axis, data[k], window=window)  # past fit_si's 100 evaluations
             if got is not None:
                 pool.add(*got)
@@ -516,8 +512,10 @@ def fit_spectra(
             results[rows[j]] = fits[j]
     for k, reason in sorted(single.items()):
         stats.add(reason, 1)
-        if k in starts:  # the first stage is done
-            results[k] = fit_from_start(starts[k], y=y, noise=given)
+        if k in starts and given is not None:  # its first stage is done
+            x_k, s_k = _window(axis, data[k], window)
+            first = (x_k, s_k, float(np.max(np.abs(s_k))) or 1.0, OptimizeResult(x=starts.pop(k)))
+            results[k] = fit_from_start(first, y=y, noise=given)
         else:
             results[k] = fit_si(axis, data[k], y=y, window=window, noise=given)
     stats.n_batch += n_b - len(single)
