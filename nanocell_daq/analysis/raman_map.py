@@ -105,8 +105,8 @@ def fit_map(
         fits = [fit_si(x, row, y=y, window=window, noise=noise) for row in data]
     columns: dict[str, object] = {
         "pixel": np.arange(n),
-        "x_um": pos[:, 0].astype(float),
-        "y_um": pos[:, 1].astype(float) if pos.shape[1] > 1 else np.zeros(n),
+        "x_um": pos[:n, 0].astype(float),
+        "y_um": pos[:n, 1].astype(float) if pos.shape[1] > 1 else np.zeros(n),
     }
     names = list(SiFit.__dataclass_fields__)
     values = zip(*(vars(fit).values() for fit in fits), strict=True) if fits else [[] for _ in names]
