@@ -315,16 +315,37 @@ def fit_si(
     s_all = np.asarray(spectrum, dtype=float)
     if despike:
         s_all = remove_spikes(s_all, axis=axis, protect=SI_PEAK_REGION_CM1)[0]
-    x, s = _window(axis, s_all, window)
+    return fit_from_start(fit_start(axis, s_all, window), y=y, noise=noise, reject_outliers=reject_outliers)
+
+
+def fit_start(axis: np.ndarray, spectrum: np.ndarray, window: tuple[float, float]) -> tuple | None:
+    """The first, unweighted stage of :func:`fit_si` (its fit stops at 100 evaluations): (pixels, counts,
+    scale, solver result or the error it raised) in ``window``, None for too few pixels. The batch fit
+    pools its residuals (as :func:`first_pass` where it converged) before :func:`fit_from_start` goes on."""
+    x, s = _window(axis, spectrum, window)
     if x.size < 12:
-        return _failed(y)
+        return None
     scale = float(np.max(np.abs(s))) or 1.0
+    sn = s / scale
+    try:
+        res = _solve(x, sn, _initial_guess(x, sn), None, max_nfev=100)  # a start (a spike makes it slow)
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        return x, s, scale, exc
+    return x, s, scale, res
+
+
+def fit_from_start(
+    start: tuple | None, *, y: float, noise: NoiseModel | None, reject_outliers: bool = True
+) -> SiFit:
+    """:func:`fit_si` from its first stage (:func:`fit_start`) on."""
+    if start is None or isinstance(start[3], Exception):
+        return _failed(y)
+    x, s, scale, res = start
     sn = s / scale
     keep = np.ones(x.size, dtype=bool)
     n_out = 0
     estimated = noise is None
     try:
-        res = _solve(x, sn, _initial_guess(x, sn), None, max_nfev=100)  # a start (a spike makes it slow)
         if estimated:
             model = si_model(x, res.x) * scale
             noise = estimate_noise(model, s - model, leverage=_leverage(res.jac))

@@ -21,7 +21,7 @@ from nanocell_daq.analysis.raman import (
     fit_si,
     xc_upper_limit,
 )
-from nanocell_daq.analysis.raman_batch import BatchStats, fit_spectra
+from nanocell_daq.analysis.raman_batch import CHUNK, BatchStats, fit_spectra
 from nanocell_daq.analysis.raman_preprocess import (
     SI_PEAK_REGION_CM1,
     combine_frames,
@@ -45,6 +45,7 @@ def fit_map(
     noise: NoiseModel | None = None,
     batch: bool = True,
     stats: BatchStats | None = None,
+    chunk: int = CHUNK,
 ) -> pd.DataFrame:
     """Fit c-Si/a-Si in every spectrum of a map; one row per pixel (columns :data:`PIXEL_COLUMNS`).
 
@@ -59,7 +60,9 @@ def fit_map(
     pixel taken out (frames, filter and fit). ``batch``: all pixels in one vectorised fit
     (:func:`~nanocell_daq.analysis.raman_batch.fit_spectra`, the same results, tens of times faster);
     False fits them one by one with :func:`~nanocell_daq.analysis.raman.fit_si`. ``stats`` (optional) is
-    filled with how many pixels the batch handed to the single fit.
+    filled with how many pixels the batch handed to the single fit. Spikes, baselines and batch fits are done
+    ``chunk`` pixels at a time: beyond the cropped spectra and the results, the memory does not grow with the
+    number of pixels.
     """
     axis = np.asarray(axis, dtype=float)
     data = np.asarray(spectra, dtype=float)
@@ -70,20 +73,25 @@ def fit_map(
     sel = (axis >= window[0] - 20) & (axis <= window[1] + 20)
     # Only the fit window matters; cropping first keeps spike search and baselines cheap on big maps.
     x, data = axis[sel], data[..., sel]
-    spikes = np.zeros((n, x.size), dtype=int)
+    spikes = np.zeros(n, dtype=int)  # per pixel
     if data.ndim == 3:
         per_frame = None if noise is None else (noise.gain, noise.read)
         data, frame_mask, (gain, read) = combine_frames(data, noise=per_frame)
-        spikes += frame_mask.sum(axis=1)
+        spikes += frame_mask.sum(axis=(1, 2))
         noise = NoiseModel(gain, read * np.sqrt(frame_mask.shape[1]), noise.source if noise else "estimated")
-    if despike and x.size >= 5:
-        data, mask = remove_spikes(data, threshold=spike_threshold, axis=x, protect=SI_PEAK_REGION_CM1)
-        spikes += mask
-    if baseline != "none" and x.size:
-        data = subtract_baseline(x, data, method=baseline, order=1, exclude=((400.0, 550.0),))
+    chunk = max(int(chunk), 1)
+    for c0 in range(0, n, chunk):  # in place, a chunk at a time (``data`` is the cropped copy)
+        part = data[c0 : c0 + chunk]
+        if despike and x.size >= 5:
+            part[:], mask = remove_spikes(part, threshold=spike_threshold, axis=x, protect=SI_PEAK_REGION_CM1)
+            spikes[c0 : c0 + chunk] += mask.sum(axis=1)
+        if baseline != "none" and x.size:
+            part[:] = subtract_baseline(x, part, method=baseline, order=1, exclude=((400.0, 550.0),))
     pool = noise is None and baseline == "none"
     if batch:
-        fits = fit_spectra(x, data, y=y, window=window, noise=noise, pool_noise=pool, stats=stats)
+        fits = fit_spectra(
+            x, data, y=y, window=window, noise=noise, pool_noise=pool, stats=stats, chunk=chunk
+        )
     else:
         if pool:
             passes = [first_pass(x, row, window=window) for row in data]
@@ -95,19 +103,16 @@ def fit_map(
                     leverage=np.concatenate([p[2] for p in got]),
                 )
         fits = [fit_si(x, row, y=y, window=window, noise=noise) for row in data]
-    rows = []
-    for k, fit in enumerate(fits):
-        y_um = float(pos[k, 1]) if pos.shape[1] > 1 else 0.0
-        rows.append(
-            {
-                "pixel": k,
-                "x_um": float(pos[k, 0]),
-                "y_um": y_um,
-                **vars(fit),  # the fields in order (as_dict deep-copies: slow on big maps)
-                "n_spikes": int(spikes[k].sum()) + fit.n_outliers,
-            }
-        )
-    return pd.DataFrame(rows, columns=PIXEL_COLUMNS)
+    columns: dict[str, object] = {
+        "pixel": np.arange(n),
+        "x_um": pos[:n, 0].astype(float),
+        "y_um": pos[:n, 1].astype(float) if pos.shape[1] > 1 else np.zeros(n),
+    }
+    names = list(SiFit.__dataclass_fields__)
+    values = zip(*(vars(fit).values() for fit in fits), strict=True) if fits else [[] for _ in names]
+    columns.update(zip(names, values, strict=True))  # the fields in order (as_dict deep-copies: slow)
+    columns["n_spikes"] = spikes + np.array([fit.n_outliers for fit in fits], dtype=int)
+    return pd.DataFrame(columns, columns=PIXEL_COLUMNS)
 
 
 def map_grid(

@@ -23,3 +23,12 @@ def test_bench_fit_refuses_a_bad_size_in_one_line(capsys):
     assert main(["bench", "fit", "--n", "0"]) == 2
     err = capsys.readouterr().err
     assert "--n" in err and "Traceback" not in err
+
+
+def test_bench_fit_with_off_wire_pixels_reports_what_went_to_the_single_fit(capsys):
+    assert main(["bench", "fit", "--n", "24", "--single", "24", "--empty", "0.5", "--repeat", "1"]) == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["empty_fraction"] == 0.5
+    # the band-less pixels are fitted by fit_si (where their noise-fit bands end depends on the solver)
+    assert 6 <= figures["fallback"]["band at noise level or bound"] <= figures["n_fallback"] <= 18
+    assert figures["max_position_diff_cm1"] < 0.05 and figures["max_error_rel_diff"] < 0.1
