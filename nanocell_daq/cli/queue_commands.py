@@ -106,7 +106,7 @@ def cmd_move(entry_id: int, action: str, db: str) -> int:
 
 
 def cmd_run(station: Path, db: str, notify: Path | None, operator: str | None) -> int:
-    from nanocell_daq.cli.run_commands import _Display, _notifier
+    from nanocell_daq.cli.run_commands import _Display, _notifier, _start_log
     from nanocell_daq.engine.queue import QueueRunner
     from nanocell_daq.engine.service import run_plan
     from nanocell_daq.engine.stationview import StationView
@@ -116,11 +116,20 @@ def cmd_run(station: Path, db: str, notify: Path | None, operator: str | None) -
     store = _store(db)
 
     def run_entry(plan: Any, entry: Any, created: Any) -> Any:
-        with _Display() as display:
-            result = run_plan(plan, store, operator=operator or entry.added_by, supervise=True,
-                              notifier=notifier, on_progress=display.on_progress, on_log=display.on_log,
-                              db_label=store.location.shown, on_run_created=created)
-        reason = f": {result.reason}" if result.reason else ""
+        log = _start_log(db, f"queue-entry{entry.id}")  # one log per run, its path printed first
+        log.write("info", f"queue entry {entry.id}: {plan.protocol.name}")
+        try:
+            with _Display(log=log) as display:
+                result = run_plan(plan, store, operator=operator or entry.added_by, supervise=True,
+                                  notifier=notifier, on_progress=display.on_progress, on_log=display.on_log,
+                                  db_label=store.location.shown, on_run_created=created)
+            reason = f": {result.reason}" if result.reason else ""
+            log.write("info", f"run {result.run_id} {result.status}{reason}")
+        except BaseException as exc:
+            log.write("error", f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            log.close()
         typer.echo(f"entry {entry.id}: run {result.run_id} {result.status}{reason}")
         return result
 
@@ -202,9 +211,12 @@ def register(app: typer.Typer) -> None:
         station: Path = typer.Option(..., "--station", help="Station file (every entry's device is in it)."),
         db: str = DB_OPTION,
         notify: Path = typer.Option(None, "--notify", help="Notify file (urls: [apprise URLs])."),
-        operator: str = typer.Option(None, "--operator"),
+        operator: str = typer.Option(None, "--operator", help="Who runs them (default: who queued each)."),
     ) -> None:
-        """Work through the queue unattended: validate every entry, then run them one after another."""
+        """Work through the queue unattended: validate every entry, then run them one after another.
+
+        Each run writes a log to run-logs/cli-queue-entry<N>-<date>-<time>-<pid>.log next to the database
+        (its path printed when the run starts)."""
         raise typer.Exit(cmd_run(station, db, notify, operator))
 
     app.add_typer(queue_app)
