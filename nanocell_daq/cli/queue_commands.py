@@ -45,6 +45,7 @@ def cmd_add(protocol: str, station: Path, device: str | None, sets: list[str] | 
             hold: bool, db: str, operator: str | None) -> int:
     from nanocell_daq import yaml_input
     from nanocell_daq.cli.run_commands import _overrides
+    from nanocell_daq.engine.eta import plan_wall_s
     from nanocell_daq.engine.plan import fmt_duration
     from nanocell_daq.engine.service import make_plan, protocol_path
     from nanocell_daq.storage import queue as rows
@@ -56,7 +57,7 @@ def cmd_add(protocol: str, station: Path, device: str | None, sets: list[str] | 
         entry_id = rows.add(store, protocol, text, station=str(station), device=device, overrides=overrides,
                             stop_on_failure=stop_on_failure, added_by=operator, held=hold)
     speed = plan.station.speed
-    takes = fmt_duration(plan.total_s / speed) + (" (simulated)" if speed != 1 else "")
+    takes = fmt_duration(plan_wall_s(plan)) + (" (simulated)" if speed != 1 else "")
     where = f" on {device}" if device else ""
     typer.echo(f"queued entry {entry_id}: {plan.protocol.name}{where}, about {takes}"
                + (" (held)" if hold else ""))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nanocell_daq.engine import capability_check
+from nanocell_daq.engine.eta import plan_wall_s
 from nanocell_daq.engine.protocol import ParallelBlock, Protocol, RepeatBlock, StepSpec
 from nanocell_daq.engine.stationview import StationView
 from nanocell_daq.errors import UserError
@@ -294,6 +295,6 @@ def plan_table(plan: Plan) -> Any:
     speed = plan.station.speed
     total = f"total {fmt_duration(plan.total_s)}"
     if speed != 1:
-        total += f" (simulated; {fmt_duration(plan.total_s / speed)} at speed {speed:g})"
+        total += f" (simulated; about {fmt_duration(plan_wall_s(plan))} of wall time at speed {speed:g})"
     table.caption = total
     return table
