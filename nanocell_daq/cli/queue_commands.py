@@ -73,7 +73,7 @@ def cmd_list(db: str, as_json: bool) -> int:
     with _store(db, create=False) as store:
         entries = rows.entries(store)
     if as_json:
-        typer.echo(json.dumps([e.as_dict() for e in entries], indent=1))
+        typer.echo(json.dumps([e.as_dict() for e in entries], indent=1, ensure_ascii=False))
         return 0
     if not entries:
         typer.echo("the queue is empty")

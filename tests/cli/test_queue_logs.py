@@ -35,3 +35,13 @@ def test_queue_run_writes_a_log_per_run_and_prints_its_path(tmp_path, monkeypatc
         text = log.read_text(encoding="utf-8")
         assert f"compliance reached in run {k}" in text and f"run {k} completed" in text
         assert " progress " in text
+
+
+def test_queue_list_json_keeps_non_ascii(tmp_path, capsys):
+    db = tmp_path / "runs.db"
+    add = ["queue", "add", "si_seed", "--station", str(STATION), "--db", str(db), "--operator", "Zoë"]
+    assert main(add) == 0
+    capsys.readouterr()
+    assert main(["queue", "list", "--db", str(db), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert '"added_by": "Zoë"' in out and "\\u" not in out
