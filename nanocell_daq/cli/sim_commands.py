@@ -79,7 +79,7 @@ def serve(
             console.print("fresh cell per run: the cell is reset when a new session of instrument "
                           "connections starts", highlight=False)
             bench.on_cell_reset = lambda why, cell: console.print(
-                f"cell reset ({why}): {_cell_line(cell)}", highlight=False, markup=False)
+                f"cell reset ({why}): {_cell_line(cell)}", highlight=False, markup=False, soft_wrap=True)
         console.print("running; Ctrl-C to stop", highlight=False)
         while not stop.wait(0.2):
             pass
