@@ -114,3 +114,14 @@ def test_sim_reset_without_a_running_simulator_is_one_line(tmp_path, capsys):
     assert main(["sim", "reset", "--station", str(station)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no simulated bench answers" in err and "sim serve" in err
+
+
+def test_sim_serve_help_tells_what_starts_a_fresh_cell(capsys, tmp_path):
+    from nanocell_daq.viewmodels.sim_server import SimServer
+
+    assert main(["sim", "serve", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.replace("│", " ").split())
+    assert "--fresh-per-run" in out and "connection opens while none to the bench is open" in out
+    assert "resume" in out and "sim reset" in out
+    assert "--fresh-per-run" in SimServer(folder=tmp_path, fresh_per_run=True).command()
+    assert "--fresh-per-run" not in SimServer(folder=tmp_path).command()
