@@ -120,6 +120,8 @@ class Engine:
         self._lanes: dict[int, tuple[PlanItem, EngineStepContext]] = {}
         self._done_est = 0.0
         self._eta = EtaModel()
+        self._planned: dict[int, float] = {}
+        """Plan items (by id) -> their planned wall s (see :meth:`_planned_wall_s`)."""
         self._pending: list[list[PlanItem]] = [todo for _, todo in self._groups() if todo]
         """Groups not started yet (for the ETA): from the start, so the first ETA is the plan's."""
         self._label = "starting"
@@ -253,7 +255,8 @@ class Engine:
         return min((self._done_est + current) / total, 1.0)
 
     def _eta_s(self) -> float:
-        """Wall s left: the running steps at their own pace, the rest at the pace measured per kind."""
+        """Wall s left: the running steps at their own pace, the rest at the plan's wall estimate, corrected
+        by the pace measured per kind."""
         now = time.monotonic()
         lanes = list(self._lanes.values())
         running = max(
@@ -269,8 +272,11 @@ class Engine:
         return running + pending
 
     def _planned_wall_s(self, item: PlanItem) -> float:
-        """The plan's wall time of ``item`` (what ``nanocell check`` adds up)."""
-        return step_wall_s(item.step, self.view, item.estimate_s, self.clock.speed)
+        """The plan's wall time of ``item`` (what ``nanocell check`` adds up); computed once per item."""
+        key = id(item)
+        if key not in self._planned:
+            self._planned[key] = step_wall_s(item.step, self.view, item.estimate_s, self.clock.speed)
+        return self._planned[key]
 
     def _report_progress(self) -> None:
         if self.run_id is None:
