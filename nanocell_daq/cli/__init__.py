@@ -86,7 +86,6 @@ def usage_error_line(exc: click_errors.UsageError) -> str:
                          f"not an {kind}" if kind == "integer" else "not a number", message)
     message = message[:1].lower() + message[1:]
     command = exc.ctx.command_path if exc.ctx is not None else "nanocell"
-    command = re.sub(r"^\S*(python\S*\s+-m\s+)?nanocell_daq\b", "nanocell", command)
     return f"{command}: {message} (see `{command} --help`)"
 
 
