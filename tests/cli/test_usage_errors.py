@@ -46,11 +46,14 @@ def _commands(command, path=()):
         yield from _commands(sub, (*path, name))
 
 
-def test_every_option_of_every_command_has_help():
+def test_every_command_option_and_argument_has_help():
+    commands = list(_commands(typer.main.get_command(app)))
+    assert len(commands) > 40  # the whole tree was walked (sub-commands of sim, queue, protocols, ...)
     missing = [
         f"nanocell {' '.join(path)} {param.opts[0]}"
-        for path, command in _commands(typer.main.get_command(app))
+        for path, command in commands
         for param in command.params
-        if param.param_type_name == "option" and not (getattr(param, "help", None) or "").strip()
+        if not (getattr(param, "help", None) or "").strip()
     ]
+    missing += [f"nanocell {' '.join(path)}" for path, cmd in commands if not (cmd.help or "").strip()]
     assert not missing, missing
