@@ -125,3 +125,12 @@ def test_sim_serve_help_tells_what_starts_a_fresh_cell(capsys, tmp_path):
     assert "resume" in out and "sim reset" in out
     assert "--fresh-per-run" in SimServer(folder=tmp_path, fresh_per_run=True).command()
     assert "--fresh-per-run" not in SimServer(folder=tmp_path).command()
+
+
+def test_sim_reset_on_a_station_without_a_simulator_is_one_line(capsys):
+    from pathlib import Path
+
+    station = Path(__file__).parents[1] / "engine" / "station_si.yaml"  # no simulation.control: address
+    assert main(["sim", "reset", "--station", str(station)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "simulation.control: missing" in err
