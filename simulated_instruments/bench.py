@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -191,11 +192,14 @@ class SimulatedBench:
             found.append(f"matrix closed {', '.join(closed)}")
         return found
 
-    def reset_cell(self, why: str = "requested") -> dict[str, Any]:
+    def reset_cell(self, why: str = "requested", wait_s: float = 0.0) -> dict[str, Any]:
         """Make the cell pristine again (the chip as the bench started it: same card and seed) and forget
         the chip's damage and wire-current record; the state read back after the reset. BenchError while
-        anything is live on the bench (a run is using it)."""
-        busy = self.busy()
+        anything is live on the bench (a run is using it) after ``wait_s`` wall seconds (a script or
+        technique a run just stopped may take a moment to end)."""
+        deadline = time.monotonic() + wait_s
+        while (busy := self.busy()) and time.monotonic() < deadline:
+            time.sleep(0.05)
         if busy:
             raise BenchError(f"the cell cannot be reset while a run may be using the bench "
                              f"({'; '.join(busy)})")

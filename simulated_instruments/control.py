@@ -28,6 +28,9 @@ from simulated_instruments.server import accept_loop
 MAX_REQUEST = 4096
 """Longest request line (bytes); a longer one ends that connection."""
 
+RESET_WAIT_S = 2.0
+"""How long a reset waits for a script or technique a run just stopped to end before it is refused (s)."""
+
 LIVE_OUTPUTS = ("smu", "pstat", "spectrometer", "shutter")
 """Instruments whose output can be live: SMU output, potentiostat cell, laser emission, open shutter."""
 
@@ -85,7 +88,7 @@ def _answer(bench: Any, request: Any) -> dict[str, Any]:
         return {"ok": True, "state": bench_state(bench)}
     if op == "reset":
         try:
-            return {"ok": True, "cell": bench.reset_cell("requested")}
+            return {"ok": True, "cell": bench.reset_cell("requested", wait_s=RESET_WAIT_S)}
         except RuntimeError as exc:  # BenchError: something is live on the bench
             return {"ok": False, "error": str(exc)}
     if op in ("fault", "clear"):

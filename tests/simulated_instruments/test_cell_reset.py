@@ -39,8 +39,10 @@ def test_run_2_starts_where_run_1_ended_until_sim_reset_makes_the_cell_pristine(
         g_run2 = _pristine_g0(bench, tmp_path)  # no reset: the charged wire conducts far less
         assert g_run2 < g_run1 / 10
         capsys.readouterr()
-        assert main(["sim", "reset", "--station", str(station), "--json"]) == 0
-        cell = json.loads(capsys.readouterr().out)
+        code = main(["sim", "reset", "--station", str(station), "--json"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        cell = json.loads(out)
         assert cell["full_cycles"] == 0 and cell["crystalline_fraction_core"] == 1.0 and cell["resets"] == 1
         assert cell["g0_S_D_S"] == pytest.approx(g_run1, rel=0.02)  # read back after the reset
         g_run3 = _pristine_g0(bench, tmp_path)
@@ -88,7 +90,8 @@ def test_fresh_per_run_resets_the_cell_when_a_new_session_of_connections_starts(
     assert bench.cell_state()["g0_S_D_S"] == pytest.approx(pristine) and bench.cell_resets == 2
 
 
-def test_no_reset_while_an_output_is_on(bench, capsys):
+def test_no_reset_while_an_output_is_on(bench, capsys, monkeypatch):
+    monkeypatch.setattr("simulated_instruments.control.RESET_WAIT_S", 0.0)  # refused at once, not in 2 s
     bench.wiring.close({"1C01", "1D02"})  # what an engine killed mid-I-V leaves: the SMU across the wire
     _charge(bench)
     _connect(bench).close()  # the supervisor comes to make it safe: the cell stays as it was
