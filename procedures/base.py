@@ -98,6 +98,11 @@ class Step(Procedure):
         """Expected duration in engine seconds."""
         return 0.0
 
+    def host_s(self, station: Any) -> float:
+        """The part of :meth:`estimate_s` spent on host round trips (s): it passes at the wall's pace at
+        any speed, while the rest (instrument time) runs ``speed`` times faster on a simulated bench."""
+        return 0.0
+
     def describe(self) -> str:
         """Key parameters, for the plan table."""
         parts = []

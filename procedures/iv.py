@@ -85,6 +85,11 @@ class IVSweep(Step):
         n = self.points * (2 if self.both_directions else 1)
         return len(self.pair_list(station)) * n * per_point
 
+    def host_s(self, station: Any) -> float:
+        """One exchange with the SMU per point (set the level, read the current)."""
+        n = self.points * (2 if self.both_directions else 1)
+        return len(self.pair_list(station)) * n * _EXCHANGE_S
+
     def startup(self) -> None:
         self.ctx.role("shutter").close()
 

@@ -10,13 +10,17 @@ with SimulatedBench(preset="si", speed=1000.0, seed=0) as bench:
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from simulated_instruments.clock import SimClock
-from simulated_instruments.control import ControlServer
+from simulated_instruments.control import LIVE_OUTPUTS, ControlServer
 from simulated_instruments.emstat import EmStat4
 from simulated_instruments.emulator import Emulator, LogEntry
 from simulated_instruments.faults import FaultBox, FaultError
@@ -28,6 +32,8 @@ from simulated_instruments.sc10 import SC10
 from simulated_instruments.server import InstrumentServer
 from simulated_instruments.spectrometer import Spectrometer
 from simulated_instruments.wiring import DamageEvent, Wiring
+
+log = logging.getLogger(__name__)
 
 INSTRUMENTS = ("smu", "pstat", "stage", "spectrometer", "shutter", "matrix")
 DRIVERS = {"smu": "keithley2450", "pstat": "emstat4", "stage": "proscan3",
@@ -68,11 +74,18 @@ class SimulatedBench:
     For engine tests of the MethodSCRIPT streaming paths (faults, gaps, recovery, resume) at the simulated
     wire's pA currents, which a real EmStat4 HR cannot deliver or resolve (its smallest range is 100 nA);
     never the default, never what ``nanocell sim serve`` or the demo serve.
+
+    ``fresh_per_run=True`` resets the cell (:meth:`reset_cell`) when a new session starts: a client connects
+    to an instrument while no connection to any instrument of the bench is open. A run opens its
+    instruments at its start and closes them at its end, so each run starts on a pristine cell, with no
+    engine-side knowledge of simulation. A ``nanocell resume`` starts a session too (its run then continues
+    on a pristine cell): not for runs you mean to resume.
     """
 
     def __init__(self, preset: str | Path = "si", speed: float = 1000.0, seed: int = 0,
                  faults: dict[str, dict[str, dict[str, Any]]] | None = None, model: Any = None,
-                 smu_model: str = DEFAULT_SMU, ideal_pstat: bool = False) -> None:
+                 smu_model: str = DEFAULT_SMU, ideal_pstat: bool = False,
+                 fresh_per_run: bool = False) -> None:
         smu_key = str(smu_model).lower()
         if smu_key not in SMU_MODELS:
             raise BenchError(f"unknown smu_model {smu_model!r}; known: {', '.join(SMU_MODELS)}")
@@ -106,7 +119,15 @@ class SimulatedBench:
             "shutter": shutter,
             "matrix": Keithley707B("matrix", self.clock, fb["matrix"], self.wiring),
         }
-        self._servers = {name: InstrumentServer(emu, seed=seed + 10 + i)
+        self.fresh_per_run = bool(fresh_per_run)
+        """Reset the cell when a new session starts (see :meth:`_on_connect`)."""
+        self.cell_resets = 0
+        self.on_cell_reset: Callable[[str, dict[str, Any]], None] | None = None
+        """Told (why, state after) after each reset of the cell (``sim serve`` prints it)."""
+        self._session_lock = threading.Lock()
+        self._session: list[Any] = []
+        """Connections of the current session (any instrument)."""
+        self._servers = {name: InstrumentServer(emu, seed=seed + 10 + i, on_connect=self._on_connect)
                          for i, (name, emu) in enumerate(self.emulators.items())}
         self.control = ControlServer(self)
         """Loopback endpoint of ``nanocell sim state`` / ``sim fault`` (``simulated_instruments.control``)."""
@@ -156,6 +177,77 @@ class SimulatedBench:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    # ------------------------------------------------------------------ a pristine cell
+    def busy(self) -> list[str]:
+        """What is live on the bench (outputs on, a technique or script running, crosspoints closed)."""
+        found = [f"{name} output on" for name in LIVE_OUTPUTS if self.emulators[name].output_on()]
+        if getattr(self.emulators["pstat"], "running", False):
+            found.append("a potentiostat technique running")
+        if getattr(self.emulators["smu"], "script_running", False):
+            found.append("an SMU script running")
+        with self.wiring._lock:
+            closed = sorted(self.wiring.closed)
+        if closed:
+            found.append(f"matrix closed {', '.join(closed)}")
+        return found
+
+    def reset_cell(self, why: str = "requested", wait_s: float = 0.0) -> dict[str, Any]:
+        """Make the cell pristine again (the chip as the bench started it: same card and seed) and forget
+        the chip's damage and wire-current record; the state read back after the reset. BenchError while
+        anything is live on the bench (a run is using it) after ``wait_s`` wall seconds (a script or
+        technique a run just stopped may take a moment to end)."""
+        deadline = time.monotonic() + wait_s
+        while (busy := self.busy()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if busy:
+            raise BenchError(f"the cell cannot be reset while a run may be using the bench "
+                             f"({'; '.join(busy)})")
+        reset = getattr(self.model, "reset", None)
+        if reset is None:
+            raise BenchError("this bench's cell model cannot be reset")
+        reset()
+        with self.wiring._lock:
+            self.wiring.damage.clear()
+            self.wiring.hot_switches.clear()
+            self.wiring._drive = None  # the next matrix or source change applies its drive to the new cell
+        self.max_wire_current_A = 0.0
+        self.cell_resets += 1
+        state = self.cell_state()
+        if self.on_cell_reset is not None:
+            self.on_cell_reset(why, state)
+        return state
+
+    def cell_state(self) -> dict[str, Any]:
+        """The cell as the model has it now: OCV, noiseless zero-bias conductance S-D, crystalline fraction,
+        cycles, counter film, damage; and how many times it was reset."""
+        t = self.clock.now()
+        snap = self.model.snapshot()
+        out = {"t_sim": float(t), "ocv_cell_V": snap.get("ocv_cell_V"),
+               "g0_S_D_S": float(self.model.wire_conductance(t, "S", "D")),
+               "full_cycles": snap.get("full_cycles"), "counter_sto": snap.get("counter_sto"),
+               "damage_events": len(self.damage), "resets": self.cell_resets}
+        for key in ("crystalline_fraction_core", "x_li_per_fu"):
+            if key in snap:
+                out[key] = snap[key]
+        return _plain(out)
+
+    def _on_connect(self, conn: Any) -> None:
+        """A client connected (before any of its commands is read). With ``fresh_per_run``, a connection
+        while no other to any instrument of the bench is open starts a new session, and the cell is reset
+        first (not while anything is live: a supervisor reaching a bench its dead engine left on finds the
+        cell as it was)."""
+        if not self.fresh_per_run:
+            return
+        with self._session_lock:
+            alive = [c for c in self._session if not c.closed]
+            self._session = [*alive, conn]
+            if alive:
+                return  # this connection joins the running session
+            try:
+                self.reset_cell("new session")
+            except BenchError as exc:
+                log.warning("fresh cell per run: not reset: %s", exc)
 
     # ------------------------------------------------------------------ inspection
     @property

@@ -9,6 +9,8 @@ per line each way:
 - ``{"op": "fault", "instrument": "smu", "kind": "error_next", "count": 3}`` (``count: null`` keeps it until
   cleared; ``seconds`` for ``delay``) -> ``{"ok": true, "pending": {...}}``
 - ``{"op": "clear", "instrument": "smu"}`` (or no instrument: every one) -> ``{"ok": true}``
+- ``{"op": "reset"}``: the cell back to pristine (refused while anything is live on the bench) ->
+  ``{"ok": true, "cell": {...}}`` (its state read back after the reset: ``SimulatedBench.cell_state``)
 
 A bad request gets ``{"ok": false, "error": "one line"}``; the connection stays open.
 """
@@ -25,6 +27,9 @@ from simulated_instruments.server import accept_loop
 
 MAX_REQUEST = 4096
 """Longest request line (bytes); a longer one ends that connection."""
+
+RESET_WAIT_S = 2.0
+"""How long a reset waits for a script or technique a run just stopped to end before it is refused (s)."""
 
 LIVE_OUTPUTS = ("smu", "pstat", "spectrometer", "shutter")
 """Instruments whose output can be live: SMU output, potentiostat cell, laser emission, open shutter."""
@@ -81,6 +86,11 @@ def _answer(bench: Any, request: Any) -> dict[str, Any]:
     instruments = list(bench.emulators)
     if op == "state":
         return {"ok": True, "state": bench_state(bench)}
+    if op == "reset":
+        try:
+            return {"ok": True, "cell": bench.reset_cell("requested", wait_s=RESET_WAIT_S)}
+        except RuntimeError as exc:  # BenchError: something is live on the bench
+            return {"ok": False, "error": str(exc)}
     if op in ("fault", "clear"):
         name = request.get("instrument")
         if op == "clear" and name is None:
@@ -104,7 +114,7 @@ def _answer(bench: Any, request: Any) -> dict[str, Any]:
         except (FaultError, TypeError, ValueError) as exc:
             return {"ok": False, "error": str(exc)}
         return {"ok": True, "pending": bench.pending_faults(name)}
-    return {"ok": False, "error": f"unknown op {op!r}; valid: state, fault, clear"}
+    return {"ok": False, "error": f"unknown op {op!r}; valid: state, fault, clear, reset"}
 
 
 class ControlServer:

@@ -170,8 +170,11 @@ def _find_terminator(buf: bytearray, terminators: bytes) -> int:
 class InstrumentServer:
     """A listening socket on 127.0.0.1 (ephemeral port) serving one emulator."""
 
-    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0, seed: int = 0) -> None:
+    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0, seed: int = 0,
+                 on_connect: Callable[[Connection], None] | None = None) -> None:
         self.emulator = emulator
+        self.on_connect = on_connect
+        """Called for each new connection before any of its commands is read (the bench's new session)."""
         self._host = host
         self._port = port
         self._rng = random.Random(seed)
@@ -212,6 +215,11 @@ class InstrumentServer:
         sock.settimeout(None)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = Connection(sock, self.emulator, self._rng)
+        if self.on_connect is not None:
+            try:
+                self.on_connect(conn)
+            except Exception:  # a failed hook must not refuse the instrument
+                log.exception("%s: connection hook failed", self.emulator.name)
         self._connections = [c for c in self._connections if not c.closed] + [conn]
         threading.Thread(target=conn.serve, name=f"sim-{self.emulator.name}-conn", daemon=True).start()
 

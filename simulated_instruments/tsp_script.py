@@ -145,8 +145,10 @@ class ScriptHost:
         self._thread.start()
 
     def abort(self) -> None:
-        """End the running script at its next instruction or callback (no-op when none runs)."""
-        self._abort.set()
+        """End the running script at its next instruction or callback (no-op when none runs: a flag left
+        set would end the next upload, whose Lua also passes the instruction hook)."""
+        if self._active:
+            self._abort.set()
 
     def join(self, timeout: float | None = None) -> None:
         thread = self._thread
@@ -159,7 +161,8 @@ class ScriptHost:
             raise Aborted()
 
     def _hook(self, *_: Any) -> None:
-        self._check()
+        if threading.current_thread() is self._thread:  # a script's instructions, not an upload's
+            self._check()
 
     def _lua_lookup(self, name: str) -> tuple[str, Any]:
         self._check()

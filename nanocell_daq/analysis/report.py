@@ -21,6 +21,7 @@ import pandas as pd
 
 from nanocell_daq.analysis.cycling import cumulative_charge
 from nanocell_daq.analysis.export import require_finished
+from nanocell_daq.analysis.glyphs import substitute_missing_glyphs
 from nanocell_daq.analysis.raman_map import map_grid, wire_axis
 from nanocell_daq.analysis.run_analysis import AnalysisParams, RunAnalysis, analyze_run, load_run_or_fail
 from nanocell_daq.errors import UserError
@@ -599,6 +600,7 @@ def write_report(
     require_finished(info, "report", allow_running)
     a = analyze_run(store, info.id, params=AnalysisParams(y=y))
     fig = draw_report(a)
+    substitute_missing_glyphs(fig)  # a Unicode protocol or device name: "?" for what the font cannot draw
     plt = _pyplot()
     if out.suffix.lower() != ".pdf":
         try:
@@ -613,6 +615,8 @@ def write_report(
     figures = [fig]
     try:
         figures += draw_pages(a, store)
+        for page in figures[1:]:
+            substitute_missing_glyphs(page)
         with PdfPages(out) as pdf:
             for page in figures:
                 pdf.savefig(page)

@@ -5,9 +5,15 @@ Each area registers its sub-commands from its own module (``register(app)``), so
 
 from __future__ import annotations
 
+import re
 import sys
 
 import typer
+
+try:  # typer vendors its own click (0.2x); an older typer uses click itself
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover
+    from click import exceptions as click_errors
 
 from nanocell_daq import __version__
 from nanocell_daq.errors import UserError
@@ -70,11 +76,37 @@ def _register_all() -> None:
 _register_all()
 
 
+def usage_error_line(exc: click_errors.UsageError) -> str:
+    """A click usage error (bad choice, missing argument, not an integer, unknown option) as one line
+    naming the command, instead of typer's boxed usage text."""
+    message = " ".join(exc.format_message().split())
+    message = re.sub(r"Value error, ", "", message)  # typer's choice check wraps click's message
+    for kind in ("integer", "number"):  # pydantic's wording, through typer
+        message = re.sub(rf"Input should be a valid {kind}, unable to parse string as an? {kind}",
+                         f"not an {kind}" if kind == "integer" else "not a number", message)
+    message = message[:1].lower() + message[1:]
+    command = exc.ctx.command_path if exc.ctx is not None else "nanocell"
+    return f"{command}: {message} (see `{command} --help`)"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script; user mistakes end with a message, never a traceback."""
+    """Entry point of the console script; user mistakes end with a one-line message (exit code 2), never a
+    traceback or a boxed usage text."""
     try:
-        # Standalone mode: click prints usage errors itself and leaves through SystemExit with the code.
-        app(args=argv, standalone_mode=True)
+        # Not standalone: click's usage errors come here as exceptions, to be told in one line.
+        code = app(args=argv, standalone_mode=False, prog_name="nanocell")
+    except click_errors.NoArgsIsHelpError as exc:  # `nanocell`, `nanocell sim`: the help, as before
+        typer.echo(exc.ctx.get_help())
+        return 2
+    except click_errors.UsageError as exc:
+        typer.echo(f"error: {usage_error_line(exc)}", err=True)
+        return exc.exit_code
+    except click_errors.ClickException as exc:
+        typer.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+        return exc.exit_code
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 1
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
@@ -84,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         return 130
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -45,6 +45,7 @@ def cmd_add(protocol: str, station: Path, device: str | None, sets: list[str] | 
             hold: bool, db: str, operator: str | None) -> int:
     from nanocell_daq import yaml_input
     from nanocell_daq.cli.run_commands import _overrides
+    from nanocell_daq.engine.eta import plan_wall_s
     from nanocell_daq.engine.plan import fmt_duration
     from nanocell_daq.engine.service import make_plan, protocol_path
     from nanocell_daq.storage import queue as rows
@@ -56,7 +57,7 @@ def cmd_add(protocol: str, station: Path, device: str | None, sets: list[str] | 
         entry_id = rows.add(store, protocol, text, station=str(station), device=device, overrides=overrides,
                             stop_on_failure=stop_on_failure, added_by=operator, held=hold)
     speed = plan.station.speed
-    takes = fmt_duration(plan.total_s / speed) + (" (simulated)" if speed != 1 else "")
+    takes = fmt_duration(plan_wall_s(plan)) + (" (simulated)" if speed != 1 else "")
     where = f" on {device}" if device else ""
     typer.echo(f"queued entry {entry_id}: {plan.protocol.name}{where}, about {takes}"
                + (" (held)" if hold else ""))
@@ -72,7 +73,7 @@ def cmd_list(db: str, as_json: bool) -> int:
     with _store(db, create=False) as store:
         entries = rows.entries(store)
     if as_json:
-        typer.echo(json.dumps([e.as_dict() for e in entries], indent=1))
+        typer.echo(json.dumps([e.as_dict() for e in entries], indent=1, ensure_ascii=False))
         return 0
     if not entries:
         typer.echo("the queue is empty")
@@ -106,7 +107,7 @@ def cmd_move(entry_id: int, action: str, db: str) -> int:
 
 
 def cmd_run(station: Path, db: str, notify: Path | None, operator: str | None) -> int:
-    from nanocell_daq.cli.run_commands import _Display, _notifier
+    from nanocell_daq.cli.run_commands import _Display, _notifier, _start_log
     from nanocell_daq.engine.queue import QueueRunner
     from nanocell_daq.engine.service import run_plan
     from nanocell_daq.engine.stationview import StationView
@@ -116,11 +117,20 @@ def cmd_run(station: Path, db: str, notify: Path | None, operator: str | None) -
     store = _store(db)
 
     def run_entry(plan: Any, entry: Any, created: Any) -> Any:
-        with _Display() as display:
-            result = run_plan(plan, store, operator=operator or entry.added_by, supervise=True,
-                              notifier=notifier, on_progress=display.on_progress, on_log=display.on_log,
-                              db_label=store.location.shown, on_run_created=created)
-        reason = f": {result.reason}" if result.reason else ""
+        log = _start_log(db, f"queue-entry{entry.id}")  # one log per run, its path printed first
+        log.write("info", f"queue entry {entry.id}: {plan.protocol.name}")
+        try:
+            with _Display(log=log) as display:
+                result = run_plan(plan, store, operator=operator or entry.added_by, supervise=True,
+                                  notifier=notifier, on_progress=display.on_progress, on_log=display.on_log,
+                                  db_label=store.location.shown, on_run_created=created)
+            reason = f": {result.reason}" if result.reason else ""
+            log.write("info", f"run {result.run_id} {result.status}{reason}")
+        except BaseException as exc:
+            log.write("error", f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            log.close()
         typer.echo(f"entry {entry.id}: run {result.run_id} {result.status}{reason}")
         return result
 
@@ -202,9 +212,12 @@ def register(app: typer.Typer) -> None:
         station: Path = typer.Option(..., "--station", help="Station file (every entry's device is in it)."),
         db: str = DB_OPTION,
         notify: Path = typer.Option(None, "--notify", help="Notify file (urls: [apprise URLs])."),
-        operator: str = typer.Option(None, "--operator"),
+        operator: str = typer.Option(None, "--operator", help="Who runs them (default: who queued each)."),
     ) -> None:
-        """Work through the queue unattended: validate every entry, then run them one after another."""
+        """Work through the queue unattended: validate every entry, then run them one after another.
+
+        Each run writes a log to run-logs/cli-queue-entry<N>-<date>-<time>-<pid>.log next to the database
+        (its path printed when the run starts)."""
         raise typer.Exit(cmd_run(station, db, notify, operator))
 
     app.add_typer(queue_app)

@@ -27,8 +27,16 @@ def serve(
     station_out: Path | None = typer.Option(None, "--station-out", help="Write the station YAML here."),
     smu: str = typer.Option("2636b", "--smu", help="SMU model served as 'smu': 2636b (TSP; it cycles the "
                             "cell) or 2450 (SCPI; the EmStat4 cycles)."),
+    fresh_per_run: bool = typer.Option(
+        False, "--fresh-per-run", help="Each run starts on a pristine cell: the cell is reset when an "
+        "instrument connection opens while none to the bench is open (a run opens its instruments at its "
+        "start and closes them at its end). Not while an output is on. A `resume` also starts afresh: "
+        "not for runs you mean to resume."),
 ) -> None:
-    """Start the simulated bench on loopback sockets, print the resources, run until Ctrl-C/SIGTERM."""
+    """Start the simulated bench on loopback sockets, print the resources, run until Ctrl-C/SIGTERM.
+
+    The cell keeps its state from run to run (run 2's "pristine" is run 1's end) unless --fresh-per-run
+    is given or `nanocell sim reset --station FILE` is called between runs."""
     from rich.console import Console
     from rich.table import Table
 
@@ -41,7 +49,8 @@ def serve(
     if smu.lower() not in SMU_MODELS:
         raise UserError(f"--smu: must be one of {', '.join(SMU_MODELS)}, got {smu!r}")
     try:
-        bench = SimulatedBench(preset=preset, speed=speed, seed=seed, smu_model=smu)
+        bench = SimulatedBench(preset=preset, speed=speed, seed=seed, smu_model=smu,
+                               fresh_per_run=fresh_per_run)
     except (OSError, ValueError) as exc:  # the card loader's errors are ValueErrors with file and field
         raise UserError(f"--preset {preset}: {exc}") from exc
     stop = threading.Event()
@@ -66,6 +75,11 @@ def serve(
             console.print(f"station file: {station_out}")
             console.print(f"control: {bench.control.address} (`nanocell sim state --station {station_out}`, "
                           f"`nanocell sim fault ...`)", highlight=False, markup=False)
+        if fresh_per_run:
+            console.print("fresh cell per run: the cell is reset when a new session of instrument "
+                          "connections starts", highlight=False)
+            bench.on_cell_reset = lambda why, cell: console.print(
+                f"cell reset ({why}): {_cell_line(cell)}", highlight=False, markup=False, soft_wrap=True)
         console.print("running; Ctrl-C to stop", highlight=False)
         while not stop.wait(0.2):
             pass
@@ -111,6 +125,32 @@ def state(
     typer.echo(f"matrix switched under bias: {found['switched_under_bias']}")
     pending = {name: kinds for name, kinds in found["faults"].items() if kinds}
     typer.echo(f"pending faults: {json.dumps(pending) if pending else 'none'}")
+
+
+def _cell_line(cell: dict[str, Any]) -> str:
+    """The cell's state after a reset, on one line."""
+    parts = [f"OCV {cell['ocv_cell_V']:.4g} V", f"G0(S-D) {cell['g0_S_D_S']:.4g} S"]
+    if "crystalline_fraction_core" in cell:
+        parts.append(f"crystalline fraction {cell['crystalline_fraction_core']:.3g}")
+    if "x_li_per_fu" in cell:
+        parts.append(f"x(Li) {cell['x_li_per_fu']:.3g}")
+    parts += [f"full cycles {cell['full_cycles']:g}", f"damage events {cell['damage_events']}",
+              f"resets {cell['resets']}"]
+    return ", ".join(parts)
+
+
+@sim_app.command("reset")
+def reset(
+    station: Path = typer.Option(..., "--station", help="Station file written by `sim serve --station-out`."),
+    as_json: bool = typer.Option(False, "--json", help="Print the cell's state after the reset as JSON."),
+) -> None:
+    """Reset the running simulated bench's cell to pristine (the chip as `sim serve` started it) and print
+    its state read back after the reset. Refused while an output is on or the matrix is closed."""
+    cell = _ask(station, {"op": "reset"})["cell"]
+    if as_json:
+        typer.echo(json.dumps(cell))
+        return
+    typer.echo(f"cell reset to pristine: {_cell_line(cell)}")
 
 
 @sim_app.command("fault")

@@ -95,6 +95,8 @@ class EngineStepContext:
         """Wall clock (monotonic s) when the step started, for the ETA."""
         self.estimate_s = 0.0
         """Estimated duration of the step (engine s), for the ETA."""
+        self.planned_wall_s = 0.0
+        """The plan's wall time of the step (``engine.eta.step_wall_s``), for the ETA."""
         self._seen_generation = engine.control.safe_generation
 
     def role(self, name: str) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 import string
@@ -10,9 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nanocell_daq.engine import capability_check
+from nanocell_daq.engine.eta import plan_wall_s
 from nanocell_daq.engine.protocol import ParallelBlock, Protocol, RepeatBlock, StepSpec
 from nanocell_daq.engine.stationview import StationView
 from nanocell_daq.errors import UserError
+from nanocell_daq.suggest import closest, unknown_field
 from nanocell_daq.yaml_input import one_line
 from procedures import STEPS, Step
 
@@ -114,9 +115,8 @@ def _non_finite(value: Any) -> bool:
 def _make_step(spec: StepSpec, errors: list[str]) -> Step | None:
     cls = STEPS.get(spec.kind)
     if cls is None:
-        close = [k for k in sorted(STEPS) if spec.kind and str(spec.kind) in k]
-        close = close or difflib.get_close_matches(str(spec.kind), list(STEPS), n=1)
-        hint = f"did you mean {close[0]}? " if close else ""
+        close = closest(spec.kind, STEPS, substring=True)
+        hint = f"did you mean {close}? " if close else ""
         errors.append(
             f"{spec.where(spec.kind)}: unknown step kind ({hint}known: {', '.join(sorted(STEPS))})"
         )
@@ -126,8 +126,8 @@ def _make_step(spec: StepSpec, errors: list[str]) -> Step | None:
     except NameError as exc:
         name = str(exc)
         errors.append(
-            f"{spec.where_field(name)}: unknown parameter (parameters of {spec.kind}: "
-            f"{', '.join(cls.parameter_names())})"
+            f"{spec.where_field(name)}: {unknown_field(name, cls.parameter_names())}; parameters of "
+            f"{spec.kind}: {', '.join(cls.parameter_names())}"
         )
     except ValueError as exc:
         name = str(exc).split(":", 1)[0]
@@ -295,6 +295,6 @@ def plan_table(plan: Plan) -> Any:
     speed = plan.station.speed
     total = f"total {fmt_duration(plan.total_s)}"
     if speed != 1:
-        total += f" (simulated; {fmt_duration(plan.total_s / speed)} at speed {speed:g})"
+        total += f" (simulated; about {fmt_duration(plan_wall_s(plan))} of wall time at speed {speed:g})"
     table.caption = total
     return table

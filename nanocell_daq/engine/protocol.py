@@ -34,6 +34,7 @@ from ruamel.yaml.comments import CommentedSeq
 
 from nanocell_daq import yaml_input
 from nanocell_daq.errors import UserError
+from nanocell_daq.suggest import closest, unknown_field
 
 FAULT_POLICIES = ("stop", "continue")
 _BLOCK_KEYS = ("repeat", "parallel")
@@ -155,7 +156,9 @@ class _Parser:
                 negate, name = m.group(1), m.group(2)
                 if name not in self.parameters:
                     known = ", ".join(sorted(self.parameters)) or "none"
-                    raise UserError(f"{where}: unknown parameter ${name} (parameters: {known})")
+                    hint = closest(name, self.parameters)
+                    raise UserError(f"{where}: unknown parameter ${name} ("
+                                    f"{f'did you mean ${hint}?; ' if hint else ''}parameters: {known})")
                 value = self.parameters[name]
                 if negate:
                     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -199,9 +202,10 @@ class _Parser:
             raise UserError(f"{where('repeat')}: expected a mapping with `times` and `steps`")
         unknown = set(map(str, body)) - {"times", "steps", "var"}
         if unknown:
+            first = sorted(unknown)[0]
             raise UserError(
-                f"{Where(where.path, _line(body, sorted(unknown)[0]))('repeat.' + sorted(unknown)[0])}"
-                f": unknown key (allowed: times, steps, var)"
+                f"{Where(where.path, _line(body, first))('repeat.' + first)}"
+                f": {unknown_field(first, ('times', 'steps', 'var'))}; allowed: times, steps, var"
             )
         tw = Where(where.path, _line(body, "times") if "times" in body else where.line)
         if "times" not in body:
@@ -231,7 +235,7 @@ class _Parser:
             if unknown:
                 first = sorted(unknown)[0]
                 raise UserError(f"{Where(where.path, _line(body, first))('parallel.' + shown_name(first))}"
-                                f": unknown key (allowed: label, steps)")
+                                f": {unknown_field(first, ('label', 'steps'))}; allowed: label, steps")
             label = body.get("label")
             seq = body.get("steps")
             where = Where(where.path, _line(body, "steps") if "steps" in body else where.line)
@@ -334,8 +338,8 @@ def parse_protocol(text: str, path: str = "<protocol>", overrides: dict[str, Any
     for key in doc:
         if str(key) not in allowed:
             raise UserError(
-                f"{Where(path, _line(doc, key))(shown_name(key))}: unknown key "
-                f"(allowed: {', '.join(sorted(allowed))})"
+                f"{Where(path, _line(doc, key))(shown_name(key))}: "
+                f"{unknown_field(shown_name(key), allowed)}; allowed: {', '.join(sorted(allowed))}"
             )
     raw_params = doc.get("parameters") or {}
     if not isinstance(raw_params, dict):
@@ -344,9 +348,10 @@ def parse_protocol(text: str, path: str = "<protocol>", overrides: dict[str, Any
     for name, value in (overrides or {}).items():
         if name not in parameters:
             known = ", ".join(sorted(parameters)) or "none"
+            hint = closest(name, parameters)
             raise UserError(
                 f"{path}: parameters.{shown_name(name)}: not a parameter of this protocol "
-                f"(parameters: {known})"
+                f"({f'did you mean {hint!r}?; ' if hint else ''}parameters: {known})"
             )
         parameters[name] = _coerce(value, name) if isinstance(value, str) else value
     on_fault = str(doc.get("on_fault", "stop"))

@@ -22,7 +22,7 @@ from nanocell_daq import __version__, provenance
 from nanocell_daq.engine.clock import EngineClock
 from nanocell_daq.engine.context import EngineStepContext, digest
 from nanocell_daq.engine.control import ControlMonitor, RunControl, SignalHandlers
-from nanocell_daq.engine.eta import EtaModel
+from nanocell_daq.engine.eta import EtaModel, step_wall_s
 from nanocell_daq.engine.guard import Instruments
 from nanocell_daq.engine.lease import EngineLease, LeaseLost
 from nanocell_daq.engine.plan import Plan, PlanItem
@@ -120,9 +120,11 @@ class Engine:
         self._axes: dict[str, int] = {}
         self._lanes: dict[int, tuple[PlanItem, EngineStepContext]] = {}
         self._done_est = 0.0
-        self._eta = EtaModel(self.clock.speed)
-        self._pending: list[list[PlanItem]] = []
-        """Groups not started yet (for the ETA)."""
+        self._eta = EtaModel()
+        self._planned: dict[int, float] = {}
+        """Plan items (by id) -> their planned wall s (see :meth:`_planned_wall_s`)."""
+        self._pending: list[list[PlanItem]] = [todo for _, todo in self._groups() if todo]
+        """Groups not started yet (for the ETA): from the start, so the first ETA is the plan's."""
         self._label = "starting"
         self._next_index = 0
         self._made_safe_for_pause = 0
@@ -254,17 +256,28 @@ class Engine:
         return min((self._done_est + current) / total, 1.0)
 
     def _eta_s(self) -> float:
-        """Wall s left: the running steps at their own pace, the rest at the pace measured per kind."""
+        """Wall s left: the running steps at their own pace, the rest at the plan's wall estimate, corrected
+        by the pace measured per kind."""
         now = time.monotonic()
+        lanes = list(self._lanes.values())
         running = max(
             (
-                self._eta.running_left_s(item.kind, ctx.estimate_s, ctx.fraction, now - ctx.wall0)
-                for item, ctx in list(self._lanes.values())
+                self._eta.running_left_s(item.kind, ctx.planned_wall_s, ctx.fraction, now - ctx.wall0)
+                for item, ctx in lanes
             ),
             default=0.0,
         )
-        pending = self._eta.pending_s([(i.kind, i.estimate_s) for i in group] for group in self._pending)
+        started = {id(item) for item, _ in lanes}
+        waiting = [g for g in self._pending if not any(id(i) in started for i in g)]
+        pending = self._eta.pending_s([(i.kind, self._planned_wall_s(i)) for i in group] for group in waiting)
         return running + pending
+
+    def _planned_wall_s(self, item: PlanItem) -> float:
+        """The plan's wall time of ``item`` (what ``nanocell check`` adds up); computed once per item."""
+        key = id(item)
+        if key not in self._planned:
+            self._planned[key] = step_wall_s(item.step, self.view, item.estimate_s, self.clock.speed)
+        return self._planned[key]
 
     def _report_progress(self) -> None:
         if self.run_id is None:
@@ -467,6 +480,14 @@ class Engine:
             if self.on_log:
                 self.on_log("error", f"could not write the recovery file either: {exc}")
 
+    def _groups(self) -> list[tuple[float, list[PlanItem]]]:
+        """(estimate s, steps still to run) of each group: the prelude's, then the plan's."""
+        out = []
+        for group in [[p] for p in self.prelude] + self.plan.groups():
+            est = self.plan.group_estimate_s(group) if group[0] not in self.prelude else 0.0
+            out.append((est, [i for i in group if i.index not in self.skip or i in self.prelude]))
+        return out
+
     def _run_all(self) -> tuple[str, str | None]:
         self._fence(force=True)
         if self.on_run_created is not None:  # may refuse (e.g. no supervisor): the run then ends failed
@@ -484,17 +505,18 @@ class Engine:
         )
         failed: list[str] = []
         groups = []
-        for group in [[p] for p in self.prelude] + self.plan.groups():
-            est = self.plan.group_estimate_s(group) if group[0] not in self.prelude else 0.0
-            todo = [i for i in group if i.index not in self.skip or i in self.prelude]
+        for est, todo in self._groups():
             if todo:
                 groups.append((est, todo))
             else:
                 self._done_est += est
+        self._pending = [g for _, g in groups]
+        self._report_progress()
         for k, (est, todo) in enumerate(groups):
-            self._pending = [g for _, g in groups[k + 1 :]]
+            self._pending = [g for _, g in groups[k:]]  # this one counts as pending until a step starts
             self.wait_if_paused()  # a pause between steps: nothing of the next step is switched on
             outcomes = self._run_group(todo)
+            self._pending = [g for _, g in groups[k + 1 :]]
             self._done_est += est
             for out in outcomes:
                 if out.status == "failed":
@@ -566,6 +588,7 @@ class Engine:
         step_id = self.store.start_step(self.run_id, index, item.kind, stored, cycle=item.cycle, label=label)
         ctx = EngineStepContext(self, step_id, label, lane, paced=step.paced)
         ctx.estimate_s = step.estimate_s(self.view)  # what is left, for a resumed step
+        ctx.planned_wall_s = step_wall_s(step, self.view, ctx.estimate_s, self.clock.speed)
         step.bind(ctx)
         self._lanes[lane] = (item, ctx)
         self._label = label if len(self._lanes) == 1 else " + ".join(i.label for i, _ in self._lanes.values())
@@ -606,7 +629,7 @@ class Engine:
             self._lanes.pop(lane, None)
         self.store.end_step(step_id, status)
         if status == "completed":
-            self._eta.observe(item.kind, ctx.estimate_s, time.monotonic() - ctx.wall0)
+            self._eta.observe(item.kind, ctx.planned_wall_s, time.monotonic() - ctx.wall0)
         level = "info" if status == "completed" else ("warning" if status == "aborted" else "error")
         self.log(level, f"step {item.index} '{label}' {status}" + (f": {error}" if error else ""), step_id)
         result = {k: getattr(step, k) for k in ("q_C", "reason") if hasattr(step, k)}

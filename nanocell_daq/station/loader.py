@@ -16,11 +16,13 @@ potentiostat is refused.
 from __future__ import annotations
 
 import re
+import types
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from drivers import registry
 from drivers.keithley707b import CHANNEL
@@ -29,6 +31,7 @@ from nanocell_daq import yaml_input
 from nanocell_daq.errors import UserError
 from nanocell_daq.station.config import StationConfig
 from nanocell_daq.station.template import placeholder_problems
+from nanocell_daq.suggest import unknown_field
 
 Loc = tuple[str | int, ...]
 
@@ -107,7 +110,7 @@ def parse_station(text: str, path: str | Path = "station.yaml") -> StationConfig
     try:
         config = StationConfig.model_validate(_plain(data))
     except ValidationError as exc:
-        problems = [(tuple(err["loc"]), _message(err)) for err in exc.errors()]
+        problems = [(tuple(err["loc"]), _message(err, StationConfig)) for err in exc.errors()]
         raise StationFileError(_format(source, problems)) from None
     problems = cross_reference_problems(config)
     if problems:
@@ -327,7 +330,36 @@ def wiring_problems(config: StationConfig) -> list[tuple[Loc, str]]:
     return problems
 
 
-def _message(err: dict[str, Any]) -> str:
+def fields_at(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
+    """The field names a mapping at ``loc`` of ``model`` may have (none if it is not a model there)."""
+    tp: Any = model
+    for part in loc:
+        tp = _model_or_container(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            field = tp.model_fields.get(str(part))
+            if field is None:
+                return []
+            tp = field.annotation
+        elif typing.get_origin(tp) in (dict, list, tuple) and typing.get_args(tp):
+            tp = typing.get_args(tp)[-1 if typing.get_origin(tp) is dict else 0]
+        else:
+            return []
+    tp = _model_or_container(tp)
+    return list(tp.model_fields) if isinstance(tp, type) and issubclass(tp, BaseModel) else []
+
+
+def _model_or_container(tp: Any) -> Any:
+    """``Annotated[X, ...]`` and ``X | None`` -> X (the model or container arm of a union)."""
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        arms = [a for a in typing.get_args(tp) if a is not type(None)]
+        return next((_model_or_container(a) for a in arms
+                     if (isinstance(a, type) and issubclass(a, BaseModel)) or typing.get_origin(a)), arms[0])
+    return tp
+
+
+def _message(err: dict[str, Any], model: type[BaseModel] | None = None) -> str:
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}
     got = err.get("input")
@@ -341,7 +373,9 @@ def _message(err: dict[str, Any]) -> str:
     if kind == "missing":
         return "required field is missing"
     if kind == "extra_forbidden":
-        return "unknown field (check the spelling)"
+        loc = tuple(err.get("loc") or ())
+        fields = fields_at(model, loc[:-1]) if model is not None and loc else []
+        return unknown_field(loc[-1] if loc else "?", fields)
     if kind == "value_error":
         return re.sub(r"^Value error, ", "", err.get("msg", ""))
     if kind.startswith("too_short") and isinstance(got, dict | list) and not got:

@@ -23,9 +23,11 @@ class SimServer:
 
     def __init__(
         self, preset: str = "si", speed: float = 1000.0, seed: int = 0, folder: Path | None = None,
-        smu: str | None = None,
+        smu: str | None = None, fresh_per_run: bool = False,
     ) -> None:
         self.preset, self.speed, self.seed = preset, speed, seed
+        self.fresh_per_run = fresh_per_run
+        """``--fresh-per-run``: each run the GUI starts finds a pristine cell."""
         self.smu = smu
         """``--smu`` model (None = the shipped default, a 2636B)."""
         self.folder = folder or Path(tempfile.mkdtemp(prefix="nanocell-sim-"))
@@ -49,6 +51,7 @@ class SimServer:
             "--station-out",
             str(self.station_path),
             *(["--smu", self.smu] if self.smu else []),
+            *(["--fresh-per-run"] if self.fresh_per_run else []),
         ]
 
     def start(self) -> None:

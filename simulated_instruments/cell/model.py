@@ -402,6 +402,17 @@ class CellModel:
             return self._detector.expose(rate, laser_mW, exposure_s, int(accumulations), gen)
 
     # ---- bookkeeping ---------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Back to the pristine chip this model was built as (same card and seed): electrode, counter film,
+        overpotentials, noise streams and damage record, as a new model would start; the drive is open.
+
+        Attributes set on the instance from outside (a bench's wrapper of :meth:`wire_current`) stay."""
+        fresh = CellModel(self.card, seed=self.seed)
+        with self._lock:
+            for name, value in vars(fresh).items():
+                if name != "_lock":
+                    setattr(self, name, value)
+
     def flag_damage(self, t: float, reason: str) -> None:
         """Record a wiring event that would damage a real chip (the model does not change)."""
         with self._lock:

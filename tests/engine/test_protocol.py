@@ -64,7 +64,7 @@ def test_with_parameters_keeps_comments_and_sets_value():
 @pytest.mark.parametrize(
     ("text", "where"),
     [
-        ("steps:\n  - iv: {v_max_V: 0.5, bogus: 1}\n", "p.yaml:2: iv.bogus: unknown parameter"),
+        ("steps:\n  - iv: {v_max_V: 0.5, bogus: 1}\n", "p.yaml:2: iv.bogus: unknown field 'bogus'"),
         ("steps:\n  - iv:\n      points: -3\n", "p.yaml:3: iv.points"),
         ("steps:\n  - dance: {}\n", "p.yaml:2: dance: unknown step kind"),
         ("steps:\n  - repeat:\n      times: 0\n      steps: [{iv: {}}]\n", "p.yaml:3: repeat.times"),

@@ -174,3 +174,13 @@ def test_a_garbled_sample_line_is_reported_as_a_gap_never_as_data(bench, smu):
     assert gap.count == 1 and gap.t_end in times  # one line lost, between two samples that came
     assert gap.t_start is None or times.index(gap.t_end) == times.index(gap.t_start) + 1
     assert all(math.isfinite(s.potential) for s in samples)
+
+
+def test_an_abort_with_no_script_running_does_not_break_the_next_upload(bench):
+    """The driver sends ``abort`` on connect; with nothing running it must not end later uploads (the Lua
+    count hook fires every 1000 instructions, during an upload too)."""
+    host = bench.emulators["smu"].scripts
+    host.abort()
+    for k in range(3000):
+        host.load(f"s{k}", ["x = 1"])
+    assert "s2999" in host.scripts
