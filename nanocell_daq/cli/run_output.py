@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import IO, Any
 
 LOG_FOLDER = "run-logs"
+LOG_DIR_ENV = "NANOCELL_LOG_DIR"
+"""Where the logs of runs into a server database go (default: run-logs/ in the working folder)."""
 # Python log records (WARNING and up) of these packages also go to the file (not pymeasure's import notes)
 LOGGERS = ("nanocell_daq", "drivers", "procedures", "simulated_instruments", "pyvisa", "pyvisa_py")
 PROGRESS_EVERY_S = 10.0
@@ -45,8 +47,12 @@ class RunLog:
     """A log file for one command: its progress, warnings and errors, and Python warnings/log records."""
 
     def __init__(self, db: Path | str, command: str) -> None:
-        # next to an SQLite file; in the working folder for a server URL (never the URL in a path)
-        folder = (Path(db).resolve().parent if _is_file_db(db) else Path.cwd()) / LOG_FOLDER
+        # next to an SQLite file; for a server URL in $NANOCELL_LOG_DIR, else the working folder (never the
+        # URL in a path)
+        if _is_file_db(db):
+            folder = Path(db).resolve().parent / LOG_FOLDER
+        else:
+            folder = Path(os.environ.get(LOG_DIR_ENV) or Path.cwd() / LOG_FOLDER)
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         self.path = folder / f"cli-{command}-{stamp}-{os.getpid()}.log"
         self._file: IO[str] | None = None

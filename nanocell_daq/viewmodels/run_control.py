@@ -156,8 +156,12 @@ class RunControlModel:
             raise UserError("a run started from this window is still running; abort it or wait for it")
 
     def _launch(self, cmd: list[str], kind: str, label: str) -> subprocess.Popen[bytes]:
-        near = Path.cwd() if "://" in (self.db_path or "") else Path(self.db_path or ".").resolve().parent
-        log_dir = self.log_dir or near / "run-logs"  # next to an SQLite file; here for a server database
+        if "://" in (self.db_path or ""):  # a server database: $NANOCELL_LOG_DIR, else here (as the CLI's)
+            server_logs = os.environ.get("NANOCELL_LOG_DIR")
+            default = Path(server_logs) if server_logs else Path.cwd() / "run-logs"
+        else:  # next to an SQLite file
+            default = Path(self.db_path or ".").resolve().parent / "run-logs"
+        log_dir = self.log_dir or default
         log_dir.mkdir(parents=True, exist_ok=True)
         # a URL's password goes to the engine in its environment, not on its command line (ps shows that)
         target, secret = without_password(self.db_path or "")

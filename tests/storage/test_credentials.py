@@ -129,6 +129,7 @@ def test_the_gui_starts_an_engine_with_the_password_in_its_environment_not_its_c
     (tmp_path / "p.yaml").write_text("steps: []\n")
     (tmp_path / "s.yaml").write_text("station: {}\n")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NANOCELL_LOG_DIR", raising=False)  # (the suite sets it)
     with Store.open(url, create=False) as store:
         control = RunControlModel(store, url)
         control.launcher = launcher  # type: ignore[assignment]
