@@ -1,28 +1,55 @@
-"""The Raman map filling pixel by pixel, with a quantity chooser (band intensity or Xc) and pixel clicks."""
+"""The Raman map filling pixel by pixel, with a quantity chooser (band intensity, Xc, and with live fits the
+fitted Xc, c-Si position and width) and pixel clicks."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from nanocell_daq.gui.theme import MUTED, PIXEL_COLOR, style_plot
+from nanocell_daq.viewmodels.events import Signal as ModelSignal
 from nanocell_daq.viewmodels.raman_map import MapModel, pixel_size
+
+FAILED_RGBA = (230, 60, 60, 255)
+"""Colour of a pixel whose fit failed (over the fitted map)."""
+UNITS = {"Xc": "Xc", "Xc fit": "Xc", "c-Si position": "cm⁻¹", "c-Si width": "cm⁻¹ (FWHM)"}
+
+
+class _MapPlot(pg.PlotWidget):
+    """The plot, telling ``painted`` listeners after each repaint (the benchmark's pixel-to-map latency)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.painted = ModelSignal("painted")
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if len(self.painted):
+            self.painted.emit()
 
 
 class MapView(QWidget):
-    """Image of ``MapModel.image()`` in stage coordinates (µm); emits ``pixel_clicked(ix, iy)``."""
+    """Image of ``MapModel.image()`` in stage coordinates (µm); emits ``pixel_clicked(ix, iy)``.
+
+    With a fitter attached to the model, a timer places finished fits every ``collect_ms`` (the fits run on
+    the fitter's worker, never here); pixels not fitted yet are empty, failed ones red.
+    """
 
     pixel_clicked = Signal(int, int)
 
-    def __init__(self, model: MapModel) -> None:
+    def __init__(self, model: MapModel, collect_ms: int = 50) -> None:
         super().__init__()
         self.model = model
         self.quantity = QComboBox()
-        self.quantity.addItems(list(MapModel.QUANTITIES))
+        self.quantity.addItems(list(model.quantities))
         self.quantity.setCurrentText(model.quantity)
-        self.quantity.setToolTip("Band intensity (area above a linear baseline) or crystalline fraction Xc")
+        self.quantity.setToolTip(
+            "Band intensity (area above a linear baseline) or crystalline fraction Xc from band areas;"
+            " 'Xc fit', 'c-Si position', 'c-Si width': the c-Si/a-Si fit of nanocell analyze, pixel by pixel"
+        )
         self.lo = QDoubleSpinBox(decimals=0, minimum=0, maximum=4000, value=model.window[0], suffix=" cm⁻¹")
         self.hi = QDoubleSpinBox(decimals=0, minimum=0, maximum=4000, value=model.window[1], suffix=" cm⁻¹")
         self.grid_choice = QComboBox()
@@ -35,7 +62,7 @@ class MapView(QWidget):
         bar.addStretch(1)
         bar.addWidget(self.filled)
 
-        self.plot = pg.PlotWidget()
+        self.plot = _MapPlot()
         style_plot(self.plot.getPlotItem(), "Raman map", ("x", "µm"), ("y", "µm"))
         for ax in ("bottom", "left"):
             self.plot.getAxis(ax).enableAutoSIPrefix(False)
@@ -43,6 +70,8 @@ class MapView(QWidget):
         self.image = pg.ImageItem()
         self.image.setColorMap(pg.colormap.get("viridis"))
         self.plot.addItem(self.image)
+        self.failed = pg.ImageItem()  # failed fits in red over the map, transparent elsewhere
+        self.plot.addItem(self.failed)
         self.colorbar = pg.ColorBarItem(colorMap=pg.colormap.get("viridis"), interactive=False, width=12)
         self.colorbar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
         self.marker = pg.ScatterPlotItem(size=11, pen=pg.mkPen(PIXEL_COLOR, width=2), brush=None, symbol="s")
@@ -65,7 +94,12 @@ class MapView(QWidget):
         layout.addWidget(self.readout)
         self.dirty = True
         self._shown_grid: int | None = None
+        self.drawn_generation = -1  # the fitter's collect() generation shown by the last refresh
         self._update_window_enabled()
+        self.collector = QTimer(self)
+        self.collector.setInterval(collect_ms)
+        self.collector.timeout.connect(self.collect)
+        self.collector.start()  # idle without a fitter (the model may get one later)
 
         self.quantity.currentTextChanged.connect(self._quantity_changed)
         self.lo.valueChanged.connect(self._window_changed)
@@ -75,6 +109,11 @@ class MapView(QWidget):
         model.grids_changed.connect(self._grids_changed)
 
     # -- model -> view ---------------------------------------------------------------------------------
+    def collect(self) -> None:
+        """Show the fits finished since the last call (no fitting here: that runs on the fitter's worker)."""
+        if self.model.collect_fits():
+            self.refresh()
+
     def _model_changed(self, grid_id: int) -> None:
         self.dirty = True
 
@@ -97,6 +136,7 @@ class MapView(QWidget):
         gid = self.model.current_grid
         if gid is None or gid not in self.model.grids:
             self.image.clear()
+            self.failed.setVisible(False)
             self.filled.setText("no map yet")
             return
         if gid != self._shown_grid and self.grid_choice.findData(gid) >= 0:
@@ -112,14 +152,27 @@ class MapView(QWidget):
         self.image.setImage(img, levels=(lo, hi), autoLevels=False)
         self.colorbar.setLevels((lo, hi))
         dx, dy = pixel_size(g)
-        self.image.setRect(QRectF(g.x0_um - dx / 2, g.y0_um - dy / 2, g.nx * dx, g.ny * dy))
+        rect = QRectF(g.x0_um - dx / 2, g.y0_um - dy / 2, g.nx * dx, g.ny * dy)
+        self.image.setRect(rect)
+        failed = self.model.failed_mask(gid)
+        if failed is not None and failed.any():
+            rgba = np.zeros((*failed.shape, 4), np.uint8)
+            rgba[failed] = FAILED_RGBA
+            self.failed.setImage(rgba, levels=(0, 255), autoLevels=False)
+            self.failed.setRect(rect)
+            self.failed.setVisible(True)
+        else:
+            self.failed.setVisible(False)
+        if self.model.fits is not None:
+            self.drawn_generation = self.model.fits.generation
         if gid != self._shown_grid:
             # a line map (one row) drawn to scale is a hairline: let it fill the plot's height instead
             self.plot.setAspectLocked(g.ny > 1 and g.nx > 1)
             self.plot.autoRange()
             self._shown_grid = gid
         n, total = self.model.filled_count(gid)
-        self.filled.setText(f"{n}/{total} pixels")
+        fitted = self.model.fit_summary(gid)
+        self.filled.setText(f"{n}/{total} pixels" + (f" · {fitted}" if fitted else ""))
 
     def hover(self, x_um: float, y_um: float) -> None:
         """Crosshair at stage point (x_um, y_um) and the readout of the map there."""
@@ -151,7 +204,7 @@ class MapView(QWidget):
             box.setValue(v)
             box.blockSignals(False)
         self._update_window_enabled()
-        self.colorbar.axis.setLabel("Xc" if quantity == "Xc" else "counts·cm⁻¹")
+        self.colorbar.axis.setLabel(UNITS.get(quantity, "counts·cm⁻¹"))
         self.dirty = True
         self.refresh()
 
