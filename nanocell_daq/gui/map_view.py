@@ -3,6 +3,8 @@ fitted Xc, c-Si position and width) and pixel clicks."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
@@ -12,6 +14,7 @@ from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QV
 from nanocell_daq.gui.theme import MUTED, PIXEL_COLOR, style_plot
 from nanocell_daq.viewmodels.events import Signal as ModelSignal
 from nanocell_daq.viewmodels.raman_map import MapModel, pixel_size
+from nanocell_daq.viewmodels.ranges import grow_range
 
 FAILED_RGBA = (230, 60, 60, 255)
 """Colour of a pixel whose fit failed (over the fitted map)."""
@@ -95,6 +98,9 @@ class MapView(QWidget):
         self.dirty = True
         self._shown_grid: int | None = None
         self.drawn_generation = -1  # the fitter's collect() generation shown by the last refresh
+        self.min_redraw_ms = 150.0
+        self._drawn_at = 0.0
+        self._shown_levels: tuple[tuple[int, str], tuple[float, float]] | None = None
         self._update_window_enabled()
         self.collector = QTimer(self)
         self.collector.setInterval(collect_ms)
@@ -110,9 +116,10 @@ class MapView(QWidget):
 
     # -- model -> view ---------------------------------------------------------------------------------
     def collect(self) -> None:
-        """Show the fits finished since the last call (no fitting here: that runs on the fitter's worker)."""
-        if self.model.collect_fits():
-            self.refresh()
+        """Show the fits finished since the last call (no fitting here: that runs on the fitter's worker), and
+        draw what ``refresh`` held back."""
+        self.model.collect_fits()
+        self.refresh()
 
     def _model_changed(self, grid_id: int) -> None:
         self.dirty = True
@@ -128,10 +135,15 @@ class MapView(QWidget):
         self.grid_choice.blockSignals(False)
         self.dirty = True
 
-    def refresh(self) -> None:
-        """Redraw the current grid's image (cheap: a map has at most a few thousand pixels)."""
+    def refresh(self, force: bool = False) -> None:
+        """Redraw the current grid's image, at most every ``min_redraw_ms`` unless ``force`` (the collect
+        timer draws what was held back): a live map changes at every poll and every finished fit."""
         if not self.dirty:
             return
+        now = time.perf_counter()
+        if not force and (now - self._drawn_at) * 1000 < self.min_redraw_ms:
+            return
+        self._drawn_at = now
         self.dirty = False
         gid = self.model.current_grid
         if gid is None or gid not in self.model.grids:
@@ -145,12 +157,10 @@ class MapView(QWidget):
             self.grid_choice.blockSignals(False)
         g = self.model.grids[gid].grid
         img = self.model.image(gid)
-        finite = img[np.isfinite(img)]
-        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-        if hi <= lo:
-            hi = lo + (1.0 if lo == 0 else abs(lo) * 1e-3)
+        lo, hi = self._levels(img, (gid, self.model.quantity))
         self.image.setImage(img, levels=(lo, hi), autoLevels=False)
-        self.colorbar.setLevels((lo, hi))
+        if self.colorbar.levels() != (lo, hi):
+            self.colorbar.setLevels((lo, hi))  # re-lays the colour bar's axis out: only when they change
         dx, dy = pixel_size(g)
         rect = QRectF(g.x0_um - dx / 2, g.y0_um - dy / 2, g.nx * dx, g.ny * dy)
         self.image.setRect(rect)
@@ -173,6 +183,23 @@ class MapView(QWidget):
         n, total = self.model.filled_count(gid)
         fitted = self.model.fit_summary(gid)
         self.filled.setText(f"{n}/{total} pixels" + (f" · {fitted}" if fitted else ""))
+
+    def _levels(self, img: np.ndarray, key: tuple[int, str]) -> tuple[float, float]:
+        """Colour levels: 0..1 for Xc; otherwise the data's range, grown in rounded steps (``grow_range``) so
+        that the colour bar does not change with every pixel."""
+        if key[1] in ("Xc", "Xc fit"):
+            return 0.0, 1.0
+        finite = img[np.isfinite(img)]
+        view = self._shown_levels[1] if self._shown_levels and self._shown_levels[0] == key else None
+        if not finite.size:
+            return view or (0.0, 1.0)
+        lo, hi = float(finite.min()), float(finite.max())
+        new = grow_range(view, lo, hi, headroom=0.02)
+        levels = new if new is not None else view
+        if levels is None or levels[1] <= levels[0]:
+            levels = (lo, lo + (1.0 if lo == 0 else abs(lo) * 1e-3))
+        self._shown_levels = (key, levels)
+        return levels
 
     def hover(self, x_um: float, y_um: float) -> None:
         """Crosshair at stage point (x_um, y_um) and the readout of the map there."""
@@ -206,19 +233,19 @@ class MapView(QWidget):
         self._update_window_enabled()
         self.colorbar.axis.setLabel(UNITS.get(quantity, "counts·cm⁻¹"))
         self.dirty = True
-        self.refresh()
+        self.refresh(force=True)
 
     def _window_changed(self, *_: object) -> None:
         if self.model.quantity == "custom":
             self.model.set_quantity("custom", (self.lo.value(), self.hi.value()))
-            self.refresh()
+            self.refresh(force=True)
 
     def _grid_chosen(self, index: int) -> None:
         gid = self.grid_choice.itemData(index)
         if gid is not None:
             self.model.current_grid = int(gid)
             self.dirty = True
-            self.refresh()
+            self.refresh(force=True)
 
     def select_pixel(self, ix: int, iy: int) -> None:
         """Mark pixel (ix, iy) and emit ``pixel_clicked`` (also used by tests)."""

@@ -63,17 +63,42 @@ def default_fitter(y: float = 0.8, window: tuple[float, float] = (380.0, 600.0))
     return partial(fit_pixels, y=y, window=window)
 
 
+def _warm(fitter: Fitter) -> None:
+    """Import what the analysis fit needs (seconds of scipy/pandas) before the first pixel comes."""
+    if getattr(fitter, "func", fitter) is fit_pixels:
+        import nanocell_daq.analysis.raman_map  # noqa: F401
+
+
 def _run(fitter: Fitter, axis: np.ndarray, counts: np.ndarray) -> tuple[str, Any, int, int]:
-    """Call the fitter; ("ok", result | "error", message), with the pid and thread it ran on."""
+    """Call the fitter on the chunk, with the pid and thread it ran on: ("ok", result) or ("error", message).
+
+    If the chunk raises, each spectrum is fitted alone, so one bad spectrum fails only its own pixel (its
+    message in the result's "errors")."""
     where = (os.getpid(), threading.get_ident())
     try:
         return ("ok", fitter(axis, counts), *where)
-    except Exception as exc:  # noqa: BLE001 - a failed chunk is marked failed and reported, the GUI goes on
-        return ("error", f"{type(exc).__name__}: {exc}", *where)
+    except Exception as exc:  # noqa: BLE001 - a failed fit is marked failed and reported, the GUI goes on
+        if len(counts) == 1:
+            return ("error", f"{type(exc).__name__}: {exc}", *where)
+    merged: dict[str, Any] = {c: np.full(len(counts), np.nan) for c in COLUMNS}
+    merged["success"] = np.zeros(len(counts), bool)
+    merged["errors"] = [""] * len(counts)
+    for k in range(len(counts)):
+        try:
+            one = fitter(axis, counts[k : k + 1])
+        except Exception as exc:  # noqa: BLE001 - as above, for this spectrum alone
+            merged["errors"][k] = f"{type(exc).__name__}: {exc}"
+            continue
+        for c in (*COLUMNS, "success"):
+            merged[c][k] = np.asarray(one[c])[0]
+    return ("ok", merged, *where)
 
 
 def _serve(conn: Any, fitter: Fitter) -> None:
-    """The worker process: fit each (axis, counts) received until None or the pipe closes."""
+    """The worker process: import the fit, say "ready", then fit each (axis, counts) received until None or
+    the pipe closes."""
+    _warm(fitter)
+    conn.send("ready")
     while True:
         try:
             msg = conn.recv()
@@ -91,6 +116,7 @@ class _ProcessWorker:
         self.fitter = fitter
         self.proc: Any = None
         self.conn: Any = None
+        self.ready = threading.Event()
 
     def start(self) -> None:
         ctx = multiprocessing.get_context("spawn")  # never fork a process that runs Qt and threads
@@ -100,10 +126,24 @@ class _ProcessWorker:
         there.close()
         self.conn = here
 
-    def fit(self, axis: np.ndarray, counts: np.ndarray, stop: threading.Event) -> tuple[str, Any, int, int]:
+    def warm(self, stop: threading.Event) -> None:
+        """Start the process and wait (polling ``stop``) until it has imported the fit."""
         if self.proc is None or not self.proc.is_alive():
             self.stop()
             self.start()
+        proc, conn = self.proc, self.conn
+        try:
+            while not conn.poll(0.05):
+                if stop.is_set() or not proc.is_alive():
+                    return
+            if conn.recv() == "ready":
+                self.ready.set()
+        except (EOFError, OSError, ValueError):
+            return
+
+    def fit(self, axis: np.ndarray, counts: np.ndarray, stop: threading.Event) -> tuple[str, Any, int, int]:
+        if self.proc is None or not self.proc.is_alive():
+            self.warm(stop)
         proc, conn = self.proc, self.conn  # close() may stop the worker meanwhile: keep our references
         try:
             conn.send((axis, counts))
@@ -140,6 +180,11 @@ class _ThreadWorker:
 
     def __init__(self, fitter: Fitter) -> None:
         self.fitter = fitter
+        self.ready = threading.Event()
+
+    def warm(self, stop: threading.Event) -> None:
+        _warm(self.fitter)
+        self.ready.set()
 
     def fit(self, axis: np.ndarray, counts: np.ndarray, stop: threading.Event) -> tuple[str, Any, int, int]:
         return _run(self.fitter, axis, counts)
@@ -209,6 +254,7 @@ class LiveFitMap:
         """Know a grid (nx x ny pixels, pixel = iy * nx + ix); its pixels start unfitted."""
         if grid_id not in self.grids:
             self.grids[grid_id] = _Grid(nx, ny)
+        self.start()  # a run with a map: have the worker ready before its first pixel
 
     def clear(self) -> None:
         """Forget every grid and drop pending fits (results still in flight are discarded)."""
@@ -226,6 +272,7 @@ class LiveFitMap:
         g = self.grids.get(grid_id)
         if g is None or self.closed or not len(pixels):
             return
+        self.start()
         pixels = np.asarray(pixels, dtype=np.int64)
         counts = np.array(counts, dtype=np.float32, ndmin=2)  # a copy: the caller may reuse its buffer
         with self._cond:
@@ -233,9 +280,18 @@ class LiveFitMap:
                 self._pending[(grid_id, p)] = (axis, counts[k])
             g.state[pixels] = QUEUED
             self._cond.notify()
-        if self._thread is None:
+
+    def start(self) -> None:
+        """Start the dispatcher and warm the worker up (on the dispatcher thread: the caller never waits);
+        the first ``submit`` does it too. ``ready`` is set once the worker can fit."""
+        if self._thread is None and not self.closed:
             self._thread = threading.Thread(target=self._dispatch, name="nanocell-fit-dispatch", daemon=True)
             self._thread.start()
+
+    @property
+    def ready(self) -> threading.Event:
+        """Set once the worker has imported the fit (process started)."""
+        return self._worker.ready
 
     def _take(self) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray] | None:
         """Up to ``max_chunk`` queued pixels of one grid on one axis (call with the lock held)."""
@@ -253,7 +309,11 @@ class LiveFitMap:
         return self._epoch, gid, np.array([k[1] for k in keys], np.int64), np.asarray(axis, float), rows
 
     def _dispatch(self) -> None:
-        """The dispatcher thread: fit chunks until closed."""
+        """The dispatcher thread: warm the worker up, then fit chunks until closed."""
+        try:
+            self._worker.warm(self._stop)
+        except Exception as exc:  # noqa: BLE001 - a worker that cannot start fails its chunks, reported then
+            log.warning("the live map fit worker did not start: %s", exc)
         while True:
             with self._cond:
                 while not self._pending and not self._stop.is_set():
@@ -297,8 +357,13 @@ class LiveFitMap:
                 for c in COLUMNS:
                     g.values[c].flat[pixels] = np.where(ok, result[c], np.nan)
                 g.state[pixels[~queued]] = np.where(ok, FITTED, FAILED)[~queued]
-                for p in pixels[~ok].tolist():
-                    g.errors[p] = "the fit did not converge"
+                why = result.get("errors") or [""] * len(pixels)
+                for k in np.flatnonzero(~ok).tolist():
+                    g.errors[int(pixels[k])] = why[k] or "the fit did not converge"
+                if any(why):
+                    failed = [w for w in why if w]
+                    log.warning("live map fit of %d pixels failed: %s", len(failed), failed[0])
+                    self.error.emit(f"live map fit of {len(failed)} pixels failed: {failed[0]}")
             else:
                 if pid:
                     self.ran_on[(pid, tid)] += len(pixels)
