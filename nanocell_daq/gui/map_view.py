@@ -18,6 +18,8 @@ from nanocell_daq.viewmodels.ranges import grow_range
 
 FAILED_RGBA = (230, 60, 60, 255)
 """Colour of a pixel whose fit failed (over the fitted map)."""
+NO_VALUE_RGBA = (96, 100, 110, 255)
+"""Colour of a fitted pixel without a value (no significant c-Si band); not-fitted pixels stay empty."""
 UNITS = {"Xc": "Xc", "Xc fit": "Xc", "c-Si position": "cm⁻¹", "c-Si width": "cm⁻¹ (FWHM)"}
 
 
@@ -38,7 +40,8 @@ class MapView(QWidget):
     """Image of ``MapModel.image()`` in stage coordinates (µm); emits ``pixel_clicked(ix, iy)``.
 
     With a fitter attached to the model, a timer places finished fits every ``collect_ms`` (the fits run on
-    the fitter's worker, never here); pixels not fitted yet are empty, failed ones red.
+    the fitter's worker, never here); pixels not fitted yet are empty, failed ones red, and fitted ones
+    without a value (no significant c-Si band) grey.
     """
 
     pixel_clicked = Signal(int, int)
@@ -73,7 +76,7 @@ class MapView(QWidget):
         self.image = pg.ImageItem()
         self.image.setColorMap(pg.colormap.get("viridis"))
         self.plot.addItem(self.image)
-        self.failed = pg.ImageItem()  # failed fits in red over the map, transparent elsewhere
+        self.failed = pg.ImageItem()  # failed fits red, fitted without a value grey, transparent elsewhere
         self.plot.addItem(self.failed)
         self.colorbar = pg.ColorBarItem(colorMap=pg.colormap.get("viridis"), interactive=False, width=12)
         self.colorbar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
@@ -164,9 +167,10 @@ class MapView(QWidget):
         dx, dy = pixel_size(g)
         rect = QRectF(g.x0_um - dx / 2, g.y0_um - dy / 2, g.nx * dx, g.ny * dy)
         self.image.setRect(rect)
-        failed = self.model.failed_mask(gid)
-        if failed is not None and failed.any():
+        failed, no_value = self.model.failed_mask(gid), self.model.no_value_mask(gid)
+        if failed is not None and no_value is not None and (failed.any() or no_value.any()):
             rgba = np.zeros((*failed.shape, 4), np.uint8)
+            rgba[no_value] = NO_VALUE_RGBA
             rgba[failed] = FAILED_RGBA
             self.failed.setImage(rgba, levels=(0, 255), autoLevels=False)
             self.failed.setRect(rect)

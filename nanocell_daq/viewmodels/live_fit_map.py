@@ -391,6 +391,12 @@ class LiveFitMap:
         g = self.grids[grid_id]
         return (g.state == FAILED).reshape(g.ny, g.nx)
 
+    def no_value_mask(self, grid_id: int, quantity: str) -> np.ndarray:
+        """(ny, nx) True where the fit succeeded but gives no value of ``quantity`` (no significant c-Si
+        band: Xc, its position and width mean nothing there)."""
+        g = self.grids[grid_id]
+        return (g.state == FITTED).reshape(g.ny, g.nx) & np.isnan(self.image(grid_id, quantity))
+
     def pixel_state(self, grid_id: int, pixel: int) -> int:
         """NOT_ARRIVED, QUEUED, FITTED or FAILED."""
         return int(self.grids[grid_id].state[pixel])

@@ -203,6 +203,13 @@ class MapModel:
             return None
         return self.fits.failed_mask(gid)
 
+    def no_value_mask(self, grid_id: int | None = None) -> np.ndarray | None:
+        """(ny, nx) True where a shown fitted quantity has no value (no significant c-Si band); else None."""
+        gid = self.current_grid if grid_id is None else grid_id
+        if self.quantity not in FIELDS or self.fits is None or gid is None or gid not in self.fits.grids:
+            return None
+        return self.fits.no_value_mask(gid, self.quantity)
+
     def fit_summary(self, grid_id: int | None = None) -> str:
         """"fitted F, P pending, X failed" of a grid ("" without a fitter)."""
         gid = self.current_grid if grid_id is None else grid_id

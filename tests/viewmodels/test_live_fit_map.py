@@ -29,7 +29,8 @@ def sleepy_fitter(axis: np.ndarray, counts: np.ndarray) -> dict[str, np.ndarray]
 
 def _fake(counts: np.ndarray) -> dict[str, np.ndarray]:
     xc = counts[:, 0].astype(float)
-    return {"xc": xc, "xc_upper": xc, "c_position": 500 + xc, "c_fwhm": xc + 3, "success": xc >= 0}
+    ok = ~(xc < 0)  # NaN: fitted, no c-Si band
+    return {"xc": xc, "xc_upper": xc, "c_position": 500 + xc, "c_fwhm": xc + 3, "success": ok}
 
 
 def _spectra(values: list[float], m: int = 8) -> tuple[np.ndarray, np.ndarray]:
@@ -96,14 +97,15 @@ def test_a_failing_fit_marks_its_pixels_and_the_rest_go_on(gate) -> None:
     fits = LiveFitMap(fitter, worker="thread", max_chunk=2)
     errors: list[str] = []
     fits.error.connect(errors.append)
-    fits.set_grid(1, 6, 1)
-    axis, counts = _spectra([0.2, -1.0, 9.0, 0.4, 0.5, 0.6])  # -1: the fit says no; 9: the fit raises
-    for k in range(6):
+    fits.set_grid(1, 7, 1)
+    axis, counts = _spectra([0.2, -1.0, 9.0, 0.4, 0.5, 0.6, np.nan])  # -1: the fit says no; 9: it raises
+    for k in range(7):
         fits.submit(1, np.array([k]), axis, counts[k : k + 1])
     assert fits.wait_idle(20)
-    state = [fits.pixel_state(1, k) for k in range(6)]
-    assert state == [FITTED, FAILED, FAILED, FITTED, FITTED, FITTED]
-    assert fits.failed_mask(1).ravel().tolist() == [False, True, True, False, False, False]
+    state = [fits.pixel_state(1, k) for k in range(7)]
+    assert state == [FITTED, FAILED, FAILED, FITTED, FITTED, FITTED, FITTED]
+    assert np.flatnonzero(fits.failed_mask(1)).tolist() == [1, 2]
+    assert np.flatnonzero(fits.no_value_mask(1, "Xc fit")).tolist() == [6]  # fitted, no c-Si band: grey
     assert "SVD did not converge" in fits.grids[1].errors[2] and any("SVD" in e for e in errors)
     assert np.isnan(fits.image(1, "Xc fit").ravel()[[1, 2]]).all()
     fits.close()
