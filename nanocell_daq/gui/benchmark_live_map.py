@@ -142,8 +142,8 @@ def _session(
         stalls.append(max(0.0, (now - last[0]) * 1000 - tick_ms))
         last[0] = now
         if done():
-            QTimer.singleShot(300, app.quit)  # a last repaint
             beat.timeout.disconnect(heartbeat)
+            give_up.start(300)  # a last repaint, then quit
 
     beat = QTimer()
     beat.setInterval(tick_ms)
@@ -157,8 +157,12 @@ def _session(
     writer.start()
     poller.start()
     beat.start()
-    QTimer.singleShot(int(1000 * (n / pixel_rate * 2 + 60)), app.quit)  # never hang: give up after a while
+    give_up = QTimer()  # never hang: give up after a while (stopped below: it must not end the next session)
+    give_up.setSingleShot(True)
+    give_up.timeout.connect(app.quit)
+    give_up.start(int(1000 * (n / pixel_rate * 2 + 60)))
     app.exec()
+    give_up.stop()
     elapsed = time.perf_counter() - t0
     writer.join(30)
     if writer.is_alive():
