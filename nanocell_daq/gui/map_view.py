@@ -45,6 +45,7 @@ class MapView(QWidget):
     """
 
     pixel_clicked = Signal(int, int)
+    _fits_ready = Signal()  # emitted on the fitter's dispatcher thread; delivered here on the GUI thread
 
     def __init__(self, model: MapModel, collect_ms: int = 50) -> None:
         super().__init__()
@@ -101,7 +102,7 @@ class MapView(QWidget):
         self.dirty = True
         self._shown_grid: int | None = None
         self.drawn_generation = -1  # the fitter's collect() generation shown by the last refresh
-        self.min_redraw_ms = 150.0
+        self.min_redraw_ms = 100.0
         self._drawn_at = 0.0
         self._shown_levels: tuple[tuple[int, str], tuple[float, float]] | None = None
         self._update_window_enabled()
@@ -109,6 +110,9 @@ class MapView(QWidget):
         self.collector.setInterval(collect_ms)
         self.collector.timeout.connect(self.collect)
         self.collector.start()  # idle without a fitter (the model may get one later)
+        self._fits_ready.connect(self.collect, Qt.ConnectionType.QueuedConnection)
+        if model.fits is not None:
+            model.fits.on_ready = self._fits_ready.emit  # collect as soon as a chunk is done
 
         self.quantity.currentTextChanged.connect(self._quantity_changed)
         self.lo.valueChanged.connect(self._window_changed)

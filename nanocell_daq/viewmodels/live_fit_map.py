@@ -248,6 +248,9 @@ class LiveFitMap:
         self._worker = _ProcessWorker(self.fitter) if worker == "process" else _ThreadWorker(self.fitter)
         self._thread: threading.Thread | None = None
         self.closed = False
+        self.on_ready: Callable[[], None] | None = None
+        """Called on the dispatcher thread when results wait for ``collect()`` (must be thread-safe, e.g. a
+        Qt signal's emit: the view then collects at once instead of at its next timer tick)."""
 
     # -- grids -----------------------------------------------------------------------------------------
     def set_grid(self, grid_id: int, nx: int, ny: int) -> None:
@@ -331,8 +334,15 @@ class LiveFitMap:
             if self._stop.is_set():
                 return
             with self._cond:
-                if epoch == self._epoch:
-                    self._done.append((epoch, gid, pixels, outcome))
+                if epoch != self._epoch:
+                    continue
+                self._done.append((epoch, gid, pixels, outcome))
+            callback = self.on_ready
+            if callback is not None:
+                try:
+                    callback()
+                except RuntimeError:  # the view is gone (Qt object deleted): collect() still works
+                    self.on_ready = None
 
     # -- results (caller's thread) ---------------------------------------------------------------------
     def collect(self) -> set[int]:
