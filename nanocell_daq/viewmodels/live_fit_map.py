@@ -240,7 +240,9 @@ class LiveFitMap:
         self.generation = 0  # collect() calls that placed results
         self.ran_on: Counter[tuple[int, int]] = Counter()
         self.chunks = 0
-        self._pending: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # (grid, pixel) -> data
+        # (grid, pixel) -> (axis, array holding its spectrum, row of it)
+        self._pending: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, int]] = {}
+        self._axes: dict[int, np.ndarray] = {}  # the last axis of each grid (cm-1)
         self._done: list[tuple[int, int, np.ndarray, tuple[str, Any, int, int]]] = []
         self._epoch = 0
         self._cond = threading.Condition()
@@ -266,21 +268,43 @@ class LiveFitMap:
             self._pending.clear()
             self._done.clear()
         self.grids.clear()
+        self._axes.clear()
 
     # -- feeding ---------------------------------------------------------------------------------------
-    def submit(self, grid_id: int, pixels: np.ndarray, axis: np.ndarray, counts: np.ndarray) -> None:
-        """Queue ``counts`` (n, m) on ``axis`` (m,) cm-1 of ``pixels`` (n,) of a known grid for fitting.
+    def submit(
+        self,
+        grid_id: int,
+        pixels: np.ndarray,
+        axis: np.ndarray,
+        counts: np.ndarray | None = None,
+        *,
+        source: np.ndarray | None = None,
+    ) -> None:
+        """Queue ``pixels`` (n,) of a known grid for fitting, on ``axis`` (m,) cm-1: their ``counts`` (n, m)
+        (copied), or ``source`` (pixels of the grid, m), an array the caller keeps filling, not copied: a
+        pixel's row is read when its chunk is fitted (a pixel written again must be submitted again).
 
         A pixel queued again before its fit started is fitted once, with its latest spectrum."""
         g = self.grids.get(grid_id)
         if g is None or self.closed or not len(pixels):
             return
+        if (counts is None) == (source is None):
+            raise ValueError("submit: give either counts or source")
         self.start()
         pixels = np.asarray(pixels, dtype=np.int64)
-        counts = np.array(counts, dtype=np.float32, ndmin=2)  # a copy: the caller may reuse its buffer
+        if source is None:
+            source = np.array(counts, dtype=np.float32, ndmin=2)  # a copy: the caller may reuse its buffer
+            rows: Any = range(len(pixels))
+        else:
+            rows = pixels.tolist()
+        known = self._axes.get(grid_id)
+        if known is not None and known.shape == np.shape(axis) and np.array_equal(known, axis):
+            axis = known  # the same axis object: pixels of several polls go into one chunk
+        else:
+            axis = self._axes[grid_id] = np.array(axis, dtype=float)
         with self._cond:
-            for k, p in enumerate(pixels.tolist()):
-                self._pending[(grid_id, p)] = (axis, counts[k])
+            for p, r in zip(pixels.tolist(), rows, strict=True):
+                self._pending[(grid_id, p)] = (axis, source, r)
             g.state[pixels] = QUEUED
             self._cond.notify()
 
@@ -303,13 +327,14 @@ class LiveFitMap:
         first = next(iter(self._pending))
         gid, axis = first[0], self._pending[first][0]
         keys = []
-        for key, (ax, _) in self._pending.items():
+        for key, (ax, _, _) in self._pending.items():
             if key[0] == gid and ax is axis:
                 keys.append(key)
                 if len(keys) >= self.max_chunk:
                     break
-        rows = np.stack([self._pending.pop(k)[1] for k in keys])
-        return self._epoch, gid, np.array([k[1] for k in keys], np.int64), np.asarray(axis, float), rows
+        taken = [self._pending.pop(k) for k in keys]
+        rows = np.stack([src[r] for _, src, r in taken]).astype(np.float64)
+        return self._epoch, gid, np.array([k[1] for k in keys], np.int64), axis, rows
 
     def _dispatch(self) -> None:
         """The dispatcher thread: warm the worker up, then fit chunks until closed."""

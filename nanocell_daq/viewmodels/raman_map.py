@@ -91,8 +91,7 @@ class MapModel:
         for gid, gd in self.grids.items():
             fits.set_grid(gid, gd.grid.nx, gd.grid.ny)
             if gd.counts is not None and gd.filled.any():
-                idx = np.flatnonzero(gd.filled)
-                fits.submit(gid, idx, self.axis, gd.counts[idx])
+                fits.submit(gid, np.flatnonzero(gd.filled), self.axis, source=gd.counts)
 
     def collect_fits(self) -> set[int]:
         """Show the fits finished since the last call (cheap; call it from the GUI's timer)."""
@@ -177,8 +176,8 @@ class MapModel:
             gd.counts[pixels] = spectra.counts[rows]
             gd.filled[pixels] = True
             gd.image.flat[pixels] = self._values(spectra.counts[rows])
-            if self.fits is not None:
-                self.fits.submit(int(gid), pixels, self.axis, spectra.counts[rows])
+            if self.fits is not None:  # the rows are read from gd.counts when fitted: no copy
+                self.fits.submit(int(gid), pixels, self.axis, source=gd.counts)
             touched.add(int(gid))
         for gid in touched:
             self.current_grid = gid
