@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from nanocell_daq.gui.benchmark import idle_stall_p99_ms
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 AXIS = np.linspace(100.0, 1800.0, 1024)
@@ -215,31 +217,6 @@ def _latencies(shown_at: np.ndarray, written_at: np.ndarray, paints: list[tuple[
     }
 
 
-def _idle_stall_p99_ms(seconds: float = 1.0) -> float:
-    """Stall p99 (ms) of the 5 ms heartbeat on an idle event loop: what this machine's load alone costs."""
-    from PySide6.QtCore import QTimer
-
-    from nanocell_daq.gui.app import make_app
-
-    app = make_app()
-    stalls: list[float] = []
-    last = [time.perf_counter()]
-
-    def beat() -> None:
-        now = time.perf_counter()
-        stalls.append(max(0.0, (now - last[0]) * 1000 - 5))
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(5)
-    timer.timeout.connect(beat)
-    timer.start()
-    QTimer.singleShot(int(seconds * 1000), app.quit)
-    app.exec()
-    timer.stop()
-    return round(float(np.percentile(stalls, 99)), 1) if stalls else float("nan")
-
-
 def main(
     map_pixels: int = 10_000,
     pixel_rate: float = 50.0,
@@ -249,7 +226,7 @@ def main(
     interval_ms: int = 100,
 ) -> dict[str, Any]:
     """Run the baseline then the live-map case; prints figures and, last, one JSON line."""
-    idle = _idle_stall_p99_ms()
+    idle = idle_stall_p99_ms()
     base = {}
     if baseline_pixels:
         base = _session(min(baseline_pixels, map_pixels), rate, pixel_rate, interval_ms, None)
