@@ -337,7 +337,14 @@ class LiveFitMap:
         return self._epoch, gid, np.array([k[1] for k in keys], np.int64), axis, rows
 
     def _dispatch(self) -> None:
-        """The dispatcher thread: warm the worker up, then fit chunks until closed."""
+        """The dispatcher thread: warm the worker up, then fit chunks until closed; stops the worker last
+        (``close()`` does too, but a worker started while it ran must not outlive us)."""
+        try:
+            self._serve_chunks()
+        finally:
+            self._worker.stop()
+
+    def _serve_chunks(self) -> None:
         try:
             self._worker.warm(self._stop)
         except Exception as exc:  # noqa: BLE001 - a worker that cannot start fails its chunks, reported then
