@@ -19,6 +19,7 @@ from nanocell_daq.gui.theme import MUTED, STATUS_COLORS
 from nanocell_daq.storage import Store
 from nanocell_daq.storage.location import redact
 from nanocell_daq.viewmodels import LiveRunModel, RunBrowserModel, RunControlModel
+from nanocell_daq.viewmodels.live_fit_map import LiveFitMap
 from nanocell_daq.viewmodels.run_queue import RunQueueModel
 
 
@@ -42,6 +43,7 @@ class MainWindow(QMainWindow):
         self.resize(1600, 980)
 
         self.live = LiveRunModel(store)
+        self.live.map.attach_fits(LiveFitMap())  # map pixels fitted in a worker process as they arrive
         self.control = RunControlModel(store, db_path)
         self.browser = RunBrowserModel(store)
         self.queue = RunQueueModel(store)
@@ -233,6 +235,8 @@ class MainWindow(QMainWindow):
                 return
         self.slow.stop()
         self.poller.stop()
+        if self.live.map.fits is not None:
+            self.live.map.fits.close()  # pending fits are dropped, the worker process stops
         self.analysis.shutdown()
         self.station_panel.shutdown()
         super().closeEvent(event)

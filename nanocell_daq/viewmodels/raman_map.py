@@ -8,6 +8,7 @@ import numpy as np
 
 from nanocell_daq.storage import MapGrid, SpectraData
 from nanocell_daq.viewmodels.events import Signal
+from nanocell_daq.viewmodels.live_fit_map import FAILED, FIELDS, QUEUED, LiveFitMap
 
 # Windows (cm-1) for the crystalline fraction when the analysis package gives no fit: c-Si TO phonon near
 # 520 cm-1, a-Si broad TO band near 480 cm-1 (reference/domain-notes.md).
@@ -60,12 +61,16 @@ def pixel_size(grid: MapGrid) -> tuple[float, float]:
 class MapModel:
     """Follows the map grids of a run; ``image(grid_id)`` is (ny, nx), row = y index; emits ``changed``.
 
-    ``quantity`` is a band name of ``BANDS``, ``"Xc"``, or ``"custom"`` with ``window`` (lo, hi) cm-1.
+    ``quantity`` is a band name of ``BANDS``, ``"Xc"`` (from band areas), or ``"custom"`` with ``window``
+    (lo, hi) cm-1; with a ``LiveFitMap`` attached (``attach_fits``) also a fitted quantity of ``FIELDS``
+    ("Xc fit", "c-Si position", "c-Si width"), filled in as the fits finish (NaN until then).
     """
 
     QUANTITIES = (*BANDS, "Xc", "custom")
+    FIT_QUANTITIES = tuple(FIELDS)
 
     def __init__(self) -> None:
+        self.fits: LiveFitMap | None = None
         self.grids: dict[int, _GridData] = {}
         self.axis: np.ndarray = np.empty(0)
         self.quantity = "Xc"
@@ -74,9 +79,29 @@ class MapModel:
         self.changed = Signal("changed")  # (grid_id)
         self.grids_changed = Signal("grids_changed")
 
+    @property
+    def quantities(self) -> tuple[str, ...]:
+        """The quantities this map can show (the fitted ones only with a fitter attached)."""
+        return (*self.QUANTITIES, *self.FIT_QUANTITIES) if self.fits is not None else self.QUANTITIES
+
+    def attach_fits(self, fits: LiveFitMap) -> None:
+        """Fit each pixel with ``fits`` as it arrives (and those here already); see ``collect_fits()``."""
+        self.fits = fits
+        fits.changed.connect(self.changed.emit)
+        for gid, gd in self.grids.items():
+            fits.set_grid(gid, gd.grid.nx, gd.grid.ny)
+            if gd.counts is not None and gd.filled.any():
+                fits.submit(gid, np.flatnonzero(gd.filled), self.axis, source=gd.counts)
+
+    def collect_fits(self) -> set[int]:
+        """Show the fits finished since the last call (cheap; call it from the GUI's timer)."""
+        return self.fits.collect() if self.fits is not None else set()
+
     def clear(self) -> None:
         """Forget every grid."""
         self.grids.clear()
+        if self.fits is not None:
+            self.fits.clear()
         self.current_grid = None
         self.grids_changed.emit()
 
@@ -87,6 +112,8 @@ class MapModel:
             if g.id not in self.grids:
                 n = g.nx * g.ny
                 self.grids[g.id] = _GridData(g, None, np.zeros(n, bool), np.full((g.ny, g.nx), np.nan))
+                if self.fits is not None:
+                    self.fits.set_grid(g.id, g.nx, g.ny)
                 self.current_grid = g.id
                 added = True
         if added:
@@ -94,9 +121,13 @@ class MapModel:
 
     def set_quantity(self, quantity: str, window: tuple[float, float] | None = None) -> None:
         """Show another quantity (recomputes every filled pixel)."""
-        if quantity not in self.QUANTITIES:
-            raise ValueError(f"unknown map quantity {quantity!r}; choose one of {', '.join(self.QUANTITIES)}")
+        if quantity not in self.quantities:
+            raise ValueError(f"unknown map quantity {quantity!r}; choose one of {', '.join(self.quantities)}")
         self.quantity = quantity
+        if quantity in FIELDS:
+            for gid in self.grids:
+                self.changed.emit(gid)
+            return
         if window is not None:
             self.window = (float(min(window)), float(max(window)))
         elif quantity in BANDS:
@@ -108,6 +139,8 @@ class MapModel:
                 self.changed.emit(gid)
 
     def _values(self, counts: np.ndarray) -> np.ndarray:
+        if self.quantity in FIELDS:  # the raw image keeps band Xc; fitted values come from the fitter
+            return crystalline_fraction(self.axis, counts)
         if self.quantity == "Xc":
             return crystalline_fraction(self.axis, counts)
         return band_intensity(self.axis, counts, *self.window)
@@ -143,6 +176,8 @@ class MapModel:
             gd.counts[pixels] = spectra.counts[rows]
             gd.filled[pixels] = True
             gd.image.flat[pixels] = self._values(spectra.counts[rows])
+            if self.fits is not None:  # the rows are read from gd.counts when fitted: no copy
+                self.fits.submit(int(gid), pixels, self.axis, source=gd.counts)
             touched.add(int(gid))
         for gid in touched:
             self.current_grid = gid
@@ -153,7 +188,39 @@ class MapModel:
         gid = self.current_grid if grid_id is None else grid_id
         if gid is None or gid not in self.grids:
             return np.full((1, 1), np.nan)
+        if self.quantity in FIELDS:
+            if self.fits is None or gid not in self.fits.grids:
+                g = self.grids[gid].grid
+                return np.full((g.ny, g.nx), np.nan)
+            return self.fits.image(gid, self.quantity)
         return self.grids[gid].image
+
+    def failed_mask(self, grid_id: int | None = None) -> np.ndarray | None:
+        """(ny, nx) True where a pixel's fit failed, when a fitted quantity is shown; else None."""
+        gid = self.current_grid if grid_id is None else grid_id
+        if self.quantity not in FIELDS or self.fits is None or gid is None or gid not in self.fits.grids:
+            return None
+        return self.fits.failed_mask(gid)
+
+    def no_value_mask(self, grid_id: int | None = None) -> np.ndarray | None:
+        """(ny, nx) True where a shown fitted quantity has no value (no significant c-Si band); else None."""
+        gid = self.current_grid if grid_id is None else grid_id
+        if self.quantity not in FIELDS or self.fits is None or gid is None or gid not in self.fits.grids:
+            return None
+        return self.fits.no_value_mask(gid, self.quantity)
+
+    def fit_summary(self, grid_id: int | None = None) -> str:
+        """"fitted F, P pending, X failed" of a grid ("" without a fitter)."""
+        gid = self.current_grid if grid_id is None else grid_id
+        if self.fits is None or gid is None or gid not in self.fits.grids:
+            return ""
+        c = self.fits.counts(gid)
+        parts = [f"fitted {c.fitted}"]
+        if c.pending:
+            parts.append(f"{c.pending} pending")
+        if c.failed:
+            parts.append(f"{c.failed} failed")
+        return ", ".join(parts)
 
     def filled_count(self, grid_id: int | None = None) -> tuple[int, int]:
         """(measured pixels, total pixels)."""
@@ -183,10 +250,32 @@ class MapModel:
             return where
         ix, iy = pixel
         value = float(self.image(grid_id)[iy, ix])
+        if self.quantity in FIELDS:
+            return f"{where} · pixel ({ix}, {iy}) · {self._fit_readout(pixel, value, grid_id)}"
         shown = "not measured yet" if not np.isfinite(value) else (
             f"Xc {value:.2f}" if self.quantity == "Xc" else f"{self.quantity} {value:.4g} counts·cm⁻¹"
         )
         return f"{where} · pixel ({ix}, {iy}) · {shown}"
+
+    def _fit_readout(self, pixel: tuple[int, int], value: float, grid_id: int | None) -> str:
+        gid = self.current_grid if grid_id is None else grid_id
+        gd = self.grids[gid]  # type: ignore[index]
+        p = pixel[1] * gd.grid.nx + pixel[0]
+        if not gd.filled[p]:
+            return "not measured yet"
+        if self.fits is None or gid not in self.fits.grids:
+            return "not fitted"
+        state = self.fits.pixel_state(gid, p)
+        if state == QUEUED:
+            return "fit pending"
+        if state == FAILED:
+            return f"fit failed ({self.fits.grids[gid].errors.get(p, 'unknown reason')})"
+        if np.isfinite(value):
+            unit = "" if self.quantity == "Xc fit" else " cm⁻¹"
+            return f"{self.quantity} {value:.4g}{unit}"
+        upper = float(self.fits.image(gid, "xc_upper").flat[p])
+        limit = f" (Xc < {upper:.2f})" if np.isfinite(upper) else ""
+        return f"no significant c-Si band{limit}"
 
     def spectrum_at(self, ix: int, iy: int, grid_id: int | None = None) -> np.ndarray | None:
         """Counts of pixel (ix, iy) on ``self.axis``, or None if not measured (yet)."""
