@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nanocell_daq.analysis.cycling import cumulative_charge
+from nanocell_daq.analysis.cycling import charge_curve
 from nanocell_daq.analysis.export import require_finished
 from nanocell_daq.analysis.raman_map import map_grid, wire_axis
 from nanocell_daq.analysis.run_analysis import AnalysisParams, RunAnalysis, analyze_run, load_run_or_fail
@@ -136,15 +136,13 @@ def _plot_cycling(ax: Any, a: RunAnalysis) -> None:
 
 
 def _charge_curve(seg: pd.DataFrame) -> np.ndarray:
-    """Charge passed (C) at each point of a step: the stored count if the run has one, else ∫I dt with the
-    first sampling interval (as the capacity is computed)."""
-    if "charge_C" in seg.columns and np.isfinite(seg["charge_C"].to_numpy(float)).all() and \
-            (seg["charge_C"] != 0).any():
-        return seg["charge_C"].to_numpy(float)
-    t, i = seg["t_s"].to_numpy(float), seg["current_A"].to_numpy(float)
-    if t.size < 2:
-        return np.zeros(t.size)
-    return cumulative_charge(t, i) + i[0] * (t[1] - t[0])
+    """Charge passed (C) at each point of a step (in time order): the analysis' curve computed on every point
+    (``charge_curve_C``, the points being thinned for plots), else :func:`~nanocell_daq.analysis.cycling.
+    charge_curve` of these points."""
+    if "charge_curve_C" in seg.columns:
+        return seg["charge_curve_C"].to_numpy(float)
+    return charge_curve(seg["t_s"].to_numpy(float), seg["current_A"].to_numpy(float),
+                        seg["charge_C"].to_numpy(float) if "charge_C" in seg.columns else None)
 
 
 def _cutoff_lines(ax: Any, hcs: list[dict[str, Any]]) -> None:
