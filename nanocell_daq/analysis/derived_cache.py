@@ -8,6 +8,7 @@ A pixel-fit table of a 1,000-pixel map is ~30,000 numbers; as JSON rows (``frame
 from __future__ import annotations
 
 import base64
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -57,6 +58,7 @@ class Reuse:
     def __init__(self) -> None:
         self.computed: Counter[str] = Counter()
         self.reused: Counter[str] = Counter()
+        self.seconds: Counter[str] = Counter()  # time spent computing each kind (s)
         self._stored: dict[tuple[int, str], dict[str, Any]] = {}
 
     def get_or_compute(
@@ -75,10 +77,13 @@ class Reuse:
             if stored is not None:
                 self.reused[kind] += 1
                 return stored
+        t0 = time.perf_counter()
         value = compute()
+        self.seconds[kind] += time.perf_counter() - t0
         store.put_derived(run_id, kind, key, value)
         self.computed[kind] += 1
         return value
 
     def as_dict(self) -> dict[str, dict[str, int]]:
-        return {"computed": dict(self.computed), "reused": dict(self.reused)}
+        return {"computed": dict(self.computed), "reused": dict(self.reused),
+                "compute_s": {k: round(v, 3) for k, v in self.seconds.items()}}
