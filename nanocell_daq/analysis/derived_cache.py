@@ -16,8 +16,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nanocell_daq.analysis.frames import jsonable
-
 PACKED = "packed-frame-1"
 
 
@@ -33,20 +31,59 @@ def pack_frame(frame: pd.DataFrame) -> dict[str, Any]:
             raw = s.to_numpy(np.float64).astype("<f8").tobytes()
             cols.append([str(name), "f8", base64.b64encode(raw).decode()])
         else:
-            cols.append([str(name), "json", jsonable(s.tolist())])
+            cols.append([str(name), "json", encode(s.tolist()), str(s.dtype)])
     return {"format": PACKED, "n": len(frame), "columns": cols}
 
 
 def unpack_frame(value: dict[str, Any]) -> pd.DataFrame:
     """Inverse of :func:`pack_frame`."""
     data: dict[str, Any] = {}
-    for name, kind, payload in value["columns"]:
-        if kind == "json":
-            data[name] = pd.Series(payload, dtype=object) if payload else pd.Series([], dtype=object)
+    for name, kind, payload, *dtype in value["columns"]:
+        if kind == "json":  # strings (pandas' own string dtype where the frame had it) or Python objects
+            kind_of = dtype[0] if dtype and dtype[0] != "object" else object
+            data[name] = pd.Series(decode(payload), dtype=kind_of)
             continue
         raw = np.frombuffer(base64.b64decode(payload), dtype="<f8" if kind == "f8" else "<i8")
         data[name] = raw.astype(bool) if kind == "b1" else raw.astype(raw.dtype.newbyteorder("="))
     return pd.DataFrame(data, index=pd.RangeIndex(int(value["n"])))
+
+
+def encode(value: Any) -> Any:
+    """JSON-able form of analysis results that :func:`decode` turns back exactly: DataFrames packed
+    (:func:`pack_frame`), dicts with non-string keys as item lists, NaN and infinities tagged (a JSON column
+    of any database accepts them), numpy scalars and arrays as Python numbers and lists."""
+    if isinstance(value, pd.DataFrame):
+        return {"$frame": pack_frame(value)}
+    if isinstance(value, dict):
+        if all(isinstance(k, str) and not k.startswith("$") for k in value):
+            return {k: encode(v) for k, v in value.items()}
+        return {"$items": [[encode(k), encode(v)] for k, v in value.items()]}
+    if isinstance(value, (list, tuple)):
+        return [encode(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return encode(value.tolist())
+    if isinstance(value, np.generic):
+        return encode(value.item())
+    if isinstance(value, float) and not np.isfinite(value):
+        return {"$float": str(value)}
+    if value is pd.NaT:
+        return None
+    return value
+
+
+def decode(value: Any) -> Any:
+    """Inverse of :func:`encode`."""
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    if isinstance(value, dict):
+        if "$frame" in value:
+            return unpack_frame(value["$frame"])
+        if "$items" in value:
+            return {decode(k): decode(v) for k, v in value["$items"]}
+        if "$float" in value:
+            return float(value["$float"])
+        return {k: decode(v) for k, v in value.items()}
+    return value
 
 
 class Reuse:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nanocell_daq import __version__
 from nanocell_daq.analysis import correlation
 from nanocell_daq.analysis.band_intensity import normalised_intensities
 from nanocell_daq.analysis.cycling import (
@@ -34,7 +35,7 @@ from nanocell_daq.analysis.cycling import (
     soc_before_steps,
     step_points,
 )
-from nanocell_daq.analysis.derived_cache import PACKED, Reuse, pack_frame, unpack_frame
+from nanocell_daq.analysis.derived_cache import PACKED, Reuse, decode, encode, pack_frame, unpack_frame
 from nanocell_daq.analysis.frames import frame_to_json, jsonable
 from nanocell_daq.analysis.iv import g0_text, iv_table
 from nanocell_daq.analysis.raman import NoiseModel, crystalline_fraction, reference_offset, xc_upper_limit
@@ -51,6 +52,7 @@ ANALYSIS_VERSION = 3  # 2: weighted Raman fits, Xc upper limits, frames, axis of
 KIND_SUMMARY = "run_analysis"
 KIND_MAP_FIT = "raman_map_fit"
 KIND_CYCLING = "cycling_summary"
+KIND_RESULT = "run_analysis_result"
 KIND_IV_FIT = "iv_fit"
 MAX_PLOT_POINTS = 100_000
 """Cycling points kept for plots (``RunAnalysis.cycling_points``) over the whole run: a step with more is
@@ -349,10 +351,10 @@ def _cycling_summary(store: Any, run_id: int, steps: list[Any], params: Analysis
     and settings are the same."""
     key = params.cycling_key(store.extent("cycling", run_id), steps)
     return reuse.get_or_compute(store, run_id, KIND_CYCLING, key,
-                                lambda: _compute_cycling(store, steps, params), use_cache=use_cache)
+                                lambda: _compute_cycling(store, run_id, steps, params), use_cache=use_cache)
 
 
-def _compute_cycling(store: Any, steps: list[Any], params: AnalysisParams) -> dict[str, Any]:
+def _compute_cycling(store: Any, run_id: int, steps: list[Any], params: AnalysisParams) -> dict[str, Any]:
     """Half-cycles (attempts merged), dQ/dV, net charge per step and the points thinned for plots, reading the
     points step by step (a week-long run never sits in memory as one table). JSON-able."""
     cutoffs = _cutoffs(steps)
@@ -369,7 +371,7 @@ def _compute_cycling(store: Any, steps: list[Any], params: AnalysisParams) -> di
     plots: list[pd.DataFrame] = []
     n_total = 0
     for s in steps:
-        data = store.cycling_of_step(s.id)
+        data = store.cycling(run_id, step_id=s.id)
         if len(data) == 0:
             continue
         active = s.kind not in quiet
@@ -575,6 +577,13 @@ def analyze_run(
     if info.status == "running":
         result.warnings.append(f"run {rid} is still running: this analysis covers the data recorded so far")
     result.steps = steps_frame(steps, info.started)
+    result_key = _result_key(store, info, steps, params)
+    stored = store.get_derived(rid, KIND_RESULT, result_key) if use_cache else None
+    if stored is not None:  # nothing the analysis reads has changed since it was stored
+        for name, value in decode(stored).items():
+            setattr(result, name, value)
+        result.reuse.reused[KIND_RESULT] += 1
+        return result
 
     reuse = result.reuse
     cycling = _cycling_summary(store, rid, steps, params, reuse, use_cache)
@@ -667,7 +676,36 @@ def analyze_run(
     result.notes += coulombic_flags(result.cycle_table, merged_hcs)
     if save:
         store.put_derived(rid, KIND_SUMMARY, params.key(), _summary_value(result))
+        whole = encode({k: getattr(result, k) for k in _RESULT_FIELDS})
+        store.clear_derived(rid, KIND_RESULT)  # one whole result per run, the latest (a running run's grow)
+        store.put_derived(rid, KIND_RESULT, result_key, whole)
     return result
+
+
+_RESULT_FIELDS = ("checkpoints", "half_cycles", "cycle_table", "half_cycle_table", "dqdv", "iv_table",
+                  "timeline", "maps", "map_summaries", "profiles", "cycling_points", "iv_points",
+                  "soc_definition", "segments", "notes", "warnings", "n_cycling_points")
+"""What the stored whole result holds (the rest of a RunAnalysis comes from the run's records each time)."""
+
+
+def _result_key(store: Any, info: Any, steps: list[Any], params: AnalysisParams) -> dict[str, Any]:
+    """Key of a whole stored result: a hash of everything the analysis reads (the run and device records,
+    every step, how many rows of each kind and the last row id, index-only), the parameters and versions."""
+    device = None
+    if getattr(info, "device_id", None) is not None:
+        try:
+            device = asdict(store.device(info.device_id))
+        except KeyError:
+            device = None
+    inputs = {
+        "run": asdict(info),
+        "device": device,
+        "steps": [asdict(s) for s in steps],
+        "data": [store.extent(kind, info.id) for kind in ("cycling", "iv", "spectra", "events")],
+        "plot_points": [MAX_PLOT_POINTS, MIN_PLOT_POINTS_PER_STEP],
+        "software": __version__,
+    }
+    return {**params.key(), "inputs": params_hash(inputs)}
 
 
 def _state_of_charge(result: RunAnalysis, rows: list[correlation.StepRow], charge_of: dict[int, float],

@@ -4,10 +4,10 @@ The run is written through the store API the engine uses (``store.start_step`` /
 ``set_progress``, one ``Writer`` for the points with a ``flush()`` per block, as the engine's writer commits
 one block per flush interval): at ``--scale 1`` 10 M cycling points over 124 galvanostatic half-cycles (a week
 at ~16 points/s, blocks of ``--block`` points = 0.5 s of data) with a rest before every checkpoint, and 125
-checkpoints (pristine, then after every half-cycle), each with 16 I-V sweeps (4 steps x 4 contact pairs, 101
-points up and down) and a 40 x 20 Raman map (1024-channel spectra: c-Si + a-Si bands, Poisson and read
-noise, cosmic rays, a few off-wire pixels) - 2,000 sweeps and 100,000 spectra in all. ``--scale`` shrinks
-every size (the half-cycles and checkpoints with its square root).
+checkpoints (pristine, then after every half-cycle), each with 16 I-V sweeps (4 steps x 4 contact pairs, 21
+points up and down as in the shipped protocols) and a 40 x 20 Raman map (1024-channel spectra: c-Si + a-Si
+bands, Poisson and read noise, cosmic rays, a few off-wire pixels) - 2,000 sweeps and 100,000 spectra in all.
+``--scale`` shrinks every size (the half-cycles and checkpoints with its square root).
 
 Then, each in a child process of its own forked from a clean server (``multiprocessing`` "forkserver", the
 analysis modules imported there once), so that its peak resident set (``ru_maxrss`` of that child, which
@@ -42,7 +42,7 @@ TARGETS = {"analyze_s": 60.0, "report_s": 60.0, "analyze_again_s": 2.0, "peak_rs
 FULL = {"cycling_points": 10_000_000, "iv_sweeps": 2_000, "spectra": 100_000}
 WEEK_S = 7 * 24 * 3600.0
 PAIRS = ("S-D", "S-1", "1-2", "2-D")
-SWEEP_POINTS = 101  # per direction
+SWEEP_POINTS = 21  # per direction, as in the shipped protocols
 AXIS = np.linspace(100.0, 1000.0, 1024)
 V_LIMITS = (2.5, 3.95)
 
@@ -272,7 +272,8 @@ def _in_child(ctx: Any, *args: Any) -> dict[str, Any]:
 
 def _context() -> Any:
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["nanocell_daq.analysis.run_analysis", "nanocell_daq.analysis.report",
+    ctx.set_forkserver_preload(["nanocell_daq.cli.bench_longrun", "nanocell_daq.analysis.run_analysis",
+                                "nanocell_daq.analysis.report",
                                 "nanocell_daq.analysis.report_pages", "matplotlib.backends.backend_pdf"])
     return ctx
 
@@ -334,10 +335,11 @@ def bench_longrun(scale: float = 1.0, db: str | None = None, block: int = 8, rep
         "reuse": {k: v["reuse"] for k, v in phases.items() if v["reuse"]},
         "analysis": {k: v for k, v in phases["analyze"].items()
                      if k not in ("seconds", "peak_rss_mb", "reuse")},
-        "baseline": {"read_cycling_s": round(read_cycling_s, 3), "read_spectra_s": round(read_spectra_s, 3),
+        "baseline": {"read_cycling_s": float(f"{read_cycling_s:.4g}"),
+                     "read_spectra_s": float(f"{read_spectra_s:.4g}"),
                      "bytes": cyc_bytes + spec_bytes,
                      "what": "every cycling block and spectrum of the run read through the driver's cursor"},
-        "ratios_to_baseline": {k: round(v / baseline_s, 2) if baseline_s > 0 else None
+        "ratios_to_baseline": {k: float(f"{v / baseline_s:.4g}") if baseline_s > 0 else None
                                for k, v in seconds.items()},
         "targets": TARGETS,
         "within_targets": {

@@ -160,24 +160,11 @@ class StoreReads:
             last_id=int(ids[-1]),
         )
 
-    def cycling_of_step(self, step_id: int) -> CyclingData:
-        """The cycling points of one step in append order, read through the step index (the way to walk a
-        long run step by step without holding all of its points)."""
-        c = CyclingBlock
-        stmt = select(c.id, c.n, c.t_s, c.e_v, c.i_a, c.q_c).where(c.step_id == step_id).order_by(c.id)
-        with self._engine.connect() as conn:
-            rows = conn.execute(stmt).all()
-        if not rows:
-            return CyclingData()
-        ids, ns, t, e, i, q = zip(*rows, strict=True)
-        return CyclingData(step_id=np.full(int(sum(ns)), step_id, dtype=np.int64), t=_f64(t), E=_f64(e),
-                           I=_f64(i), Q=_f64(q), last_id=int(ids[-1]))
-
     def extent(self, kind: str, run_id: int, step_id: int | None = None) -> tuple[int, int]:
         """(rows, largest row id) of a run's (or one step's) ``kind`` rows ("cycling" blocks, "iv" points,
-        "spectra") without reading them (index only): a fingerprint of the data an analysis saw, since rows
-        are only ever appended."""
-        table = {"cycling": CyclingBlock, "iv": IVPoint, "spectra": SpectrumRow}[kind]
+        "spectra", "events") without reading them (index only): a fingerprint of the data an analysis saw,
+        since rows are only ever appended."""
+        table = {"cycling": CyclingBlock, "iv": IVPoint, "spectra": SpectrumRow, "events": Event}[kind]
         stmt = select(func.count(), func.max(table.id))
         stmt = stmt.where(table.run_id == run_id) if step_id is None else stmt.where(table.step_id == step_id)
         with self._engine.connect() as conn:
