@@ -2,9 +2,16 @@
 
 ``analyze_run(store, run_id, y=0.8)`` reads the run through the store API, computes every metric, stores the
 results back as derived results keyed by the analysis parameters, and returns a :class:`RunAnalysis`.
-Raman map fits (the slow part: a few ms per pixel) are cached per map step, keyed by the fit parameters and
-the spectra they saw, so a second call, or a call with another cross-section ratio ``y`` (Xc is recomputed
-from the stored band areas), does not refit. Cycling and I-V metrics take milliseconds and are recomputed.
+What is slow is stored and reused (:class:`~nanocell_daq.analysis.derived_cache.Reuse` counts what was
+computed and what was reused), each keyed by its parameters and by the data it saw (rows and last row id, read
+from the indexes without loading a row, so nothing is read to find out that nothing changed):
+
+* the Raman pixel fits of each map step (not ``y``: Xc is recomputed from the stored band areas);
+* the sweep metrics (G0 fits) of each I-V step;
+* the cycling summary: half-cycles, dQ/dV, net charge per step and the points thinned for plots (at most
+  about :data:`MAX_PLOT_POINTS`; ``n_cycling_points`` counts them all), computed reading one step at a time;
+* the whole result, keyed by a fingerprint of everything the analysis reads (one per run, the latest): a
+  second call with the same parameters on unchanged data decodes it and fits nothing.
 
 Runs still running are analysed (the data so far) with a warning in ``RunAnalysis.warnings``; an unknown run,
 or a run without any data point, raises :class:`~nanocell_daq.errors.UserError`.
@@ -128,7 +135,9 @@ class RunAnalysis:
     on the cycling (cut-off overshoots, coulombic efficiency > 1 with its likely cause);
     ``half_cycles``: list of dicts (cycle, direction, capacity_Ah, capacity_pAh, capacity_C, mean_voltage_V,
     energy_J, step_id, label, ...); tables as DataFrames; ``maps``: map step id -> pixel table;
-    ``profiles``: map step id -> Xc profile along the wire.
+    ``profiles``: map step id -> Xc profile along the wire; ``cycling_points``: the points for plots
+    (thinned evenly per step beyond :data:`MAX_PLOT_POINTS` in all, with ``charge_curve_C``, the charge passed
+    since the step started computed on every point).
     """
 
     run_id: int
