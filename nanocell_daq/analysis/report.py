@@ -30,7 +30,9 @@ PAH_PER_C = 1e12 / 3600.0
 MAX_SHOWN = 12
 """A week-long run has ~100 checkpoints and cycles: graphics with one curve, panel or legend entry per
 checkpoint or cycle show at most this many, evenly spread (first and last included), and say so."""
-MAX_TABLE_ROWS = 16
+MAX_TABLE_ROWS = 12
+MAX_NOTE_LINES = 4
+"""Contact/wire split lines and cycling notes under the checkpoint table (each; the rest: ``analyze``)."""
 """Rows of the checkpoint, cycle and capacity tables, evenly spread likewise (all rows: analyze, export)."""
 
 
@@ -209,8 +211,8 @@ def _iv_curves(a: RunAnalysis) -> list[tuple[str, pd.DataFrame, Any]]:
 def _plot_iv(ax_lin: Any, ax_log: Any, a: RunAnalysis) -> None:
     curves = _iv_curves(a)
     n_iv = sum(c.get("iv_step_id") is not None for c in a.checkpoints)
-    ax_lin.set_title("b  I-V at each checkpoint" + shown_text(len(curves), n_iv, "checkpoints"), loc="left",
-                     fontweight="bold")
+    selection = shown_text(len(curves), n_iv, "checkpoints").replace(" (", "\n(")  # (on a line of its own)
+    ax_lin.set_title("b  I-V at each checkpoint" + selection, loc="left", fontweight="bold")
     ax_log.set_title("c  I-V, log scale", loc="left", fontweight="bold")
     if not curves:
         for ax in (ax_lin, ax_log):
@@ -352,6 +354,11 @@ def _map_checkpoints(a: RunAnalysis) -> list[tuple[str, pd.DataFrame]]:
     ]
 
 
+def _is_line_map(pixels: pd.DataFrame) -> bool:
+    """A line map (one row of pixels along the wire), drawn as a thin strip."""
+    return "y_um" not in pixels or pixels["y_um"].round(3).nunique() <= 1
+
+
 def _plot_maps(fig: Any, spec: Any, a: RunAnalysis) -> None:
     """Xc along the wire: one strip (line map) or image (area map) per checkpoint, and the profiles."""
     maps = _map_checkpoints(a)
@@ -361,7 +368,7 @@ def _plot_maps(fig: Any, spec: Any, a: RunAnalysis) -> None:
         ax.text(0.5, 0.5, "no Raman maps", ha="center", va="center", transform=ax.transAxes, color="0.4")
         ax.set_axis_off()
         return
-    shown = spread(maps, 6)
+    shown = spread(maps, 6 if all(_is_line_map(p) for _, p in maps) else 4)  # area maps need height
     strips = left.subgridspec(len(shown), 1, hspace=0.15)
     image = None
     wire = a.wire
@@ -582,11 +589,15 @@ def _footnotes(a: RunAnalysis) -> list[str]:
         lines.append("< x: G0 not significant (< 3σ), one-sided 95 % upper limit")
     if a.soc_definition:
         lines.append(a.soc_definition)
-    for c in a.checkpoints:
-        split = c.get("contact_split") or {}
-        if split:
-            lines.append(f"{c['label']}: {split.get('text')}")
-    lines += a.notes
+    splits = [c for c in a.checkpoints if c.get("contact_split")]
+    for c in spread(splits, MAX_NOTE_LINES):
+        lines.append(f"{c['label']}: {c['contact_split'].get('text')}")
+    if len(splits) > MAX_NOTE_LINES:
+        lines.append(f"(the contact/wire split of {len(splits) - MAX_NOTE_LINES} more checkpoints: "
+                     f"`nanocell analyze`)")
+    lines += a.notes[:MAX_NOTE_LINES]
+    if len(a.notes) > MAX_NOTE_LINES:
+        lines.append(f"({len(a.notes) - MAX_NOTE_LINES} more notes on the cycling: `nanocell analyze`)")
     return lines
 
 

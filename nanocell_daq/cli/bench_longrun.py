@@ -278,6 +278,15 @@ def _context() -> Any:
     return ctx
 
 
+def _stop_forkserver() -> None:
+    """End the forkserver process this bench started (it would otherwise live as long as this process)."""
+    from multiprocessing import forkserver
+
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
+    if stop is not None:
+        stop()
+
+
 def bench_longrun(scale: float = 1.0, db: str | None = None, block: int = 8, report: str = "pdf",
                   seed: int = 0, echo: Any = print) -> dict[str, Any]:
     """Build, time, measure; the figures as a dict (see the module doc)."""
@@ -314,6 +323,7 @@ def bench_longrun(scale: float = 1.0, db: str | None = None, block: int = 8, rep
             echo(f"{name}: {phases[name]['seconds']:.2f} s, peak RSS {phases[name]['peak_rss_mb']:.0f} MB")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        _stop_forkserver()
     rss = {"build": round(build_rss, 1), **{k: round(v["peak_rss_mb"], 1) for k, v in phases.items()}}
     seconds = {k: round(v["seconds"], 3) for k, v in phases.items()}
     baseline_s = read_cycling_s + read_spectra_s
