@@ -303,8 +303,8 @@ def bench_longrun(scale: float = 1.0, db: str | None = None, block: int = 8, rep
     target = db or str(folder / "longrun.db")
     try:
         ctx = _context()
-        echo(f"building {p.sizes()} into {target} ...")
         with Store.open(target) as store:
+            echo(f"building {p.sizes()} into {store.location.shown} ...")  # (a URL's password hidden)
             t0 = time.perf_counter()
             run = build_run(store, p, block=block, seed=seed)
             build_s = time.perf_counter() - t0
