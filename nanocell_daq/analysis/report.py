@@ -49,6 +49,23 @@ def shown_text(shown: int, total: int, what: str) -> str:
     return f" ({shown} of {total} {what}, evenly spread)" if shown < total else ""
 
 
+MAX_LEGEND = 8
+"""Legend entries drawn; with more curves, a line says how the colour runs instead (a legend of a long run's
+selection would cover the graph)."""
+
+
+def legend_or_note(ax: Any, first: str, last: str, style: str, **legend: Any) -> None:
+    """A legend, or with more than MAX_LEGEND entries the colour scale in one line ("colour: A (dark) → B
+    (light)") and ``style`` (e.g. what dashes mean)."""
+    handles, _labels = ax.get_legend_handles_labels()
+    if len(handles) <= MAX_LEGEND:
+        ax.legend(**legend)
+        return
+    text = f"colour: {first} (dark) → {last} (light)" + (f"\n{style}" if style else "")
+    ax.text(0.02, 0.98, text, transform=ax.transAxes, va="top", ha="left", fontsize=7, color="0.25",
+            bbox={"boxstyle": "round", "fc": "white", "ec": "0.8", "alpha": 0.85})
+
+
 def label_ticks(ax: Any, labels: list[str], limit: int = MAX_SHOWN, **style: Any) -> None:
     """Tick labels at positions 0..n-1, or at ``limit`` evenly spread ones when there are more."""
     keep = spread(list(range(len(labels))), limit)
@@ -144,8 +161,8 @@ def _plot_cycling(ax: Any, a: RunAnalysis) -> None:
     every = sorted({h["cycle"] for h in hcs})
     cycles = spread(every)
     if len(cycles) < len(every):
-        ax.set_title("a  Voltage vs capacity" + shown_text(len(cycles), len(every), "cycles"), loc="left",
-                     fontweight="bold")
+        selection = shown_text(len(cycles), len(every), "cycles").replace(" (", "\n(")  # a line of its own
+        ax.set_title("a  Voltage vs capacity" + selection, loc="left", fontweight="bold")
     colors = dict(zip(cycles, _colors(len(cycles)), strict=True))
     by_step = dict(tuple(pts.groupby("step_id", sort=False)))
     for h in hcs:
@@ -165,7 +182,8 @@ def _plot_cycling(ax: Any, a: RunAnalysis) -> None:
     _cutoff_lines(ax, hcs)
     ax.set_xlabel("capacity (pAh)")
     ax.set_ylabel("cell voltage (V)")
-    ax.legend(fontsize=7, frameon=False, loc="best")
+    legend_or_note(ax, f"cycle {cycles[0]}", f"cycle {cycles[-1]}", "solid: charge, dashed: discharge",
+                   fontsize=7, frameon=False, loc="best")
     ax.grid(alpha=0.3)
 
 
@@ -238,12 +256,12 @@ def _plot_iv(ax_lin: Any, ax_log: Any, a: RunAnalysis) -> None:
     ax_lin.set_ylabel(f"current I ({unit})")
     ax_lin.axhline(0, color="0.6", lw=0.6)
     ax_lin.axvline(0, color="0.6", lw=0.6)
-    ax_lin.legend(fontsize=7, frameon=False, loc="upper left")
+    legend_or_note(ax_lin, curves[0][0], curves[-1][0], "", fontsize=7, frameon=False, loc="upper left")
     ax_lin.grid(alpha=0.3)
     ax_log.set_xlabel("bias V (V)")
     ax_log.set_ylabel("|I| (A)")
     ax_log.grid(alpha=0.3, which="both")
-    ax_log.legend(fontsize=7, frameon=False, loc="lower right")
+    legend_or_note(ax_log, curves[0][0], curves[-1][0], "", fontsize=7, frameon=False, loc="lower right")
 
 
 def _plot_trend(ax: Any, a: RunAnalysis) -> None:
@@ -458,7 +476,7 @@ def _plot_maps(fig: Any, spec: Any, a: RunAnalysis) -> None:
     axp.set_xlabel("distance along the wire (µm)")
     axp.set_ylabel("crystalline fraction Xc")
     axp.grid(alpha=0.3)
-    axp.legend(fontsize=7, frameon=False, loc="best")
+    legend_or_note(axp, profiles[0][0], profiles[-1][0], "", fontsize=7, frameon=False, loc="best")
 
 
 def _checkpoint_rows(a: RunAnalysis) -> tuple[list[str], list[list[str]]]:

@@ -25,6 +25,7 @@ from nanocell_daq.analysis.band_intensity import SIGNIFICANCE, mean_area, normal
 from nanocell_daq.analysis.raman import fit_si, gaussian, lorentzian
 from nanocell_daq.analysis.raman_map import map_grid, wire_axis
 from nanocell_daq.analysis.report import (
+    MAX_LEGEND,
     MAX_TABLE_ROWS,
     PAH_PER_C,
     _charge_curve,
@@ -568,7 +569,7 @@ def _plot_g_vs(ax: Any, a: RunAnalysis, key: str, label: str) -> None:
         _empty(ax, f"no checkpoint with both G0 and {label}")
         return
     colors = _colors(len(cps))
-    named = {id(c) for c in spread(cps)}  # legend entries: at most MAX_SHOWN checkpoints
+    named = {id(c) for c in spread(cps, MAX_LEGEND)}  # legend entries: at most MAX_LEGEND checkpoints
     for k in np.nonzero(ok)[0]:
         g_lim, x_lim = np.isfinite(gul[k]) and gul[k] > 0, np.isfinite(vul[k])
         lo = min(_f(gerr[k]), g[k] * 0.999) if np.isfinite(gerr[k]) and not g_lim else 0.0
