@@ -62,8 +62,9 @@ KIND_CYCLING = "cycling_summary"
 KIND_RESULT = "run_analysis_result"
 KIND_IV_FIT = "iv_fit"
 MAX_PLOT_POINTS = 100_000
-"""Cycling points kept for plots (``RunAnalysis.cycling_points``) over the whole run: a step with more is
-thinned evenly (first, last and voltage extremes kept); the metrics always use every point."""
+"""Cycling points kept for plots (``RunAnalysis.cycling_points``) over the whole run, shared by its steps but
+at least MIN_PLOT_POINTS_PER_STEP each (a week: 249 steps with points, ~125,000 kept of 10 M): a step with
+more is thinned evenly (first, last and voltage extremes kept); the metrics always use every point."""
 MIN_PLOT_POINTS_PER_STEP = 500
 
 
