@@ -270,13 +270,19 @@ def half_cycles_from_points(
                     cutoffs=(cutoffs or {}).get(int(step_id)),
                 )
             )
-        out.sort(key=lambda h: h.start_s)
     else:
         t = points["t_s"].to_numpy(dtype=float)
         i = points["current_A"].to_numpy(dtype=float)
         v = points["voltage_V"].to_numpy(dtype=float)
         for sl in split_by_sign(i, rest_threshold_A):
             out.append(half_cycle(t[sl], i[sl], v[sl], cycle=0, charge_sign=charge_sign))
+    return number_unnumbered(out)
+
+
+def number_unnumbered(half_cycles: Sequence[HalfCycle]) -> list[HalfCycle]:
+    """The half-cycles in time order; if any has no cycle number (<= 0), all are numbered from the
+    directions (:func:`number_cycles`)."""
+    out = sorted(half_cycles, key=lambda h: h.start_s)
     if any(h.cycle <= 0 for h in out):
         numbers = number_cycles([h.direction for h in out])
         out = [HalfCycle(**{**h.as_dict(), "cycle": c}) for h, c in zip(out, numbers, strict=True)]
@@ -582,3 +588,96 @@ def coulombic_flags(table: pd.DataFrame, half_cycles: Sequence[HalfCycle]) -> li
             out.append(f"cycle {cycle}: coulombic efficiency {ce:.2f} > 1; likely cause: {cause}")
         previous_ce = ce
     return out
+
+
+def charge_curve(t: np.ndarray, current: np.ndarray, charge: np.ndarray | None = None) -> np.ndarray:
+    """Charge passed (C) at each point of a step in time order: the stored count if the run has one, else
+    ∫I dt with the first sampling interval (as the capacity is computed)."""
+    t, current = np.asarray(t, dtype=float), np.asarray(current, dtype=float)
+    if charge is not None:
+        q = np.asarray(charge, dtype=float)
+        if q.size and np.isfinite(q).all() and (q != 0).any():
+            return q
+    if t.size < 2:
+        return np.zeros(t.size)
+    return cumulative_charge(t, current) + current[0] * (t[1] - t[0])
+
+
+def plot_indices(n: int, max_points: int, *keep: int) -> np.ndarray:
+    """Indices of at most about ``max_points`` evenly spread points out of ``n`` (first and last included,
+    and the indices in ``keep``, e.g. the extremes); all of them when ``n <= max_points``."""
+    if n <= max_points:
+        return np.arange(n)
+    spread = np.linspace(0, n - 1, max(int(max_points), 2)).round().astype(np.int64)
+    return np.unique(np.concatenate([spread, np.asarray(keep, dtype=np.int64)]))
+
+
+@dataclass
+class StepPoints:
+    """What the analysis keeps of one step's cycling points once it has read them (see :func:`step_points`):
+    the half-cycle (active steps), the signed charge the step passed, the dQ/dV input (voltage and |charge|
+    in time order) and a thinned copy of the points for plots with the charge curve."""
+
+    half_cycle: HalfCycle | None
+    charge_C: float
+    dqdv_voltage: np.ndarray
+    dqdv_charge: np.ndarray
+    plot: dict[str, np.ndarray]
+    n_points: int
+
+
+def step_points(
+    t: np.ndarray,
+    voltage: np.ndarray,
+    current: np.ndarray,
+    charge: np.ndarray | None,
+    *,
+    step_id: int,
+    active: bool,
+    cycle: int = 0,
+    label: str | None = None,
+    charge_sign: int = 1,
+    cutoffs: tuple[float, float] | None = None,
+    max_plot_points: int = 2000,
+) -> StepPoints:
+    """One step's points (append order) reduced to what the run analysis needs, with numpy only: the
+    half-cycle metrics (:func:`half_cycle`), the signed net charge (:func:`step_charge` × ``charge_sign``),
+    the dQ/dV inputs and at most ~``max_plot_points`` points for plots (extremes of the voltage kept)."""
+    t = np.asarray(t, dtype=float)
+    voltage = np.asarray(voltage, dtype=float)
+    current = np.asarray(current, dtype=float)
+    q = None if charge is None else np.asarray(charge, dtype=float)
+    order = np.argsort(t, kind="stable")
+    ts, vs, cs = t[order], voltage[order], current[order]
+    qs = None if q is None else q[order]
+    hc = None
+    signed = 0.0
+    dv, dq = np.empty(0), np.empty(0)
+    if active:
+        hc = half_cycle(t, current, voltage, cycle=cycle, charge_sign=charge_sign, step_id=step_id,
+                        label=label, charge=q, cutoffs=cutoffs)
+        signed = charge_sign * step_charge(ts, cs, qs)[0]
+        dv, dq = vs, np.abs(cumulative_charge(ts, cs))
+    curve = charge_curve(ts, cs, qs)
+    finite_v = np.isfinite(vs)
+    extremes = (int(np.nanargmin(vs)), int(np.nanargmax(vs))) if finite_v.any() else ()
+    keep = plot_indices(ts.size, max_plot_points, *extremes)
+    plot = {"t_s": ts[keep], "voltage_V": vs[keep], "current_A": cs[keep],
+            "charge_C": qs[keep] if qs is not None else np.full(keep.size, np.nan),
+            "charge_curve_C": curve[keep]}
+    return StepPoints(hc, float(signed), dv, dq, plot, int(ts.size))
+
+
+def dqdv_of_attempts(parts: Sequence[tuple[np.ndarray, np.ndarray]], *, bin_V: float = 0.005, window: int = 7,
+                     polyorder: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """dQ/dV (:func:`dqdv`) of a half-cycle from its attempts' (voltage, |charge|) arrays in attempt order,
+    each attempt's charge continuing the previous one's (as :func:`dqdv_table` does)."""
+    volts, charges, offset = [], [], 0.0
+    for v, q in parts:
+        volts.append(v)
+        charges.append(q + offset)
+        offset += float(q[-1]) if q.size else 0.0
+    if not volts:
+        return np.array([]), np.array([])
+    return dqdv(np.concatenate(volts), np.concatenate(charges), bin_V=bin_V, window=window,
+                polyorder=polyorder)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nanocell_daq.analysis.cycling import cumulative_charge
+from nanocell_daq.analysis.cycling import charge_curve
 from nanocell_daq.analysis.export import require_finished
 from nanocell_daq.analysis.glyphs import substitute_missing_glyphs
 from nanocell_daq.analysis.raman_map import map_grid, wire_axis
@@ -28,6 +28,50 @@ from nanocell_daq.errors import UserError
 
 REPORT_SUFFIXES = (".png", ".pdf")
 PAH_PER_C = 1e12 / 3600.0
+MAX_SHOWN = 12
+"""A week-long run has ~100 checkpoints and cycles: graphics with one curve, panel or legend entry per
+checkpoint or cycle show at most this many, evenly spread (first and last included), and say so."""
+MAX_TABLE_ROWS = 12
+MAX_NOTE_LINES = 4
+"""Contact/wire split lines and cycling notes under the checkpoint table (each; the rest: ``analyze``)."""
+"""Rows of the checkpoint, cycle and capacity tables, evenly spread likewise (all rows: analyze, export)."""
+
+
+def spread(items: list[Any], limit: int = MAX_SHOWN) -> list[Any]:
+    """At most ``limit`` of ``items``, evenly spread, first and last included; all of them if no more."""
+    if len(items) <= limit:
+        return list(items)
+    keep = np.unique(np.linspace(0, len(items) - 1, max(limit, 2)).round().astype(int))
+    return [items[k] for k in keep]
+
+
+def shown_text(shown: int, total: int, what: str) -> str:
+    """" (12 of 125 checkpoints, evenly spread)" when a graphic or table shows a selection, else ""."""
+    return f" ({shown} of {total} {what}, evenly spread)" if shown < total else ""
+
+
+MAX_LEGEND = 8
+"""Legend entries drawn; with more curves, a line says how the colour runs instead (a legend of a long run's
+selection would cover the graph)."""
+
+
+def legend_or_note(ax: Any, first: str, last: str, style: str, **legend: Any) -> None:
+    """A legend, or with more than MAX_LEGEND entries the colour scale in one line ("colour: A (dark) → B
+    (light)") and ``style`` (e.g. what dashes mean)."""
+    handles, _labels = ax.get_legend_handles_labels()
+    if len(handles) <= MAX_LEGEND:
+        ax.legend(**legend)
+        return
+    text = f"colour: {first} (dark) → {last} (light)" + (f"\n{style}" if style else "")
+    ax.text(0.02, 0.98, text, transform=ax.transAxes, va="top", ha="left", fontsize=7, color="0.25",
+            bbox={"boxstyle": "round", "fc": "white", "ec": "0.8", "alpha": 0.85})
+
+
+def label_ticks(ax: Any, labels: list[str], limit: int = MAX_SHOWN, **style: Any) -> None:
+    """Tick labels at positions 0..n-1, or at ``limit`` evenly spread ones when there are more."""
+    keep = spread(list(range(len(labels))), limit)
+    ax.set_xticks(keep)
+    ax.set_xticklabels([labels[k] for k in keep], **style)
 
 
 def _pyplot() -> Any:
@@ -115,10 +159,17 @@ def _plot_cycling(ax: Any, a: RunAnalysis) -> None:
         ax.text(0.5, 0.5, "no cycling data", ha="center", va="center", transform=ax.transAxes, color="0.4")
         ax.set_axis_off()
         return
-    cycles = sorted({h["cycle"] for h in hcs})
+    every = sorted({h["cycle"] for h in hcs})
+    cycles = spread(every)
+    if len(cycles) < len(every):
+        selection = shown_text(len(cycles), len(every), "cycles").replace(" (", "\n(")  # a line of its own
+        ax.set_title("a  Voltage vs capacity" + selection, loc="left", fontweight="bold")
     colors = dict(zip(cycles, _colors(len(cycles)), strict=True))
+    by_step = dict(tuple(pts.groupby("step_id", sort=False)))
     for h in hcs:
-        seg = pts[pts["step_id"] == h["step_id"]].sort_values("t_s")
+        if h["cycle"] not in colors or h["step_id"] not in by_step:
+            continue
+        seg = by_step[h["step_id"]].sort_values("t_s")
         q = np.abs(_charge_curve(seg)) * PAH_PER_C
         style = "-" if h["direction"] == "charge" else "--"
         ax.plot(
@@ -132,20 +183,19 @@ def _plot_cycling(ax: Any, a: RunAnalysis) -> None:
     _cutoff_lines(ax, hcs)
     ax.set_xlabel("capacity (pAh)")
     ax.set_ylabel("cell voltage (V)")
-    ax.legend(fontsize=7, frameon=False, loc="best")
+    legend_or_note(ax, f"cycle {cycles[0]}", f"cycle {cycles[-1]}", "solid: charge, dashed: discharge",
+                   fontsize=7, frameon=False, loc="best")
     ax.grid(alpha=0.3)
 
 
 def _charge_curve(seg: pd.DataFrame) -> np.ndarray:
-    """Charge passed (C) at each point of a step: the stored count if the run has one, else ∫I dt with the
-    first sampling interval (as the capacity is computed)."""
-    if "charge_C" in seg.columns and np.isfinite(seg["charge_C"].to_numpy(float)).all() and \
-            (seg["charge_C"] != 0).any():
-        return seg["charge_C"].to_numpy(float)
-    t, i = seg["t_s"].to_numpy(float), seg["current_A"].to_numpy(float)
-    if t.size < 2:
-        return np.zeros(t.size)
-    return cumulative_charge(t, i) + i[0] * (t[1] - t[0])
+    """Charge passed (C) at each point of a step (in time order): the analysis' curve computed on every point
+    (``charge_curve_C``, the points being thinned for plots), else :func:`~nanocell_daq.analysis.cycling.
+    charge_curve` of these points."""
+    if "charge_curve_C" in seg.columns:
+        return seg["charge_curve_C"].to_numpy(float)
+    return charge_curve(seg["t_s"].to_numpy(float), seg["current_A"].to_numpy(float),
+                        seg["charge_C"].to_numpy(float) if "charge_C" in seg.columns else None)
 
 
 def _cutoff_lines(ax: Any, hcs: list[dict[str, Any]]) -> None:
@@ -163,11 +213,12 @@ def _cutoff_lines(ax: Any, hcs: list[dict[str, Any]]) -> None:
 
 def _iv_curves(a: RunAnalysis) -> list[tuple[str, pd.DataFrame, Any]]:
     """(label, points, color) of the primary pair's I-V at each checkpoint that has one."""
-    cps = [c for c in a.checkpoints if c.get("iv_step_id") is not None]
+    cps = spread([c for c in a.checkpoints if c.get("iv_step_id") is not None])
     colors = _colors(len(cps))
     out = []
+    by_step = dict(tuple(a.iv_points.groupby("step_id", sort=False))) if not a.iv_points.empty else {}
     for c, color in zip(cps, colors, strict=True):
-        seg = a.iv_points[a.iv_points["step_id"] == c["iv_step_id"]]
+        seg = by_step.get(c["iv_step_id"], a.iv_points.iloc[:0])
         if "pair" in seg.columns and (seg["pair"] == "S-D").any():
             seg = seg[seg["pair"] == "S-D"]
         elif "pair" in seg.columns and not seg.empty:
@@ -177,9 +228,11 @@ def _iv_curves(a: RunAnalysis) -> list[tuple[str, pd.DataFrame, Any]]:
 
 
 def _plot_iv(ax_lin: Any, ax_log: Any, a: RunAnalysis) -> None:
-    ax_lin.set_title("b  I-V at each checkpoint", loc="left", fontweight="bold")
-    ax_log.set_title("c  I-V, log scale", loc="left", fontweight="bold")
     curves = _iv_curves(a)
+    n_iv = sum(c.get("iv_step_id") is not None for c in a.checkpoints)
+    selection = shown_text(len(curves), n_iv, "checkpoints").replace(" (", "\n(")  # (on a line of its own)
+    ax_lin.set_title("b  I-V at each checkpoint" + selection, loc="left", fontweight="bold")
+    ax_log.set_title("c  I-V, log scale", loc="left", fontweight="bold")
     if not curves:
         for ax in (ax_lin, ax_log):
             ax.text(0.5, 0.5, "no I-V data", ha="center", va="center", transform=ax.transAxes, color="0.4")
@@ -204,12 +257,12 @@ def _plot_iv(ax_lin: Any, ax_log: Any, a: RunAnalysis) -> None:
     ax_lin.set_ylabel(f"current I ({unit})")
     ax_lin.axhline(0, color="0.6", lw=0.6)
     ax_lin.axvline(0, color="0.6", lw=0.6)
-    ax_lin.legend(fontsize=7, frameon=False, loc="upper left")
+    legend_or_note(ax_lin, curves[0][0], curves[-1][0], "", fontsize=7, frameon=False, loc="upper left")
     ax_lin.grid(alpha=0.3)
     ax_log.set_xlabel("bias V (V)")
     ax_log.set_ylabel("|I| (A)")
     ax_log.grid(alpha=0.3, which="both")
-    ax_log.legend(fontsize=7, frameon=False, loc="lower right")
+    legend_or_note(ax_log, curves[0][0], curves[-1][0], "", fontsize=7, frameon=False, loc="lower right")
 
 
 def _plot_trend(ax: Any, a: RunAnalysis) -> None:
@@ -226,8 +279,7 @@ def _plot_trend(ax: Any, a: RunAnalysis) -> None:
     if ok.any():  # whole decades around the values (one point with a tiny error: no singular axis)
         lo, hi = np.log10(g[ok].min()), np.log10(g[ok].max())
         ax.set_ylim(10 ** (math.floor(lo) - 0.2), 10 ** (math.ceil(hi) + 0.2))
-    ax.set_xticks(x)
-    ax.set_xticklabels([c["label"] for c in cps], rotation=25, ha="right", fontsize=8)
+    label_ticks(ax, [c["label"] for c in cps], rotation=25, ha="right", fontsize=8)
     ax.grid(alpha=0.3, which="both")
     xc = np.array([c["xc_mean"] if c["xc_mean"] is not None else np.nan for c in cps], float)
     pooled = np.array([c.get("xc_pooled", np.nan) for c in cps], float)  # few significant pixels: summed
@@ -321,6 +373,11 @@ def _map_checkpoints(a: RunAnalysis) -> list[tuple[str, pd.DataFrame]]:
     ]
 
 
+def _is_line_map(pixels: pd.DataFrame) -> bool:
+    """A line map (one row of pixels along the wire), drawn as a thin strip."""
+    return "y_um" not in pixels or pixels["y_um"].round(3).nunique() <= 1
+
+
 def _plot_maps(fig: Any, spec: Any, a: RunAnalysis) -> None:
     """Xc along the wire: one strip (line map) or image (area map) per checkpoint, and the profiles."""
     maps = _map_checkpoints(a)
@@ -330,7 +387,7 @@ def _plot_maps(fig: Any, spec: Any, a: RunAnalysis) -> None:
         ax.text(0.5, 0.5, "no Raman maps", ha="center", va="center", transform=ax.transAxes, color="0.4")
         ax.set_axis_off()
         return
-    shown = maps[:6]
+    shown = spread(maps, 6 if all(_is_line_map(p) for _, p in maps) else 4)  # area maps need height
     strips = left.subgridspec(len(shown), 1, hspace=0.15)
     image = None
     wire = a.wire
@@ -387,7 +444,8 @@ def _plot_maps(fig: Any, spec: Any, a: RunAnalysis) -> None:
                 color="0.25",
             )
         if k == 0:
-            ax.set_title("e  Xc map along the wire (per checkpoint)", loc="left", fontweight="bold")
+            title = "e  Xc map along the wire (per checkpoint)" + shown_text(len(shown), len(maps), "maps")
+            ax.set_title(title, loc="left", fontweight="bold")
         if k < len(shown) - 1:
             ax.set_xticklabels([])
         else:
@@ -397,9 +455,11 @@ def _plot_maps(fig: Any, spec: Any, a: RunAnalysis) -> None:
         bar.set_label("Xc (grey: no Si band)", fontsize=8)
         bar.ax.tick_params(labelsize=7)
     axp = fig.add_subplot(right)
-    axp.set_title("f  Xc profile along the wire", loc="left", fontweight="bold")
+    profiles = spread(maps)
+    axp.set_title("f  Xc profile along the wire" + shown_text(len(profiles), len(maps), "maps"), loc="left",
+                  fontweight="bold")
     colors = dict(zip([c["label"] for c in a.checkpoints], _colors(len(a.checkpoints)), strict=True))
-    for label, _pixels in maps:
+    for label, _pixels in profiles:
         sid = next(c["map_step_id"] for c in a.checkpoints if c["label"] == label)
         prof = a.profiles.get(sid)
         if prof is None or prof.empty:
@@ -417,7 +477,7 @@ def _plot_maps(fig: Any, spec: Any, a: RunAnalysis) -> None:
     axp.set_xlabel("distance along the wire (µm)")
     axp.set_ylabel("crystalline fraction Xc")
     axp.grid(alpha=0.3)
-    axp.legend(fontsize=7, frameon=False, loc="best")
+    legend_or_note(axp, profiles[0][0], profiles[-1][0], "", fontsize=7, frameon=False, loc="best")
 
 
 def _checkpoint_rows(a: RunAnalysis) -> tuple[list[str], list[list[str]]]:
@@ -436,7 +496,7 @@ def _checkpoint_rows(a: RunAnalysis) -> tuple[list[str], list[list[str]]]:
     ]
     rows = []
     tl = a.timeline
-    for c in a.checkpoints:
+    for c in spread(a.checkpoints, MAX_TABLE_ROWS):
         chord = np.nan
         if c.get("iv_step_id") is not None and not a.iv_table.empty:
             sub = a.iv_table[a.iv_table["step_id"] == c["iv_step_id"]]
@@ -495,7 +555,8 @@ def _g0_cell(c: dict[str, Any]) -> str:
 def _cycle_rows(a: RunAnalysis) -> tuple[list[str], list[list[str]]]:
     header = ["cycle", "Q ch (pAh)", "Q dis (pAh)", "CE", "V̄ ch (V)", "V̄ dis (V)", "ΔV (V)"]
     rows = []
-    for _, r in a.cycle_table.iterrows():
+    table = a.cycle_table
+    for _, r in table.iloc[spread(list(range(len(table))), MAX_TABLE_ROWS)].iterrows():
         rows.append(
             [
                 str(int(r["cycle"])),
@@ -538,15 +599,24 @@ def _table(ax: Any, title: str, header: list[str], rows: list[list[str]]) -> Non
 def _footnotes(a: RunAnalysis) -> list[str]:
     """Lines under the checkpoint table: G0's definition, upper limits, SOC, the contact/wire split, notes."""
     lines = ["G0 = dI/dV at 0 V from a fit of the whole sweep (Schottky + R or line), ±1σ"]
+    n_cp, n_cy = len(a.checkpoints), len(a.cycle_table)
+    if n_cp > MAX_TABLE_ROWS or n_cy > MAX_TABLE_ROWS:
+        lines.append(f"tables g and h: {min(n_cp, MAX_TABLE_ROWS)} of {n_cp} checkpoints and "
+                     f"{min(n_cy, MAX_TABLE_ROWS)} of {n_cy} cycles, evenly spread (every row: "
+                     f"`nanocell analyze`, `nanocell export`)")
     if any(not c.get("conductance_significant", True) for c in a.checkpoints):
         lines.append("< x: G0 not significant (< 3σ), one-sided 95 % upper limit")
     if a.soc_definition:
         lines.append(a.soc_definition)
-    for c in a.checkpoints:
-        split = c.get("contact_split") or {}
-        if split:
-            lines.append(f"{c['label']}: {split.get('text')}")
-    lines += a.notes
+    splits = [c for c in a.checkpoints if c.get("contact_split")]
+    for c in spread(splits, MAX_NOTE_LINES):
+        lines.append(f"{c['label']}: {c['contact_split'].get('text')}")
+    if len(splits) > MAX_NOTE_LINES:
+        lines.append(f"(the contact/wire split of {len(splits) - MAX_NOTE_LINES} more checkpoints: "
+                     f"`nanocell analyze`)")
+    lines += a.notes[:MAX_NOTE_LINES]
+    if len(a.notes) > MAX_NOTE_LINES:
+        lines.append(f"({len(a.notes) - MAX_NOTE_LINES} more notes on the cycling: `nanocell analyze`)")
     return lines
 
 
@@ -559,7 +629,7 @@ def draw_report(a: RunAnalysis) -> Any:
     # Notes wrapped to the table's width, in a band of their own sized by their lines (long lines would
     # squeeze the table, an unreserved block would run off the page).
     notes = [part for line in _footnotes(a) for part in textwrap.wrap(line, 165, subsequent_indent="    ")]
-    table_h, notes_h = 0.065 * (len(a.checkpoints) + 2), 0.047 * len(notes)
+    table_h, notes_h = 0.065 * (min(len(a.checkpoints), MAX_TABLE_ROWS) + 2), 0.047 * len(notes)
     outer = fig.add_gridspec(3, 1, height_ratios=[1.0, map_height, max(0.5, table_h + notes_h)])
     top = outer[0].subgridspec(1, 4)
     _plot_cycling(fig.add_subplot(top[0]), a)

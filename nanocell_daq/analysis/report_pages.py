@@ -25,6 +25,8 @@ from nanocell_daq.analysis.band_intensity import SIGNIFICANCE, mean_area, normal
 from nanocell_daq.analysis.raman import fit_si, gaussian, lorentzian
 from nanocell_daq.analysis.raman_map import map_grid, wire_axis
 from nanocell_daq.analysis.report import (
+    MAX_LEGEND,
+    MAX_TABLE_ROWS,
     PAH_PER_C,
     _charge_curve,
     _colors,
@@ -34,11 +36,15 @@ from nanocell_daq.analysis.report import (
     _pyplot,
     _table,
     _title,
+    label_ticks,
+    shown_text,
+    spread,
 )
 from nanocell_daq.analysis.run_analysis import RunAnalysis
 from nanocell_daq.analysis.specific_capacity import c_rate
 
 MAPS_PER_PAGE = 6
+MAX_MAP_PAGES = 2  # a week-long run's ~100 maps: 12 of them, evenly spread (each page takes seconds to draw)
 PAGE_SIZE = (16.5, 11.7)  # A3 landscape, like page 1
 
 
@@ -133,9 +139,10 @@ def _cmap(name: str) -> Any:
 def maps_pages(a: RunAnalysis) -> list[Any]:
     """One page per :data:`MAPS_PER_PAGE` map checkpoints: normalised c-Si and a-Si, c-Si position and FWHM
     (rows: checkpoints), and the mean normalised c-Si intensity per checkpoint."""
-    cps = map_checkpoints(a)
-    if not cps:
+    every = map_checkpoints(a)
+    if not every:
         return []
+    cps = spread(every, MAPS_PER_PAGE * MAX_MAP_PAGES)
     ref_c, ref_a = _reference_area(a, "c"), _reference_area(a, "a")
     quantities = [
         ("c-Si (520 cm⁻¹) area / pristine", lambda p: normalised_map(p, "c", ref_c), "magma", None),
@@ -154,7 +161,8 @@ def maps_pages(a: RunAnalysis) -> list[Any]:
     for start in range(0, len(cps), MAPS_PER_PAGE):
         chunk = cps[start:start + MAPS_PER_PAGE]
         fig = _new_page(a, "Raman maps per checkpoint, band areas normalised to the pristine map "
-                           f"(c-Si pristine mean {ref_c:.4g}, a-Si {ref_a:.4g} counts·cm⁻¹)")
+                           f"(c-Si pristine mean {ref_c:.4g}, a-Si {ref_a:.4g} counts·cm⁻¹)"
+                           + shown_text(len(cps), len(every), "maps"))
         outer = fig.add_gridspec(1, 2, width_ratios=[3.2, 1.0])
         grid = outer[0].subgridspec(len(chunk), len(quantities))
         for col, (name, _fn, cmap, _) in enumerate(quantities):
@@ -211,8 +219,7 @@ def _plot_norm_trend(ax: Any, a: RunAnalysis) -> None:
             ax.errorbar(x[lim], up[lim], yerr=0.08 * max(1.0, np.nanmax(up)), uplims=True, fmt="v",
                         color=color, ms=7, capsize=3, label=f"{name} upper limit (95 %)")
     ax.axhline(1.0, color="0.6", ls=":", lw=1)
-    ax.set_xticks(x)
-    ax.set_xticklabels([c["label"] for c in cps], rotation=30, ha="right", fontsize=8)
+    label_ticks(ax, [c["label"] for c in cps], rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("band area / pristine mean")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
@@ -241,10 +248,12 @@ def mean_spectrum(store: Any, a: RunAnalysis, step_id: int) -> tuple[np.ndarray,
 
 def spectra_page(a: RunAnalysis, store: Any) -> list[Any]:
     """The mean on-wire spectrum of each map with its fit: total, c-Si (Lorentzian), a-Si (Gaussian)."""
-    cps = map_checkpoints(a)
-    if not cps or store is None:
+    every = map_checkpoints(a)
+    if not every or store is None:
         return []
-    fig = _new_page(a, "Mean on-wire spectrum per checkpoint with the c-Si + a-Si fit")
+    cps = spread(every)
+    fig = _new_page(a, "Mean on-wire spectrum per checkpoint with the c-Si + a-Si fit"
+                    + shown_text(len(cps), len(every), "maps"))
     n = len(cps)
     cols = min(3, n)
     rows = math.ceil(n / cols)
@@ -338,9 +347,9 @@ def timeline_page(a: RunAnalysis) -> list[Any]:
     else:
         t = pts["t_s"].to_numpy(float)
         scale, unit = _time_unit(float(np.nanmax(t) - np.nanmin(t)))
-        for _sid, seg in pts.groupby("step_id", sort=False):
-            axes[0].plot(seg["t_s"] / scale, seg["voltage_V"], "-", lw=1.2, color="tab:blue")
-            axes[1].plot(seg["t_s"] / scale, seg["current_A"] * 1e12, "-", lw=1.2, color="tab:orange")
+        tv, v, i = _joined_steps(pts)  # one line per quantity, broken between steps
+        axes[0].plot(tv / scale, v, "-", lw=1.2, color="tab:blue")
+        axes[1].plot(tv / scale, i * 1e12, "-", lw=1.2, color="tab:orange")
         tq, q = net_charge(a)
         axes[2].plot(tq / scale, q * PAH_PER_C, "-", lw=1.2, color="tab:green")
         cut = sorted({h["cutoff_V"] for h in a.half_cycles if np.isfinite(h.get("cutoff_V", np.nan))})
@@ -359,8 +368,9 @@ def timeline_page(a: RunAnalysis) -> list[Any]:
             for tc in times:
                 if np.isfinite(tc):
                     ax.axvline(tc / scale, color="0.5", ls="--", lw=0.8)
+        named = {id(c) for c in spread(a.checkpoints)}
         for tc, c in zip(times, a.checkpoints, strict=True):
-            if np.isfinite(tc):
+            if np.isfinite(tc) and id(c) in named:
                 axes[0].text(tc / scale, 1.01, c["label"], transform=axes[0].get_xaxis_transform(),
                              rotation=30, fontsize=7, ha="left", va="bottom")
         axes[3].set_xlabel(f"engine time ({unit})")
@@ -369,6 +379,19 @@ def timeline_page(a: RunAnalysis) -> list[Any]:
     for ax in axes:
         ax.grid(alpha=0.3)
     return [fig]
+
+
+def _joined_steps(pts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(t, voltage, current) of every step in time order, a NaN between steps so that one line per quantity
+    draws them apart (hundreds of steps as separate lines draw slowly)."""
+    t, v, i = [], [], []
+    for _sid, seg in pts.groupby("step_id", sort=False):
+        t += [seg["t_s"].to_numpy(float), [np.nan]]
+        v += [seg["voltage_V"].to_numpy(float), [np.nan]]
+        i += [seg["current_A"].to_numpy(float), [np.nan]]
+    if not t:
+        return np.array([]), np.array([]), np.array([])
+    return np.concatenate(t), np.concatenate(v), np.concatenate(i)
 
 
 def _log_decades(ax: Any, values: np.ndarray) -> None:
@@ -448,7 +471,9 @@ def conductance_page(a: RunAnalysis) -> list[Any]:
     _plot_g_vs(fig.add_subplot(grid[0, 1]), a, "xc", "mean crystalline fraction Xc")
     _plot_g_vs(fig.add_subplot(grid[0, 2]), a, "csi_norm", "c-Si intensity / pristine")
     ax = fig.add_subplot(grid[1, :])
-    _table(ax, "Capacity per half-cycle", *capacity_rows(a))
+    n_half = len(a.half_cycles)
+    title = "Capacity per half-cycle" + shown_text(min(n_half, MAX_TABLE_ROWS), n_half, "half-cycles")
+    _table(ax, title, *capacity_rows(a))
     notes = [header_line(a)]
     notes += [f"{c['label']}: {c['contact_split']['text']}" for c in a.checkpoints
               if (c.get("contact_split") or {}).get("determined")]
@@ -471,7 +496,7 @@ def capacity_rows(a: RunAnalysis) -> tuple[list[str], list[list[str]]]:
     li = f"Li per {geo.material if geo else 'host'}"
     header = ["cycle", "half-cycle", "Q (pAh)", "Q (nC)", "mAh/g", li, "|I| (pA)", "C-rate", "V̄ (V)"]
     rows = []
-    for h in a.half_cycles:
+    for h in spread(a.half_cycles, MAX_TABLE_ROWS):
         q = _f(h.get("capacity_C"))
         rate = c_rate(_f(h.get("mean_current_A")), a.nominal_capacity_Ah)
         rows.append([
@@ -513,8 +538,7 @@ def _plot_segments(ax: Any, a: RunAnalysis) -> None:
     ax.set_yscale("log")
     _log_decades(ax, np.r_[seg["conductance_S"].to_numpy(float)[seg["significant"].astype(bool).to_numpy()],
                            seg["upper_limit_S"].to_numpy(float)])
-    ax.set_xticks(range(len(cps)))
-    ax.set_xticklabels([c["label"] for c in cps], rotation=25, ha="right", fontsize=8)
+    label_ticks(ax, [c["label"] for c in cps], rotation=25, ha="right", fontsize=8)
     ax.set_ylabel("G0 (S)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, frameon=False)
@@ -545,12 +569,13 @@ def _plot_g_vs(ax: Any, a: RunAnalysis, key: str, label: str) -> None:
         _empty(ax, f"no checkpoint with both G0 and {label}")
         return
     colors = _colors(len(cps))
+    named = {id(c) for c in spread(cps, MAX_LEGEND)}  # legend entries: at most MAX_LEGEND checkpoints
     for k in np.nonzero(ok)[0]:
         g_lim, x_lim = np.isfinite(gul[k]) and gul[k] > 0, np.isfinite(vul[k])
         lo = min(_f(gerr[k]), g[k] * 0.999) if np.isfinite(gerr[k]) and not g_lim else 0.0
         ax.errorbar([x[k]], [y[k]], yerr=None if g_lim else [[lo], [np.nan_to_num(gerr[k])]],
                     xerr=None if x_lim else np.nan_to_num(verr[k]), fmt="o", color=colors[k], ms=6, capsize=3,
-                    label=cps[k]["label"])
+                    label=cps[k]["label"] if id(cps[k]) in named else "_nolegend_")
         if g_lim:
             ax.errorbar([x[k]], [y[k]], yerr=0.4 * y[k], uplims=True, fmt="v", color=colors[k], ms=8)
         if x_lim:

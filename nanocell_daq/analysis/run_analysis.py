@@ -2,9 +2,16 @@
 
 ``analyze_run(store, run_id, y=0.8)`` reads the run through the store API, computes every metric, stores the
 results back as derived results keyed by the analysis parameters, and returns a :class:`RunAnalysis`.
-Raman map fits (the slow part: a few ms per pixel) are cached per map step, keyed by the fit parameters and
-the spectra they saw, so a second call, or a call with another cross-section ratio ``y`` (Xc is recomputed
-from the stored band areas), does not refit. Cycling and I-V metrics take milliseconds and are recomputed.
+What is slow is stored and reused (:class:`~nanocell_daq.analysis.derived_cache.Reuse` counts what was
+computed and what was reused), each keyed by its parameters and by the data it saw (rows and last row id, read
+from the indexes without loading a row, so nothing is read to find out that nothing changed):
+
+* the Raman pixel fits of each map step (not ``y``: Xc is recomputed from the stored band areas);
+* the sweep metrics (G0 fits) of each I-V step;
+* the cycling summary: half-cycles, dQ/dV, net charge per step and the points thinned for plots (at most
+  about :data:`MAX_PLOT_POINTS`; ``n_cycling_points`` counts them all), computed reading one step at a time;
+* the whole result, keyed by a fingerprint of everything the analysis reads (one per run, the latest): a
+  second call with the same parameters on unchanged data decodes it and fits nothing.
 
 Runs still running are analysed (the data so far) with a warning in ``RunAnalysis.warnings``; an unknown run,
 or a run without any data point, raises :class:`~nanocell_daq.errors.UserError`.
@@ -20,21 +27,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nanocell_daq import __version__
 from nanocell_daq.analysis import correlation
 from nanocell_daq.analysis.band_intensity import normalised_intensities
 from nanocell_daq.analysis.cycling import (
     HalfCycle,
     coulombic_flags,
     cycle_table,
-    dqdv_table,
+    dqdv_of_attempts,
     half_cycle_table,
-    half_cycles_from_points,
     merge_attempts,
+    number_unnumbered,
     overshoots,
     soc_before_steps,
-    step_charge,
+    step_points,
 )
-from nanocell_daq.analysis.frames import frame_from_json, frame_to_json, jsonable
+from nanocell_daq.analysis.derived_cache import PACKED, Reuse, decode, encode, pack_frame, unpack_frame
+from nanocell_daq.analysis.frames import frame_to_json, jsonable
 from nanocell_daq.analysis.iv import g0_text, iv_table
 from nanocell_daq.analysis.raman import NoiseModel, crystalline_fraction, reference_offset, xc_upper_limit
 from nanocell_daq.analysis.raman_map import fit_map, map_summary, profile_along_wire
@@ -42,12 +51,21 @@ from nanocell_daq.analysis.segments import contact_split, pad_positions, segment
 from nanocell_daq.analysis.specific_capacity import WireGeometry, wire_geometry
 from nanocell_daq.errors import UserError
 from nanocell_daq.storage.attempts import attempt_groups, superseded, unrecorded_charge_C
+from nanocell_daq.storage.store import params_hash
 
 log = logging.getLogger(__name__)
 
 ANALYSIS_VERSION = 3  # 2: weighted Raman fits, Xc upper limits, frames, axis offset; 3: whole-sweep G0 fits
 KIND_SUMMARY = "run_analysis"
 KIND_MAP_FIT = "raman_map_fit"
+KIND_CYCLING = "cycling_summary"
+KIND_RESULT = "run_analysis_result"
+KIND_IV_FIT = "iv_fit"
+MAX_PLOT_POINTS = 100_000
+"""Cycling points kept for plots (``RunAnalysis.cycling_points``) over the whole run, shared by its steps but
+at least MIN_PLOT_POINTS_PER_STEP each (a week: 249 steps with points, ~125,000 kept of 10 M): a step with
+more is thinned evenly (first, last and voltage extremes kept); the metrics always use every point."""
+MIN_PLOT_POINTS_PER_STEP = 500
 
 
 @dataclass(frozen=True)
@@ -84,8 +102,23 @@ class AnalysisParams:
                 "fit_window_cm1": self.fit_window_cm1,
                 "baseline": self.baseline,
                 "version": ANALYSIS_VERSION,
+                "format": PACKED,
             }
         )
+
+    def iv_fit_key(self, step_id: int, n_points: int, last_id: int) -> dict[str, Any]:
+        """Key of one I-V step's sweep metrics: the G0 settings and the points seen."""
+        return jsonable({"step_id": step_id, "n_points": n_points, "last_point_id": last_id,
+                         "g0_window_V": self.g0_window_V, "high_bias_fraction": self.high_bias_fraction,
+                         "version": ANALYSIS_VERSION, "format": PACKED})
+
+    def cycling_key(self, extent: tuple[int, int], steps: list[Any]) -> dict[str, Any]:
+        """Key of a run's cycling summary: the blocks seen (count, last id), the steps (kind, cycle, label,
+        status, parameters: cut-offs and resumed attempts come from them) and the cycling settings."""
+        described = [[s.id, s.index, s.kind, s.cycle, s.label, s.status, s.parameters] for s in steps]
+        return jsonable({"blocks": list(extent), "steps": params_hash({"steps": described}),
+                         "charge_sign": self.charge_sign, "dqdv_bin_V": self.dqdv_bin_V,
+                         "max_plot_points": MAX_PLOT_POINTS, "version": ANALYSIS_VERSION, "format": PACKED})
 
 
 @dataclass
@@ -103,7 +136,9 @@ class RunAnalysis:
     on the cycling (cut-off overshoots, coulombic efficiency > 1 with its likely cause);
     ``half_cycles``: list of dicts (cycle, direction, capacity_Ah, capacity_pAh, capacity_C, mean_voltage_V,
     energy_J, step_id, label, ...); tables as DataFrames; ``maps``: map step id -> pixel table;
-    ``profiles``: map step id -> Xc profile along the wire.
+    ``profiles``: map step id -> Xc profile along the wire; ``cycling_points``: the points for plots
+    (thinned evenly per step beyond :data:`MAX_PLOT_POINTS` in all, with ``charge_curve_C``, the charge passed
+    since the step started computed on every point).
     """
 
     run_id: int
@@ -129,6 +164,10 @@ class RunAnalysis:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     maps_refitted: int = 0
+    n_cycling_points: int = 0
+    """Cycling points of the run (``cycling_points`` holds at most about MAX_PLOT_POINTS of them)."""
+    reuse: Reuse = field(default_factory=Reuse)
+    """What this analysis computed and what it took from the store's derived results."""
     geometry: WireGeometry | None = None  # material and size of the wire, where the device record has them
 
     @property
@@ -310,19 +349,88 @@ def steps_frame(steps: list[Any], started: dt.datetime | None) -> pd.DataFrame:
     )
 
 
-def _cycling_frame(store: Any, run_id: int, steps: pd.DataFrame) -> pd.DataFrame:
-    data = store.cycling(run_id)
-    frame = pd.DataFrame(
-        {"step_id": data.step_id, "t_s": data.t, "voltage_V": data.E, "current_A": data.I, "charge_C": data.Q}
-    )
-    meta = steps[["step_id", "kind", "label", "cycle"]]
-    return frame.merge(meta, on="step_id", how="left")
+def _half_cycle(d: dict[str, Any]) -> HalfCycle:
+    """A HalfCycle from its stored dict (null: NaN)."""
+    return HalfCycle(**{k: (float("nan") if v is None and k not in ("step_id", "label") else v)
+                        for k, v in d.items()})
+
+
+def _cycling_summary(store: Any, run_id: int, steps: list[Any], params: AnalysisParams, reuse: Reuse,
+                     use_cache: bool) -> dict[str, Any]:
+    """The run's cycling summary (see :func:`_compute_cycling`), reused while no block was added and the steps
+    and settings are the same."""
+    key = params.cycling_key(store.extent("cycling", run_id), steps)
+    return reuse.get_or_compute(store, run_id, KIND_CYCLING, key,
+                                lambda: _compute_cycling(store, run_id, steps, params), use_cache=use_cache)
+
+
+def _compute_cycling(store: Any, run_id: int, steps: list[Any], params: AnalysisParams) -> dict[str, Any]:
+    """Half-cycles (attempts merged), dQ/dV, net charge per step and the points thinned for plots, reading the
+    points step by step (a week-long run never sits in memory as one table). JSON-able."""
+    cutoffs = _cutoffs(steps)
+    groups = attempt_groups(steps)
+    members: dict[int, int] = {}
+    for g in groups.values():
+        members[g] = members.get(g, 0) + 1
+    per_step = max(MIN_PLOT_POINTS_PER_STEP, MAX_PLOT_POINTS // max(1, len(steps)))
+    quiet = correlation.QUIET_KINDS + correlation.PROBE_KINDS
+    hcs: list[HalfCycle] = []
+    charge_of: dict[str, float] = {}
+    stash: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # dQ/dV inputs of attempts of resumed steps
+    single: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # dQ/dV of the other steps
+    plots: list[pd.DataFrame] = []
+    n_total = 0
+    for s in steps:
+        data = store.cycling(run_id, step_id=s.id)
+        if len(data) == 0:
+            continue
+        active = s.kind not in quiet
+        sp = step_points(data.t, data.E, data.I, data.Q, step_id=s.id, active=active, cycle=s.cycle or 0,
+                         label=s.label, charge_sign=params.charge_sign, cutoffs=cutoffs.get(s.id),
+                         max_plot_points=per_step)
+        n_total += sp.n_points
+        plots.append(pd.DataFrame({"step_id": np.full(len(sp.plot["t_s"]), s.id, dtype=np.int64), **sp.plot}))
+        if not active:
+            continue
+        assert sp.half_cycle is not None
+        hcs.append(sp.half_cycle)
+        charge_of[str(s.id)] = sp.charge_C
+        if members.get(groups.get(s.id, s.id), 1) > 1:
+            stash[s.id] = (sp.dqdv_voltage, sp.dqdv_charge)
+        else:
+            single[s.id] = dqdv_of_attempts([(sp.dqdv_voltage, sp.dqdv_charge)], bin_V=params.dqdv_bin_V)
+    merged = merge_attempts(number_unnumbered(hcs), groups)
+    frames = []
+    for h in merged:
+        if h.step_id is None:
+            continue
+        attempts = [s for s, g in groups.items() if g == h.step_id] or [h.step_id]
+        if len(attempts) == 1 and attempts[0] in single:
+            v, g = single[attempts[0]]
+        else:
+            v, g = dqdv_of_attempts([stash[a] for a in attempts if a in stash], bin_V=params.dqdv_bin_V)
+        if v.size:
+            frames.append(pd.DataFrame({"cycle": h.cycle, "direction": h.direction, "step_id": h.step_id,
+                                        "voltage_V": v, "dqdv_C_per_V": g}))
+    columns = ["cycle", "direction", "step_id", "voltage_V", "dqdv_C_per_V"]
+    dqdv = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    plot_columns = ["step_id", "t_s", "voltage_V", "current_A", "charge_C", "charge_curve_C"]
+    points = pd.concat(plots, ignore_index=True) if plots else pd.DataFrame(
+        {c: np.empty(0, dtype=np.int64 if c == "step_id" else float) for c in plot_columns})
+    return {
+        "half_cycles": jsonable([h.as_dict() for h in merged]),
+        "dqdv": pack_frame(dqdv),
+        "charge_of": charge_of,
+        "points": pack_frame(points),
+        "n_points": n_total,
+    }
 
 
 def _iv_frame(store: Any, run_id: int, steps: pd.DataFrame) -> pd.DataFrame:
     data = store.iv(run_id)
     frame = pd.DataFrame(
         {
+            "id": data.id,
             "step_id": data.step_id,
             "voltage_V": data.V,
             "current_A": data.I,
@@ -365,24 +473,27 @@ def _frames(pixel: np.ndarray) -> list[np.ndarray] | None:
 
 def _map_pixels(
     store: Any, run_id: int, step_id: int, params: AnalysisParams, *, use_cache: bool,
-    noise: NoiseModel | None = None,
+    noise: NoiseModel | None = None, reuse: Reuse | None = None,
 ) -> tuple[pd.DataFrame | None, bool]:
     """Pixel fits of one map step (cached), with Xc for ``params.y``; (None, False) if it has no spectra.
 
     Spectra that share a pixel are frames of it: compared for cosmic rays and summed (``frames`` of the map).
+    The cache is looked up before any spectrum is read (the key holds the count and last id of the step's
+    spectra, read from the index).
     """
-    spectra = store.spectra(run_id, step_id=step_id)
-    if len(spectra) == 0:
+    reuse = reuse if reuse is not None else Reuse()
+    n, last_id = store.extent("spectra", run_id, step_id)
+    if n == 0:
         return None, False
-    key = params.map_fit_key(step_id, len(spectra), int(spectra.last_id))
-    stored = store.get_derived(run_id, KIND_MAP_FIT, key) if use_cache else None
-    refitted = stored is None
-    if stored is None:
+    key = params.map_fit_key(step_id, n, last_id)
+
+    def fit() -> dict[str, Any]:
+        spectra = store.spectra(run_id, step_id=step_id)
         groups = _frames(spectra.pixel)
         first = np.arange(len(spectra)) if groups is None else np.array([g[0] for g in groups])
         counts = spectra.counts if groups is None else np.stack([spectra.counts[g] for g in groups])
         positions = np.column_stack([spectra.x_um[first], spectra.y_um[first]])
-        pixels = fit_map(
+        fitted = fit_map(
             spectra.axis,
             counts,
             positions,
@@ -392,11 +503,14 @@ def _map_pixels(
             baseline=params.baseline,
             noise=noise,
         )
-        pixels["spectrum_id"] = spectra.id[first]
-        pixels["grid_pixel"] = spectra.pixel[first]
-        store.put_derived(run_id, KIND_MAP_FIT, key, frame_to_json(pixels))
-    else:
-        pixels = frame_from_json(stored)
+        fitted["spectrum_id"] = spectra.id[first]
+        fitted["grid_pixel"] = spectra.pixel[first]
+        reuse.computed["spectra_fitted"] += len(counts)
+        return pack_frame(fitted)
+
+    before = reuse.computed[KIND_MAP_FIT]
+    pixels = unpack_frame(reuse.get_or_compute(store, run_id, KIND_MAP_FIT, key, fit, use_cache=use_cache))
+    refitted = reuse.computed[KIND_MAP_FIT] > before
     pixels["y"] = params.y
     areas = (
         pixels["c_area"].to_numpy(float),
@@ -408,6 +522,27 @@ def _map_pixels(
     pixels["xc"] = crystalline_fraction(*areas)
     pixels["xc_upper"] = xc_upper_limit(*areas)
     return pixels, refitted
+
+
+def _iv_table(store: Any, run_id: int, ivp: pd.DataFrame, params: AnalysisParams, reuse: Reuse,
+              use_cache: bool) -> pd.DataFrame:
+    """Metrics of every sweep (:func:`~nanocell_daq.analysis.iv.iv_table` per step and pair), each I-V step's
+    rows reused from the store while its points and the G0 settings are the same."""
+    kwargs = {"g0_window_V": params.g0_window_V, "high_bias_fraction": params.high_bias_fraction}
+    if ivp.empty:
+        return iv_table(ivp, ("step_id", "pair"), **kwargs)
+    frames = []
+    for sid, seg in ivp.groupby("step_id", sort=False):
+        key = params.iv_fit_key(int(sid), len(seg), int(seg["id"].max()))
+
+        def fit(seg: pd.DataFrame = seg) -> dict[str, Any]:
+            table = iv_table(seg, ("step_id", "pair"), **kwargs)
+            reuse.computed["iv_sweeps_fitted"] += len(table)
+            return pack_frame(table)
+
+        frames.append(unpack_frame(reuse.get_or_compute(store, run_id, KIND_IV_FIT, key, fit,
+                                                        use_cache=use_cache)))
+    return pd.concat(frames, ignore_index=True)
 
 
 def axis_offsets(store: Any, run_id: int, steps: list[Any]) -> dict[int, float]:
@@ -452,35 +587,37 @@ def analyze_run(
     if info.status == "running":
         result.warnings.append(f"run {rid} is still running: this analysis covers the data recorded so far")
     result.steps = steps_frame(steps, info.started)
+    result_key = _result_key(store, info, steps, params)
+    stored = store.get_derived(rid, KIND_RESULT, result_key) if use_cache else None
+    if stored is not None:  # nothing the analysis reads has changed since it was stored
+        for name, value in decode(stored).items():
+            setattr(result, name, value)
+        result.reuse.reused[KIND_RESULT] += 1
+        return result
 
-    cyc = _cycling_frame(store, rid, result.steps)
+    reuse = result.reuse
+    cycling = _cycling_summary(store, rid, steps, params, reuse, use_cache)
     ivp = _iv_frame(store, rid, result.steps)
-    n_spectra = {s.id: 0 for s in steps if s.kind in ("raman_map", "raman_reference")}
-    if cyc.empty and ivp.empty and not any(len(store.spectra(rid, step_id=k)) for k in n_spectra):
+    map_like = [s.id for s in steps if s.kind in ("raman_map", "raman_reference")]
+    if cycling["n_points"] == 0 and ivp.empty and not any(store.extent("spectra", rid, k)[0]
+                                                          for k in map_like):
         raise UserError(
             f"run {rid} ({info.status}) has {len(steps)} step(s) but no data points yet: nothing to analyse"
         )
-    result.cycling_points, result.iv_points = cyc, ivp
+    meta = result.steps[["step_id", "kind", "label", "cycle"]]
+    result.cycling_points = unpack_frame(cycling["points"]).merge(meta, on="step_id", how="left")
+    result.n_cycling_points = int(cycling["n_points"])
+    result.iv_points = ivp
 
-    # Cycling: each non-quiet step with points is a half-cycle (rests log V(t) at I = 0).
-    active = (
-        cyc[~cyc["kind"].isin(correlation.QUIET_KINDS + correlation.PROBE_KINDS)] if not cyc.empty else cyc
-    )
-    if not active.empty:
-        pts = active.assign(cycle=active["cycle"].fillna(0).astype(int))
-        hcs = half_cycles_from_points(pts, charge_sign=params.charge_sign, cutoffs=_cutoffs(steps))
-        groups = attempt_groups(steps)
-        hcs = merge_attempts(hcs, groups)  # an interrupted step and its resumption: one half-cycle
+    # Cycling: each non-quiet step with points is a half-cycle (rests log V(t) at I = 0); the attempts of an
+    # interrupted and resumed step are one half-cycle.
+    hcs = [_half_cycle(d) for d in cycling["half_cycles"]]
+    if hcs:
         result.half_cycles = [h.as_dict() for h in hcs]
         result.half_cycle_table = half_cycle_table(hcs)
         result.cycle_table = cycle_table(hcs)
-        result.dqdv = dqdv_table(pts, hcs, bin_V=params.dqdv_bin_V, group_of=groups)
-    charge_of: dict[int, float] = {}
-    for sid, unsorted in active.groupby("step_id") if not active.empty else []:
-        seg = unsorted.sort_values("t_s", kind="stable")
-        q, _ = step_charge(seg["t_s"].to_numpy(float), seg["current_A"].to_numpy(float),
-                           seg["charge_C"].to_numpy(float) if "charge_C" in seg.columns else None)
-        charge_of[int(sid)] = params.charge_sign * q
+        result.dqdv = unpack_frame(cycling["dqdv"])
+    charge_of: dict[int, float] = {int(k): float(v) for k, v in cycling["charge_of"].items()}
     events = store.events(rid)
     for s in steps:  # charge a step passed without data after its engine died: counted, and said
         gap = unrecorded_charge_C(events, s.id)
@@ -500,9 +637,7 @@ def analyze_run(
                 f"step {s.index} '{s.label}' ({s.status}) was redone: the analysis uses its completed repeat"
             )
 
-    result.iv_table = iv_table(
-        ivp, ("step_id", "pair"), g0_window_V=params.g0_window_V, high_bias_fraction=params.high_bias_fraction
-    )
+    result.iv_table = _iv_table(store, rid, ivp, params, reuse, use_cache)
 
     offsets = axis_offsets(store, rid, steps)
     for s in steps:
@@ -510,7 +645,8 @@ def analyze_run(
             continue
         accumulations = (s.parameters or {}).get("accumulations", 1)
         noise = spectrometer_noise(info.station, accumulations if isinstance(accumulations, int) else 1)
-        pixels, refitted = _map_pixels(store, rid, s.id, params, use_cache=use_cache, noise=noise)
+        pixels, refitted = _map_pixels(store, rid, s.id, params, use_cache=use_cache, noise=noise,
+                                       reuse=reuse)
         if pixels is None:
             continue
         offset = offsets.get(s.id, float("nan"))
@@ -550,7 +686,36 @@ def analyze_run(
     result.notes += coulombic_flags(result.cycle_table, merged_hcs)
     if save:
         store.put_derived(rid, KIND_SUMMARY, params.key(), _summary_value(result))
+        whole = encode({k: getattr(result, k) for k in _RESULT_FIELDS})
+        store.clear_derived(rid, KIND_RESULT)  # one whole result per run, the latest (a running run's grow)
+        store.put_derived(rid, KIND_RESULT, result_key, whole)
     return result
+
+
+_RESULT_FIELDS = ("checkpoints", "half_cycles", "cycle_table", "half_cycle_table", "dqdv", "iv_table",
+                  "timeline", "maps", "map_summaries", "profiles", "cycling_points", "iv_points",
+                  "soc_definition", "segments", "notes", "warnings", "n_cycling_points")
+"""What the stored whole result holds (the rest of a RunAnalysis comes from the run's records each time)."""
+
+
+def _result_key(store: Any, info: Any, steps: list[Any], params: AnalysisParams) -> dict[str, Any]:
+    """Key of a whole stored result: a hash of everything the analysis reads (the run and device records,
+    every step, how many rows of each kind and the last row id, index-only), the parameters and versions."""
+    device = None
+    if getattr(info, "device_id", None) is not None:
+        try:
+            device = asdict(store.device(info.device_id))
+        except KeyError:
+            device = None
+    inputs = {
+        "run": asdict(info),
+        "device": device,
+        "steps": [asdict(s) for s in steps],
+        "data": [store.extent(kind, info.id) for kind in ("cycling", "iv", "spectra", "events")],
+        "plot_points": [MAX_PLOT_POINTS, MIN_PLOT_POINTS_PER_STEP],
+        "software": __version__,
+    }
+    return {**params.key(), "inputs": params_hash(inputs)}
 
 
 def _state_of_charge(result: RunAnalysis, rows: list[correlation.StepRow], charge_of: dict[int, float],

@@ -11,6 +11,6 @@ bench_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     """Add ``nanocell bench`` with one sub-command per benchmark."""
-    from nanocell_daq.cli import bench_fit, bench_timings  # noqa: F401 - registers ``bench fit``, ``timings``
+    from nanocell_daq.cli import bench_fit, bench_longrun, bench_timings  # noqa: F401 - registers them
 
     app.add_typer(bench_app, name="bench")

@@ -178,6 +178,54 @@ class StoreReads:
             last_id=int(ids[-1]),
         )
 
+    def extent(self, kind: str, run_id: int, step_id: int | None = None) -> tuple[int, int]:
+        """(rows, largest row id) of a run's (or one step's) ``kind`` rows ("cycling" blocks, "iv" points,
+        "spectra", "events") without reading them (index only): a fingerprint of the data an analysis saw,
+        since rows are only ever appended."""
+        table = {"cycling": CyclingBlock, "iv": IVPoint, "spectra": SpectrumRow, "events": Event}[kind]
+        stmt = select(func.count(), func.max(table.id))
+        stmt = stmt.where(table.run_id == run_id) if step_id is None else stmt.where(table.step_id == step_id)
+        with self._engine.connect() as conn:
+            n, last = conn.execute(stmt).one()
+        return int(n), int(last or 0)
+
+    def data_counts(self, run_id: int) -> dict[str, int]:
+        """How much data a run holds: cycling points and blocks, I-V points and sweeps (step and contact
+        pair), spectra, map grids, steps and events (SQL aggregates; no data row is loaded)."""
+        sweeps = select(IVPoint.step_id, IVPoint.pair).where(IVPoint.run_id == run_id).distinct().subquery()
+        queries = {
+            "cycling_points": select(func.coalesce(func.sum(CyclingBlock.n), 0)).where(
+                CyclingBlock.run_id == run_id),
+            "cycling_blocks": select(func.count()).where(CyclingBlock.run_id == run_id),
+            "iv_points": select(func.count()).where(IVPoint.run_id == run_id),
+            "iv_sweeps": select(func.count()).select_from(sweeps),
+            "spectra": select(func.count()).where(SpectrumRow.run_id == run_id),
+            "map_grids": select(func.count()).where(MapGridRow.run_id == run_id),
+            "steps": select(func.count()).where(Step.run_id == run_id),
+            "events": select(func.count()).where(Event.run_id == run_id),
+        }
+        with self._engine.connect() as conn:
+            return {k: int(conn.execute(q).scalar() or 0) for k, q in queries.items()}
+
+    def raw_bytes(self, run_id: int, kind: str, chunk: int = 5000) -> int:
+        """Read every data row of a run's ``kind`` ("cycling" blocks or "spectra") through the driver's own
+        cursor, ``chunk`` rows at a time, and return the bytes of their BLOBs: the floor a benchmark compares
+        the store's readers with (no decoding, no arrays)."""
+        sql = {"cycling": "SELECT t_s, e_v, i_a, q_c FROM cycling_blocks WHERE run_id = {} ORDER BY id",
+               "spectra": "SELECT counts FROM spectra WHERE run_id = {} ORDER BY id"}[kind]
+        sql = sql.format(int(run_id))
+        total = 0
+        raw = self._engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute(sql)
+            while rows := cur.fetchmany(chunk):
+                total += sum(len(b) for r in rows for b in r)
+            cur.close()
+        finally:
+            raw.close()
+        return total
+
     # --- I-V ------------------------------------------------------------------------------------------
     def iv(self, run_id: int, step_id: int | None = None) -> IVData:
         """All I-V points of a run (or one step) in append order."""
