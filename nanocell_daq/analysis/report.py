@@ -25,6 +25,7 @@ from nanocell_daq.analysis.glyphs import substitute_missing_glyphs
 from nanocell_daq.analysis.raman_map import map_grid, wire_axis
 from nanocell_daq.analysis.run_analysis import AnalysisParams, RunAnalysis, analyze_run, load_run_or_fail
 from nanocell_daq.errors import UserError
+from nanocell_daq.provenance import report_lines
 
 REPORT_SUFFIXES = (".png", ".pdf")
 PAH_PER_C = 1e12 / 3600.0
@@ -620,8 +621,9 @@ def _footnotes(a: RunAnalysis) -> list[str]:
     return lines
 
 
-def draw_report(a: RunAnalysis) -> Any:
-    """The report figure of an analysed run (a matplotlib Figure, Agg backend)."""
+def draw_report(a: RunAnalysis, provenance: list[str] | None = None) -> Any:
+    """The report figure of an analysed run (a matplotlib Figure, Agg backend); ``provenance``: lines of
+    :func:`nanocell_daq.provenance.report_lines`, the first ones shown in the page's footer."""
     plt = _pyplot()
     fig = plt.figure(figsize=(16.5, 11.7), dpi=100, layout="constrained")
     fig.get_layout_engine().set(h_pad=0.08, w_pad=0.08, hspace=0.05, wspace=0.04)
@@ -648,6 +650,21 @@ def draw_report(a: RunAnalysis) -> Any:
     fig.suptitle(_title(a), fontsize=13, fontweight="bold")
     if a.warnings:
         fig.text(0.01, 0.003, "; ".join(a.warnings), fontsize=8, color="tab:red", va="bottom")
+    if provenance:
+        footer = textwrap.shorten(" · ".join(provenance[:4]), 260, placeholder=" …")
+        fig.text(0.995, 0.003, footer, fontsize=6.5, color="0.45", ha="right", va="bottom")
+    return fig
+
+
+def draw_provenance_page(lines: list[str]) -> Any:
+    """A page with the run's whole provenance (the PDF's last page)."""
+    plt = _pyplot()
+    fig = plt.figure(figsize=(16.5, 11.7), dpi=100)
+    wrapped = [part for line in lines for part in textwrap.wrap(line, 150, subsequent_indent="    ")]
+    fig.text(0.04, 0.95, "Provenance", fontsize=13, fontweight="bold", va="top")
+    fig.text(0.04, 0.91, "\n".join(wrapped), fontsize=9, family="monospace", va="top")
+    fig.text(0.04, 0.03, "the station and protocol files as recorded: `nanocell show RUN --texts`",
+             fontsize=8, color="0.4")
     return fig
 
 
@@ -668,8 +685,10 @@ def write_report(
         raise UserError(f"{out}: folder {out.parent} does not exist")
     info = load_run_or_fail(store, run_id)
     require_finished(info, "report", allow_running)
-    a = analyze_run(store, info.id, params=AnalysisParams(y=y))
-    fig = draw_report(a)
+    params = AnalysisParams(y=y)
+    a = analyze_run(store, info.id, params=params)
+    provenance = report_lines(store, info.id, {"parameters": params.key()})
+    fig = draw_report(a, provenance)
     substitute_missing_glyphs(fig)  # a Unicode protocol or device name: "?" for what the font cannot draw
     plt = _pyplot()
     if out.suffix.lower() != ".pdf":
@@ -685,6 +704,7 @@ def write_report(
     figures = [fig]
     try:
         figures += draw_pages(a, store)
+        figures.append(draw_provenance_page(provenance))
         for page in figures[1:]:
             substitute_missing_glyphs(page)
         with PdfPages(out) as pdf:

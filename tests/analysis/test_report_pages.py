@@ -37,7 +37,8 @@ def test_pdf_is_the_summary_then_maps_spectra_timeline_and_conductance(si_run_db
         figs = draw_pages(a, store)
     titles = [f._suptitle.get_text().splitlines()[-1] for f in figs]
     _close(figs)
-    assert _pages(pdf) == 5  # summary + maps (3 checkpoints fit one page) + spectra + time line + conductance
+    # summary + maps (3 checkpoints fit one page) + spectra + time line + conductance + provenance
+    assert _pages(pdf) == 6
     assert titles[0].startswith("Raman maps per checkpoint") and titles[1].startswith("Mean on-wire spectrum")
     assert titles[2] == "Time line (engine clock)" and titles[3].startswith("Conductance per segment")
     assert png.startswith(b"\x89PNG")  # a PNG stays the one-page summary
@@ -165,3 +166,21 @@ def test_time_line_and_segments_mark_upper_limits_and_error_bars(tmp_path):
     marks = sorted({float(ln.get_xdata()[0]) for ln in lines if ln.get_linestyle() == "--"})
     assert marks == pytest.approx([102.0, 200.0])  # engine s: the first sample, the last before the probe
     _close(figs)
+
+
+def test_the_summary_page_carries_the_runs_provenance(si_run_db):
+    from nanocell_daq.analysis.report import draw_provenance_page, draw_report
+    from nanocell_daq.provenance import report_lines
+
+    path, run = si_run_db
+    with Store.open(path, create=False) as store:
+        lines = report_lines(store, run, {"parameters": {"y": 0.8, "version": 9}})
+        a = analyze_run(store, run)
+    assert lines[0].startswith("software: nanocell-daq ") and any(x.startswith("protocol: ") for x in lines)
+    assert lines[-1].startswith("analysis: version 9; y=0.8")
+    fig, page = draw_report(a, lines), draw_provenance_page(lines)
+    footer = [t.get_text() for t in fig.texts if t.get_text().startswith("software: nanocell-daq")]
+    shown = "\n".join(t.get_text() for t in page.texts)
+    _close([fig, page])
+    assert footer and "protocol: " in footer[0]
+    assert all(line[:60] in shown for line in lines)
