@@ -153,13 +153,14 @@ class Engine:
         self._report_progress()
 
     # --- services for steps -------------------------------------------------------------------------
-    def log(self, level: str, message: str, step_id: int | None = None) -> None:
+    def log(self, level: str, message: str, step_id: int | None = None, echo: bool = True) -> None:
+        """An event of the run in the store; also to ``on_log`` (the CLI's or GUI's display) with ``echo``."""
         if self.writer is not None and self.run_id is not None:
             try:
                 self.writer.event(self.run_id, level, message, step_id)
             except Exception:  # noqa: BLE001 - the writer's own error is raised on the data path
                 pass
-        if self.on_log:
+        if self.on_log and echo:
             self.on_log(level, message)
 
     def reconnect(self, instrument: str) -> None:
@@ -503,6 +504,8 @@ class Engine:
             f"run started: {self.plan.protocol.name} ({len(self.plan.items)} steps, "
             f"estimated {self.plan.total_s:.0f} s at clock speed {self.clock.speed:g})",
         )
+        for warning in self.plan.warnings:  # the capability check's: kept with the run; a resume shows them
+            self.log("warning", f"plan: {warning}", echo=self._resumed)  # (run and check printed them)
         failed: list[str] = []
         groups = []
         for est, todo in self._groups():

@@ -189,3 +189,17 @@ def test_a_hold_warns_about_a_cut_off_and_a_stop_current_the_potentiostat_reads_
             f"'pstat' (EmStat4 HR, station.yaml line 5) (20%)") in err
     assert ("potentiostatic_hold.i_min_A: step 'potentiostatic_hold': the stop current i_min_A (the hold may "
             "run to its time limit) 1 pA is read as 1 pA +- 200 pA") in err
+
+
+def test_a_runs_plan_warnings_are_kept_with_the_run(tmp_path):
+    """The warnings `run` printed are events of the run: a resume or a reader of the store sees them too."""
+    from tests.engine import benchkit
+
+    shown = []
+    with SimulatedBench(preset="si", speed=2000, seed=0, smu_model="2450", ideal_pstat=True) as bench:
+        store, result = benchkit.run(bench, tmp_path, "steps:\n  - rest: {time_s: 2}\n",
+                                     on_log=lambda level, message: shown.append(message))
+    with store:
+        warnings = [e.message for e in store.events(result.run_id) if e.level == "warning"]
+    assert any(w.startswith("plan: ") and "capability not checked" in w for w in warnings), warnings
+    assert not any(m.startswith("plan: ") for m in shown)  # `run` printed them before it started
