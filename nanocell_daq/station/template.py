@@ -35,11 +35,13 @@ CHOICES: dict[str, Choice] = {c.key: c for c in (
            "USB0::0x05E6::0x2450::<serial>::INSTR or TCPIP0::<ip>::5025::SOCKET",
            ("Keithley 2450 SourceMeter in its SCPI command set (*LANG? must answer SCPI).",
             "Driver defaults: \\n terminations, 10 s timeout.")),
-    Choice("2600b", "smu", "keithley2600", ("source_meter",),
+    Choice("2600b", "smu", "keithley2600", ("source_meter", "galvanostat"),
            "USB0::0x05E6::0x2636::<serial>::INSTR or TCPIP0::<ip>::5025::SOCKET",
            ("Keithley 2600B (2636B, 2635B, 2602B...) over TSP; channel: a or b is the SMU channel used.",
-            "Driver defaults: \\n terminations, 10 s timeout."),
-           "options: {channel: a}"),
+            "Driver defaults: \\n terminations, 10 s timeout. It cycles too (galvanostat: a TSP script keeps",
+            "the cut-offs on the instrument; the 2636B sources down to its 1 nA range, for pA cycling).",
+            "model: as *IDN? names it (the capability check compares each step with its ranges)."),
+           "options: {channel: a, model: " + '"<FILL IN: 2636B, 2635B, 2602B...>"' + "}"),
     Choice("emstat4", "pstat", "emstat4", ("potentiostat", "galvanostat"),
            "ASRL/dev/ttyUSB0::INSTR (Linux) or ASRL3::INSTR (COM3)",
            ("PalmSens EmStat4 over MethodSCRIPT: USB virtual COM port, 921600 baud, \\n terminations (driver",
@@ -102,6 +104,9 @@ def render(keys: Sequence[str]) -> str:
         for role in c.roles:
             if role == "galvanostat" and c.key == "2450" and pstat:
                 continue  # the potentiostat cycles; the SMU measures conductance
+            if role == "galvanostat" and c.key == "2600b":
+                roles["galvanostat"] = c.instrument  # pA cycling: the 2600B before an EmStat
+                continue
             roles.setdefault(role, c.instrument)
     cycler = roles.get("galvanostat") or roles.get("potentiostat")
     out = [
@@ -143,7 +148,11 @@ def render(keys: Sequence[str]) -> str:
     ]
     wirings: list[tuple[str, str, tuple[str, str]]] = []
     if "router" in roles:
-        if cycler:
+        galvanostat, potentiostat = roles.get("galvanostat"), roles.get("potentiostat")
+        if galvanostat and potentiostat and galvanostat != potentiostat:  # each cycler its own wiring
+            wirings.append((f"cycling:{galvanostat}", galvanostat, ("S", "CE")))
+            wirings.append(("cycling", potentiostat, ("S", "CE")))
+        elif cycler:
             wirings.append(("cycling", cycler, ("S", "CE")))
         if smu:
             wirings.append(("conductance:S-D", smu, ("S", "D")))

@@ -69,3 +69,13 @@ def test_check_of_an_unfilled_template_names_the_placeholders(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "station.yaml:" in err and "instruments.smu.resource: still a template placeholder" in err
     assert "Traceback" not in err
+
+
+def test_a_2600b_with_an_emstat_cycles_at_pA_and_each_cycler_gets_its_wiring(tmp_path, capsys):
+    out = tmp_path / "station.yaml"
+    assert main(["station", "new", "-i", "2600b,emstat4,707b", "-o", str(out)]) == 0
+    config = parse_station(fill(out.read_text(encoding="utf-8")), out)
+    assert config.roles["galvanostat"] == "smu" and config.roles["potentiostat"] == "pstat"
+    assert config.wirings["cycling:smu"].instrument == "smu"
+    assert config.wirings["cycling"].instrument == "pstat"
+    assert "model" in config.instruments["smu"].options  # the capability check needs it

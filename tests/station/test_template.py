@@ -17,6 +17,7 @@ VALUES = [  # (pattern of the placeholder text, value a user would write)
     (r"^a name for this probe station$", lambda m: "my bench"),
     (r"^chip identifier$", lambda m: "CHIP-7"),
     (r"^es4_lr or es4_hr$", lambda m: "es4_lr"),
+    (r"^2636B, 2635B, 2602B", lambda m: "2636B"),
     (r"^matrix channel (\w+) -> pad (\w+)$", lambda m: f'"1{ROWS[m[1]]}{COLUMNS[m[2]]}"'),
     (r"^largest \|I\| through the cell", lambda m: "1.0e-9"),
     (r"^lowest cell voltage", lambda m: "2.4"),
@@ -62,9 +63,9 @@ def test_filled_template_loads_with_every_chosen_instrument(choice):
         assert config.wirings and "router" in config.roles
     if "emstat4" in keys:
         assert config.instruments["pstat"].options["model"] == "es4_lr"
-        assert config.roles["galvanostat"] == "pstat"
+        assert config.roles["galvanostat"] == ("smu" if "2600b" in keys else "pstat")
         assert config.limits.cycling is not None
-    if "2450" in keys and "emstat4" not in keys:
+    if ("2450" in keys and "emstat4" not in keys) or "2600b" in keys:  # a 2600B cycles (pA) before an EmStat
         assert config.roles["galvanostat"] == "smu"
     if "proscan" in keys:
         assert config.limits.stage_travel_um is not None
@@ -128,6 +129,8 @@ def test_filled_2600b_template_passes_station_check_on_a_2636b_bench(tmp_path):
                         .replace("es4_lr", "es4_hr"), encoding="utf-8")
         config = load_station(path)
         assert config.instruments["smu"].driver == "keithley2600"
-        assert config.roles["galvanostat"] == "pstat" and config.roles["source_meter"] == "smu"
+        # the 2636B cycles (pA) on its own wiring; the EmStat is the potentiostat
+        assert config.roles["galvanostat"] == "smu" and config.roles["source_meter"] == "smu"
+        assert config.roles["potentiostat"] == "pstat" and config.wirings["cycling:smu"].instrument == "smu"
         report = check_station(config)
         assert report.ok, [s.problem for s in report.instruments] + [w.detail for w in report.wirings]
