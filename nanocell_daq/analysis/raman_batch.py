@@ -63,9 +63,9 @@ _RTOL = 1e-8  # converged: an accepted step lowers chi-square by less than this 
 _MAX_ITER_START = 30  # steps of the stages before the final fit (a spectrum not done goes on from there)
 _RTOL_NOISE = 1e-10  # the fit whose residuals alone estimate a spectrum's noise model
 _RTOL_START = 1e-5  # the same, for the fits whose result only sets the weights or the start of the next
-A_MIN_SNR = 2.0
+A_MIN_SNR = SIGNIFICANCE
 """The batch keeps a spectrum whose a-Si area exceeds this many sigma (c-Si: :data:`SIGNIFICANCE`); below,
-the Gaussian of an absent band fits noise and where it ends depends on the solver's path."""
+fit_si reports the reduced model (a band absent), which the single fit computes."""
 _SQRT_2PI = np.sqrt(2.0 * np.pi)
 _INV_SQRT_2PI = 1.0 / _SQRT_2PI
 
