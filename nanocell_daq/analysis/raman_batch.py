@@ -21,15 +21,17 @@ processed :data:`CHUNK` at a time: the working memory does not grow with their n
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.ndimage import median_filter
 from scipy.optimize import OptimizeResult
 
 from nanocell_daq.analysis.raman import (
+    _FREE,
     _HI,
     _LO,
+    _NOMINAL,
     _REF_CM1,
     _SIGMA_PER_FWHM,
     C_CENTER,
@@ -37,17 +39,20 @@ from nanocell_daq.analysis.raman import (
     FIT_WINDOW_CM1,
     NAN,
     OUTLIER_Z,
+    REDUCED_ROUNDS,
     SIGNIFICANCE,
     NoiseModel,
     SiFit,
     _failed,
     _initial_guess,
     _window,
+    absent_band_results,
     crystalline_fraction,
     first_pass,
     fit_from_start,
     fit_si,
     fit_start,
+    masked_inverse,
     si_model,
     xc_upper_limit,
 )
@@ -192,9 +197,10 @@ def _inside(p0: np.ndarray) -> np.ndarray:
 
 def levenberg_marquardt(
     x: np.ndarray, sn: np.ndarray, p0: np.ndarray, inv: np.ndarray, max_iter: int = MAX_ITER,
-    *, rtol: float = _RTOL, lam0: float = 1e-3,
+    *, rtol: float = _RTOL, lam0: float = 1e-3, fixed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Minimise sum(((model(p) − sn)·inv)²) for every row within the bounds: (p, chi2, converged).
+    """Minimise sum(((model(p) − sn)·inv)²) for every row within the bounds: (p, chi2, converged); the
+    parameters ``fixed`` (B, 8 booleans, optional) are held at their values (a reduced model).
 
     Bounded by projection: a parameter at a bound whose gradient pushes it out is held for that step; steps
     are Marquardt-scaled by the largest diagonal of JᵀJ seen (scale-free, as the single fit's x_scale="jac").
@@ -218,6 +224,7 @@ def levenberg_marquardt(
     stale = np.ones(n_b, dtype=bool)
     eye = np.eye(8)
     lo, hi = _LO + 1e-12, _HI - 1e-12
+    held = np.zeros((n_b, 8), dtype=bool) if fixed is None else np.asarray(fixed, dtype=bool).copy()
     for _ in range(max_iter):
         if live.size == 0:
             break
@@ -236,7 +243,7 @@ def levenberg_marquardt(
                 dscale[new] = np.maximum(dscale[new], diag)
         stale[:] = False
         dl = np.maximum(dscale, 1e-12 * dscale.max(axis=1, keepdims=True) + 1e-300)
-        free = ~(((p <= lo) & (grad > 0)) | ((p >= hi) & (grad < 0)))
+        free = ~(((p <= lo) & (grad > 0)) | ((p >= hi) & (grad < 0)) | held)
         if free.all():
             m = normal + eye * (lam[:, None] * dl)[:, None, :]
             delta = np.linalg.solve(m, -grad[..., None])[..., 0]
@@ -266,6 +273,7 @@ def levenberg_marquardt(
             keep = ~done
             live, p, chi2, r, sn, inv = live[keep], p[keep], chi2[keep], r[keep], sn[keep], inv[keep]
             lam, dscale, normal, grad, stale = lam[keep], dscale[keep], normal[keep], grad[keep], stale[keep]
+            held = held[keep]
     p_out[live], chi2_out[live] = p, chi2
     return p_out, chi2_out, converged
 
@@ -451,10 +459,10 @@ def fit_spectra(
         jt = _jacobian_t(x, p)
         a_inv = inv_psd(jt @ jt.transpose(0, 2, 1))
         err = np.sqrt(np.clip(np.einsum("bii->bi", a_inv), 0.0, None) * (chi2 / max(x.size - 8, 1))[:, None])
-        keep = _settled(p, err)
-        if per_spectrum:  # this fit alone sets the spectrum's noise model: it must have converged
-            single.update((int(k), "not converged") for k in rows[~ok])
-            keep &= ok
+        keep = np.ones(rows.size, dtype=bool)
+        if per_spectrum:  # this fit alone sets the spectrum's noise model: it must have converged, and be
+            single.update((int(k), "not converged") for k in rows[~ok])  # one with a minimum of its own
+            keep &= ok & _settled(p, err)
         single.update((int(k), "band at noise level or bound") for k in rows[~keep] if k not in single)
         rows, s, sc, p = rows[keep], s[keep], sc[keep], p[keep]
         in_batch[rows], p1[rows], scale[rows] = True, p, sc
@@ -495,9 +503,6 @@ def fit_spectra(
             sigma_prev = _sigma(g, rd2, p, x, sc)
             inv = 1.0 / sigma_prev
             p = levenberg_marquardt(x, sn, p, inv, _MAX_ITER_START, rtol=_RTOL_START, lam0=1e-4)[0]
-        clear = _well_determined(x, sn, p, sigma_prev)
-        single.update((int(k), "band at noise level or bound") for k in rows[~clear])
-        rows, sn, p, sc, sigma_prev, g, rd2 = (a[clear] for a in (rows, sn, p, sc, sigma_prev, g, rd2))
         sigma = _sigma(g, rd2, p, x, sc)
         spiked = _has_outlier(x, sn, p, sigma_prev, sigma)
         p, _, ok = levenberg_marquardt(x, sn, p, 1.0 / sigma, lam0=1e-4)
@@ -508,8 +513,21 @@ def fit_spectra(
         r -= sn
         r *= inv
         fits = _results(p, r, _jacobian_t(x, p, inv), sc, y, g, np.sqrt(rd2))
-        for j in np.nonzero(ok & ~spiked)[0]:
-            results[rows[j]] = fits[j]
+        c_sig = np.array([f.c_significant for f in fits], dtype=bool)
+        a_sig = np.array([f.a_area > SIGNIFICANCE * f.a_area_err for f in fits], dtype=bool)
+        full = c_sig & a_sig
+        at_bound = full & ~_shape_inside(p)  # both bands, one at a bound: the single fit's solver decides
+        single.update((int(k), "band at a bound") for k in rows[ok & ~spiked & at_bound])
+        for j in np.nonzero(ok & ~spiked & full & ~at_bound)[0]:
+            results[rows[j]] = replace(fits[j], a_significant=True)
+        red = np.nonzero(ok & ~spiked & ~full)[0]  # a band absent: the reduced model, in the batch too
+        if red.size:
+            got, failed = _reduced_batch(
+                x, sn[red], p[red], sc[red], g[red], rd2[red], c_sig[red], a_sig[red], y
+            )
+            single.update((int(k), "not converged") for k in rows[red][failed])
+            for j, fit in zip(red[~failed], got, strict=True):
+                results[rows[j]] = fit
     for k, reason in sorted(single.items()):
         stats.add(reason, 1)
         if k in starts and given is not None:  # its first stage is done
@@ -537,6 +555,65 @@ def _first_pass_of(start: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray] | 
         return None
     model = si_model(x, res.x) * scale
     return model, s - model, lev
+
+
+def _reduced_batch(
+    x: np.ndarray, sn: np.ndarray, p_full: np.ndarray, sc: np.ndarray, g: np.ndarray, rd2: np.ndarray,
+    c: np.ndarray, a: np.ndarray, y: float,
+) -> tuple[list[SiFit], np.ndarray]:
+    """``raman.reduced_fit`` and ``raman.absent_band_results`` of every row: the model without its absent
+    bands (c-Si area 0, a-Si at its nominal shape), :data:`~nanocell_daq.analysis.raman.REDUCED_ROUNDS`
+    weighted fits each, a kept band no longer significant dropped and the fit redone. (fits of the rows that
+    converged, which rows did not)."""
+    n_b = sn.shape[0]
+    c, a = c.copy(), a.copy()
+    p_out = np.zeros_like(p_full)
+    sig_out = np.ones_like(sn)
+    failed = np.zeros(n_b, dtype=bool)
+    todo = np.arange(n_b)
+    start = p_full.copy()
+    while todo.size:
+        free = np.array([_FREE[(bool(ci), bool(ai))] for ci, ai in zip(c[todo], a[todo], strict=True)])
+        free = free.reshape(todo.size, 8)
+        p = np.where(free, _inside(start[todo]), _NOMINAL)
+        p[:, 3] = np.where(a[todo], p[:, 3], np.maximum(start[todo, 3], 1e-6))
+        ok = np.ones(todo.size, dtype=bool)
+        for _ in range(REDUCED_ROUNDS):
+            sigma = _sigma(g[todo], rd2[todo], p, x, sc[todo])
+            p, _, conv = levenberg_marquardt(x, sn[todo], p, 1.0 / sigma, rtol=_RTOL_NOISE, fixed=~free)
+            ok &= conv
+        inv = 1.0 / sigma
+        r = batch_model(x, p)
+        r -= sn[todo]
+        r *= inv
+        jt = _jacobian_t(x, p, inv)
+        cov = masked_inverse(jt, free)
+        redchi = np.einsum("bn,bn->b", r, r) / np.maximum(x.size - free.sum(axis=1), 1)
+        err = np.sqrt(np.clip(np.einsum("bii->bi", cov), 0.0, None) * np.maximum(redchi, 1.0)[:, None])
+        c_ok = c[todo] & (p[:, 0] > SIGNIFICANCE * err[:, 0])
+        a_ok = a[todo] & (p[:, 3] > SIGNIFICANCE * err[:, 3])
+        same = (c_ok == c[todo]) & (a_ok == a[todo]) | ~(c[todo] | a[todo])
+        failed[todo] = ~ok
+        p_out[todo], sig_out[todo] = p, sigma
+        c[todo], a[todo] = c_ok, a_ok
+        start[todo] = p
+        todo = todo[~same & ok]
+    inv = 1.0 / sig_out
+    r = sn - batch_model(x, p_out)  # data − model, as raman.fit_si gives it
+    r *= inv
+    keep = ~failed
+    fits = absent_band_results(
+        x, p_out[keep], r[keep], _jacobian_t(x, p_out[keep], inv[keep]), inv[keep], scale=sc[keep],
+        present_c=c[keep], present_a=a[keep], y=y, gain=g[keep], read=np.sqrt(rd2[keep]),
+    )
+    return fits, failed
+
+
+def _shape_inside(p: np.ndarray) -> np.ndarray:
+    """No band position or width at a bound."""
+    lo, hi = _LO[[1, 2, 4, 5]], _HI[[1, 2, 4, 5]]
+    shape, span = p[:, [1, 2, 4, 5]], hi - lo
+    return np.all((shape - lo > 1e-6 * span) & (hi - shape > 1e-6 * span), axis=1)
 
 
 def _settled(p: np.ndarray, err: np.ndarray) -> np.ndarray:
@@ -597,22 +674,6 @@ def _results(
         SiFit(*v[:14], y, sig, v[14], True, v[15], v[16], v[17], 0)
         for v, sig in zip(np.column_stack(cols).tolist(), significant.tolist(), strict=True)
     ]
-
-
-def _well_determined(x: np.ndarray, sn: np.ndarray, p: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Spectra whose fit has one minimum to find: c-Si above :data:`SIGNIFICANCE` sigma, a-Si above
-    :data:`A_MIN_SNR` sigma, and no band position or width at a bound. Elsewhere (a band lost in the noise)
-    the parameters of the missing band wander, and where the fit ends depends on the solver's path: those
-    go to the single fit."""
-    inv = 1.0 / sigma
-    r = batch_model(x, p)
-    r -= sn
-    r *= inv
-    jt = _jacobian_t(x, p, inv)
-    redchi = np.einsum("bn,bn->b", r, r) / max(x.size - 8, 1)
-    cov = inv_psd(jt @ jt.transpose(0, 2, 1))
-    err = np.sqrt(np.clip(np.einsum("bii->bi", cov), 0.0, None) * np.maximum(redchi, 1.0)[:, None])
-    return _settled(p, err)
 
 
 def _has_outlier(
