@@ -44,7 +44,6 @@ from nanocell_daq.analysis.raman import (
     NoiseModel,
     SiFit,
     _failed,
-    _initial_guess,
     _window,
     absent_band_results,
     crystalline_fraction,
@@ -507,7 +506,6 @@ def fit_spectra(
         spiked = _has_outlier(x, sn, p, sigma_prev, sigma)
         p, _, ok = levenberg_marquardt(x, sn, p, 1.0 / sigma, lam0=1e-4)
         single.update((int(k), "cosmic ray") for k in rows[spiked])
-        single.update((int(k), "not converged") for k in rows[~spiked & ~ok])
         inv = 1.0 / sigma
         r = batch_model(x, p)
         r -= sn
@@ -516,11 +514,15 @@ def fit_spectra(
         c_sig = np.array([f.c_significant for f in fits], dtype=bool)
         a_sig = np.array([f.a_area > SIGNIFICANCE * f.a_area_err for f in fits], dtype=bool)
         full = c_sig & a_sig
-        at_bound = full & ~_shape_inside(p)  # both bands, one at a bound: the single fit's solver decides
+        # both bands present: the full fit is the result (it must have converged, no shape at a bound)
+        single.update((int(k), "not converged") for k in rows[~spiked & ~ok & full])
+        at_bound = full & ~_shape_inside(p)
         single.update((int(k), "band at a bound") for k in rows[ok & ~spiked & at_bound])
         for j in np.nonzero(ok & ~spiked & full & ~at_bound)[0]:
             results[rows[j]] = replace(fits[j], a_significant=True)
-        red = np.nonzero(ok & ~spiked & ~full)[0]  # a band absent: the reduced model, in the batch too
+        # a band absent: the reduced model, in the batch too (the full fit only told the band absent: one
+        # whose noise band still wanders after MAX_ITER steps is absent, as where the single fit's ends)
+        red = np.nonzero(~spiked & ~full)[0]
         if red.size:
             got, failed = _reduced_batch(
                 x, sn[red], p[red], sc[red], g[red], rd2[red], c_sig[red], a_sig[red], y
@@ -705,8 +707,37 @@ def _has_outlier(
     pix = cand[0][rows, slot]
     keep = np.ones((rows.size, x.size), dtype=bool)
     keep[np.arange(rows.size), pix] = False
-    starts = np.array([_initial_guess(x[keep[t]], sn[rows[t]][keep[t]]) for t in range(rows.size)])
+    starts = _initial_guesses_without(x, sn[rows], keep)
     inv = np.where(keep, 1.0 / sigma[rows], 0.0)
     _, chi2_alt, _ = levenberg_marquardt(x, sn[rows], _inside(starts), inv, max_iter=80)
     spiked[rows[chi2[rows] - chi2_alt > OUTLIER_Z**2]] = True
     return spiked
+
+
+def _initial_guesses_without(x: np.ndarray, sn: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``raman._initial_guess(x[keep[t]], sn[t][keep[t]])`` of every row t at once, each ``keep`` row
+    dropping one pixel: (T, 8)."""
+    n_t, n = keep.shape[0], int(keep[0].sum())
+    xs = np.broadcast_to(x, keep.shape)[keep].reshape(n_t, n)
+    s = median_filter(sn[keep].reshape(n_t, n), size=(1, 3), mode="nearest")
+    step = np.median(np.diff(xs, axis=1), axis=1) if n > 1 else np.ones(n_t)
+    edge = max(3, n // 20)
+    left = np.median(s[:, :edge], axis=1)
+    b1 = (np.median(s[:, -edge:], axis=1) - left) / np.maximum(xs[:, -1] - xs[:, 0], 1e-9)
+    b0 = left + b1 * (_REF_CM1 - xs[:, 0])
+    flat = s - (b0[:, None] + b1[:, None] * (xs - _REF_CM1))
+    in_c = (xs >= C_CENTER[0]) & (xs <= C_CENTER[1])
+    in_a = (xs >= 455.0) & (xs <= 495.0)
+    with np.errstate(invalid="ignore"):
+        level = np.nanmedian(np.where(in_a, flat, np.nan), axis=1) if in_a.any() else np.zeros(n_t)
+    a_level = np.maximum(np.where(in_a.any(axis=1), level, 0.0), 0.0)
+    aa = a_level * 70.0 * _SIGMA_PER_FWHM * _SQRT_2PI
+    k = np.argmax(np.where(in_c, flat, -np.inf), axis=1)
+    has_c = in_c.any(axis=1)
+    rows = np.arange(n_t)
+    xc0 = np.where(has_c, xs[rows, k], 520.0)
+    c_height = np.where(has_c, np.maximum(flat[rows, k] - a_level * 0.5, 0.0), 0.0)
+    wc0 = np.maximum(4.0, 2.0 * step)
+    p0 = np.column_stack([c_height * np.pi * wc0 / 2.0, xc0, wc0, aa, np.full(n_t, 475.0),
+                          np.full(n_t, 70.0), b0, b1])
+    return _inside(p0)

@@ -102,6 +102,25 @@ def test_batch_model_jacobian_and_start_are_the_single_fits():
         np.testing.assert_allclose(starts[k], inside)
 
 
+def test_starts_of_the_cosmic_ray_trials_are_the_single_fits():
+    """Each trial drops one pixel (the first, the last, one on the c-Si peak, random ones): its start is
+    fit_si's initial guess on the spectrum without it."""
+    from nanocell_daq.analysis.raman_batch import _initial_guesses_without
+
+    rng = np.random.default_rng(9)
+    spectra, _ = synthetic_set(rng, 14)
+    x = AXIS[(AXIS >= 380) & (AXIS <= 600)]
+    sn = spectra[:, (AXIS >= 380) & (AXIS <= 600)]
+    pix = rng.integers(0, x.size, sn.shape[0])
+    pix[:3] = 0, x.size - 1, int(np.argmax(sn[0]))
+    keep = np.ones(sn.shape, dtype=bool)
+    keep[np.arange(sn.shape[0]), pix] = False
+    got = _initial_guesses_without(x, sn, keep)
+    for t in range(sn.shape[0]):
+        want = initial_guesses(x[keep[t]], sn[t][keep[t]][None])[0]
+        np.testing.assert_allclose(got[t], want, rtol=1e-12)
+
+
 def test_batch_results_are_built_as_the_single_fit_builds_them():
     rng = np.random.default_rng(1)
     x = AXIS[(AXIS >= 380) & (AXIS <= 600)]
