@@ -8,6 +8,12 @@ Fits are weighted by a CCD noise model, variance = gain·counts + read² (shot n
 and otherwise estimated from the residuals of the data themselves (:func:`estimate_noise`). The weights come
 from the model, not the data (data weights bias Poisson fits low), refined once. Parameter errors are the
 weighted-fit covariance, scaled up by the reduced chi-square when the model fits worse than the noise allows.
+
+A band is present when its area exceeds :data:`SIGNIFICANCE` sigma. An absent band (off-wire pixels, fully
+amorphised or fully crystalline ones) has no minimum of its own in the full model: its free shape fits noise
+wherever the solver's path takes it. The result is then the reduced model's (c-Si area held at 0, a-Si with
+its nominal shape), a deterministic function of the data, with one-sided 95 % upper limits of the absent
+band's area (:func:`absent_band_results`; coverage tested in tests/analysis/test_raman_absent.py).
 """
 
 from __future__ import annotations

@@ -9,13 +9,18 @@ the errors are the weighted covariance scaled by max(1, reduced chi-square) (:fu
 The stages before the final fit only set weights and starts: they stop at 1e-5 of chi-square (30 steps at
 most); the final fit converges as the single fit's solver does (ftol 1e-8).
 
+Spectra with a band absent (below :data:`~nanocell_daq.analysis.raman.SIGNIFICANCE` sigma in the full fit:
+off-wire pixels, fully amorphised or fully crystalline ones) get the reduced model as fit_si gives it: one
+more vectorised pass over those spectra with the absent band's parameters held (c-Si area 0, a-Si at its
+nominal shape), weights from the reduced model, and the same upper limits
+(:func:`~nanocell_daq.analysis.raman.absent_band_results`). The full model's free band fits noise and ends
+where the solver's path takes it; the reduced model has one minimum, which both paths find.
+
 Spectra the batch cannot reproduce go to :func:`fit_si` one by one: pixels that are not finite in the window,
-fits that do not converge in :data:`MAX_ITER` steps, spectra where a pixel is dropped as a cosmic ray (the
-refits after a drop are the single fit's), and spectra with a band at the noise level or a band's position or
-width at a bound. A band lost in the noise has no minimum of its own: its Gaussian or Lorentzian fits noise
-and where it ends (and so its area, error and the upper limit of Xc) depends on the solver's path, which only
-the single fit's solver reproduces. Those are told already by the unweighted start (off-wire pixels of a
-map), and with a pooled noise model their share of the pool is the single fit's own first pass. Spectra are
+fits with both bands present that do not converge in :data:`MAX_ITER` steps or end with a band's position or
+width at a bound, spectra where a pixel is dropped as a cosmic ray (the refits after a drop are the single
+fit's), and, with a noise model estimated per spectrum (from the residuals of its unweighted fit alone),
+spectra whose unweighted fit shows a band at the noise level or a bound. Spectra are
 processed :data:`CHUNK` at a time: the working memory does not grow with their number.
 """
 
@@ -68,8 +73,8 @@ _MAX_ITER_START = 30  # steps of the stages before the final fit (a spectrum not
 _RTOL_NOISE = 1e-10  # the fit whose residuals alone estimate a spectrum's noise model
 _RTOL_START = 1e-5  # the same, for the fits whose result only sets the weights or the start of the next
 A_MIN_SNR = SIGNIFICANCE
-"""The batch keeps a spectrum whose a-Si area exceeds this many sigma (c-Si: :data:`SIGNIFICANCE`); below,
-fit_si reports the reduced model (a band absent), which the single fit computes."""
+"""With a noise model per spectrum, the batch takes a spectrum whose unweighted fit has the a-Si area above
+this many sigma (c-Si: :data:`SIGNIFICANCE`): that fit's residuals alone set the spectrum's noise model."""
 _SQRT_2PI = np.sqrt(2.0 * np.pi)
 _INV_SQRT_2PI = 1.0 / _SQRT_2PI
 
@@ -418,10 +423,10 @@ def fit_spectra(
     spectrum. ``stats`` (optional) is filled with how many spectra went to the single fit, and why.
 
     ``chunk`` spectra are fitted together: the working memory is bounded by it (plus 8 bytes per window pixel
-    of every spectrum for a pooled noise estimate, and the results), not by B. Spectra whose unweighted fit
-    already shows a band at the noise level or at a bound go straight to the single fit, as do those that
-    do not converge; with a pooled noise their share of the pool is the single fit's own first pass, so the
-    pooled noise is the one-by-one path's."""
+    of every spectrum for a pooled noise estimate, and the results), not by B. Spectra with a band absent are
+    fitted with the reduced model in the batch (the module doc). With a noise model per spectrum, those whose
+    unweighted fit shows a band at the noise level or at a bound go straight to the single fit, as do those
+    that do not converge. With a pooled noise, spectra handed to the single fit pool its own first pass."""
     stats = stats if stats is not None else BatchStats()
     axis = np.asarray(axis, dtype=float)
     data = np.asarray(spectra, dtype=float)

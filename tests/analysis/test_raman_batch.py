@@ -44,7 +44,7 @@ def synthetic_set(rng: np.random.Generator, n: int = 280) -> tuple[np.ndarray, l
             c_area = 0.0
         elif kind == "no a-Si":
             a_area = 0.0
-        elif kind == "weak a-Si":  # about the noise: kept in the batch above 2 sigma
+        elif kind == "weak a-Si":  # about the noise: present or absent (the reduced model)
             a_area = rng.uniform(0.0, 4000.0)
         elif kind == "none":
             c_area = a_area = 0.0
