@@ -18,7 +18,7 @@ band's area (:func:`absent_band_results`; coverage tested in tests/analysis/test
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.ndimage import median_filter
@@ -418,9 +418,9 @@ def fit_from_start(
     fit = fit_result(
         res.x, res.fun, res.jac, scale=scale, y=y, noise=noise, n_outliers=n_out, success=bool(res.success)
     )
-    a_present = bool(fit.a_area > SIGNIFICANCE * fit.a_area_err)
+    a_present = fit.a_significant
     if fit.c_significant and a_present:
-        return replace(fit, a_significant=True)
+        return fit
     try:  # a band is absent: the reduced model without it (its unique minimum) is the result
         xk, snk = x[keep], sn[keep]
         p, sigma, present = reduced_fit(xk, snk, res.x, scale, noise, (fit.c_significant, a_present))
@@ -635,6 +635,7 @@ def fit_result(
         noise_gain=float(noise.gain),
         noise_read=float(noise.read),
         n_outliers=n_outliers,
+        a_significant=bool(aa > SIGNIFICANCE * aa_err),
     )
 
 

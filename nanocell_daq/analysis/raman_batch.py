@@ -26,7 +26,7 @@ processed :data:`CHUNK` at a time: the working memory does not grow with their n
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.ndimage import median_filter
@@ -517,14 +517,14 @@ def fit_spectra(
         r *= inv
         fits = _results(p, r, _jacobian_t(x, p, inv), sc, y, g, np.sqrt(rd2))
         c_sig = np.array([f.c_significant for f in fits], dtype=bool)
-        a_sig = np.array([f.a_area > SIGNIFICANCE * f.a_area_err for f in fits], dtype=bool)
+        a_sig = np.array([f.a_significant for f in fits], dtype=bool)
         full = c_sig & a_sig
         # both bands present: the full fit is the result (it must have converged, no shape at a bound)
         single.update((int(k), "not converged") for k in rows[~spiked & ~ok & full])
         at_bound = full & ~_shape_inside(p)
         single.update((int(k), "band at a bound") for k in rows[ok & ~spiked & at_bound])
         for j in np.nonzero(ok & ~spiked & full & ~at_bound)[0]:
-            results[rows[j]] = replace(fits[j], a_significant=True)
+            results[rows[j]] = fits[j]
         # a band absent: the reduced model, in the batch too (the full fit only told the band absent: one
         # whose noise band still wanders after MAX_ITER steps is absent, as where the single fit's ends)
         red = np.nonzero(~spiked & ~full)[0]
@@ -660,6 +660,7 @@ def _results(
     ac, aa = p[:, 0] * scale, p[:, 3] * scale
     ac_err, aa_err = err[:, 0] * scale, err[:, 3] * scale
     significant = (ac > SIGNIFICANCE * ac_err) & (ac > 0)
+    a_significant = aa > SIGNIFICANCE * aa_err
     xc = np.atleast_1d(crystalline_fraction(ac, aa, y, ac_err, aa_err))
     upper = np.atleast_1d(xc_upper_limit(ac, aa, y, ac_err, aa_err))
     s2 = scale**2
@@ -678,8 +679,9 @@ def _results(
             gain, read]
     y = float(y)
     return [
-        SiFit(*v[:14], y, sig, v[14], True, v[15], v[16], v[17], 0)
-        for v, sig in zip(np.column_stack(cols).tolist(), significant.tolist(), strict=True)
+        SiFit(*v[:14], y, sig, v[14], True, v[15], v[16], v[17], 0, a_sig)
+        for v, sig, a_sig in zip(np.column_stack(cols).tolist(), significant.tolist(), a_significant.tolist(),
+                                 strict=True)
     ]
 
 
