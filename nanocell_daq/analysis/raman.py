@@ -8,6 +8,12 @@ Fits are weighted by a CCD noise model, variance = gain·counts + read² (shot n
 and otherwise estimated from the residuals of the data themselves (:func:`estimate_noise`). The weights come
 from the model, not the data (data weights bias Poisson fits low), refined once. Parameter errors are the
 weighted-fit covariance, scaled up by the reduced chi-square when the model fits worse than the noise allows.
+
+A band is present when its area exceeds :data:`SIGNIFICANCE` sigma. An absent band (off-wire pixels, fully
+amorphised or fully crystalline ones) has no minimum of its own in the full model: its free shape fits noise
+wherever the solver's path takes it. The result is then the reduced model's (c-Si area held at 0, a-Si with
+its nominal shape), a deterministic function of the data, with one-sided 95 % upper limits of the absent
+band's area (:func:`absent_band_results`; coverage tested in tests/analysis/test_raman_absent.py).
 """
 
 from __future__ import annotations
@@ -39,6 +45,20 @@ MAX_OUTLIERS = 4
 """Most pixels one fit drops as cosmic rays (a spike is 1-2 pixels; a few spikes per spectrum at most)."""
 UPPER_LIMIT_Z = 1.645
 """Upper limits are one-sided 95 % confidence: the c-Si area plus 1.645 sigma (Gaussian errors)."""
+C_SCAN_CM1 = np.arange(C_CENTER[0], C_CENTER[1] + 1e-9, 1.0)
+"""Positions (cm-1) where the upper limit of an absent c-Si band is sought (:func:`absent_band_results`)."""
+C_NOMINAL_FWHM = 4.5
+"""FWHM (cm-1) of the c-Si band whose area an upper limit bounds (a thin wire's band, domain notes 1.6)."""
+A_NOMINAL_CM1, A_NOMINAL_FWHM = 475.0, 70.0
+"""Position and FWHM (cm-1) of the a-Si band where it is not significant: its area is fitted with this shape
+(a broad band: a linear parameter with one minimum; Xc of a highly crystalline pixel stays unbiased)."""
+_FREE = {  # parameters fitted when (c-Si, a-Si) are present: the reduced models hold the c-Si area at 0
+    (True, True): np.ones(8, dtype=bool),  # and the a-Si shape at its nominal one
+    (False, True): np.array([0, 0, 0, 1, 1, 1, 1, 1], dtype=bool),
+    (True, False): np.array([1, 1, 1, 1, 0, 0, 1, 1], dtype=bool),
+    (False, False): np.array([0, 0, 0, 1, 0, 0, 1, 1], dtype=bool),
+}
+_NOMINAL = np.array([0.0, 520.0, C_NOMINAL_FWHM, 0.0, A_NOMINAL_CM1, A_NOMINAL_FWHM, 0.0, 0.0])
 
 
 @dataclass(frozen=True)
@@ -99,6 +119,12 @@ class SiFit:
     :data:`UPPER_LIMIT_Z` sigma), NaN when there is no Si band at all. ``redchi`` is chi-square per degree of
     freedom with the noise model (about 1 when model and noise are right); ``noise_gain``/``noise_read`` the
     noise model used (counts per electron, counts rms); ``n_outliers`` pixels the fit dropped as cosmic rays.
+
+    A band is present when its area exceeds :data:`SIGNIFICANCE` sigma in the full fit (``c_significant``,
+    ``a_significant``). Where one is not, the full model's band fits noise and has no minimum of its own:
+    the result is then the reduced model's (c-Si area held at 0; a-Si with its nominal shape), a
+    deterministic function of the data, and ``c_area_upper``/``a_area_upper`` are the one-sided 95 % upper
+    limits of the absent band's area (NaN where the band is present); see :func:`absent_band_results`.
     """
 
     c_position: float
@@ -123,6 +149,9 @@ class SiFit:
     noise_gain: float = NAN
     noise_read: float = NAN
     n_outliers: int = 0
+    a_significant: bool = False
+    c_area_upper: float = NAN
+    a_area_upper: float = NAN
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -386,9 +415,176 @@ def fit_from_start(
         res = _solve(x[keep], sn[keep], res.x.copy(), sigma[keep])
     except (ValueError, np.linalg.LinAlgError):
         return _failed(y)
-    return fit_result(
+    fit = fit_result(
         res.x, res.fun, res.jac, scale=scale, y=y, noise=noise, n_outliers=n_out, success=bool(res.success)
     )
+    a_present = fit.a_significant
+    if fit.c_significant and a_present:
+        return fit
+    try:  # a band is absent: the reduced model without it (its unique minimum) is the result
+        xk, snk = x[keep], sn[keep]
+        p, sigma, present = reduced_fit(xk, snk, res.x, scale, noise, (fit.c_significant, a_present))
+    except (ValueError, np.linalg.LinAlgError):
+        return _failed(y)
+    inv = 1.0 / sigma
+    r = (snk - si_model(xk, p)) * inv
+    jt = (_model_jac(xk, p) * inv[:, None]).T
+    return absent_band_results(
+        xk, p[None], r[None], jt[None], inv[None], scale=np.array([scale]), present_c=np.array([present[0]]),
+        present_a=np.array([present[1]]), y=y, gain=np.array([noise.gain]), read=np.array([noise.read]),
+        n_outliers=n_out, success=fit.success,
+    )[0]
+
+
+def _solve_free(x: np.ndarray, sn: np.ndarray, p: np.ndarray, sigma: np.ndarray, free: np.ndarray) -> object:
+    """:func:`_solve` of the parameters ``free`` only (the others held at their values in ``p``)."""
+    p0 = np.clip(p, _LO, _HI)
+    p0[[0, 3]] = np.maximum(p0[[0, 3]], 1e-6)
+    p0 = np.minimum(p0, np.where(np.isfinite(_HI), _HI - 1e-9, np.inf))
+    p0 = np.maximum(p0, np.where(np.isfinite(_LO), _LO + 1e-9, -np.inf))
+    base = np.where(free, p0, p)
+    inv = 1.0 / sigma
+
+    def full(q: np.ndarray) -> np.ndarray:
+        out = base.copy()
+        out[free] = q
+        return out
+
+    return least_squares(
+        lambda q: (si_model(x, full(q)) - sn) * inv, p0[free],
+        jac=lambda q: _model_jac(x, full(q))[:, free] * inv[:, None],
+        bounds=(_LO[free], _HI[free]), method="trf", x_scale="jac", ftol=1e-10,
+    ), full
+
+
+REDUCED_ROUNDS = 3
+"""Weighted fits of a reduced model, each with the weights of the one before (the model's own weights)."""
+
+
+def reduced_fit(
+    x: np.ndarray, sn: np.ndarray, p_full: np.ndarray, scale: float, noise: NoiseModel,
+    present: tuple[bool, bool],
+) -> tuple[np.ndarray, np.ndarray, tuple[bool, bool]]:
+    """The model without the absent bands (``present``: c-Si, a-Si) fitted to the scaled spectrum ``sn``:
+    (parameters with the absent bands' areas 0 and their shapes nominal, the sigma of its last fit, the bands
+    present). Starts from the full fit's ``p_full``; :data:`REDUCED_ROUNDS` fits, weights from the model. A
+    band kept that is no longer above :data:`SIGNIFICANCE` sigma in the reduced model is dropped too."""
+    c, a = present
+    while True:
+        free = _FREE[(c, a)]
+        p = np.where(free, p_full, _NOMINAL)
+        if not a:  # its area at the nominal shape, from where the full fit's band put it (about, not exactly)
+            p[3] = max(p_full[3], 1e-6)
+        for _ in range(REDUCED_ROUNDS):
+            sigma = np.sqrt(noise.variance(si_model(x, p) * scale)) / scale
+            res, full = _solve_free(x, sn, p, sigma, free)
+            p = full(res.x)
+        if not (c or a):
+            return p, sigma, (c, a)
+        inv = 1.0 / sigma
+        r = (sn - si_model(x, p)) * inv
+        jt = (_model_jac(x, p) * inv[:, None]).T
+        cov = masked_inverse(jt[None], free[None])[0]
+        redchi = float(r @ r) / max(x.size - int(free.sum()), 1)
+        err = np.sqrt(np.clip(np.diag(cov), 0.0, None) * max(redchi, 1.0))
+        c_ok, a_ok = c and p[0] > SIGNIFICANCE * err[0], a and p[3] > SIGNIFICANCE * err[3]
+        if (c_ok, a_ok) == (c, a):
+            return p, sigma, (c, a)
+        c, a = bool(c_ok), bool(a_ok)
+        p_full = p
+
+
+def masked_inverse(jt: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """(JᵀJ)⁺ of the ``free`` parameters (B, 8) from the transposed weighted Jacobians ``jt`` (B, 8, n); rows
+    and columns of the parameters held fixed are 0."""
+    normal = jt @ jt.transpose(0, 2, 1)
+    mask = free[:, :, None] & free[:, None, :]
+    out = np.linalg.pinv(np.where(mask, normal, 0.0))
+    return np.where(mask, out, 0.0)
+
+
+def _scan_upper(
+    x: np.ndarray, r: np.ndarray, jt: np.ndarray, cov: np.ndarray, inv: np.ndarray, factor: np.ndarray,
+    band, centers: np.ndarray, fwhm: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(one-sided upper limit, 1-sigma error) of the area of a band of width ``fwhm`` added to the fitted
+    model (weighted residuals ``r``, Jacobian ``jt``, its (JᵀJ)⁺ ``cov``): the linear estimate of its area
+    at each of ``centers``, taken where it is most significant; upper limit max(area, 0) + z·sigma."""
+    jr = np.einsum("bkn,bn->bk", jt, r)
+    best_z = np.full(r.shape[0], -np.inf)
+    best_a, best_s = np.zeros(r.shape[0]), np.full(r.shape[0], np.nan)
+    for g in centers:
+        fw = band(x, 1.0, g, fwhm) * inv
+        jf = np.einsum("bkn,bn->bk", jt, fw)
+        t = np.einsum("bkl,bl->bk", cov, jf)
+        ff = np.einsum("bn,bn->b", fw, fw) - np.einsum("bk,bk->b", jf, t)
+        fr = np.einsum("bn,bn->b", fw, r) - np.einsum("bk,bk->b", t, jr)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            area = fr / ff
+            sig = np.sqrt(factor / ff)
+            z = np.where(ff > 0, area / sig, -np.inf)
+        better = z > best_z
+        best_z = np.where(better, z, best_z)
+        best_a, best_s = np.where(better, area, best_a), np.where(better, sig, best_s)
+    return np.clip(best_a, 0.0, None) + UPPER_LIMIT_Z * best_s, best_s
+
+
+def absent_band_results(
+    x: np.ndarray, p: np.ndarray, r: np.ndarray, jt: np.ndarray, inv: np.ndarray, *, scale: np.ndarray,
+    present_c: np.ndarray, present_a: np.ndarray, y: float, gain: np.ndarray, read: np.ndarray,
+    n_outliers: int | np.ndarray = 0, success: bool | np.ndarray = True,
+) -> list[SiFit]:
+    """:class:`SiFit` of reduced-model fits (B of them; shared by :func:`fit_si` and the batch fit):
+    parameters ``p`` (B, 8, scaled), weighted residuals ``r`` and transposed weighted Jacobian ``jt`` (B, 8,
+    n) on ``x``, the weights ``inv`` (1/sigma, B x n), the bands present. Position and width of an absent
+    band are NaN. An absent c-Si band has area 0 and as error the 1-sigma error of the area of a band of
+    :data:`C_NOMINAL_FWHM` added to the model where it is most significant (:data:`C_SCAN_CM1`); an absent
+    a-Si band the area fitted with its nominal shape; their one-sided 95 % upper limits are
+    ``c_area_upper``/``a_area_upper`` (max(area, 0) + 1.645 sigma). Errors are times max(1, reduced
+    chi-square) as in :func:`fit_result`."""
+    n_b = p.shape[0]
+    present_c, present_a = np.asarray(present_c, dtype=bool), np.asarray(present_a, dtype=bool)
+    free = np.array([_FREE[(bool(c), bool(a))] for c, a in zip(present_c, present_a, strict=True)])
+    free = free.reshape(n_b, 8)
+    redchi = np.einsum("bn,bn->b", r, r) / np.maximum(r.shape[1] - free.sum(axis=1), 1)
+    cov0 = masked_inverse(jt, free)
+    factor = np.maximum(redchi, 1.0)
+    err = np.sqrt(np.clip(np.einsum("bii->bi", cov0), 0.0, None) * factor[:, None])
+    c_up, c_err = _scan_upper(x, r, jt, cov0, inv, factor, lorentzian, C_SCAN_CM1, C_NOMINAL_FWHM)
+    ac = np.where(present_c, p[:, 0], 0.0) * scale
+    aa = p[:, 3] * scale
+    ac_err = np.where(present_c, err[:, 0], c_err) * scale
+    aa_err = err[:, 3] * scale
+    xc = np.where(present_c, np.atleast_1d(crystalline_fraction(ac, aa, y)), NAN)
+    var_c = np.where(present_c, cov0[:, 0, 0] * factor, 0.0) * scale**2
+    var_a = cov0[:, 3, 3] * factor * scale**2
+    cov_ca = cov0[:, 0, 3] * factor * scale**2
+    den = ac + y * aa
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d_ic, d_ia = y * aa / den**2, -y * ac / den**2
+        var_xc = d_ic**2 * var_c + d_ia**2 * var_a + 2 * d_ic * d_ia * cov_ca
+        xc_err = np.where(present_c & (den > 0), np.sqrt(np.clip(var_xc, 0.0, None)), NAN)
+        c_upper = np.where(present_c, NAN, c_up * scale)
+        xc_upper = np.where(~present_c & present_a, c_upper / (c_upper + y * aa), NAN)
+    a_upper = np.where(present_a, NAN, aa + UPPER_LIMIT_Z * aa_err)
+    out = []
+    n_out = np.broadcast_to(np.asarray(n_outliers), (n_b,))
+    ok = np.broadcast_to(np.asarray(success, dtype=bool), (n_b,))
+    for k in range(n_b):
+        c, a = bool(present_c[k]), bool(present_a[k])
+        out.append(SiFit(
+            c_position=float(p[k, 1]) if c else NAN, c_position_err=float(err[k, 1]) if c else NAN,
+            c_fwhm=float(p[k, 2]) if c else NAN, c_fwhm_err=float(err[k, 2]) if c else NAN,
+            c_area=float(ac[k]), c_area_err=float(ac_err[k]),
+            a_position=float(p[k, 4]) if a else NAN, a_position_err=float(err[k, 4]) if a else NAN,
+            a_fwhm=float(p[k, 5]) if a else NAN, a_fwhm_err=float(err[k, 5]) if a else NAN,
+            a_area=float(aa[k]), a_area_err=float(aa_err[k]), xc=float(xc[k]), xc_err=float(xc_err[k]),
+            y=float(y), c_significant=c, redchi=float(redchi[k]), success=bool(ok[k]),
+            xc_upper=float(xc_upper[k]), noise_gain=float(gain[k]), noise_read=float(read[k]),
+            n_outliers=int(n_out[k]), a_significant=a, c_area_upper=float(c_upper[k]),
+            a_area_upper=float(a_upper[k]),
+        ))
+    return out
 
 
 def fit_result(
@@ -439,6 +635,7 @@ def fit_result(
         noise_gain=float(noise.gain),
         noise_read=float(noise.read),
         n_outliers=n_outliers,
+        a_significant=bool(aa > SIGNIFICANCE * aa_err),
     )
 
 

@@ -9,13 +9,18 @@ the errors are the weighted covariance scaled by max(1, reduced chi-square) (:fu
 The stages before the final fit only set weights and starts: they stop at 1e-5 of chi-square (30 steps at
 most); the final fit converges as the single fit's solver does (ftol 1e-8).
 
+Spectra with a band absent (below :data:`~nanocell_daq.analysis.raman.SIGNIFICANCE` sigma in the full fit:
+off-wire pixels, fully amorphised or fully crystalline ones) get the reduced model as fit_si gives it: one
+more vectorised pass over those spectra with the absent band's parameters held (c-Si area 0, a-Si at its
+nominal shape), weights from the reduced model, and the same upper limits
+(:func:`~nanocell_daq.analysis.raman.absent_band_results`). The full model's free band fits noise and ends
+where the solver's path takes it; the reduced model has one minimum, which both paths find.
+
 Spectra the batch cannot reproduce go to :func:`fit_si` one by one: pixels that are not finite in the window,
-fits that do not converge in :data:`MAX_ITER` steps, spectra where a pixel is dropped as a cosmic ray (the
-refits after a drop are the single fit's), and spectra with a band at the noise level or a band's position or
-width at a bound. A band lost in the noise has no minimum of its own: its Gaussian or Lorentzian fits noise
-and where it ends (and so its area, error and the upper limit of Xc) depends on the solver's path, which only
-the single fit's solver reproduces. Those are told already by the unweighted start (off-wire pixels of a
-map), and with a pooled noise model their share of the pool is the single fit's own first pass. Spectra are
+fits with both bands present that do not converge in :data:`MAX_ITER` steps or end with a band's position or
+width at a bound, spectra where a pixel is dropped as a cosmic ray (the refits after a drop are the single
+fit's), and, with a noise model estimated per spectrum (from the residuals of its unweighted fit alone),
+spectra whose unweighted fit shows a band at the noise level or a bound. Spectra are
 processed :data:`CHUNK` at a time: the working memory does not grow with their number.
 """
 
@@ -28,8 +33,10 @@ from scipy.ndimage import median_filter
 from scipy.optimize import OptimizeResult
 
 from nanocell_daq.analysis.raman import (
+    _FREE,
     _HI,
     _LO,
+    _NOMINAL,
     _REF_CM1,
     _SIGMA_PER_FWHM,
     C_CENTER,
@@ -37,17 +44,19 @@ from nanocell_daq.analysis.raman import (
     FIT_WINDOW_CM1,
     NAN,
     OUTLIER_Z,
+    REDUCED_ROUNDS,
     SIGNIFICANCE,
     NoiseModel,
     SiFit,
     _failed,
-    _initial_guess,
     _window,
+    absent_band_results,
     crystalline_fraction,
     first_pass,
     fit_from_start,
     fit_si,
     fit_start,
+    masked_inverse,
     si_model,
     xc_upper_limit,
 )
@@ -63,9 +72,9 @@ _RTOL = 1e-8  # converged: an accepted step lowers chi-square by less than this 
 _MAX_ITER_START = 30  # steps of the stages before the final fit (a spectrum not done goes on from there)
 _RTOL_NOISE = 1e-10  # the fit whose residuals alone estimate a spectrum's noise model
 _RTOL_START = 1e-5  # the same, for the fits whose result only sets the weights or the start of the next
-A_MIN_SNR = 2.0
-"""The batch keeps a spectrum whose a-Si area exceeds this many sigma (c-Si: :data:`SIGNIFICANCE`); below,
-the Gaussian of an absent band fits noise and where it ends depends on the solver's path."""
+A_MIN_SNR = SIGNIFICANCE
+"""With a noise model per spectrum, the batch takes a spectrum whose unweighted fit has the a-Si area above
+this many sigma (c-Si: :data:`SIGNIFICANCE`): that fit's residuals alone set the spectrum's noise model."""
 _SQRT_2PI = np.sqrt(2.0 * np.pi)
 _INV_SQRT_2PI = 1.0 / _SQRT_2PI
 
@@ -192,9 +201,10 @@ def _inside(p0: np.ndarray) -> np.ndarray:
 
 def levenberg_marquardt(
     x: np.ndarray, sn: np.ndarray, p0: np.ndarray, inv: np.ndarray, max_iter: int = MAX_ITER,
-    *, rtol: float = _RTOL, lam0: float = 1e-3,
+    *, rtol: float = _RTOL, lam0: float = 1e-3, fixed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Minimise sum(((model(p) − sn)·inv)²) for every row within the bounds: (p, chi2, converged).
+    """Minimise sum(((model(p) − sn)·inv)²) for every row within the bounds: (p, chi2, converged); the
+    parameters ``fixed`` (B, 8 booleans, optional) are held at their values (a reduced model).
 
     Bounded by projection: a parameter at a bound whose gradient pushes it out is held for that step; steps
     are Marquardt-scaled by the largest diagonal of JᵀJ seen (scale-free, as the single fit's x_scale="jac").
@@ -218,6 +228,7 @@ def levenberg_marquardt(
     stale = np.ones(n_b, dtype=bool)
     eye = np.eye(8)
     lo, hi = _LO + 1e-12, _HI - 1e-12
+    held = np.zeros((n_b, 8), dtype=bool) if fixed is None else np.asarray(fixed, dtype=bool).copy()
     for _ in range(max_iter):
         if live.size == 0:
             break
@@ -236,7 +247,7 @@ def levenberg_marquardt(
                 dscale[new] = np.maximum(dscale[new], diag)
         stale[:] = False
         dl = np.maximum(dscale, 1e-12 * dscale.max(axis=1, keepdims=True) + 1e-300)
-        free = ~(((p <= lo) & (grad > 0)) | ((p >= hi) & (grad < 0)))
+        free = ~(((p <= lo) & (grad > 0)) | ((p >= hi) & (grad < 0)) | held)
         if free.all():
             m = normal + eye * (lam[:, None] * dl)[:, None, :]
             delta = np.linalg.solve(m, -grad[..., None])[..., 0]
@@ -266,6 +277,7 @@ def levenberg_marquardt(
             keep = ~done
             live, p, chi2, r, sn, inv = live[keep], p[keep], chi2[keep], r[keep], sn[keep], inv[keep]
             lam, dscale, normal, grad, stale = lam[keep], dscale[keep], normal[keep], grad[keep], stale[keep]
+            held = held[keep]
     p_out[live], chi2_out[live] = p, chi2
     return p_out, chi2_out, converged
 
@@ -411,10 +423,10 @@ def fit_spectra(
     spectrum. ``stats`` (optional) is filled with how many spectra went to the single fit, and why.
 
     ``chunk`` spectra are fitted together: the working memory is bounded by it (plus 8 bytes per window pixel
-    of every spectrum for a pooled noise estimate, and the results), not by B. Spectra whose unweighted fit
-    already shows a band at the noise level or at a bound go straight to the single fit, as do those that
-    do not converge; with a pooled noise their share of the pool is the single fit's own first pass, so the
-    pooled noise is the one-by-one path's."""
+    of every spectrum for a pooled noise estimate, and the results), not by B. Spectra with a band absent are
+    fitted with the reduced model in the batch (the module doc). With a noise model per spectrum, those whose
+    unweighted fit shows a band at the noise level or at a bound go straight to the single fit, as do those
+    that do not converge. With a pooled noise, spectra handed to the single fit pool its own first pass."""
     stats = stats if stats is not None else BatchStats()
     axis = np.asarray(axis, dtype=float)
     data = np.asarray(spectra, dtype=float)
@@ -451,10 +463,10 @@ def fit_spectra(
         jt = _jacobian_t(x, p)
         a_inv = inv_psd(jt @ jt.transpose(0, 2, 1))
         err = np.sqrt(np.clip(np.einsum("bii->bi", a_inv), 0.0, None) * (chi2 / max(x.size - 8, 1))[:, None])
-        keep = _settled(p, err)
-        if per_spectrum:  # this fit alone sets the spectrum's noise model: it must have converged
-            single.update((int(k), "not converged") for k in rows[~ok])
-            keep &= ok
+        keep = np.ones(rows.size, dtype=bool)
+        if per_spectrum:  # this fit alone sets the spectrum's noise model: it must have converged, and be
+            single.update((int(k), "not converged") for k in rows[~ok])  # one with a minimum of its own
+            keep &= ok & _settled(p, err)
         single.update((int(k), "band at noise level or bound") for k in rows[~keep] if k not in single)
         rows, s, sc, p = rows[keep], s[keep], sc[keep], p[keep]
         in_batch[rows], p1[rows], scale[rows] = True, p, sc
@@ -495,21 +507,34 @@ def fit_spectra(
             sigma_prev = _sigma(g, rd2, p, x, sc)
             inv = 1.0 / sigma_prev
             p = levenberg_marquardt(x, sn, p, inv, _MAX_ITER_START, rtol=_RTOL_START, lam0=1e-4)[0]
-        clear = _well_determined(x, sn, p, sigma_prev)
-        single.update((int(k), "band at noise level or bound") for k in rows[~clear])
-        rows, sn, p, sc, sigma_prev, g, rd2 = (a[clear] for a in (rows, sn, p, sc, sigma_prev, g, rd2))
         sigma = _sigma(g, rd2, p, x, sc)
         spiked = _has_outlier(x, sn, p, sigma_prev, sigma)
         p, _, ok = levenberg_marquardt(x, sn, p, 1.0 / sigma, lam0=1e-4)
         single.update((int(k), "cosmic ray") for k in rows[spiked])
-        single.update((int(k), "not converged") for k in rows[~spiked & ~ok])
         inv = 1.0 / sigma
         r = batch_model(x, p)
         r -= sn
         r *= inv
         fits = _results(p, r, _jacobian_t(x, p, inv), sc, y, g, np.sqrt(rd2))
-        for j in np.nonzero(ok & ~spiked)[0]:
+        c_sig = np.array([f.c_significant for f in fits], dtype=bool)
+        a_sig = np.array([f.a_significant for f in fits], dtype=bool)
+        full = c_sig & a_sig
+        # both bands present: the full fit is the result (it must have converged, no shape at a bound)
+        single.update((int(k), "not converged") for k in rows[~spiked & ~ok & full])
+        at_bound = full & ~_shape_inside(p)
+        single.update((int(k), "band at a bound") for k in rows[ok & ~spiked & at_bound])
+        for j in np.nonzero(ok & ~spiked & full & ~at_bound)[0]:
             results[rows[j]] = fits[j]
+        # a band absent: the reduced model, in the batch too (the full fit only told the band absent: one
+        # whose noise band still wanders after MAX_ITER steps is absent, as where the single fit's ends)
+        red = np.nonzero(~spiked & ~full)[0]
+        if red.size:
+            got, failed = _reduced_batch(
+                x, sn[red], p[red], sc[red], g[red], rd2[red], c_sig[red], a_sig[red], y
+            )
+            single.update((int(k), "not converged") for k in rows[red][failed])
+            for j, fit in zip(red[~failed], got, strict=True):
+                results[rows[j]] = fit
     for k, reason in sorted(single.items()):
         stats.add(reason, 1)
         if k in starts and given is not None:  # its first stage is done
@@ -537,6 +562,65 @@ def _first_pass_of(start: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray] | 
         return None
     model = si_model(x, res.x) * scale
     return model, s - model, lev
+
+
+def _reduced_batch(
+    x: np.ndarray, sn: np.ndarray, p_full: np.ndarray, sc: np.ndarray, g: np.ndarray, rd2: np.ndarray,
+    c: np.ndarray, a: np.ndarray, y: float,
+) -> tuple[list[SiFit], np.ndarray]:
+    """``raman.reduced_fit`` and ``raman.absent_band_results`` of every row: the model without its absent
+    bands (c-Si area 0, a-Si at its nominal shape), :data:`~nanocell_daq.analysis.raman.REDUCED_ROUNDS`
+    weighted fits each, a kept band no longer significant dropped and the fit redone. (fits of the rows that
+    converged, which rows did not)."""
+    n_b = sn.shape[0]
+    c, a = c.copy(), a.copy()
+    p_out = np.zeros_like(p_full)
+    sig_out = np.ones_like(sn)
+    failed = np.zeros(n_b, dtype=bool)
+    todo = np.arange(n_b)
+    start = p_full.copy()
+    while todo.size:
+        free = np.array([_FREE[(bool(ci), bool(ai))] for ci, ai in zip(c[todo], a[todo], strict=True)])
+        free = free.reshape(todo.size, 8)
+        p = np.where(free, _inside(start[todo]), _NOMINAL)
+        p[:, 3] = np.where(a[todo], p[:, 3], np.maximum(start[todo, 3], 1e-6))
+        ok = np.ones(todo.size, dtype=bool)
+        for _ in range(REDUCED_ROUNDS):
+            sigma = _sigma(g[todo], rd2[todo], p, x, sc[todo])
+            p, _, conv = levenberg_marquardt(x, sn[todo], p, 1.0 / sigma, rtol=_RTOL_NOISE, fixed=~free)
+            ok &= conv
+        inv = 1.0 / sigma
+        r = batch_model(x, p)
+        r -= sn[todo]
+        r *= inv
+        jt = _jacobian_t(x, p, inv)
+        cov = masked_inverse(jt, free)
+        redchi = np.einsum("bn,bn->b", r, r) / np.maximum(x.size - free.sum(axis=1), 1)
+        err = np.sqrt(np.clip(np.einsum("bii->bi", cov), 0.0, None) * np.maximum(redchi, 1.0)[:, None])
+        c_ok = c[todo] & (p[:, 0] > SIGNIFICANCE * err[:, 0])
+        a_ok = a[todo] & (p[:, 3] > SIGNIFICANCE * err[:, 3])
+        same = (c_ok == c[todo]) & (a_ok == a[todo]) | ~(c[todo] | a[todo])
+        failed[todo] = ~ok
+        p_out[todo], sig_out[todo] = p, sigma
+        c[todo], a[todo] = c_ok, a_ok
+        start[todo] = p
+        todo = todo[~same & ok]
+    inv = 1.0 / sig_out
+    r = sn - batch_model(x, p_out)  # data − model, as raman.fit_si gives it
+    r *= inv
+    keep = ~failed
+    fits = absent_band_results(
+        x, p_out[keep], r[keep], _jacobian_t(x, p_out[keep], inv[keep]), inv[keep], scale=sc[keep],
+        present_c=c[keep], present_a=a[keep], y=y, gain=g[keep], read=np.sqrt(rd2[keep]),
+    )
+    return fits, failed
+
+
+def _shape_inside(p: np.ndarray) -> np.ndarray:
+    """No band position or width at a bound."""
+    lo, hi = _LO[[1, 2, 4, 5]], _HI[[1, 2, 4, 5]]
+    shape, span = p[:, [1, 2, 4, 5]], hi - lo
+    return np.all((shape - lo > 1e-6 * span) & (hi - shape > 1e-6 * span), axis=1)
 
 
 def _settled(p: np.ndarray, err: np.ndarray) -> np.ndarray:
@@ -576,6 +660,7 @@ def _results(
     ac, aa = p[:, 0] * scale, p[:, 3] * scale
     ac_err, aa_err = err[:, 0] * scale, err[:, 3] * scale
     significant = (ac > SIGNIFICANCE * ac_err) & (ac > 0)
+    a_significant = aa > SIGNIFICANCE * aa_err
     xc = np.atleast_1d(crystalline_fraction(ac, aa, y, ac_err, aa_err))
     upper = np.atleast_1d(xc_upper_limit(ac, aa, y, ac_err, aa_err))
     s2 = scale**2
@@ -594,25 +679,10 @@ def _results(
             gain, read]
     y = float(y)
     return [
-        SiFit(*v[:14], y, sig, v[14], True, v[15], v[16], v[17], 0)
-        for v, sig in zip(np.column_stack(cols).tolist(), significant.tolist(), strict=True)
+        SiFit(*v[:14], y, sig, v[14], True, v[15], v[16], v[17], 0, a_sig)
+        for v, sig, a_sig in zip(np.column_stack(cols).tolist(), significant.tolist(), a_significant.tolist(),
+                                 strict=True)
     ]
-
-
-def _well_determined(x: np.ndarray, sn: np.ndarray, p: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Spectra whose fit has one minimum to find: c-Si above :data:`SIGNIFICANCE` sigma, a-Si above
-    :data:`A_MIN_SNR` sigma, and no band position or width at a bound. Elsewhere (a band lost in the noise)
-    the parameters of the missing band wander, and where the fit ends depends on the solver's path: those
-    go to the single fit."""
-    inv = 1.0 / sigma
-    r = batch_model(x, p)
-    r -= sn
-    r *= inv
-    jt = _jacobian_t(x, p, inv)
-    redchi = np.einsum("bn,bn->b", r, r) / max(x.size - 8, 1)
-    cov = inv_psd(jt @ jt.transpose(0, 2, 1))
-    err = np.sqrt(np.clip(np.einsum("bii->bi", cov), 0.0, None) * np.maximum(redchi, 1.0)[:, None])
-    return _settled(p, err)
 
 
 def _has_outlier(
@@ -644,8 +714,37 @@ def _has_outlier(
     pix = cand[0][rows, slot]
     keep = np.ones((rows.size, x.size), dtype=bool)
     keep[np.arange(rows.size), pix] = False
-    starts = np.array([_initial_guess(x[keep[t]], sn[rows[t]][keep[t]]) for t in range(rows.size)])
+    starts = _initial_guesses_without(x, sn[rows], keep)
     inv = np.where(keep, 1.0 / sigma[rows], 0.0)
     _, chi2_alt, _ = levenberg_marquardt(x, sn[rows], _inside(starts), inv, max_iter=80)
     spiked[rows[chi2[rows] - chi2_alt > OUTLIER_Z**2]] = True
     return spiked
+
+
+def _initial_guesses_without(x: np.ndarray, sn: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``raman._initial_guess(x[keep[t]], sn[t][keep[t]])`` of every row t at once, each ``keep`` row
+    dropping one pixel: (T, 8)."""
+    n_t, n = keep.shape[0], int(keep[0].sum())
+    xs = np.broadcast_to(x, keep.shape)[keep].reshape(n_t, n)
+    s = median_filter(sn[keep].reshape(n_t, n), size=(1, 3), mode="nearest")
+    step = np.median(np.diff(xs, axis=1), axis=1) if n > 1 else np.ones(n_t)
+    edge = max(3, n // 20)
+    left = np.median(s[:, :edge], axis=1)
+    b1 = (np.median(s[:, -edge:], axis=1) - left) / np.maximum(xs[:, -1] - xs[:, 0], 1e-9)
+    b0 = left + b1 * (_REF_CM1 - xs[:, 0])
+    flat = s - (b0[:, None] + b1[:, None] * (xs - _REF_CM1))
+    in_c = (xs >= C_CENTER[0]) & (xs <= C_CENTER[1])
+    in_a = (xs >= 455.0) & (xs <= 495.0)
+    with np.errstate(invalid="ignore"):
+        level = np.nanmedian(np.where(in_a, flat, np.nan), axis=1) if in_a.any() else np.zeros(n_t)
+    a_level = np.maximum(np.where(in_a.any(axis=1), level, 0.0), 0.0)
+    aa = a_level * 70.0 * _SIGMA_PER_FWHM * _SQRT_2PI
+    k = np.argmax(np.where(in_c, flat, -np.inf), axis=1)
+    has_c = in_c.any(axis=1)
+    rows = np.arange(n_t)
+    xc0 = np.where(has_c, xs[rows, k], 520.0)
+    c_height = np.where(has_c, np.maximum(flat[rows, k] - a_level * 0.5, 0.0), 0.0)
+    wc0 = np.maximum(4.0, 2.0 * step)
+    p0 = np.column_stack([c_height * np.pi * wc0 / 2.0, xc0, wc0, aa, np.full(n_t, 475.0),
+                          np.full(n_t, 70.0), b0, b1])
+    return _inside(p0)

@@ -55,7 +55,8 @@ from nanocell_daq.storage.store import params_hash
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = 3  # 2: weighted Raman fits, Xc upper limits, frames, axis offset; 3: whole-sweep G0 fits
+ANALYSIS_VERSION = 4  # 2: weighted Raman fits, Xc upper limits, frames, axis offset; 3: whole-sweep G0 fits;
+# 4: absent Raman bands from the reduced model
 KIND_SUMMARY = "run_analysis"
 KIND_MAP_FIT = "raman_map_fit"
 KIND_CYCLING = "cycling_summary"

@@ -44,7 +44,7 @@ def synthetic_set(rng: np.random.Generator, n: int = 280) -> tuple[np.ndarray, l
             c_area = 0.0
         elif kind == "no a-Si":
             a_area = 0.0
-        elif kind == "weak a-Si":  # about the noise: kept in the batch above 2 sigma
+        elif kind == "weak a-Si":  # about the noise: present or absent (the reduced model)
             a_area = rng.uniform(0.0, 4000.0)
         elif kind == "none":
             c_area = a_area = 0.0
@@ -67,11 +67,11 @@ def assert_agree(batch, single) -> None:
     """Positions within 0.05 cm-1, widths and areas within 1 %, errors within 10 %, the same decisions."""
     for k, (b, s) in enumerate(zip(batch, single, strict=True)):
         where = f"spectrum {k}"
-        assert b.c_significant == s.c_significant, where
+        assert b.c_significant == s.c_significant and b.a_significant == s.a_significant, where
         assert b.success == s.success and b.n_outliers == s.n_outliers, where
         for name in ("c_position", "a_position"):
             assert getattr(b, name) == pytest.approx(getattr(s, name), abs=0.05, nan_ok=True), (where, name)
-        for name in ("c_fwhm", "a_fwhm", "xc", "xc_upper"):
+        for name in ("c_fwhm", "a_fwhm", "xc", "xc_upper", "c_area_upper", "a_area_upper"):
             assert getattr(b, name) == pytest.approx(getattr(s, name), rel=0.01, abs=1e-9, nan_ok=True), (
                 where, name)
         for name in ("c_area", "a_area"):  # an area at zero (a bound): within a thousandth of its error
@@ -100,6 +100,25 @@ def test_batch_model_jacobian_and_start_are_the_single_fits():
     for k in range(sn.shape[0]):
         inside = np.clip(_initial_guess(x, sn[k]), starts[k] - 1e-8, starts[k] + 1e-8)  # as _solve moves it
         np.testing.assert_allclose(starts[k], inside)
+
+
+def test_starts_of_the_cosmic_ray_trials_are_the_single_fits():
+    """Each trial drops one pixel (the first, the last, one on the c-Si peak, random ones): its start is
+    fit_si's initial guess on the spectrum without it."""
+    from nanocell_daq.analysis.raman_batch import _initial_guesses_without
+
+    rng = np.random.default_rng(9)
+    spectra, _ = synthetic_set(rng, 14)
+    x = AXIS[(AXIS >= 380) & (AXIS <= 600)]
+    sn = spectra[:, (AXIS >= 380) & (AXIS <= 600)]
+    pix = rng.integers(0, x.size, sn.shape[0])
+    pix[:3] = 0, x.size - 1, int(np.argmax(sn[0]))
+    keep = np.ones(sn.shape, dtype=bool)
+    keep[np.arange(sn.shape[0]), pix] = False
+    got = _initial_guesses_without(x, sn, keep)
+    for t in range(sn.shape[0]):
+        want = initial_guesses(x[keep[t]], sn[t][keep[t]][None])[0]
+        np.testing.assert_allclose(got[t], want, rtol=1e-12)
 
 
 def test_batch_results_are_built_as_the_single_fit_builds_them():
@@ -154,7 +173,9 @@ def test_batch_fit_agrees_on_a_simulated_map_of_the_shipped_si_wire():
     batch = fit_map(cell.wavenumbers, spectra, positions, stats=stats)
     single = fit_map(cell.wavenumbers, spectra, positions, batch=False)
     assert_agree(*frames(batch, single))
-    assert batch["noise_gain"].to_numpy() == pytest.approx(single["noise_gain"].to_numpy(), rel=1e-4)
+    # the pooled noise: the unweighted fits of off-wire pixels (a band fitting noise) end where each solver's
+    # path takes them; pooled with the rest, that moves the gain by under 1e-3 (errors by half that)
+    assert batch["noise_gain"].to_numpy() == pytest.approx(single["noise_gain"].to_numpy(), rel=2e-3)
     assert batch["c_significant"].sum() >= 20 and stats.n_batch >= 20  # the wire's pixels, in the batch
     assert batch["xc"][40:].mean() != pytest.approx(batch["xc"][:40].mean(), abs=0.02)  # charged: it shows
 
@@ -175,12 +196,12 @@ def test_noise_estimated_per_spectrum_or_pooled_over_the_map_as_the_single_fit_d
     pooled_single = fit_map(AXIS, spectra, despike=False, batch=False)
     gain = pooled_single["noise_gain"].to_numpy()
     assert np.all(gain == gain[0]) and gain[0] == pytest.approx(2.0, rel=0.15)
-    # the spectra the batch cannot take pool the single fit's own first pass: the same noise model (the
-    # batch's own unweighted fits stop at 1e-5 of chi-square)
-    assert pooled_batch["noise_gain"].to_numpy() == pytest.approx(gain, rel=1e-4)
+    # the same noise model within the spread of the unweighted fits of absent bands (no minimum of theirs)
+    assert pooled_batch["noise_gain"].to_numpy() == pytest.approx(gain, rel=2e-3)
     assert_agree(*frames(pooled_batch, pooled_single))
-    assert stats.fallback["band at noise level or bound"] >= kinds.count("none")
-    assert stats.n_batch >= 0.9 * kinds.count("both") - 1
+    # absent bands are fitted in the batch (their reduced models): only cosmic rays and the like go single
+    assert "band at noise level or bound" not in stats.fallback
+    assert stats.n_batch >= 0.9 * (len(kinds) - kinds.count("spike")) - 1
 
 
 def test_pooled_noise_sums_in_pieces_as_estimate_noise_fits():
@@ -203,9 +224,10 @@ def test_pooled_noise_sums_in_pieces_as_estimate_noise_fits():
     assert pool.estimate() == NoiseModel(1.0, 0.0, "estimated")  # too few pixels: as estimate_noise says
 
 
-def test_off_wire_pixels_go_to_the_single_fit_and_chunks_change_nothing():
-    """A map with pixels off the wire (no Si band: their band parameters fit noise, and where they end
-    depends on the solver's path) gives the single fit's numbers, chunk by chunk as all at once."""
+def test_off_wire_pixels_are_fitted_in_the_batch_and_chunks_change_nothing():
+    """A map with pixels off the wire (no Si band: the full model's bands would fit noise, wherever the
+    solver's path takes them) gives the single fit's numbers, its reduced models' minima, in the batch, chunk
+    by chunk as all at once."""
     from nanocell_daq.cli.bench_fit import synthetic_map
 
     axis, spectra, positions = synthetic_map(48, empty=0.4, seed=3)
@@ -216,7 +238,10 @@ def test_off_wire_pixels_go_to_the_single_fit_and_chunks_change_nothing():
     pd.testing.assert_frame_equal(chunked, whole)
     assert_agree(*frames(chunked, single))
     assert not chunked["c_significant"][chunked["c_area"] < 1e-3].any()
-    assert 10 <= stats.fallback["band at noise level or bound"] <= 30 and stats.n_batch >= 20
+    empty = ~chunked["c_significant"] & ~chunked["a_significant"]
+    assert 10 <= empty.sum() <= 30 and (chunked["a_area_upper"][empty] > 0).all()
+    assert chunked["a_position"][empty].isna().all() and (chunked["c_area"][empty] == 0).all()
+    assert stats.n_batch >= 45 and set(stats.fallback) <= {"cosmic ray"}  # 3 % of pixels have one
 
 
 def test_memory_of_a_batch_fit_does_not_grow_with_the_number_of_spectra():
