@@ -90,6 +90,8 @@ UNITS = {
     "c_area_err": "counts*cm-1",
     "a_area": "counts*cm-1",
     "a_area_err": "counts*cm-1",
+    "c_area_upper": "counts*cm-1",
+    "a_area_upper": "counts*cm-1",
 }
 
 

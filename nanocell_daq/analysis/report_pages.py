@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from nanocell_daq.analysis.band_intensity import SIGNIFICANCE, mean_area, normalised_map, wire_pixels
-from nanocell_daq.analysis.raman import fit_si, gaussian, lorentzian
+from nanocell_daq.analysis.raman import A_NOMINAL_CM1, A_NOMINAL_FWHM, fit_si, gaussian, lorentzian
 from nanocell_daq.analysis.raman_map import map_grid, wire_axis
 from nanocell_daq.analysis.report import (
     MAX_LEGEND,
@@ -274,7 +274,10 @@ def spectra_page(a: RunAnalysis, store: Any) -> list[Any]:
             x = axis[inside]
             bands_c = lorentzian(x, fit.c_area, fit.c_position, fit.c_fwhm) if np.isfinite(fit.c_position) \
                 else np.zeros(x.size)
-            bands_a = gaussian(x, fit.a_area, fit.a_position, fit.a_fwhm)
+            if np.isfinite(fit.a_position):
+                bands_a = gaussian(x, fit.a_area, fit.a_position, fit.a_fwhm)
+            else:  # a-Si not significant: its area was fitted with the nominal band's shape
+                bands_a = gaussian(x, fit.a_area, A_NOMINAL_CM1, A_NOMINAL_FWHM)
             background = np.polyval(np.polyfit(x, counts[inside] - bands_c - bands_a, 1), x)
             ax.plot(x, background + bands_c + bands_a, "-", color="tab:red", lw=1.4, label="fit")
             ax.plot(x, background + bands_c, "-", color="tab:purple", lw=1.0, label="c-Si (Lorentzian)")
