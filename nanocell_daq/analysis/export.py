@@ -107,7 +107,8 @@ CLOCKS = {
     ("spectra", "t_s"): ENGINE_CLOCK,
     ("half_cycles", "start_s"): ENGINE_CLOCK,
     ("half_cycles", "duration_s"): "engine clock, duration",
-    ("checkpoints", "time_s"): WALL_CLOCK,
+    ("checkpoints", "time_s"): ENGINE_CLOCK,
+    ("steps", "time_s"): ENGINE_CLOCK,
     ("run", "started"): UTC_TIME,
     ("run", "ended"): UTC_TIME,
     ("steps", "started"): UTC_TIME,
@@ -383,7 +384,8 @@ def write_csv(tables: RunTables, folder: Path) -> list[Path]:
         "One CSV per table; column names end with their unit (t_s = seconds, E_V = volts, I_A = amperes, "
         "Q_C = coulombs, x_um = micrometres); units.csv lists them all, with the clock of each time column:\n"
         f"t_s of cycling_points, iv_points and spectra = {ENGINE_CLOCK} (a simulated bench runs it faster "
-        f"than the wall clock); checkpoints.time_s = {WALL_CLOCK}; started/ended/time/created = {UTC_TIME}.\n"
+        "than the wall clock), and so is time_s of checkpoints and steps (their first data); "
+        f"started/ended/time/created = {UTC_TIME}.\n"
         "spectra_step<N>.csv: one row per spectrum of map step N: metadata columns, then counts, one column "
         "per wavenumber (header = Raman shift in cm-1).\n"
         "checkpoints/half_cycles/cycles/iv_metrics/map_pixels come from nanocell_daq.analysis.\n"

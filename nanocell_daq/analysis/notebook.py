@@ -57,7 +57,7 @@ class RunView:
 
     def steps(self) -> pd.DataFrame:
         """One row per step: step_id, index, kind, label, cycle, status, time_s (since run start), times."""
-        return steps_frame(self._store.steps(self.id), self._info.started)
+        return steps_frame(self._store.steps(self.id), self._info.started, self._store.step_times(self.id))
 
     def _with_steps(self, frame: pd.DataFrame) -> pd.DataFrame:
         meta = self.steps()[["step_id", "kind", "label", "cycle"]]

@@ -55,8 +55,8 @@ from nanocell_daq.storage.store import params_hash
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = 4  # 2: weighted Raman fits, Xc upper limits, frames, axis offset; 3: whole-sweep G0 fits;
-# 4: absent Raman bands from the reduced model
+ANALYSIS_VERSION = 5  # 2: weighted Raman fits, Xc upper limits, frames, axis offset; 3: whole-sweep G0 fits;
+# 4: absent Raman bands from the reduced model; 5: steps' and checkpoints' time_s on the engine clock
 KIND_SUMMARY = "run_analysis"
 KIND_MAP_FIT = "raman_map_fit"
 KIND_CYCLING = "cycling_summary"
@@ -327,11 +327,17 @@ def geometry_of(store: Any, info: Any) -> WireGeometry | None:
                          materials if isinstance(materials, dict) else None, wire)
 
 
-def steps_frame(steps: list[Any], started: dt.datetime | None) -> pd.DataFrame:
-    """Steps as a table, with ``time_s`` = start time in seconds since the run started (wall clock)."""
+def steps_frame(steps: list[Any], started: dt.datetime | None,
+                engine_times: dict[int, tuple[float, float]] | None = None) -> pd.DataFrame:
+    """Steps as a table: ``time_s`` = engine-clock time (s since the run started, the clock of every data
+    row's ``t_s``) of the step's first data (``store.step_times``; NaN for a step without timed data), and
+    ``started``/``ended`` UTC. Without ``engine_times``, ``time_s`` is wall-clock seconds since the start."""
     rows = []
     for s in steps:
-        t = (s.started - started).total_seconds() if (s.started and started) else float("nan")
+        if engine_times is not None:
+            t = engine_times.get(s.id, (float("nan"),))[0]
+        else:
+            t = (s.started - started).total_seconds() if (s.started and started) else float("nan")
         rows.append(
             {
                 "step_id": s.id,
@@ -587,7 +593,7 @@ def analyze_run(
         raise UserError(f"run {rid} ({info.status}) has no steps yet: nothing to analyse")
     if info.status == "running":
         result.warnings.append(f"run {rid} is still running: this analysis covers the data recorded so far")
-    result.steps = steps_frame(steps, info.started)
+    result.steps = steps_frame(steps, info.started, store.step_times(rid))
     result_key = _result_key(store, info, steps, params)
     stored = store.get_derived(rid, KIND_RESULT, result_key) if use_cache else None
     if stored is not None:  # nothing the analysis reads has changed since it was stored

@@ -189,6 +189,27 @@ class StoreReads:
             n, last = conn.execute(stmt).one()
         return int(n), int(last or 0)
 
+    def step_times(self, run_id: int) -> dict[int, tuple[float, float]]:
+        """Step id -> (first, last) engine-clock time (s) of the step's data: cycling blocks, I-V points and
+        spectra (SQL aggregates; no data row is loaded). Steps without timed data are left out."""
+        queries = (
+            select(CyclingBlock.step_id, func.min(CyclingBlock.t_first_s), func.max(CyclingBlock.t_last_s))
+            .where(CyclingBlock.run_id == run_id).group_by(CyclingBlock.step_id),
+            select(IVPoint.step_id, func.min(IVPoint.t_s), func.max(IVPoint.t_s))
+            .where(IVPoint.run_id == run_id).group_by(IVPoint.step_id),
+            select(SpectrumRow.step_id, func.min(SpectrumRow.t_s), func.max(SpectrumRow.t_s))
+            .where(SpectrumRow.run_id == run_id).group_by(SpectrumRow.step_id),
+        )
+        out: dict[int, tuple[float, float]] = {}
+        with self._engine.connect() as conn:
+            for q in queries:
+                for step_id, first, last in conn.execute(q):
+                    if step_id is None or first is None:
+                        continue
+                    lo, hi = out.get(int(step_id), (float(first), float(last)))
+                    out[int(step_id)] = (min(lo, float(first)), max(hi, float(last)))
+        return out
+
     def data_counts(self, run_id: int) -> dict[str, int]:
         """How much data a run holds: cycling points and blocks, I-V points and sweeps (step and contact
         pair), spectra, map grids, steps and events (SQL aggregates; no data row is loaded)."""

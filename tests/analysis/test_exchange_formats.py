@@ -190,7 +190,7 @@ def test_units_csv_names_the_clock_of_every_time_column(store, tmp_path):
     clock = {(r.table, r.column): r.clock for r in units.itertuples()}
     assert clock[("cycling_points", "t_s")].startswith("engine clock")
     assert clock[("iv_points", "t_s")].startswith("engine clock")
-    assert clock[("checkpoints", "time_s")].startswith("wall clock")
+    assert clock[("checkpoints", "time_s")].startswith("engine clock")  # one time base with the data
     assert clock[("events", "time")] == "wall clock, ISO 8601 UTC"
     assert clock[("cycling_points", "E_V")] == ""
     # every column that counts seconds says which clock
@@ -206,7 +206,7 @@ def test_hdf5_time_columns_carry_their_clock(store, tmp_path):
     with h5py.File(tmp_path / "r.h5", "r") as f:
         assert f["cycling_points/t_s"].attrs["clock"].startswith("engine clock")
         assert f["spectra_index/t_s"].attrs["clock"].startswith("engine clock")
-        assert f["checkpoints/time_s"].attrs["clock"].startswith("wall clock")
+        assert f["checkpoints/time_s"].attrs["clock"].startswith("engine clock")
         step = next(iter(f["spectra"]))
         assert f[f"spectra/{step}/t_s"].attrs["clock"].startswith("engine clock")
         assert "clock" not in f["cycling_points/E_V"].attrs

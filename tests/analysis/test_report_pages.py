@@ -184,3 +184,17 @@ def test_the_summary_page_carries_the_runs_provenance(si_run_db):
     _close([fig, page])
     assert footer and "protocol: " in footer[0]
     assert all(line[:60] in shown for line in lines)
+
+
+def test_checkpoint_and_step_times_are_on_the_data_engine_clock(si_run_db):
+    """One time base: a checkpoint's and a step's time_s is the engine-clock time of its first data (the
+    ``t_s`` of its rows), not wall-clock seconds."""
+    path, run = si_run_db
+    with Store.open(path, create=False) as store:
+        a = analyze_run(store, run)
+        times = store.step_times(run)
+    assert times and all(first <= last for first, last in times.values())
+    for c in a.checkpoints:
+        assert c["time_s"] == pytest.approx(min(times[s][0] for s in c["step_ids"] if s in times))
+    for r in a.steps.itertuples():
+        assert r.time_s == pytest.approx(times[r.step_id][0]) if r.step_id in times else np.isnan(r.time_s)
