@@ -29,6 +29,7 @@ upper limit "G0 < max(G0, 0) + 1.645 σ" (one-sided 95 % confidence, Gaussian er
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from scipy import optimize, stats
@@ -114,6 +115,26 @@ def _forward(cur: np.ndarray, i_f: np.ndarray, v_n: float, m: float):
     return u_f, du_di, du_dlnis, du_dm
 
 
+def _reverse_lean(u: np.ndarray, i_s: np.ndarray, v_n: float, g: float, m: float):
+    """(current, dI/du) of :func:`_reverse` alone, by the same expressions (the Newton loop needs no more)."""
+    su = np.sqrt(u)
+    x = np.minimum(u / v_n, _EXP_MAX)
+    ie = i_s * np.exp(np.minimum(g * su, _EXP_MAX))
+    h = -np.expm1(-x) + m * np.expm1(x)
+    hp = (np.exp(-x) + m * np.exp(x)) / v_n
+    positive = su > 0
+    ratio = np.where(positive, h / np.where(positive, su, 1.0), 0.0)
+    return ie * h, ie * (0.5 * g * ratio + hp)
+
+
+def _forward_lean(cur: np.ndarray, i_f: np.ndarray, v_n: float, m: float):
+    """(u_f, du_f/dI) of :func:`_forward` alone, by the same expressions."""
+    y = cur / i_f
+    b = 1.0 - m + y
+    root = np.sqrt(b * b + 4.0 * m)
+    return v_n * np.log1p(0.5 * (y - 1.0 - m + root)), v_n / (i_f * root)
+
+
 def _solve(v: np.ndarray, is1: float, is2: float, v_n: float, g: float, m: float, r: float,
            u0: np.ndarray | None = None):
     """Drop u over the reverse-biased contact at every bias (bracketed Newton, all points at once)."""
@@ -129,8 +150,8 @@ def _solve(v: np.ndarray, is1: float, is2: float, v_n: float, g: float, m: float
     hi = x.copy()
     tol = 1e-12 * (float(np.max(x)) if x.size else 0.0)
     for _ in range(_NEWTON_ITER):
-        cur, d, *_ = _reverse(u, i_r, v_n, g, m)
-        u_f, du_di, *_ = _forward(cur, i_f, v_n, m)
+        cur, d = _reverse_lean(u, i_r, v_n, g, m)
+        u_f, du_di = _forward_lean(cur, i_f, v_n, m)
         f = u + u_f + cur * r - x
         fp = 1.0 + (du_di + r) * d
         hi = np.where(f > 0, u, hi)
@@ -158,12 +179,30 @@ def b2b_current(volts: np.ndarray, is1: float, is2: float, v_n: float, g: float,
         return np.sign(v) * _reverse(u, i_r, v_n, g, m)[0]
 
 
-def _current_and_jacobian(v: np.ndarray, theta: np.ndarray, u0: np.ndarray | None):
+def _theta_values(theta: np.ndarray) -> tuple[float, ...]:
+    """θ = [ln Is1, ln Is2, ln v_n, g, m, R, I0] -> (Is1, Is2, v_n, g, m, R) in the fit's units."""
+    return np.exp(theta[0]), np.exp(theta[1]), np.exp(theta[2]), theta[3], theta[4], theta[5]
+
+
+def _current(v: np.ndarray, theta: np.ndarray, u0: np.ndarray | None):
+    """Model current (units of the fit's scale) for θ (see :func:`_current_and_jacobian`) and the solved u:
+    what a trial step of the fit needs (no Jacobian)."""
+    is1, is2, v_n, g, m, r = _theta_values(theta)
+    u, i_r, _ = _solve(v, is1, is2, v_n, g, m, r, u0)
+    return np.sign(v) * _reverse_lean(u, i_r, v_n, g, m)[0] + theta[6], u
+
+
+def _current_and_jacobian(v: np.ndarray, theta: np.ndarray, u0: np.ndarray | None, *,
+                          solved: np.ndarray | None = None):
     """Model current (units of the fit's scale) and dI/dθ for θ = [ln Is1, ln Is2, ln v_n, g, m, R, I0],
-    by implicit differentiation of |V| = u + u_f(I) + I R; also the solved u."""
-    is1, is2, v_n, g, m, r = np.exp(theta[0]), np.exp(theta[1]), np.exp(theta[2]), theta[3], theta[4], \
-        theta[5]
-    u, i_r, i_f = _solve(v, is1, is2, v_n, g, m, r, u0)
+    by implicit differentiation of |V| = u + u_f(I) + I R; also the solved u. ``solved``: u already solved
+    for this θ (from :func:`_current`), else u is solved from the start ``u0``."""
+    is1, is2, v_n, g, m, r = _theta_values(theta)
+    if solved is None:
+        u, i_r, i_f = _solve(v, is1, is2, v_n, g, m, r, u0)
+    else:
+        pos = v > 0
+        u, i_r, i_f = solved, np.where(pos, is1, is2), np.where(pos, is2, is1)
     cur, d, d_lnv, d_m, su = _reverse(u, i_r, v_n, g, m)
     u_f, du_di, du_dlnis, du_dm = _forward(cur, i_f, v_n, m)
     den = 1.0 + (du_di + r) * d
@@ -255,19 +294,24 @@ def _schottky_fit(v: np.ndarray, i: np.ndarray, sigma: np.ndarray, scale: float,
     """Best least-squares fit over ``starts``: (θ, jacobian, χ²) or None."""
     y = i / scale
     w = scale / sigma
-    cache: dict[str, object] = {"u": None, "theta": None}
+    # one model evaluation per θ: the residuals of a trial step solve for u; the Jacobian, asked for at an
+    # accepted step, reuses that u (the trust-region solver asks for it at most once per θ)
+    cache: dict[str, Any] = {"u": None, "theta": None, "jac": None}
 
-    def evaluate(theta: np.ndarray):
+    def at(theta: np.ndarray) -> None:
         if cache["theta"] is None or not np.array_equal(cache["theta"], theta):
-            cur, jac, u = _current_and_jacobian(v, theta, cache["u"])
-            cache.update(theta=theta.copy(), cur=cur, jac=jac, u=u)
-        return cache["cur"], cache["jac"]
+            cur, u = _current(v, theta, cache["u"])
+            cache.update(theta=theta.copy(), cur=cur, u=u, jac=None)
 
     def resid(theta: np.ndarray) -> np.ndarray:
-        return (evaluate(theta)[0] - y) * w
+        at(theta)
+        return (cache["cur"] - y) * w
 
     def jac(theta: np.ndarray) -> np.ndarray:
-        return evaluate(theta)[1] * w[:, None]
+        at(theta)
+        if cache["jac"] is None:
+            cache["jac"] = _current_and_jacobian(v, theta, None, solved=cache["u"])[1]
+        return cache["jac"] * w[:, None]
 
     best = None
     for start in starts:
