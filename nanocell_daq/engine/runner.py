@@ -284,6 +284,8 @@ class Engine:
         if self.run_id is None:
             return
         frac = self._fraction()
+        if not math.isfinite(frac):  # a NaN estimate (e.g. of a NaN parameter): no progress to show; run on
+            return
         eta = self._eta_s() if frac < 1.0 else 0.0
         eta = eta if math.isfinite(eta) else None
         self.store.set_progress(self.run_id, self._label, frac, eta)

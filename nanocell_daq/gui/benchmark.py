@@ -12,6 +12,7 @@ Baseline, measured first in the same run: ``baseline_idle_stall_p99_ms``, the st
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import os
@@ -83,6 +84,9 @@ def main(points: int = 1_000_000, rate: float = 25_000.0, interval_ms: int = 100
     from nanocell_daq.viewmodels import LiveRunModel
 
     app = make_app()
+    quit_on_close = app.quitOnLastWindowClosed()
+    app.setQuitOnLastWindowClosed(False)  # closing the bench's window must not quit the event loops that
+    # come after in this process (a test's waits, in-process)
     idle = idle_stall_p99_ms()
     folder = Path(tempfile.mkdtemp(prefix="nanocell-bench-gui-"))
     store = Store.open(folder / "bench.db")
@@ -126,8 +130,12 @@ def main(points: int = 1_000_000, rate: float = 25_000.0, interval_ms: int = 100
     writer.start()
     poller.start()
     beat.start()
-    QTimer.singleShot(int(1000 * (points / rate * 3 + 60)), app.quit)  # never hang: give up after a while
+    give_up = QTimer()  # never hang: give up after a while (stopped below: a stray quit would end the next
+    give_up.setSingleShot(True)  # event loop of this process, e.g. a test's wait)
+    give_up.timeout.connect(app.quit)
+    give_up.start(int(1000 * (points / rate * 3 + 60)))
     app.exec()
+    give_up.stop()
     elapsed = time.perf_counter() - t0
     writer.join(30)
     if writer.is_alive():
@@ -138,6 +146,10 @@ def main(points: int = 1_000_000, rate: float = 25_000.0, interval_ms: int = 100
     plots.close()
     plots.deleteLater()  # tear the widgets down while Qt still runs, not during interpreter finalization
     app.processEvents()
+    app.setQuitOnLastWindowClosed(quit_on_close)
+    # the session's widgets and models, collected now while the event loop is idle: collected later by a
+    # random gc pass inside another event loop (a test's wait, in-process) they crashed it (segfault)
+    gc.collect()
     store.close()
     result = {
         "points": int(n),

@@ -13,6 +13,7 @@ no live fits (the raw map only), and the idle event loop's stall.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import multiprocessing
@@ -103,6 +104,9 @@ def _session(
     from nanocell_daq.viewmodels.live_fit_map import LiveFitMap
 
     app = make_app()
+    quit_on_close = app.quitOnLastWindowClosed()
+    app.setQuitOnLastWindowClosed(False)  # closing the bench's window must not quit the event loops that
+    # come after in this process (a test's waits, in-process)
     folder = Path(tempfile.mkdtemp(prefix="nanocell-bench-livemap-"))
     store = Store.open(folder / "bench.db")
     run = store.create_run("bench gui live map")
@@ -194,6 +198,10 @@ def _session(
     plots.close()
     plots.deleteLater()
     app.processEvents()
+    app.setQuitOnLastWindowClosed(quit_on_close)
+    # the session's widgets and models, collected now while the event loop is idle: collected later by a
+    # random gc pass inside another event loop (a test's wait, in-process) they crashed it (segfault)
+    gc.collect()
     store.close()
     return result
 

@@ -59,10 +59,10 @@ def test_a_misspelled_set_gets_a_suggestion(tmp_path, capsys):
     ("right", "wrong", "said"),
     [
         ("max_laser_power_mW: 0.5", "max_laser_power_mw: 0.5",
-         "station.yaml:33: limits.max_laser_power_mw: unknown field 'max_laser_power_mw' (did you mean "
+         "station.yaml:34: limits.max_laser_power_mw: unknown field 'max_laser_power_mw' (did you mean "
          "'max_laser_power_mW'?)"),
         ("S:  {kind: contact, along_wire_um: 0.0}", "S:  {kind: contact, along_wire: 0.0}",
-         "station.yaml:24: pads.S.along_wire: unknown field 'along_wire' (did you mean 'along_wire_um'?)"),
+         "station.yaml:25: pads.S.along_wire: unknown field 'along_wire' (did you mean 'along_wire_um'?)"),
         ("simulation: {speed: 1000.0}", "simulation: {sped: 1000.0}",
          "station.yaml:2: simulation.sped: unknown field 'sped' (did you mean 'speed'?)"),
     ],

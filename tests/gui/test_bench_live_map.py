@@ -18,6 +18,15 @@ def test_bench_gui_live_map_reports_stall_latency_and_no_gui_thread_fits(qt_ok, 
     for key in FIGURES:
         assert isinstance(figures[key], float) and figures[key] >= 0, key
     assert figures["baseline_no_fits_pixels"] is None and figures["targets"]["pixel_to_map_p95_ms"] == 500
+    # the bench closed its window: the application's later event loops (the tests' waits) still run
+    import time
+
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop, t0 = QEventLoop(), time.monotonic()
+    QTimer.singleShot(200, loop.quit)
+    loop.exec()
+    assert time.monotonic() - t0 >= 0.15
 
 
 def test_bench_gui_refuses_a_bad_fit_worker_in_one_line(capsys) -> None:
