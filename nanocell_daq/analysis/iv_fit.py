@@ -374,22 +374,31 @@ def _starts(v: np.ndarray, i: np.ndarray, scale: float) -> list[np.ndarray]:
     return out
 
 
-def _g0_of(theta: np.ndarray, scale: float) -> float:
-    """G0 (S) = dI/dV at 0 V."""
-    is1, is2, v_n, _g, m, r, _off = _unpack(theta, scale)
-    return b2b_g0(is1, is2, v_n, r, m)
+def _covariance(jac: np.ndarray) -> np.ndarray:
+    """(JᵀJ)⁻¹ (pseudo-inverse) from the SVD of J with its columns scaled to unit norm first.
+
+    The columns span many decades (R's can be 1e9 times the others'): a pseudo-inverse of JᵀJ itself
+    drops every direction but R's as numerically singular and makes G0's error absurdly small (1e-23 S
+    for a 2e-10 S wire, 81 points). Singular values of the scaled J below 1e-10 of the largest count as
+    degenerate."""
+    norm = np.sqrt(np.sum(jac * jac, axis=0))
+    norm = np.where(norm > 0, norm, 1.0)
+    pinv = np.linalg.pinv(jac / norm, rcond=1e-10)
+    return (pinv @ pinv.T) / np.outer(norm, norm)
 
 
 def _g0_grad(theta: np.ndarray, scale: float) -> tuple[float, np.ndarray]:
-    g0 = _g0_of(theta, scale)
-    grad = np.zeros(theta.size)
-    for k in (0, 1, 2, 4, 5):  # G0 does not depend on g or the offset
-        if k == 5:
-            grad[k] = -g0**2 / scale  # dG0/dR, R in V per ``scale`` A
-            continue
-        d = np.zeros(theta.size)
-        d[k] = 1e-6
-        grad[k] = (_g0_of(theta + d, scale) - _g0_of(theta - d, scale)) / 2e-6
+    """G0 and dG0/dθ, analytic: G0 = 1/(R + c1 + c2) with c_k = v_n/((1+m)Is_k) the contacts' zero-bias
+    resistances. (A central difference lost dG0/d ln Is_k in rounding when a contact is shorted, c_k << R:
+    that noise, times the data's blindness along Is_k ~ R, made G0's error a thousand times G0.)"""
+    is1, is2, v_n, _g, m, r, _off = _unpack(theta, scale)
+    c1, c2 = v_n / ((1.0 + m) * is1), v_n / ((1.0 + m) * is2)
+    g0 = 1.0 / (r + c1 + c2)
+    grad = np.zeros(theta.size)  # G0 does not depend on g or the offset
+    grad[0], grad[1] = g0**2 * c1, g0**2 * c2
+    grad[2] = -(g0**2) * (c1 + c2)
+    grad[4] = g0**2 * (c1 + c2) / (1.0 + m)
+    grad[5] = -(g0**2) / scale  # R in V per ``scale`` A
     return g0, grad
 
 
@@ -425,7 +434,7 @@ def fit_g0(voltage: np.ndarray, current: np.ndarray, *, schottky: bool = True) -
                 chi2_red = chi2_s / dof
                 # every parameter free, also one on a bound (m = 0, R = 0, g = 0): holding it there makes
                 # G0's error several times too small when the data could move it (sinh sweeps showed it)
-                cov = np.linalg.pinv(jac.T @ jac, rcond=1e-13) * chi2_red
+                cov = _covariance(jac) * chi2_red
                 g0, grad = _g0_grad(theta, scale)
                 var = float(grad @ cov @ grad)
                 if np.isfinite(g0) and np.isfinite(var) and var > 0:

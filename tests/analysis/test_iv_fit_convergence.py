@@ -58,3 +58,32 @@ def test_short_curved_sweeps_take_the_line_and_say_why():
         assert (f"{n} points" in fit.note) == (method == "linear")
     assert fit_g0(v, clean, schottky=False).note == ""  # the line by request needs no reason
     assert fit.conductance_S == pytest.approx(b2b_g0(1e-11, 3e-11, 0.04, 1e6), rel=0.02)
+
+
+def test_g0_error_matches_the_scatter_when_the_series_resistance_is_unresolved():
+    """A contact-dominated wire (R = 1 Mohm against ~5 Gohm of contacts): R's Jacobian column is ~1e9 times
+    the others'. G0's error still follows the sweep-to-sweep scatter (it was ~1e-23 S, 1e-10 of it)."""
+    rng = np.random.default_rng(1)
+    v = np.linspace(-1.0, 1.0, 41)
+    clean = b2b_current(v, 1e-11, 3e-11, 0.04, 3.0, 1e6)
+    truth = b2b_g0(1e-11, 3e-11, 0.04, 1e6)
+    fits = [fit_g0(v, i) for i in clean * (1 + 1e-3 * rng.standard_normal((30, v.size)))
+            + 5e-14 * rng.standard_normal((30, v.size))]
+    assert all(f.method == "schottky" and f.converged for f in fits)
+    pulls = np.array([(f.conductance_S - truth) / f.conductance_err_S for f in fits])
+    assert 0.6 < np.std(pulls) < 1.6 and abs(np.mean(pulls)) < 0.5, (np.std(pulls), np.mean(pulls))
+
+
+def test_g0_gradient_is_flat_where_a_shorted_contact_trades_with_the_series_resistance():
+    """G0 = 1/(R + c1 + c2): with contact 1 shorted (c1 = v_n/Is1 ~ 1e-2 ohm against R = 5e8 ohm) moving its
+    resistance into R leaves G0 unchanged; the propagated error must see that (a central difference of G0
+    in ln Is1 is rounding noise there, and the data do not constrain that direction: G0's error blew up)."""
+    scale = 1e-9
+    theta = np.array([np.log(1.0 / scale), np.log(4e-10 / scale), np.log(0.01), 5.0, 0.0, 5e8 * scale, 0.0])
+    g0, grad = iv_fit._g0_grad(theta, scale)
+    c1 = 0.01 / 1.0
+    trade = np.zeros(7)
+    trade[0], trade[5] = 1.0, c1 * scale  # d ln Is1 = 1 lowers c1 by c1 (first order); R rises by c1
+    assert g0 == pytest.approx(b2b_g0(1.0, 4e-10, 0.01, 5e8), rel=1e-12)
+    assert abs(grad @ trade) < 1e-3 * g0**2 * c1
+    assert grad[0] == pytest.approx(g0**2 * c1, rel=1e-9)
