@@ -19,8 +19,16 @@ refitted with those weights. The covariance is scaled by the reduced χ² (the n
 the same data, as ``curve_fit(absolute_sigma=False)``), and G0's error is propagated through the gradient.
 
 Model choice (stated criterion): the Schottky model is kept when it lowers χ² against the ohmic line
-I = G·V + I0 (same weights) with an F-test p-value below :data:`F_TEST_P`, its fit converged and G0's
-error is finite; otherwise the ohmic line over the whole sweep gives G0.
+I = G·V + I0 (same weights) with an F-test p-value below :data:`F_TEST_P` and G0's error is finite;
+otherwise the ohmic line over the whole sweep gives G0. The Schottky model is tried only on a curved sweep
+(a quintic beats the line) of at least :data:`MIN_POINTS_SCHOTTKY` points (twice its 7 parameters: with
+fewer its χ² has too few degrees of freedom to scale the covariance, and G0's error is meaningless); a
+shorter sweep takes the line, and the result says so (``note``).
+
+Convergence: each start is solved to scipy's default tolerances with a budget of :data:`MAX_NFEV`
+evaluations (the flat valley of contacts and wire sharing the bias takes several hundred); G0 is the
+converged minimum, not wherever the solver stopped. A fit that runs out of budget is reported with
+``converged`` False and a ``note`` (never silently).
 
 Significance: G0 is reported as a number when G0 > :data:`SIGNIFICANCE` standard errors; otherwise as an
 upper limit "G0 < max(G0, 0) + 1.645 σ" (one-sided 95 % confidence, Gaussian errors).
@@ -42,6 +50,10 @@ SIGNIFICANCE = 3.0
 UPPER_LIMIT_CL = 0.95
 """One-sided confidence of the upper limit reported for a G0 that is not significant."""
 _Z_UL = float(stats.norm.ppf(UPPER_LIMIT_CL))
+MIN_POINTS_SCHOTTKY = 14
+"""Fewest points for the Schottky model (2 × its 7 parameters); shorter sweeps take the ohmic line."""
+MAX_NFEV = 2000
+"""Evaluation budget of one least-squares start (the slowest converged start seen used ~820)."""
 _NEWTON_ITER = 40
 
 
@@ -54,7 +66,9 @@ class G0Fit:
     ``params``: fitted model parameters (Is1_A, Is2_A, v_n_V, g_per_sqrtV, R_ohm for the Schottky model;
     G_S for the line) plus ``offset_A``; ``chi2_red``: reduced χ² with the data's noise model;
     ``noise_floor_A`` / ``noise_rel``: the noise model σ² = floor² + (rel·I)²; ``f_test_p``: p-value of the
-    Schottky model against the line (NaN if it was not fitted).
+    Schottky model against the line (NaN if it was not fitted); ``converged``: False when the reported
+    Schottky fit ran out of its evaluation budget before converging (G0 is then its last iterate);
+    ``note``: why the line was used without trying the Schottky model, or that the fit did not converge.
     """
 
     conductance_S: float
@@ -68,6 +82,8 @@ class G0Fit:
     noise_rel: float
     f_test_p: float
     n_points: int
+    converged: bool = True
+    note: str = ""
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -291,7 +307,7 @@ _UPPER = np.array([np.log(1e9), np.log(1e9), np.log(20.0), 40.0, 3.0, 1e9, np.in
 
 
 def _schottky_fit(v: np.ndarray, i: np.ndarray, sigma: np.ndarray, scale: float, starts: list[np.ndarray]):
-    """Best least-squares fit over ``starts``: (θ, jacobian, χ²) or None."""
+    """Best least-squares fit over ``starts``: (θ, jacobian, χ², converged) or None."""
     y = i / scale
     w = scale / sigma
     # one model evaluation per θ: the residuals of a trial step solve for u; the Jacobian, asked for at an
@@ -320,14 +336,14 @@ def _schottky_fit(v: np.ndarray, i: np.ndarray, sigma: np.ndarray, scale: float,
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             try:
                 sol = optimize.least_squares(resid, x0, jac=jac, bounds=(_LOWER, _UPPER), x_scale="jac",
-                                             max_nfev=200)
+                                             max_nfev=MAX_NFEV)
             except (ValueError, FloatingPointError, np.linalg.LinAlgError):
                 continue
         if not (np.all(np.isfinite(sol.fun)) and np.all(np.isfinite(sol.jac))):
             continue
         chi2 = float(np.sum(sol.fun**2))
         if best is None or chi2 < best[2]:
-            best = (sol.x, sol.jac, chi2)
+            best = (sol.x, sol.jac, chi2, bool(sol.status > 0))
     return best
 
 
@@ -358,22 +374,31 @@ def _starts(v: np.ndarray, i: np.ndarray, scale: float) -> list[np.ndarray]:
     return out
 
 
-def _g0_of(theta: np.ndarray, scale: float) -> float:
-    """G0 (S) = dI/dV at 0 V."""
-    is1, is2, v_n, _g, m, r, _off = _unpack(theta, scale)
-    return b2b_g0(is1, is2, v_n, r, m)
+def _covariance(jac: np.ndarray) -> np.ndarray:
+    """(JᵀJ)⁻¹ (pseudo-inverse) from the SVD of J with its columns scaled to unit norm first.
+
+    The columns span many decades (R's can be 1e9 times the others'): a pseudo-inverse of JᵀJ itself
+    drops every direction but R's as numerically singular and makes G0's error absurdly small (1e-23 S
+    for a 2e-10 S wire, 81 points). Singular values of the scaled J below 1e-10 of the largest count as
+    degenerate."""
+    norm = np.sqrt(np.sum(jac * jac, axis=0))
+    norm = np.where(norm > 0, norm, 1.0)
+    pinv = np.linalg.pinv(jac / norm, rcond=1e-10)
+    return (pinv @ pinv.T) / np.outer(norm, norm)
 
 
 def _g0_grad(theta: np.ndarray, scale: float) -> tuple[float, np.ndarray]:
-    g0 = _g0_of(theta, scale)
-    grad = np.zeros(theta.size)
-    for k in (0, 1, 2, 4, 5):  # G0 does not depend on g or the offset
-        if k == 5:
-            grad[k] = -g0**2 / scale  # dG0/dR, R in V per ``scale`` A
-            continue
-        d = np.zeros(theta.size)
-        d[k] = 1e-6
-        grad[k] = (_g0_of(theta + d, scale) - _g0_of(theta - d, scale)) / 2e-6
+    """G0 and dG0/dθ, analytic: G0 = 1/(R + c1 + c2) with c_k = v_n/((1+m)Is_k) the contacts' zero-bias
+    resistances. (A central difference lost dG0/d ln Is_k in rounding when a contact is shorted, c_k << R:
+    that noise, times the data's blindness along Is_k ~ R, made G0's error a thousand times G0.)"""
+    is1, is2, v_n, _g, m, r, _off = _unpack(theta, scale)
+    c1, c2 = v_n / ((1.0 + m) * is1), v_n / ((1.0 + m) * is2)
+    g0 = 1.0 / (r + c1 + c2)
+    grad = np.zeros(theta.size)  # G0 does not depend on g or the offset
+    grad[0], grad[1] = g0**2 * c1, g0**2 * c2
+    grad[2] = -(g0**2) * (c1 + c2)
+    grad[4] = g0**2 * (c1 + c2) / (1.0 + m)
+    grad[5] = -(g0**2) / scale  # R in V per ``scale`` A
     return g0, grad
 
 
@@ -391,11 +416,17 @@ def fit_g0(voltage: np.ndarray, current: np.ndarray, *, schottky: bool = True) -
         return G0Fit(NAN, NAN, "none", False, NAN, {}, NAN, NAN, NAN, NAN, n)
     line = _weighted_line(v, i)
     f_p = NAN
-    noise = _curved(v, i, line) if schottky and n > _N_PAR + 2 else None
+    note = ""
+    noise = None
+    if schottky and n < MIN_POINTS_SCHOTTKY:
+        note = (f"{n} points: fewer than {MIN_POINTS_SCHOTTKY} (2 x {_N_PAR} parameters) for the Schottky "
+                "model; ohmic line")
+    elif schottky:
+        noise = _curved(v, i, line)
     if noise is not None:
         fit = _weighted_schottky(v, i, noise)
         if fit is not None:
-            theta, jac, chi2_s, sigma, scale, floor, rel = fit
+            theta, jac, chi2_s, converged, sigma, scale, floor, rel = fit
             _, _, chi2_lin = _linear(v, i, 1.0 / sigma)  # the line against the same weights
             dof = n - _N_PAR
             f_p = _f_test(chi2_lin, chi2_s, _N_PAR - 2, dof)
@@ -403,22 +434,25 @@ def fit_g0(voltage: np.ndarray, current: np.ndarray, *, schottky: bool = True) -
                 chi2_red = chi2_s / dof
                 # every parameter free, also one on a bound (m = 0, R = 0, g = 0): holding it there makes
                 # G0's error several times too small when the data could move it (sinh sweeps showed it)
-                cov = np.linalg.pinv(jac.T @ jac, rcond=1e-13) * chi2_red
+                cov = _covariance(jac) * chi2_red
                 g0, grad = _g0_grad(theta, scale)
                 var = float(grad @ cov @ grad)
                 if np.isfinite(g0) and np.isfinite(var) and var > 0:
                     params = dict(zip(_PARAMS, _unpack(theta, scale), strict=True))
-                    return _result(g0, float(np.sqrt(var)), "schottky", params, chi2_red, floor, rel, f_p, n)
+                    why = "" if converged else (f"Schottky fit stopped at {MAX_NFEV} evaluations before "
+                                                "converging: G0 from its last iterate")
+                    return _result(g0, float(np.sqrt(var)), "schottky", params, chi2_red, floor, rel, f_p, n,
+                                   converged, why)
     p_lin, err, chi2_red, floor, rel = line
     params = {"G_S": float(p_lin[0]), "offset_A": float(p_lin[1])}
-    return _result(float(p_lin[0]), err, "linear", params, chi2_red, floor, rel, f_p, n)
+    return _result(float(p_lin[0]), err, "linear", params, chi2_red, floor, rel, f_p, n, True, note)
 
 
-def _result(g0, err, method, params, chi2_red, floor, rel, f_p, n) -> G0Fit:
+def _result(g0, err, method, params, chi2_red, floor, rel, f_p, n, converged=True, note="") -> G0Fit:
     significant = bool(np.isfinite(err) and g0 > SIGNIFICANCE * err)
     ul = NAN if significant or not np.isfinite(err) else max(g0, 0.0) + _Z_UL * err
     return G0Fit(float(g0), float(err), method, significant, float(ul), params, float(chi2_red), float(floor),
-                 float(rel), float(f_p), int(n))
+                 float(rel), float(f_p), int(n), bool(converged), note)
 
 
 def _curved(v: np.ndarray, i: np.ndarray, line) -> np.ndarray | None:
@@ -468,7 +502,8 @@ def _weighted_line(v: np.ndarray, i: np.ndarray):
 
 
 def _weighted_schottky(v: np.ndarray, i: np.ndarray, noise: np.ndarray):
-    """The Schottky model with weights from its own residuals: (θ, J, χ², σ, scale, floor, rel) or None.
+    """The Schottky model with weights from its own residuals: (θ, J, χ², converged, σ, scale, floor, rel)
+    or None.
 
     ``noise``: a first σ per point (from a polynomial); the tunnelling start is tried only when the
     thermionic one leaves χ²_red above 1.5 against it."""
@@ -488,8 +523,8 @@ def _weighted_schottky(v: np.ndarray, i: np.ndarray, noise: np.ndarray):
         floor, rel = _noise_model(i - model, model, _N_PAR)
         sigma = _sigma(floor, rel, model)
         fit = _schottky_fit(v, i, sigma, scale, [fit[0]]) or fit
-    theta, jac, chi2 = fit
-    return theta, jac, chi2, sigma, scale, floor, rel
+    theta, jac, chi2, converged = fit
+    return theta, jac, chi2, converged, sigma, scale, floor, rel
 
 
 def _b2b_theta(v: np.ndarray, theta: np.ndarray, scale: float) -> np.ndarray:
