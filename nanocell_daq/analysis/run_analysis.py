@@ -55,8 +55,9 @@ from nanocell_daq.storage.store import params_hash
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = 5  # 2: weighted Raman fits, Xc upper limits, frames, axis offset; 3: whole-sweep G0 fits;
-# 4: absent Raman bands from the reduced model; 5: steps' and checkpoints' time_s on the engine clock
+ANALYSIS_VERSION = 6  # 2: weighted Raman fits, Xc upper limits, frames, axis offset; 3: whole-sweep G0 fits;
+# 4: absent Raman bands from the reduced model; 5: steps' and checkpoints' time_s on the engine clock;
+# 6: converged G0 fits, Schottky from 14 points, G0 errors from a column-scaled covariance
 KIND_SUMMARY = "run_analysis"
 KIND_MAP_FIT = "raman_map_fit"
 KIND_CYCLING = "cycling_summary"
