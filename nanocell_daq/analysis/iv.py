@@ -36,7 +36,9 @@ class IVMetrics:
     - ``rectification``: |I(+Vmax)/I(-Vmax)| (NaN if either end current is lost in the noise);
     - ``hysteresis_rel``: mean |I_up - I_down| / mean |I| over the common bias range, ``hysteresis_area_W``:
       ∫|I_up - I_down| dV (A·V);
-    - ``exponent``: n of |I| ∝ |V|^n at high bias.
+    - ``exponent``: n of |I| ∝ |V|^n at high bias;
+    - ``g0_converged``: False when the G0 fit stopped before converging (``g0_note`` says so; also why the
+      line was used without trying the Schottky model).
     """
 
     conductance_S: float
@@ -58,6 +60,8 @@ class IVMetrics:
     v_max_V: float
     i_max_A: float
     n_points: int
+    g0_converged: bool = True
+    g0_note: str = ""
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -220,7 +224,7 @@ def iv_metrics(
     g0, g0_err = fit.conductance_S, fit.conductance_err_S
     head = (g0, g0_err, fit.method, fit.significant, fit.upper_limit_S, fit.chi2_red, window, n_in, offset)
     if n < 2:
-        return IVMetrics(*head, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, n)
+        return IVMetrics(*head, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, n, fit.converged, fit.note)
     vmax = float(np.max(np.abs(v)))
     imax = float(np.max(np.abs(i)))
 
@@ -271,6 +275,8 @@ def iv_metrics(
         v_max_V=vmax,
         i_max_A=imax,
         n_points=n,
+        g0_converged=fit.converged,
+        g0_note=fit.note,
     )
 
 

@@ -646,6 +646,10 @@ def analyze_run(
             )
 
     result.iv_table = _iv_table(store, rid, ivp, params, reuse, use_cache)
+    if "g0_converged" in result.iv_table.columns:  # a G0 that is where the solver stopped, not a minimum
+        label_of = {s.id: s.label for s in steps}
+        for r in result.iv_table[result.iv_table["g0_converged"] == False].itertuples():  # noqa: E712
+            result.warnings.append(f"I-V '{label_of.get(r.step_id)}' {getattr(r, 'pair', '')}: {r.g0_note}")
 
     offsets = axis_offsets(store, rid, steps)
     for s in steps:

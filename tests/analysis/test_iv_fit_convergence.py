@@ -87,3 +87,17 @@ def test_g0_gradient_is_flat_where_a_shorted_contact_trades_with_the_series_resi
     assert g0 == pytest.approx(b2b_g0(1.0, 4e-10, 0.01, 5e8), rel=1e-12)
     assert abs(grad @ trade) < 1e-3 * g0**2 * c1
     assert grad[0] == pytest.approx(g0**2 * c1, rel=1e-9)
+
+
+def test_a_sweeps_metrics_and_its_table_row_say_when_g0_did_not_converge(monkeypatch):
+    import pandas as pd
+
+    from nanocell_daq.analysis.iv import iv_metrics, iv_table
+
+    v, i = _flat_valley_sweep()
+    assert iv_metrics(v, i).g0_converged
+    monkeypatch.setattr(iv_fit, "MAX_NFEV", 15)
+    m = iv_metrics(v, i)
+    assert not m.g0_converged and "before converging" in m.g0_note
+    table = iv_table(pd.DataFrame({"step_id": 3, "pair": "S-D", "voltage_V": v, "current_A": i}))
+    assert table["g0_converged"].tolist() == [False] and "before converging" in table["g0_note"].iloc[0]
