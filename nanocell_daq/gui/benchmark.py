@@ -19,6 +19,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -71,6 +72,29 @@ def idle_stall_p99_ms(seconds: float = 1.0) -> float:
     app.exec()
     timer.stop()
     return round(float(np.percentile(stalls, 99)), 1) if stalls else float("nan")
+
+
+def stop_writer(writer: Any, *timers: Any) -> None:
+    """End a bench session's data-writer process (terminated if it has not finished within 30 s) and stop
+    its timers and pollers."""
+    writer.join(30)
+    if writer.is_alive():
+        writer.terminate()
+    for timer in timers:
+        timer.stop()
+
+
+def close_session(app: Any, window: Any, quit_on_close: bool) -> None:
+    """Tear a bench session's window down while Qt still runs (not during interpreter finalization) and
+    leave the application as the session found it (``quit_on_close``: its quitOnLastWindowClosed before the
+    session turned it off, so that closing the window did not quit the event loops that come after)."""
+    window.close()
+    window.deleteLater()
+    app.processEvents()
+    app.setQuitOnLastWindowClosed(quit_on_close)
+    # the session's widgets and models, collected now while the event loop is idle: collected later by a
+    # random gc pass inside another event loop (a test's wait, in-process) they crashed it (segfault)
+    gc.collect()
 
 
 def main(points: int = 1_000_000, rate: float = 25_000.0, interval_ms: int = 100) -> dict[str, float]:
@@ -137,19 +161,9 @@ def main(points: int = 1_000_000, rate: float = 25_000.0, interval_ms: int = 100
     app.exec()
     give_up.stop()
     elapsed = time.perf_counter() - t0
-    writer.join(30)
-    if writer.is_alive():
-        writer.terminate()
-    beat.stop()
-    poller.stop()
+    stop_writer(writer, beat, poller)
     n = len(model.E)
-    plots.close()
-    plots.deleteLater()  # tear the widgets down while Qt still runs, not during interpreter finalization
-    app.processEvents()
-    app.setQuitOnLastWindowClosed(quit_on_close)
-    # the session's widgets and models, collected now while the event loop is idle: collected later by a
-    # random gc pass inside another event loop (a test's wait, in-process) they crashed it (segfault)
-    gc.collect()
+    close_session(app, plots, quit_on_close)
     store.close()
     result = {
         "points": int(n),

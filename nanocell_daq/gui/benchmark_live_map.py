@@ -13,7 +13,6 @@ no live fits (the raw map only), and the idle event loop's stall.
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import multiprocessing
@@ -26,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from nanocell_daq.gui.benchmark import idle_stall_p99_ms
+from nanocell_daq.gui.benchmark import close_session, idle_stall_p99_ms, stop_writer
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -170,11 +169,7 @@ def _session(
     app.exec()
     give_up.stop()
     elapsed = time.perf_counter() - t0
-    writer.join(30)
-    if writer.is_alive():
-        writer.terminate()
-    beat.stop()
-    poller.stop()
+    stop_writer(writer, beat, poller)
     result: dict[str, Any] = {
         "pixels": int(model.map.filled_count(grid)[0]),
         "points": len(model.E),
@@ -195,13 +190,7 @@ def _session(
             fit_worker=fit_worker,
         )
         fits.close()
-    plots.close()
-    plots.deleteLater()
-    app.processEvents()
-    app.setQuitOnLastWindowClosed(quit_on_close)
-    # the session's widgets and models, collected now while the event loop is idle: collected later by a
-    # random gc pass inside another event loop (a test's wait, in-process) they crashed it (segfault)
-    gc.collect()
+    close_session(app, plots, quit_on_close)
     store.close()
     return result
 
