@@ -103,14 +103,8 @@ class Reuse:
         use_cache: bool = True,
     ) -> Any:
         """The stored value of (run, ``kind``, ``key``), else ``compute()``, stored under that key."""
-        from nanocell_daq.storage.store import params_hash
-
-        digest = params_hash(key)
         if use_cache:
-            if (run_id, kind) not in self._stored:
-                rows = store.derived(run_id, kind)
-                self._stored[run_id, kind] = {params_hash(r.params): r.value for r in rows}
-            stored = self._stored[run_id, kind].get(digest)
+            stored = self._stored_value(store, run_id, kind, key)
             if stored is not None:
                 self.reused[kind] += 1
                 return stored
@@ -120,6 +114,35 @@ class Reuse:
         store.put_derived(run_id, kind, key, value)
         self.computed[kind] += 1
         return value
+
+    def get_many_or_compute(
+        self, store: Any, run_id: int, kind: str, keys: list[dict[str, Any]],
+        compute: Callable[[list[int]], list[Any]], *, use_cache: bool = True,
+    ) -> list[Any]:
+        """:meth:`get_or_compute` of many keys at once: ``compute(missing)`` gets the positions of the keys
+        not stored and returns their values in that order (computed together, e.g. fits in one batch)."""
+        values: list[Any] = [self._stored_value(store, run_id, kind, key) if use_cache else None
+                             for key in keys]
+        missing = [k for k, value in enumerate(values) if value is None]
+        if len(keys) > len(missing):
+            self.reused[kind] += len(keys) - len(missing)
+        if missing:
+            t0 = time.perf_counter()
+            fresh = compute(missing)
+            self.seconds[kind] += time.perf_counter() - t0
+            for k, value in zip(missing, fresh, strict=True):
+                store.put_derived(run_id, kind, keys[k], value)
+                values[k] = value
+            self.computed[kind] += len(missing)
+        return values
+
+    def _stored_value(self, store: Any, run_id: int, kind: str, key: dict[str, Any]) -> Any:
+        from nanocell_daq.storage.store import params_hash
+
+        if (run_id, kind) not in self._stored:
+            rows = store.derived(run_id, kind)
+            self._stored[run_id, kind] = {params_hash(r.params): r.value for r in rows}
+        return self._stored[run_id, kind].get(params_hash(key))
 
     def as_dict(self) -> dict[str, dict[str, int]]:
         return {"computed": dict(self.computed), "reused": dict(self.reused),

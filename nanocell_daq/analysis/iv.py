@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from nanocell_daq.analysis.iv_fit import UPPER_LIMIT_CL, fit_g0
+from nanocell_daq.analysis.iv_fit import UPPER_LIMIT_CL, G0Fit, fit_g0, fit_g0_many
 
 NAN = float("nan")
 
@@ -205,6 +205,7 @@ def iv_metrics(
     high_bias_fraction: float = 0.2,
     significance: float = 3.0,
     direction: np.ndarray | None = None,
+    fit: G0Fit | None = None,
 ) -> IVMetrics:
     """All metrics of one I-V sweep (``voltage`` V, ``current`` A); see :class:`IVMetrics`.
 
@@ -214,13 +215,16 @@ def iv_metrics(
     nonlinearity index to be reported (noise-level currents of a pS wire give NaN, not a huge number).
     ``g0_window_V``: half-width (V) of the zero-bias line that gives the offset current.
     ``direction``: optional "up"/"down" per point for the hysteresis (else read from the bias steps).
+    ``fit``: this sweep's :func:`~nanocell_daq.analysis.iv_fit.fit_g0`, if already computed (``iv_table``
+    fits all sweeps together with :func:`~nanocell_daq.analysis.iv_fit.fit_g0_many`).
     """
     raw_v = np.asarray(voltage, dtype=float).ravel()
     raw_i = np.asarray(current, dtype=float).ravel()
     v, i = _clean(raw_v, raw_i)
     n = int(v.size)
     g_win, _, offset, window, n_in = zero_bias_conductance(v, i, g0_window_V)
-    fit = fit_g0(v, i)
+    if fit is None:
+        fit = fit_g0(v, i)
     g0, g0_err = fit.conductance_S, fit.conductance_err_S
     head = (g0, g0_err, fit.method, fit.significant, fit.upper_limit_S, fit.chi2_red, window, n_in, offset)
     if n < 2:
@@ -295,17 +299,20 @@ def iv_table(points: pd.DataFrame, group_by: Iterable[str] = ("step_id", "pair")
     """Metrics of every sweep in an I-V points table (``voltage_V``, ``current_A``, in acquisition order).
 
     One row per group of ``group_by`` columns that exist (per step and contact pair); ``kwargs`` go to
-    :func:`iv_metrics`.
+    :func:`iv_metrics`. The G0 fits of all sweeps are solved together (``fit_g0_many``).
     """
     keys = [k for k in group_by if k in points.columns]
     columns = keys + list(IVMetrics.__dataclass_fields__)
     if points.empty:
         return pd.DataFrame(columns=columns)
     rows = []
-    groups = points.groupby(keys, sort=False, dropna=False) if keys else [((), points)]
-    for key, seg in groups:
+    groups = list(points.groupby(keys, sort=False, dropna=False)) if keys else [((), points)]
+    sweeps = [_clean(seg["voltage_V"].to_numpy(float), seg["current_A"].to_numpy(float)) for _, seg in groups]
+    fits = fit_g0_many(sweeps)
+    for (key, seg), fit in zip(groups, fits, strict=True):
         values = key if isinstance(key, tuple) else (key,)
         dirs = seg["direction"].to_numpy() if "direction" in seg.columns else None
-        m = iv_metrics(seg["voltage_V"].to_numpy(), seg["current_A"].to_numpy(), direction=dirs, **kwargs)
+        m = iv_metrics(seg["voltage_V"].to_numpy(), seg["current_A"].to_numpy(), direction=dirs, fit=fit,
+                       **kwargs)
         rows.append({**dict(zip(keys, values, strict=True)), **m.as_dict()})
     return pd.DataFrame(rows, columns=columns)

@@ -36,11 +36,15 @@ upper limit "G0 < max(G0, 0) + 1.645 σ" (one-sided 95 % confidence, Gaussian er
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 from scipy import optimize, stats
+
+from nanocell_daq.analysis.iv_model import _current, _current_and_jacobian, b2b_current, b2b_g0  # noqa: F401 (re-exported)
+from nanocell_daq.analysis.iv_solver import solve_batch
 
 NAN = float("nan")
 F_TEST_P = 0.01
@@ -52,9 +56,10 @@ UPPER_LIMIT_CL = 0.95
 _Z_UL = float(stats.norm.ppf(UPPER_LIMIT_CL))
 MIN_POINTS_SCHOTTKY = 14
 """Fewest points for the Schottky model (2 × its 7 parameters); shorter sweeps take the ohmic line."""
+CHI2_SWITCH = 1.5
+"""χ²_red of the thermionic start above which the lowest χ² of all starts is taken."""
 MAX_NFEV = 2000
 """Evaluation budget of one least-squares start (the slowest converged start seen used ~820)."""
-_NEWTON_ITER = 40
 
 
 @dataclass(frozen=True)
@@ -95,155 +100,6 @@ class G0Fit:
         if not self.significant:
             return f"< {fmt.format(self.upper_limit_S)} S"
         return f"{fmt.format(self.conductance_S)} ± {fmt.format(self.conductance_err_S)} S"
-
-
-# --- the model ------------------------------------------------------------------------------------------
-_EXP_MAX = 600.0
-
-
-def _reverse(u: np.ndarray, i_s: np.ndarray, v_n: float, g: float, m: float):
-    """Reverse-contact current at drop u >= 0 (units of i_s), dI/du, dI/d ln v_n, dI/dm (fixed u)."""
-    su = np.sqrt(u)
-    x = np.minimum(u / v_n, _EXP_MAX)
-    e = np.exp(np.minimum(g * su, _EXP_MAX))
-    h = -np.expm1(-x) + m * np.expm1(x)
-    hp = (np.exp(-x) + m * np.exp(x)) / v_n
-    cur = i_s * e * h
-    # g/(2√u)·h → 0 at u = 0
-    ratio = np.where(su > 0, h / np.where(su > 0, su, 1.0), 0.0)
-    d = i_s * e * (0.5 * g * ratio + hp)
-    d_lnv = -i_s * e * u * hp
-    d_m = i_s * e * np.expm1(x)
-    return cur, d, d_lnv, d_m, su
-
-
-def _forward(cur: np.ndarray, i_f: np.ndarray, v_n: float, m: float):
-    """Drop over the forward-biased contact carrying ``cur``: u_f, du_f/dI, du_f/d ln Is_f, du_f/dm."""
-    y = cur / i_f
-    b = 1.0 - m + y
-    root = np.sqrt(b * b + 4.0 * m)
-    z = 0.5 * (b + root)
-    zm1 = 0.5 * (y - 1.0 - m + root)  # z - 1 (>= 0 for cur >= 0)
-    u_f = v_n * np.log1p(zm1)
-    du_di = v_n / (i_f * root)
-    du_dlnis = -v_n * y / root
-    du_dm = v_n * (-zm1) / (z * root)
-    return u_f, du_di, du_dlnis, du_dm
-
-
-def _reverse_lean(u: np.ndarray, i_s: np.ndarray, v_n: float, g: float, m: float):
-    """(current, dI/du) of :func:`_reverse` alone, by the same expressions (the Newton loop needs no more)."""
-    su = np.sqrt(u)
-    x = np.minimum(u / v_n, _EXP_MAX)
-    ie = i_s * np.exp(np.minimum(g * su, _EXP_MAX))
-    h = -np.expm1(-x) + m * np.expm1(x)
-    hp = (np.exp(-x) + m * np.exp(x)) / v_n
-    positive = su > 0
-    ratio = np.where(positive, h / np.where(positive, su, 1.0), 0.0)
-    return ie * h, ie * (0.5 * g * ratio + hp)
-
-
-def _forward_lean(cur: np.ndarray, i_f: np.ndarray, v_n: float, m: float):
-    """(u_f, du_f/dI) of :func:`_forward` alone, by the same expressions."""
-    y = cur / i_f
-    b = 1.0 - m + y
-    root = np.sqrt(b * b + 4.0 * m)
-    return v_n * np.log1p(0.5 * (y - 1.0 - m + root)), v_n / (i_f * root)
-
-
-def _solve(v: np.ndarray, is1: float, is2: float, v_n: float, g: float, m: float, r: float,
-           u0: np.ndarray | None = None):
-    """Drop u over the reverse-biased contact at every bias (bracketed Newton, all points at once)."""
-    x = np.abs(v)
-    pos = v > 0
-    i_r = np.where(pos, is1, is2)
-    i_f = np.where(pos, is2, is1)
-    if u0 is None or u0.shape != x.shape:
-        u = x * (1.0 / i_r) / (1.0 / i_r + 1.0 / i_f + r * (1.0 + m) / v_n)  # small-signal split
-    else:
-        u = np.clip(u0, 0.0, x)
-    lo = np.zeros_like(x)
-    hi = x.copy()
-    tol = 1e-12 * (float(np.max(x)) if x.size else 0.0)
-    for _ in range(_NEWTON_ITER):
-        cur, d = _reverse_lean(u, i_r, v_n, g, m)
-        u_f, du_di = _forward_lean(cur, i_f, v_n, m)
-        f = u + u_f + cur * r - x
-        fp = 1.0 + (du_di + r) * d
-        hi = np.where(f > 0, u, hi)
-        lo = np.where(f <= 0, u, lo)
-        nxt = u - f / fp
-        bad = ~((nxt >= lo) & (nxt <= hi))
-        nxt = np.where(bad, 0.5 * (lo + hi), nxt)
-        step = np.abs(nxt - u)
-        u = nxt
-        if np.all(step <= tol):
-            break
-    return u, i_r, i_f
-
-
-def b2b_current(volts: np.ndarray, is1: float, is2: float, v_n: float, g: float, r: float,
-                m: float = 0.0) -> np.ndarray:
-    """Current (A) of back-to-back contacts with series resistance ``r`` (ohm) at bias ``volts`` (V), for
-    every point at once. Contact k (1 at the high pad, 2 at the low pad) passes, reverse-biased by u,
-    Is_k·exp(g√u)·[(1 − e^{−u/v_n}) + m(e^{u/v_n} − 1)] and, forward-biased by u, Is_k·[(e^{u/v_n} − 1) +
-    m(1 − e^{−u/v_n})]: ``is1``/``is2`` saturation currents (A), ``v_n`` = n·kT/q (V), ``g`` = γ/kT barrier
-    lowering (V^-½), ``m`` in [0, 1] the tunnelling share (0: thermionic diode, 1: symmetric sinh contact)."""
-    v = np.asarray(volts, dtype=float)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        u, i_r, _ = _solve(v, is1, is2, v_n, g, m, r)
-        return np.sign(v) * _reverse(u, i_r, v_n, g, m)[0]
-
-
-def _theta_values(theta: np.ndarray) -> tuple[float, ...]:
-    """θ = [ln Is1, ln Is2, ln v_n, g, m, R, I0] -> (Is1, Is2, v_n, g, m, R) in the fit's units."""
-    return np.exp(theta[0]), np.exp(theta[1]), np.exp(theta[2]), theta[3], theta[4], theta[5]
-
-
-def _current(v: np.ndarray, theta: np.ndarray, u0: np.ndarray | None):
-    """Model current (units of the fit's scale) for θ (see :func:`_current_and_jacobian`) and the solved u:
-    what a trial step of the fit needs (no Jacobian)."""
-    is1, is2, v_n, g, m, r = _theta_values(theta)
-    u, i_r, _ = _solve(v, is1, is2, v_n, g, m, r, u0)
-    return np.sign(v) * _reverse_lean(u, i_r, v_n, g, m)[0] + theta[6], u
-
-
-def _current_and_jacobian(v: np.ndarray, theta: np.ndarray, u0: np.ndarray | None, *,
-                          solved: np.ndarray | None = None):
-    """Model current (units of the fit's scale) and dI/dθ for θ = [ln Is1, ln Is2, ln v_n, g, m, R, I0],
-    by implicit differentiation of |V| = u + u_f(I) + I R; also the solved u. ``solved``: u already solved
-    for this θ (from :func:`_current`), else u is solved from the start ``u0``."""
-    is1, is2, v_n, g, m, r = _theta_values(theta)
-    if solved is None:
-        u, i_r, i_f = _solve(v, is1, is2, v_n, g, m, r, u0)
-    else:
-        pos = v > 0
-        u, i_r, i_f = solved, np.where(pos, is1, is2), np.where(pos, is2, is1)
-    cur, d, d_lnv, d_m, su = _reverse(u, i_r, v_n, g, m)
-    u_f, du_di, du_dlnis, du_dm = _forward(cur, i_f, v_n, m)
-    den = 1.0 + (du_di + r) * d
-
-    def total(partial_rev: np.ndarray | float, explicit: np.ndarray | float) -> np.ndarray:
-        return (partial_rev - d * explicit) / den
-
-    sign = np.sign(v)
-    pos = v > 0
-    d_rev = total(cur, 0.0)
-    d_fwd = total(0.0, du_dlnis)
-    jac = np.empty((v.size, 7))
-    jac[:, 0] = sign * np.where(pos, d_rev, d_fwd)
-    jac[:, 1] = sign * np.where(pos, d_fwd, d_rev)
-    jac[:, 2] = sign * total(d_lnv, u_f)
-    jac[:, 3] = sign * total(su * cur, 0.0)
-    jac[:, 4] = sign * total(d_m, du_dm)
-    jac[:, 5] = sign * total(0.0, cur)
-    jac[:, 6] = 1.0
-    return sign * cur + theta[6], jac, u
-
-
-def b2b_g0(is1: float, is2: float, v_n: float, r: float, m: float = 0.0) -> float:
-    """Zero-bias conductance (S) of :func:`b2b_current`: 1 / (R + v_n/((1+m)Is1) + v_n/((1+m)Is2))."""
-    return 1.0 / (r + v_n / ((1.0 + m) * is1) + v_n / ((1.0 + m) * is2))
 
 
 # --- fitting ------------------------------------------------------------------------------------------------
@@ -402,11 +258,20 @@ def _g0_grad(theta: np.ndarray, scale: float) -> tuple[float, np.ndarray]:
     return g0, grad
 
 
-def fit_g0(voltage: np.ndarray, current: np.ndarray, *, schottky: bool = True) -> G0Fit:
-    """G0 (S) with its standard error from the whole sweep (``voltage`` V, ``current`` A); see the module
-    docstring for the model, the weights, the choice between the Schottky model and the ohmic line, and the
-    upper limit. Non-finite points are dropped; fewer than 3 points give NaN. ``schottky=False`` fits the
-    line only."""
+@dataclass
+class _Prepared:
+    """A sweep ready for the Schottky model: finite points, the weighted line, the first noise σ (None: the
+    sweep takes the line: too short, not curved, or ``schottky=False``) and why (``note``)."""
+
+    v: np.ndarray
+    i: np.ndarray
+    line: tuple
+    noise: np.ndarray | None
+    note: str
+
+
+def _prepare(voltage: np.ndarray, current: np.ndarray, schottky: bool) -> _Prepared | G0Fit:
+    """The steps of :func:`fit_g0` before the Schottky fit; a :class:`G0Fit` at once for < 3 points."""
     v = np.asarray(voltage, dtype=float).ravel()
     i = np.asarray(current, dtype=float).ravel()
     ok = np.isfinite(v) & np.isfinite(i)
@@ -415,7 +280,6 @@ def fit_g0(voltage: np.ndarray, current: np.ndarray, *, schottky: bool = True) -
     if n < 3 or np.ptp(v) == 0:
         return G0Fit(NAN, NAN, "none", False, NAN, {}, NAN, NAN, NAN, NAN, n)
     line = _weighted_line(v, i)
-    f_p = NAN
     note = ""
     noise = None
     if schottky and n < MIN_POINTS_SCHOTTKY:
@@ -423,29 +287,44 @@ def fit_g0(voltage: np.ndarray, current: np.ndarray, *, schottky: bool = True) -
                 "model; ohmic line")
     elif schottky:
         noise = _curved(v, i, line)
-    if noise is not None:
-        fit = _weighted_schottky(v, i, noise)
-        if fit is not None:
-            theta, jac, chi2_s, converged, sigma, scale, floor, rel = fit
-            _, _, chi2_lin = _linear(v, i, 1.0 / sigma)  # the line against the same weights
-            dof = n - _N_PAR
-            f_p = _f_test(chi2_lin, chi2_s, _N_PAR - 2, dof)
-            if f_p < F_TEST_P:
-                chi2_red = chi2_s / dof
-                # every parameter free, also one on a bound (m = 0, R = 0, g = 0): holding it there makes
-                # G0's error several times too small when the data could move it (sinh sweeps showed it)
-                cov = _covariance(jac) * chi2_red
-                g0, grad = _g0_grad(theta, scale)
-                var = float(grad @ cov @ grad)
-                if np.isfinite(g0) and np.isfinite(var) and var > 0:
-                    params = dict(zip(_PARAMS, _unpack(theta, scale), strict=True))
-                    why = "" if converged else (f"Schottky fit stopped at {MAX_NFEV} evaluations before "
-                                                "converging: G0 from its last iterate")
-                    return _result(g0, float(np.sqrt(var)), "schottky", params, chi2_red, floor, rel, f_p, n,
-                                   converged, why)
+    return _Prepared(v, i, line, noise, note)
+
+
+def fit_g0(voltage: np.ndarray, current: np.ndarray, *, schottky: bool = True) -> G0Fit:
+    """G0 (S) with its standard error from the whole sweep (``voltage`` V, ``current`` A); see the module
+    docstring for the model, the weights, the choice between the Schottky model and the ohmic line, and the
+    upper limit. Non-finite points are dropped; fewer than 3 points give NaN. ``schottky=False`` fits the
+    line only. :func:`fit_g0_many` fits many sweeps at once, the same way."""
+    return fit_g0_many([(voltage, current)], schottky=schottky)[0]
+
+
+def _conclude(prep: _Prepared, fit: tuple | None) -> G0Fit:
+    """G0Fit from the prepared sweep and its weighted Schottky fit (None: not fitted or failed): the
+    Schottky G0 when it beats the line (F-test) with a finite error, else the line's."""
+    v, i, line = prep.v, prep.i, prep.line
+    n = int(v.size)
+    f_p = NAN
+    if fit is not None:
+        theta, jac, chi2_s, converged, sigma, scale, floor, rel = fit
+        _, _, chi2_lin = _linear(v, i, 1.0 / sigma)  # the line against the same weights
+        dof = n - _N_PAR
+        f_p = _f_test(chi2_lin, chi2_s, _N_PAR - 2, dof)
+        if f_p < F_TEST_P:
+            chi2_red = chi2_s / dof
+            # every parameter free, also one on a bound (m = 0, R = 0, g = 0): holding it there makes
+            # G0's error several times too small when the data could move it (sinh sweeps showed it)
+            cov = _covariance(jac) * chi2_red
+            g0, grad = _g0_grad(theta, scale)
+            var = float(grad @ cov @ grad)
+            if np.isfinite(g0) and np.isfinite(var) and var > 0:
+                params = dict(zip(_PARAMS, _unpack(theta, scale), strict=True))
+                why = "" if converged else (f"Schottky fit stopped at {MAX_NFEV} evaluations before "
+                                            "converging: G0 from its last iterate")
+                return _result(g0, float(np.sqrt(var)), "schottky", params, chi2_red, floor, rel, f_p, n,
+                               converged, why)
     p_lin, err, chi2_red, floor, rel = line
     params = {"G_S": float(p_lin[0]), "offset_A": float(p_lin[1])}
-    return _result(float(p_lin[0]), err, "linear", params, chi2_red, floor, rel, f_p, n, True, note)
+    return _result(float(p_lin[0]), err, "linear", params, chi2_red, floor, rel, f_p, n, True, prep.note)
 
 
 def _result(g0, err, method, params, chi2_red, floor, rel, f_p, n, converged=True, note="") -> G0Fit:
@@ -501,30 +380,94 @@ def _weighted_line(v: np.ndarray, i: np.ndarray):
     return p, err, chi2_red, floor, rel
 
 
-def _weighted_schottky(v: np.ndarray, i: np.ndarray, noise: np.ndarray):
-    """The Schottky model with weights from its own residuals: (θ, J, χ², converged, σ, scale, floor, rel)
-    or None.
+def _padded(preps: Sequence[_Prepared]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(v, i, valid) as (K, n_max) arrays; padding points have v = i = 0 and no weight."""
+    n = max(p.v.size for p in preps)
+    v = np.zeros((len(preps), n))
+    i = np.zeros((len(preps), n))
+    valid = np.zeros((len(preps), n), dtype=bool)
+    for k, p in enumerate(preps):
+        v[k, : p.v.size], i[k, : p.i.size], valid[k, : p.v.size] = p.v, p.i, True
+    return v, i, valid
 
-    ``noise``: a first σ per point (from a polynomial); the tunnelling start is tried only when the
-    thermionic one leaves χ²_red above 1.5 against it."""
-    scale = float(np.max(np.abs(i))) or 1.0
-    starts = _starts(v, i, scale)
-    fit = _schottky_fit(v, i, noise, scale, starts[:1])
-    if fit is None or fit[2] / max(v.size - _N_PAR, 1) > 1.5:
-        other = _schottky_fit(v, i, noise, scale, starts[1:])
-        if other is not None and (fit is None or other[2] < fit[2]):
-            fit = other
-    if fit is None:
-        return None
-    floor = rel = NAN
-    sigma = noise
-    for _ in range(2):
-        model = _b2b_theta(v, fit[0], scale)
-        floor, rel = _noise_model(i - model, model, _N_PAR)
-        sigma = _sigma(floor, rel, model)
-        fit = _schottky_fit(v, i, sigma, scale, [fit[0]]) or fit
-    theta, jac, chi2, converged = fit
-    return theta, jac, chi2, converged, sigma, scale, floor, rel
+
+def _weights(preps: Sequence[_Prepared], sigmas: Sequence[np.ndarray], scales: np.ndarray,
+             n: int) -> np.ndarray:
+    w = np.zeros((len(preps), n))
+    for k, s in enumerate(sigmas):
+        w[k, : s.size] = scales[k] / s
+    return w
+
+
+def _weighted_schottky_many(preps: Sequence[_Prepared]) -> list[tuple | None]:
+    """The Schottky model of every prepared sweep with weights from its own residuals: per sweep (θ, J, χ²,
+    converged, σ, scale, floor, rel) or None.
+
+    Every start of every sweep is solved at once with the first σ (from a polynomial); the thermionic start
+    is kept unless it leaves χ²_red above 1.5, then the lowest χ² of all starts. Twice the noise model of the
+    fit's residuals gives new weights and all sweeps are refitted together. Each sweep's last fit is then
+    handed to scipy's ``least_squares`` (:func:`_schottky_fit`): it starts at the minimum and stops within a
+    few evaluations, and its convergence test decides ``converged``."""
+    k_n = len(preps)
+    v, i, _ = _padded(preps)
+    n = v.shape[1]
+    scales = np.array([float(np.max(np.abs(p.i))) or 1.0 for p in preps])
+    y = i / scales[:, None]
+    starts = np.stack([np.stack(_starts(p.v, p.i, s)) for p, s in zip(preps, scales, strict=True)])  # (K,3,7)
+    n_starts = starts.shape[1]
+    w = _weights(preps, [p.noise for p in preps], scales, n)
+    rep = np.repeat(np.arange(k_n), n_starts)
+    theta, chi2, _ = solve_batch(v[rep], y[rep], w[rep], starts.reshape(-1, _N_PAR), _LOWER, _UPPER)
+    theta, chi2 = theta.reshape(k_n, n_starts, _N_PAR), chi2.reshape(k_n, n_starts)
+    dof = np.array([max(p.v.size - _N_PAR, 1) for p in preps])
+    # the thermionic start, unless it leaves χ²_red above 1.5: then the lowest χ² of all starts
+    first_ok = np.isfinite(chi2[:, 0]) & (chi2[:, 0] / dof <= CHI2_SWITCH)
+    pick = np.where(first_ok, 0, np.argmin(chi2, axis=1))
+    found = np.isfinite(chi2[np.arange(k_n), pick])
+    theta = theta[np.arange(k_n), pick]
+    sigmas = [p.noise for p in preps]
+    noise_models = [(np.nan, np.nan)] * k_n
+    for _ in range(2):  # reweight with the noise model of the fit's residuals, refit (as iv_fit does)
+        sigmas, noise_models = [], []
+        for k, p in enumerate(preps):
+            if not found[k]:
+                sigmas.append(p.noise)
+                noise_models.append((np.nan, np.nan))
+                continue
+            model = _b2b_theta(p.v, theta[k], scales[k])
+            floor, rel = _noise_model(p.i - model, model, _N_PAR)
+            sigmas.append(_sigma(floor, rel, model))
+            noise_models.append((floor, rel))
+        w = _weights(preps, sigmas, scales, n)
+        refit, chi2_r, _ = solve_batch(v, y, w, theta, _LOWER, _UPPER)
+        better = np.isfinite(chi2_r) & found
+        theta = np.where(better[:, None], refit, theta)
+    out: list[tuple | None] = []
+    for k, p in enumerate(preps):
+        if not found[k]:  # no start gave a finite model
+            out.append(None)
+            continue
+        fit = _schottky_fit(p.v, p.i, sigmas[k], scales[k], [theta[k]])
+        if fit is None:
+            out.append(None)
+            continue
+        t, jac, chi2_k, conv = fit
+        out.append((t, jac, chi2_k, conv, sigmas[k], scales[k], *noise_models[k]))
+    return out
+
+
+def fit_g0_many(sweeps: Sequence[tuple[np.ndarray, np.ndarray]], *, schottky: bool = True) -> list[G0Fit]:
+    """:func:`fit_g0` of every (voltage V, current A) sweep, in order: the Schottky fits of all curved
+    sweeps are solved together (:func:`~nanocell_daq.analysis.iv_solver.solve_batch`), so a run's sweeps
+    take a small fraction of the time of one call per sweep."""
+    preps = [_prepare(v, i, schottky) for v, i in sweeps]
+    todo = [k for k, p in enumerate(preps) if isinstance(p, _Prepared) and p.noise is not None]
+    fits = _weighted_schottky_many([preps[k] for k in todo]) if todo else []
+    by_index = dict(zip(todo, fits, strict=True))
+    out = []
+    for k, p in enumerate(preps):
+        out.append(p if isinstance(p, G0Fit) else _conclude(p, by_index.get(k)))
+    return out
 
 
 def _b2b_theta(v: np.ndarray, theta: np.ndarray, scale: float) -> np.ndarray:

@@ -55,9 +55,10 @@ from nanocell_daq.storage.store import params_hash
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = 6  # 2: weighted Raman fits, Xc upper limits, frames, axis offset; 3: whole-sweep G0 fits;
+ANALYSIS_VERSION = 7  # 2: weighted Raman fits, Xc upper limits, frames, axis offset; 3: whole-sweep G0 fits;
 # 4: absent Raman bands from the reduced model; 5: steps' and checkpoints' time_s on the engine clock;
-# 6: converged G0 fits, Schottky from 14 points, G0 errors from a column-scaled covariance
+# 6: converged G0 fits, Schottky from 14 points, G0 errors from a column-scaled covariance; 7: the G0 fits'
+# starts solved by the batched solver (iv_solver; some sweeps reach another local minimum than scipy's path)
 KIND_SUMMARY = "run_analysis"
 KIND_MAP_FIT = "raman_map_fit"
 KIND_CYCLING = "cycling_summary"
@@ -535,22 +536,22 @@ def _map_pixels(
 def _iv_table(store: Any, run_id: int, ivp: pd.DataFrame, params: AnalysisParams, reuse: Reuse,
               use_cache: bool) -> pd.DataFrame:
     """Metrics of every sweep (:func:`~nanocell_daq.analysis.iv.iv_table` per step and pair), each I-V step's
-    rows reused from the store while its points and the G0 settings are the same."""
+    rows reused from the store while its points and the G0 settings are the same. The steps not stored are
+    fitted together (one batch of all their sweeps) and stored one row set per step."""
     kwargs = {"g0_window_V": params.g0_window_V, "high_bias_fraction": params.high_bias_fraction}
     if ivp.empty:
         return iv_table(ivp, ("step_id", "pair"), **kwargs)
-    frames = []
-    for sid, seg in ivp.groupby("step_id", sort=False):
-        key = params.iv_fit_key(int(sid), len(seg), int(seg["id"].max()))
+    segs = [seg for _, seg in ivp.groupby("step_id", sort=False)]
+    keys = [params.iv_fit_key(int(seg["step_id"].iloc[0]), len(seg), int(seg["id"].max())) for seg in segs]
 
-        def fit(seg: pd.DataFrame = seg) -> dict[str, Any]:
-            table = iv_table(seg, ("step_id", "pair"), **kwargs)
-            reuse.computed["iv_sweeps_fitted"] += len(table)
-            return pack_frame(table)
+    def fit(missing: list[int]) -> list[dict[str, Any]]:
+        table = iv_table(pd.concat([segs[k] for k in missing]), ("step_id", "pair"), **kwargs)
+        reuse.computed["iv_sweeps_fitted"] += len(table)
+        by_step = dict(iter(table.groupby("step_id", sort=False)))
+        return [pack_frame(by_step[segs[k]["step_id"].iloc[0]].reset_index(drop=True)) for k in missing]
 
-        frames.append(unpack_frame(reuse.get_or_compute(store, run_id, KIND_IV_FIT, key, fit,
-                                                        use_cache=use_cache)))
-    return pd.concat(frames, ignore_index=True)
+    packed = reuse.get_many_or_compute(store, run_id, KIND_IV_FIT, keys, fit, use_cache=use_cache)
+    return pd.concat([unpack_frame(p) for p in packed], ignore_index=True)
 
 
 def axis_offsets(store: Any, run_id: int, steps: list[Any]) -> dict[int, float]:
