@@ -16,19 +16,27 @@ _NEWTON_ITER = 40
 _EXP_MAX = 600.0
 
 
+def _shape(x: np.ndarray, m: np.ndarray | float, v_n: np.ndarray | float):
+    """h = (1 − e^{−x}) + m(e^{x} − 1), dh/du = (e^{−x} + m e^{x}) / v_n and e^{x} − 1, from one expm1
+    (1 − e^{−x} = (e^{x} − 1)/e^{x}; x >= 0)."""
+    em1 = np.expm1(x)
+    ex = 1.0 + em1
+    inv = 1.0 / ex
+    return em1 * inv + m * em1, (inv + m * ex) / v_n, em1
+
+
 def _reverse(u: np.ndarray, i_s: np.ndarray, v_n: float, g: float, m: float):
     """Reverse-contact current at drop u >= 0 (units of i_s), dI/du, dI/d ln v_n, dI/dm (fixed u)."""
     su = np.sqrt(u)
     x = np.minimum(u / v_n, _EXP_MAX)
     e = np.exp(np.minimum(g * su, _EXP_MAX))
-    h = -np.expm1(-x) + m * np.expm1(x)
-    hp = (np.exp(-x) + m * np.exp(x)) / v_n
+    h, hp, em1 = _shape(x, m, v_n)
     cur = i_s * e * h
     # g/(2√u)·h → 0 at u = 0
     ratio = np.where(su > 0, h / np.where(su > 0, su, 1.0), 0.0)
     d = i_s * e * (0.5 * g * ratio + hp)
     d_lnv = -i_s * e * u * hp
-    d_m = i_s * e * np.expm1(x)
+    d_m = i_s * e * em1
     return cur, d, d_lnv, d_m, su
 
 
@@ -51,8 +59,7 @@ def _reverse_lean(u: np.ndarray, i_s: np.ndarray, v_n: float, g: float, m: float
     su = np.sqrt(u)
     x = np.minimum(u / v_n, _EXP_MAX)
     ie = i_s * np.exp(np.minimum(g * su, _EXP_MAX))
-    h = -np.expm1(-x) + m * np.expm1(x)
-    hp = (np.exp(-x) + m * np.exp(x)) / v_n
+    h, hp, _ = _shape(x, m, v_n)
     positive = su > 0
     ratio = np.where(positive, h / np.where(positive, su, 1.0), 0.0)
     return ie * h, ie * (0.5 * g * ratio + hp)
@@ -80,21 +87,49 @@ def _solve(v: np.ndarray, is1: float, is2: float, v_n: float, g: float, m: float
     lo = np.zeros_like(x)
     hi = x.copy()
     tol = 1e-12 * (np.max(x, axis=-1, keepdims=True) if x.size else 0.0)  # per sweep of a batch
+    if x.ndim == 2:  # a batch: each sweep iterates until its own points have converged
+        return _newton_rows(x, u, lo, hi, tol, i_r, i_f, v_n, g, m, r), i_r, i_f
     for _ in range(_NEWTON_ITER):
-        cur, d = _reverse_lean(u, i_r, v_n, g, m)
-        u_f, du_di = _forward_lean(cur, i_f, v_n, m)
-        f = u + u_f + cur * r - x
-        fp = 1.0 + (du_di + r) * d
-        hi = np.where(f > 0, u, hi)
-        lo = np.where(f <= 0, u, lo)
-        nxt = u - f / fp
-        bad = ~((nxt >= lo) & (nxt <= hi))
-        nxt = np.where(bad, 0.5 * (lo + hi), nxt)
-        step = np.abs(nxt - u)
-        u = nxt
+        u, lo, hi, step = _newton_step(x, u, lo, hi, i_r, i_f, v_n, g, m, r)
         if np.all(step <= tol):
             break
     return u, i_r, i_f
+
+
+def _newton_step(x, u, lo, hi, i_r, i_f, v_n, g, m, r):
+    """One bracketed Newton step of |V| = u + u_f(I(u)) + I(u)·R: (u, lo, hi, |step|)."""
+    cur, d = _reverse_lean(u, i_r, v_n, g, m)
+    u_f, du_di = _forward_lean(cur, i_f, v_n, m)
+    f = u + u_f + cur * r - x
+    fp = 1.0 + (du_di + r) * d
+    hi = np.where(f > 0, u, hi)
+    lo = np.where(f <= 0, u, lo)
+    nxt = u - f / fp
+    bad = ~((nxt >= lo) & (nxt <= hi))
+    nxt = np.where(bad, 0.5 * (lo + hi), nxt)
+    return nxt, lo, hi, np.abs(nxt - u)
+
+
+def _newton_rows(x, u, lo, hi, tol, i_r, i_f, v_n, g, m, r):
+    """:func:`_solve`'s iteration on a batch (rows = sweeps), dropping each row once it has converged."""
+    b = x.shape[0]
+    params = [np.broadcast_to(np.asarray(p, dtype=float), (b, 1)) for p in (v_n, g, m, r)]
+    tol = np.broadcast_to(tol, (b, 1))
+    rows = np.arange(b)
+    for _ in range(_NEWTON_ITER):
+        if rows.size == b:
+            pv, pg, pm, pr = params
+            uu, ll, hh, step = _newton_step(x, u, lo, hi, i_r, i_f, pv, pg, pm, pr)
+            u, lo, hi = uu, ll, hh
+        else:
+            pv, pg, pm, pr = (p[rows] for p in params)
+            uu, ll, hh, step = _newton_step(x[rows], u[rows], lo[rows], hi[rows], i_r[rows], i_f[rows],
+                                            pv, pg, pm, pr)
+            u[rows], lo[rows], hi[rows] = uu, ll, hh
+        rows = rows[~np.all(step <= tol[rows], axis=1)]
+        if rows.size == 0:
+            break
+    return u
 
 
 def b2b_current(volts: np.ndarray, is1: float, is2: float, v_n: float, g: float, r: float,

@@ -75,7 +75,7 @@ def _solve_batch(v, y, w, theta0, lo, hi, max_iter, ftol):
         if alive.size == 0:
             break
         th, jj, rr = theta[alive], jac[alive], r[alive]
-        g = np.einsum("bni,bn->bi", jj, rr)  # ½ dχ²/dθ
+        g = np.matmul(rr[:, None, :], jj)[:, 0, :]  # ½ dχ²/dθ
         # Coleman-Li scaling (as scipy's "trf"): a parameter the gradient drives towards a bound is scaled
         # by the square root of its distance to it, so that it slows down there instead of sticking
         dist = np.ones_like(th)
@@ -88,12 +88,12 @@ def _solve_batch(v, y, w, theta0, lo, hi, max_iter, ftol):
         d = np.where(dv != 0, np.sqrt(np.maximum(dist, 0.0) / cn), 1.0 / cn)
         jh = jj * d[:, None, :]
         gh = g * d
-        a = np.einsum("bni,bnj->bij", jh, jh) + eye * (g * dv / cn)[:, :, None]
+        a = np.matmul(jh.transpose(0, 2, 1), jh) + eye * (g * dv / cn)[:, :, None]
         # converged: even the undamped (Gauss-Newton) step would lower χ² by less than FTOL·max(χ², n)
         # (by the quadratic model): the start is within ~sqrt(FTOL) standard errors of its minimum
         tiny = 1e-12 * np.max(np.abs(np.diagonal(a, axis1=1, axis2=2)), axis=1) + 1e-300
         gn = _solve_spd(a + tiny[:, None, None] * eye, gh)
-        at_min = np.einsum("bi,bi->b", gh, gn) <= ftol * np.maximum(chi2[alive], floor_chi2[alive])
+        at_min = np.sum(gh * gn, axis=1) <= ftol * np.maximum(chi2[alive], floor_chi2[alive])
         if at_min.any():
             converged[alive[at_min]] = True
             rows = ~at_min
@@ -110,7 +110,7 @@ def _solve_batch(v, y, w, theta0, lo, hi, max_iter, ftol):
         frac = np.where(reach < 1.0, 0.995 * reach, 1.0)
         ph, step = ph * frac[:, None], step * frac[:, None]
         trial = np.clip(th + step, lo, hi)
-        pred = -(2.0 * np.einsum("bi,bi->b", gh, ph) + np.einsum("bi,bij,bj->b", ph, a, ph))
+        pred = -(2.0 * np.sum(gh * ph, axis=1) + np.sum(ph * np.matmul(a, ph[:, :, None])[:, :, 0], axis=1))
         r_t, chi2_t, u_t = _evaluate(v[alive], y[alive], w[alive], trial, u[alive])
         old = chi2[alive]
         better = chi2_t < old

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nanocell_daq.analysis.iv_fit import UPPER_LIMIT_CL, fit_g0
+from nanocell_daq.analysis.iv_fit import UPPER_LIMIT_CL, fit_g0_many
 from tests.analysis.synthetic import sweep
 
 K_B = 8.617333e-5  # eV/K
@@ -23,7 +23,7 @@ def _noisy(rng: np.random.Generator, clean: np.ndarray, n: int, rel: float = 1e-
 
 
 def _pulls(v: np.ndarray, currents: np.ndarray, truth: float):
-    fits = [fit_g0(v, i) for i in currents]
+    fits = fit_g0_many([(v, i) for i in currents])  # all at once, as analyze fits a run
     g = np.array([f.conductance_S for f in fits])
     err = np.array([f.conductance_err_S for f in fits])
     return fits, (g - truth) / err
