@@ -121,20 +121,34 @@ class Reuse:
     ) -> list[Any]:
         """:meth:`get_or_compute` of many keys at once: ``compute(missing)`` gets the positions of the keys
         not stored and returns their values in that order (computed together, e.g. fits in one batch)."""
-        values: list[Any] = [self._stored_value(store, run_id, kind, key) if use_cache else None
-                             for key in keys]
+        values = self.lookup_many(store, run_id, kind, keys, use_cache=use_cache)
         missing = [k for k, value in enumerate(values) if value is None]
-        if len(keys) > len(missing):
-            self.reused[kind] += len(keys) - len(missing)
         if missing:
             t0 = time.perf_counter()
             fresh = compute(missing)
-            self.seconds[kind] += time.perf_counter() - t0
+            self.put_many(store, run_id, kind, [keys[k] for k in missing], fresh, time.perf_counter() - t0)
             for k, value in zip(missing, fresh, strict=True):
-                store.put_derived(run_id, kind, keys[k], value)
                 values[k] = value
-            self.computed[kind] += len(missing)
         return values
+
+    def lookup_many(self, store: Any, run_id: int, kind: str, keys: list[dict[str, Any]], *,
+                    use_cache: bool = True) -> list[Any]:
+        """The stored value of each key (None where there is none, or all None without ``use_cache``),
+        counted as reused."""
+        values = [self._stored_value(store, run_id, kind, key) if use_cache else None for key in keys]
+        found = sum(value is not None for value in values)
+        if found:
+            self.reused[kind] += found
+        return values
+
+    def put_many(self, store: Any, run_id: int, kind: str, keys: list[dict[str, Any]], values: list[Any],
+                 seconds: float) -> None:
+        """Store values computed for ``keys`` (in ``seconds``), counted as computed."""
+        for key, value in zip(keys, values, strict=True):
+            store.put_derived(run_id, kind, key, value)
+        if keys:
+            self.computed[kind] += len(keys)
+            self.seconds[kind] += seconds
 
     def _stored_value(self, store: Any, run_id: int, kind: str, key: dict[str, Any]) -> Any:
         from nanocell_daq.storage.store import params_hash

@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -45,6 +48,7 @@ from nanocell_daq.analysis.cycling import (
 from nanocell_daq.analysis.derived_cache import PACKED, Reuse, decode, encode, pack_frame, unpack_frame
 from nanocell_daq.analysis.frames import frame_to_json, jsonable
 from nanocell_daq.analysis.iv import g0_text, iv_table
+from nanocell_daq.analysis.iv_worker import IVWorker
 from nanocell_daq.analysis.raman import NoiseModel, crystalline_fraction, reference_offset, xc_upper_limit
 from nanocell_daq.analysis.raman_map import fit_map, map_summary, profile_along_wire
 from nanocell_daq.analysis.segments import contact_split, pad_positions, segment_table
@@ -533,25 +537,49 @@ def _map_pixels(
     return pixels, refitted
 
 
-def _iv_table(store: Any, run_id: int, ivp: pd.DataFrame, params: AnalysisParams, reuse: Reuse,
-              use_cache: bool) -> pd.DataFrame:
+IV_WORKER_MIN_SWEEPS = 400
+"""Fewest sweeps to fit for which the I-V fits run in a child process (:class:`IVWorker`), alongside the
+cycling and Raman analysis (its start-up, ~2-3 s of imports, would cost more than it saves below)."""
+
+
+def _start_iv_table(store: Any, run_id: int, ivp: pd.DataFrame, params: AnalysisParams, reuse: Reuse,
+                    use_cache: bool, *, worker: bool = True) -> Callable[[], pd.DataFrame]:
     """Metrics of every sweep (:func:`~nanocell_daq.analysis.iv.iv_table` per step and pair), each I-V step's
-    rows reused from the store while its points and the G0 settings are the same. The steps not stored are
-    fitted together (one batch of all their sweeps) and stored one row set per step."""
+    rows reused from the store while its points and the G0 settings are the same; the steps not stored are
+    fitted together (one batch of all their sweeps) and stored one row set per step.
+
+    In two halves: the stored steps are looked up now and the others' fits started
+    (in a worker process when there are at least :data:`IV_WORKER_MIN_SWEEPS` sweeps, ``worker`` is set and
+    the machine has two cores); the returned function waits for them, stores them and gives the table."""
     kwargs = {"g0_window_V": params.g0_window_V, "high_bias_fraction": params.high_bias_fraction}
     if ivp.empty:
-        return iv_table(ivp, ("step_id", "pair"), **kwargs)
+        return lambda: iv_table(ivp, ("step_id", "pair"), **kwargs)
     segs = [seg for _, seg in ivp.groupby("step_id", sort=False)]
     keys = [params.iv_fit_key(int(seg["step_id"].iloc[0]), len(seg), int(seg["id"].max())) for seg in segs]
+    packed = reuse.lookup_many(store, run_id, KIND_IV_FIT, keys, use_cache=use_cache)
+    missing = [k for k, value in enumerate(packed) if value is None]
+    points = pd.concat([segs[k] for k in missing]) if missing else None
+    n_sweeps = 0 if points is None else int(points.groupby(["step_id", "pair"], sort=False).ngroups)
+    t0 = time.perf_counter()
+    job = None
+    if worker and n_sweeps >= IV_WORKER_MIN_SWEEPS and (os.cpu_count() or 1) >= 2:
+        job = IVWorker(points, ("step_id", "pair"), kwargs)
 
-    def fit(missing: list[int]) -> list[dict[str, Any]]:
-        table = iv_table(pd.concat([segs[k] for k in missing]), ("step_id", "pair"), **kwargs)
-        reuse.computed["iv_sweeps_fitted"] += len(table)
-        by_step = dict(iter(table.groupby("step_id", sort=False)))
-        return [pack_frame(by_step[segs[k]["step_id"].iloc[0]].reset_index(drop=True)) for k in missing]
+    def finish() -> pd.DataFrame:
+        if missing:
+            table = job.result() if job is not None else None
+            if table is None:
+                table = iv_table(points, ("step_id", "pair"), **kwargs)
+            reuse.computed["iv_sweeps_fitted"] += len(table)
+            by_step = dict(iter(table.groupby("step_id", sort=False)))
+            fresh = [pack_frame(by_step[segs[k]["step_id"].iloc[0]].reset_index(drop=True)) for k in missing]
+            reuse.put_many(store, run_id, KIND_IV_FIT, [keys[k] for k in missing], fresh,
+                           time.perf_counter() - t0)
+            for k, value in zip(missing, fresh, strict=True):
+                packed[k] = value
+        return pd.concat([unpack_frame(p) for p in packed], ignore_index=True)
 
-    packed = reuse.get_many_or_compute(store, run_id, KIND_IV_FIT, keys, fit, use_cache=use_cache)
-    return pd.concat([unpack_frame(p) for p in packed], ignore_index=True)
+    return finish
 
 
 def axis_offsets(store: Any, run_id: int, steps: list[Any]) -> dict[int, float]:
@@ -605,8 +633,9 @@ def analyze_run(
         return result
 
     reuse = result.reuse
-    cycling = _cycling_summary(store, rid, steps, params, reuse, use_cache)
     ivp = _iv_frame(store, rid, result.steps)
+    iv_done = _start_iv_table(store, rid, ivp, params, reuse, use_cache)  # fits run while the rest is done
+    cycling = _cycling_summary(store, rid, steps, params, reuse, use_cache)
     map_like = [s.id for s in steps if s.kind in ("raman_map", "raman_reference")]
     if cycling["n_points"] == 0 and ivp.empty and not any(store.extent("spectra", rid, k)[0]
                                                           for k in map_like):
@@ -646,12 +675,6 @@ def analyze_run(
                 f"step {s.index} '{s.label}' ({s.status}) was redone: the analysis uses its completed repeat"
             )
 
-    result.iv_table = _iv_table(store, rid, ivp, params, reuse, use_cache)
-    if "g0_converged" in result.iv_table.columns:  # a G0 that is where the solver stopped, not a minimum
-        label_of = {s.id: s.label for s in steps}
-        for r in result.iv_table[result.iv_table["g0_converged"] == False].itertuples():  # noqa: E712
-            result.warnings.append(f"I-V '{label_of.get(r.step_id)}' {getattr(r, 'pair', '')}: {r.g0_note}")
-
     offsets = axis_offsets(store, rid, steps)
     for s in steps:
         if s.kind != "raman_map":
@@ -671,6 +694,12 @@ def analyze_run(
         result.map_summaries[s.id] = {**map_summary(pixels, params.y), "axis_offset_cm1": offset}
         start, end = wire if wire else (None, None)
         result.profiles[s.id] = profile_along_wire(pixels, "xc", start=start, end=end)
+
+    result.iv_table = iv_done()  # the I-V fits ran alongside the cycling and the maps
+    if "g0_converged" in result.iv_table.columns:  # a G0 that is where the solver stopped, not a minimum
+        label_of = {s.id: s.label for s in steps}
+        for r in result.iv_table[result.iv_table["g0_converged"] == False].itertuples():  # noqa: E712
+            result.warnings.append(f"I-V '{label_of.get(r.step_id)}' {getattr(r, 'pair', '')}: {r.g0_note}")
 
     rows = [
         correlation.StepRow(
