@@ -387,8 +387,11 @@ class Keithley2600(TSPMixin, Instrument):
             self._error, self.stop_reason = None, None
             self._last_n, self._last_t, self._garbled = 0, None, 0
             self.smu.source_output = False
-            for line in lines:
-                self.write(line)
+            # One message: a host that dies part-way cannot leave the instrument collecting a half script
+            # (between loadscript and endscript it takes every later message for a script line, a
+            # supervisor's *IDN? and abort included: 2600BS-901-01 section 6 "Load a script by sending
+            # commands over the remote interface": "it starts collecting all subsequent messages").
+            self.write("\n".join(lines))
             self.raise_errors("load the galvanostatic script")  # a syntax error is queued at endscript
             token = self._new_token()
             self._idle_tokens = {token}

@@ -132,3 +132,47 @@ def test_a_script_the_dead_engine_aborted_is_reported_cut_short_not_aborted(benc
     assert ("smu: no script running: the galvanostatic TSP script a previous host started was cut short "
             "(aborted or failed) and no host took over after it") in found
     assert "galvanostat (smu) cell reads back on" in found
+
+
+class _Died(Exception):
+    """The engine's process ended here (kill -9): nothing more leaves it."""
+
+
+class _DiesBeforeWrite:
+    """The engine's ``write``, dying (link closed, nothing sent) at its ``n``-th call; ``sent``: what left."""
+
+    def __init__(self, engine: Keithley2600, n: int) -> None:
+        self.engine, self.n, self.sent = engine, n, []
+        self._write = engine.write
+
+    def __call__(self, command: str, **kwargs: Any) -> None:
+        if len(self.sent) + 1 == self.n:
+            self.engine.adapter.close()
+            raise _Died
+        self._write(command, **kwargs)
+        self.sent.append(command)
+
+
+def test_a_kill_between_the_messages_of_a_script_start_leaves_an_smu_the_supervisor_makes_safe(
+    bench, monkeypatch
+):
+    """The engine dies before the n-th message of ``start_galvanostatic`` (output off, the upload, the
+    error check, the run, its marker): the supervisor identifies the SMU every time (an upload cut
+    between loadscript and endscript would leave it taking every message for a script line), claims an
+    aborted script exactly when the run left the engine, and reads the output back off."""
+    bench_, config = bench
+    monkeypatch.setattr(keithley2600, "IDN_WAIT_MS", 200)  # a script holds the interface at least that long
+    for n in (2, 3, 4, 5):
+        engine = Keithley2600(bench_.resources["smu"], timeout=20000, model="2636B")
+        engine.write = link = _DiesBeforeWrite(engine, n)  # type: ignore[method-assign]
+        with pytest.raises(_Died):
+            engine.start_galvanostatic(1e-12, 2.0, 1e6, 1.0, 4.2)
+        ran = "nc_galv.run()" in link.sent
+        if ran:
+            _wait_for(lambda: bench_.output_on("smu"))  # the script sources
+        found, _ = _supervise(bench_, config)
+        assert any(f.startswith(ABORTED) for f in found) == ran, (n, found)
+        assert not any("cut short" in f or "ended by itself" in f for f in found), (n, found)
+        matrix = Keithley707B(bench_.resources["matrix"])
+        matrix.close(CELL)  # the next start on a cell path
+        matrix.adapter.close()
