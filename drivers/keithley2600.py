@@ -289,12 +289,42 @@ class Keithley2600(TSPMixin, Instrument):
             return identity
 
     def _abort_orphan(self) -> None:
+        """``abort``, then read the script state behind a marker: the marker comes back only once nothing
+        holds the command interface (the script read back stopped). Only a state the script itself set on
+        its start (``"running"``) makes it a galvanostatic script aborted here: the instrument may also have
+        been busy with a long command (a ``delay()`` of a killed host's sweep), and a state a host's own
+        abort left behind is overwritten with ``"stopped"`` by that host's :meth:`stop`."""
         self.write("abort")
         state = self._sync(f"{tspg.STATE_GLOBAL}")
-        if state == "running":
-            self.orphan_aborted = ("aborted a galvanostatic TSP script a previous host left running (its "
-                                   "output stays as the script left it until switched off)")
+        if state == tspg.STATE_RUNNING:
+            self.orphan_aborted = ("aborted a galvanostatic TSP script a previous host left running (read "
+                                   "back stopped: the instrument answers again; its output stays as the "
+                                   "script left it until switched off)")
             log.warning("%s: %s", self.name, self.orphan_aborted)
+        else:
+            log.info("%s: busy on connect with no galvanostatic script running (state %r); abort sent",
+                     self.name, state)
+
+    def script_left_behind(self) -> str | None:
+        """What became of a galvanostatic script no host took back, read from the instrument
+        (``print(nc_galv_state)``), for the report of whoever takes over after a dead host; None when there
+        is none (no script ever ran, a host stopped it, or this driver runs its own).
+
+        Call it after connecting (the abort on connect is reported in :attr:`orphan_aborted` instead): a
+        script that ended by itself (its own cut-off or time limit, output switched off by the script) or
+        one cut short without a host taking over (``"running"`` while the instrument answers)."""
+        with self._lock:
+            if self._running or self.orphan_aborted:
+                return None
+            state = self.ask(f"print({tspg.STATE_GLOBAL})").strip()
+        if state.startswith(tspg.STATE_ENDED):
+            reason = state[len(tspg.STATE_ENDED):]
+            return (f"no script running: the galvanostatic TSP script a previous host started had ended by "
+                    f"itself ({reason}), switching its output off, before this connection")
+        if state == tspg.STATE_RUNNING:
+            return ("no script running: the galvanostatic TSP script a previous host started was cut short "
+                    "(aborted or failed) and no host took over after it")
+        return None
 
     def _sync(self, extra: str = "") -> str:
         """Send a marker line and read up to it (earlier lines: script output of ours are parsed, anything
@@ -357,8 +387,11 @@ class Keithley2600(TSPMixin, Instrument):
             self._error, self.stop_reason = None, None
             self._last_n, self._last_t, self._garbled = 0, None, 0
             self.smu.source_output = False
-            for line in lines:
-                self.write(line)
+            # One message: a host that dies part-way cannot leave the instrument collecting a half script
+            # (between loadscript and endscript it takes every later message for a script line, a
+            # supervisor's *IDN? and abort included: 2600BS-901-01 section 6 "Load a script by sending
+            # commands over the remote interface": "it starts collecting all subsequent messages").
+            self.write("\n".join(lines))
             self.raise_errors("load the galvanostatic script")  # a syntax error is queued at endscript
             token = self._new_token()
             self._idle_tokens = {token}
@@ -468,10 +501,12 @@ class Keithley2600(TSPMixin, Instrument):
             self._switch_off()
 
     def _switch_off(self) -> None:
-        """Output off, read back off (``print(smuX.source.output)``)."""
+        """Output off, read back off (``print(smuX.source.output)``, answered only once no script holds the
+        command interface); then the script state says a host took over (:data:`tspg.STATE_STOPPED`)."""
         self.smu.source_output = False
         if self.smu.source_output:
             raise InstrumentError(f"{self.name}: smu{self.smu.id} output still on after switching it off")
+        self.write(f'{tspg.STATE_GLOBAL} = "{tspg.STATE_STOPPED}"')
 
     def cell_is_off(self) -> bool:
         """No script of ours runs and the output reads back off (``print(smuX.source.output)``)."""

@@ -24,9 +24,17 @@ Lines printed (TAB-separated, numbers with ``%.9g`` so pA survive):
   :data:`REASONS`;
 * the host's own markers (``NCGS_IDLE token``) come from commands queued behind the script.
 
-The global ``nc_galv_state`` holds ``"running"`` while the script runs and ``"ended <reason>"`` after it:
-an abort (which ends the script without its last lines) leaves ``"running"``, which is how a host that
-connects later knows a script was cut short.
+The global ``nc_galv_state`` says where the last script stands, for a host that connects later (the
+supervisor of a killed engine, ``nanocell resume``):
+
+* ``"running"``: set by the script's first statement. An abort (which ends the script without its last
+  lines) leaves it, so ``"running"`` while nothing holds the command interface means a script was cut short
+  (aborted, or a runtime error) and no host took over after it.
+* ``"ended <reason>"``: set by the script's last statements, after it switched the output off by itself.
+* ``"stopped"`` (:data:`STATE_STOPPED`): written by the host once it has taken the technique back (its
+  ``stop()`` aborted whatever ran and read the output back off). Without it a host's own abort would leave
+  ``"running"`` behind, and a later host that finds the instrument busy with something else (a long
+  ``delay()``) would take that for a script it aborted.
 """
 
 from __future__ import annotations
@@ -39,10 +47,14 @@ SAMPLE_TAG = "NCGS"
 END_TAG = "NCGS_END"
 IDLE_TAG = "NCGS_IDLE"
 STATE_GLOBAL = "nc_galv_state"
+STATE_RUNNING = "running"
+STATE_ENDED = "ended "
+"""Prefix of the state a script that stopped by itself leaves (``"ended v_max"``)."""
+STATE_STOPPED = "stopped"
 REASONS = ("v_max", "v_min", "window_max", "window_min", "capacity", "max_time")
 
 _BODY = """\
-{state} = "running"
+{state} = "{running}"
 local smu = smu{ch}
 local level, interval, tmax, check, de = {current}, {interval}, {max_time}, {check}, {record_dE}
 local vmin, vmax, wmin, wmax, qmax = {v_min}, {v_max}, {w_min}, {w_max}, {capacity}
@@ -86,7 +98,7 @@ while reason == nil do
   end
 end
 smu.source.output = smu.OUTPUT_OFF
-{state} = "ended " .. reason
+{state} = "{ended}" .. reason
 print("{end}", reason, string.format("%d\\t%.9g", n, q))
 """
 
@@ -113,7 +125,8 @@ def script_lines(channel: str, current_A: float, interval_s: float, max_time_s: 
     at 0 A passes no current: its samples say I = 0, not the current meter's noise).
     """
     w_min, w_max = window_V if window_V is not None else (-math.inf, math.inf)
-    body = _BODY.format(state=STATE_GLOBAL, ch=channel, current=_num(current_A), interval=_num(interval_s),
+    body = _BODY.format(state=STATE_GLOBAL, running=STATE_RUNNING, ended=STATE_ENDED, ch=channel,
+                        current=_num(current_A), interval=_num(interval_s),
                         max_time=_num(max_time_s), v_min=_num(v_min), v_max=_num(v_max), w_min=_num(w_min),
                         w_max=_num(w_max), capacity=_num(capacity_C or 0.0), clamp=_num(clamp_V),
                         nplc=_num(nplc), sample=SAMPLE_TAG, end=END_TAG,

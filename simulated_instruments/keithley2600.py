@@ -37,6 +37,8 @@ Scripts (``loadscript``/``endscript``, ``name.run()``, ``abort``; see :mod:`simu
 for what the emulator does and on what it rests): a script runs in a real Lua interpreter with ``smua``,
 ``smub``, ``timer``, ``delay()``, ``print()`` and ``errorqueue`` bound to this instrument; while it runs every
 other command waits and runs after it, and ``abort`` ends it at once, leaving the outputs as they are.
+Commands read (``print(name)``) and assign (``name = "text"``, a number, ``true``/``false``) the globals of
+the same runtime environment (2600BS-901-01 Rev. F p. 8-2; Rev. B p. 6-13).
 
 ``smua`` reaches the chip through the SMU rows of the 707B matrix (C = HI, D = LO), exactly like the 2450 it
 can replace; ``smub`` is connected to nothing. The lowest current range is 100 pA (measure only). A current
@@ -76,6 +78,14 @@ _IDN_FIELDS = [part.strip() for part in IDN.split(",")]
 LOCALNODE_READ_ONLY = {"localnode.model": _IDN_FIELDS[1].removeprefix("Model ").strip(),
                        "localnode.serialno": _IDN_FIELDS[2], "localnode.revision": _IDN_FIELDS[3]}
 OFF_MODES = {0: "NORM", 1: "ZERO", 2: "HIMP"}
+TOP_LEVEL_NAMES = frozenset({
+    "beeper", "bit", "collectgarbage", "dataqueue", "delay", "digio", "display", "errorqueue", "eventlog",
+    "exit", "format", "fs", "gcinfo", "gettimezone", "gpib", "io", "lan", "localnode", "makegetter",
+    "makesetter", "math", "meminfo", "node", "opc", "os", "print", "printbuffer", "printnumber", "reset",
+    "savebuffer", "script", "serial", "settime", "settimezone", "setup", "smua", "smub", "status", "string",
+    "timer", "tonumber", "tostring", "trigger", "tspnet", "tsplink", "type", "userstring", "waitcomplete"})
+"""The 2600B's top-level command names (2600BS-901-01 Rev. B p. 6-13, "Top level command names"): assigning
+one is refused here (the firmware would hide those commands until ``restoreglobals``)."""
 _LOADSCRIPT = re.compile(r"^loadscript\s+([A-Za-z_]\w*)\s*$")
 _RUN = re.compile(r"^([A-Za-z_]\w*)(?:\.run)?\(\)$")
 _WORD = re.compile(r"^[A-Za-z_]\w*$")
@@ -403,6 +413,11 @@ class _Names(tsp.Namespace):
             return
         if name.startswith(("localnode.", "format.")):
             emu.misc[name] = value
+            return
+        if _WORD.match(name) and name not in TOP_LEVEL_NAMES:
+            # a global of the runtime environment, shared with scripts (see simulated_instruments.tsp_script:
+            # 2600BS-901-01 Rev. F p. 8-2, Rev. B p. 6-13 "A global variable is accessible by all commands")
+            emu.scripts.set_global(name, value)
             return
         ch, parts = self._channel(name)
         if parts == ["sense"]:

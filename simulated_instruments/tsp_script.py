@@ -22,6 +22,15 @@ What the emulator does, and on what it rests (Keithley Series 2600B Reference Ma
 * A script goes on when the connection that started it closes (Keithley's ``tspnet.tsp.abortonconnect``
   exists because a script can still be running when a new controller connects); its prints are then lost.
 * ``timer.reset()``/``timer.measure.t()`` and ``delay()`` run on the bench's simulated clock.
+* Scripts and commands share one runtime environment: a global a script sets is read by a later command
+  (``print(name)``) and a global a command assigns (``name = "text"``) is seen by later commands and scripts.
+  2600BS-901-01 Rev. F, section 8 "Instrument programming", p. 8-2: "The runtime environment is a
+  collection of global variables, which include scripts, that the user has defined. A global variable can
+  be used to store a value while the instrument is turned on"; Rev. B p. 6-13 ("Values and variable
+  types"): "Variables in Lua are assumed to be global unless they are explicitly declared to be local. A
+  global variable is accessible by all commands. Global variables do not exist until they have been
+  assigned a value." Assigning a top-level command name (``smua = 5``, which the firmware accepts and
+  which hides those commands until ``restoreglobals``, same page) stays refused here.
 """
 
 from __future__ import annotations
@@ -113,6 +122,11 @@ class ScriptHost:
         """A global variable of the runtime environment (None = nil); scripts are not values here."""
         value = self.lua.globals()[name]
         return value if isinstance(value, str | int | float | bool) else None
+
+    def set_global(self, name: str, value: str | float | bool | None) -> None:
+        """Assign a global variable of the runtime environment (a command such as ``x = "idle"``; None = nil),
+        seen by every later command and script."""
+        self.lua.globals()[name] = value
 
     @property
     def running(self) -> bool:

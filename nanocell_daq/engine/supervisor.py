@@ -15,8 +15,11 @@ instrument and no database connection while the engine lives; it blocks reading 
   opens the matrix only once every source reads back off, records an event naming what it found on and
   what it did, and marks the run ``interrupted`` with that reason if the store still has it running.
 
-Opening a MethodSCRIPT potentiostat aborts a technique a dead host left running (its driver does so while
-identifying it, and says so in ``orphan_aborted``): that is reported as found on.
+Opening a MethodSCRIPT potentiostat or a 2600B aborts a technique or TSP script a dead host left running
+(its driver does so while identifying it, and says so in ``orphan_aborted``): that is reported as found on.
+A 2600B script the engine started that had already stopped when the supervisor connected (at its own
+cut-off, e.g. the short open-circuit read that opens every galvanostatic step) is reported as such
+(``script_left_behind``), never as aborted.
 """
 
 from __future__ import annotations
@@ -242,9 +245,23 @@ class _Station:
         self.instruments = Instruments(roles, dict(config.roles))
 
     def notes(self) -> list[str]:
-        """What identifying found: e.g. a potentiostat technique left running (aborted by its driver)."""
-        return [f"{name}: {note}" for name, inst in self.instances.items()
-                if (note := getattr(inst, "orphan_aborted", None))]
+        """What identifying found: a technique or TSP script left running (aborted by its driver), and, read
+        before anything is switched, what became of a TSP script the dead engine started that no longer runs
+        (ended by itself at its cut-off, or cut short): a script the engine had running is always accounted
+        for, and one is only said to be aborted when this connection aborted it."""
+        out = []
+        for name, inst in self.instances.items():
+            if note := getattr(inst, "orphan_aborted", None):
+                out.append(f"{name}: {note}")
+            left_behind = getattr(inst, "script_left_behind", None)
+            if callable(left_behind) and name not in self.unreachable_why:
+                try:
+                    note = left_behind()
+                except Exception as exc:  # noqa: BLE001 - the read-backs that follow decide what is safe
+                    note = f"could not read what became of its script: {type(exc).__name__}: {exc}"
+                if note:
+                    out.append(f"{name}: {note}")
+        return out
 
     def unreachable(self, roles: tuple[str, ...]) -> list[str]:
         """``role (instrument) unreachable: why`` for each of ``roles`` whose instrument did not connect."""

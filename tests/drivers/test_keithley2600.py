@@ -108,6 +108,7 @@ def test_measure_sweep_and_output():
         ("abort", None),  # shutdown aborts any script first (ours or one a dead host left)
         ("smua.source.output=0", None),
         ("print(smua.source.output)", "0.00000e+00"),
+        ('nc_galv_state = "stopped"', None),  # read back off: the host took the instrument back
     ]) as smu:
         smu.configure_voltage_source(1e-7)
         smu.enable_output()

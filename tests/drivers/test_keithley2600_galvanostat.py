@@ -57,11 +57,25 @@ def test_connecting_to_an_idle_instrument_asks_only_its_identity():
         assert smu.orphan_aborted is None
 
 
+@pytest.mark.parametrize(("state", "says"), [
+    ("ended max_time", "had ended by itself (max_time), switching its output off"),
+    ("running", "was cut short (aborted or failed) and no host took over after it"),
+    ("stopped", None),  # a host's stop() took it back
+    ("nil", None),  # no script ever ran
+])
+def test_what_became_of_a_script_no_host_took_back_is_read_from_the_instrument(state, says):
+    with expected_protocol(Keithley2600, [("print(nc_galv_state)", state)]) as smu:
+        note = smu.script_left_behind()
+    assert (note is None) if says is None else (says in note and note.startswith("no script running"))
+
+
 def test_stop_aborts_then_switches_off_and_reads_back():
     with expected_protocol(Keithley2600, [
         ("abort", None),
         ("smua.source.output=0", None),
         ("print(smua.source.output)", "0.00000e+00"),
+        # only once the output reads back off: no script is pending for a host that connects later
+        ('nc_galv_state = "stopped"', None),
         ("print(smua.source.output)", "0.00000e+00"),
     ]) as smu:
         smu.stop()

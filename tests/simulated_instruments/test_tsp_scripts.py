@@ -176,6 +176,21 @@ def test_a_garbled_sample_line_is_reported_as_a_gap_never_as_data(bench, smu):
     assert all(math.isfinite(s.potential) for s in samples)
 
 
+def test_commands_and_scripts_share_the_runtime_environments_globals(bench, raw):
+    """2600BS-901-01 Rev. B p. 6-13: "A global variable is accessible by all commands"."""
+    raw.write('nc_state = "stopped"')
+    assert raw.query("print(nc_state)") == "stopped"
+    raw.write("loadscript bump")
+    for line in ('print(nc_state)', 'nc_state = "ended by the script"', "endscript"):
+        raw.write(line)
+    raw.write("bump.run()")
+    assert raw.read() == "stopped"
+    assert raw.query("print(nc_state)") == "ended by the script"
+    raw.write("smua = 5")  # a top-level command name stays refused (the firmware would hide smua.*)
+    assert float(raw.query("print(errorqueue.count)")) == 1.0
+    assert float(raw.query("print(smua.source.output)")) == 0.0
+
+
 def test_an_abort_with_no_script_running_does_not_break_the_next_upload(bench):
     """The driver sends ``abort`` on connect; with nothing running it must not end later uploads (the Lua
     count hook fires every 1000 instructions, during an upload too)."""
