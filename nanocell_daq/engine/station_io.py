@@ -5,6 +5,7 @@ Uses the station area's ``load_station``/``build_station`` (identity and role ch
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +79,27 @@ def open_station(view: StationView) -> OpenStation:
 def recovery_notes(opened: OpenStation) -> list[str]:
     """What connecting had to recover, per instrument (e.g. a technique a killed engine left running on
     a MethodSCRIPT potentiostat, which its driver aborts before identifying it), for the run's log."""
-    instruments = getattr(opened.station, "instruments", {}) or {}
-    return [f"{name}: {note}" for name, inst in instruments.items()
-            if (note := getattr(inst, "orphan_aborted", None))]
+    return instrument_notes(getattr(opened.station, "instruments", {}) or {})
+
+
+def instrument_notes(instances: dict[str, Any], skip: Iterable[str] = ()) -> list[str]:
+    """Per connected instrument (except ``skip``): a technique or TSP script left running that its driver
+    aborted on connecting (``orphan_aborted``), and, read before anything is switched, what became of a TSP
+    script a dead host started that no longer runs (``script_left_behind``: ended by itself at its cut-off,
+    or cut short). A script a host had running is always accounted for; it is only said to be aborted when
+    this connection aborted it."""
+    out = []
+    for name, inst in instances.items():
+        if name in skip:
+            continue
+        if note := getattr(inst, "orphan_aborted", None):
+            out.append(f"{name}: {note}")
+        left_behind = getattr(inst, "script_left_behind", None)
+        if callable(left_behind):
+            try:
+                note = left_behind()
+            except Exception as exc:  # noqa: BLE001 - the read-backs that follow decide what is safe
+                note = f"could not read what became of its script: {type(exc).__name__}: {exc}"
+            if note:
+                out.append(f"{name}: {note}")
+    return out

@@ -249,19 +249,9 @@ class _Station:
         before anything is switched, what became of a TSP script the dead engine started that no longer runs
         (ended by itself at its cut-off, or cut short): a script the engine had running is always accounted
         for, and one is only said to be aborted when this connection aborted it."""
-        out = []
-        for name, inst in self.instances.items():
-            if note := getattr(inst, "orphan_aborted", None):
-                out.append(f"{name}: {note}")
-            left_behind = getattr(inst, "script_left_behind", None)
-            if callable(left_behind) and name not in self.unreachable_why:
-                try:
-                    note = left_behind()
-                except Exception as exc:  # noqa: BLE001 - the read-backs that follow decide what is safe
-                    note = f"could not read what became of its script: {type(exc).__name__}: {exc}"
-                if note:
-                    out.append(f"{name}: {note}")
-        return out
+        from nanocell_daq.engine.station_io import instrument_notes
+
+        return instrument_notes(self.instances, skip=self.unreachable_why)
 
     def unreachable(self, roles: tuple[str, ...]) -> list[str]:
         """``role (instrument) unreachable: why`` for each of ``roles`` whose instrument did not connect."""
@@ -348,6 +338,7 @@ def main() -> int:
     # imported before "ready", so that acting after the engine's death is not slowed by imports
     import nanocell_daq.engine.guard
     import nanocell_daq.engine.safety
+    import nanocell_daq.engine.station_io
     import nanocell_daq.station.station
     import nanocell_daq.storage  # noqa: F401
 
