@@ -80,3 +80,17 @@ def test_an_unguarded_user_script_runs_once(run_db, tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("script body ran") == 1
     assert "sweeps" in out.stdout
+
+
+def test_analyze_warns_about_a_sweep_whose_g0_did_not_converge(run_db, monkeypatch):
+    from nanocell_daq.analysis import iv_fit
+
+    monkeypatch.setattr(ra, "IV_WORKER_MIN_SWEEPS", 10**9)  # in this process, where the budget is patched
+    monkeypatch.setattr(iv_fit, "MAX_NFEV", 1)
+    with Store.open(run_db, create=False) as store:
+        result = analyze_run(store, 1, use_cache=False, save=False)
+    stopped = result.iv_table[~result.iv_table["g0_converged"].astype(bool)]
+    assert len(stopped) > 0
+    warned = [w for w in result.warnings if "before converging" in w]
+    assert len(warned) == len(stopped)
+    assert all(w.startswith("I-V '") for w in warned)
