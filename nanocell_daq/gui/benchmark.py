@@ -133,7 +133,7 @@ def main(points: int = 1_000_000, rate: float = 25_000.0, interval_ms: int = 100
             latencies.append(time.time() - base - x_end)
 
     plots.traces.painted.connect(painted)
-    poller = RunPoller(model, plots.refresh, interval_ms)
+    poller = RunPoller(model, plots.schedule_refresh, interval_ms)
     tick_ms = 5
     last = [time.perf_counter()]
 

@@ -1,7 +1,8 @@
 """Live plots of one run: E(t) and I(t), E vs Q per half-cycle, I-V per checkpoint, G vs checkpoint, Raman.
 
-A thin view over ``LiveRunModel``: model signals only mark plots dirty; ``refresh()`` (called by the poller
-after each batch) redraws the dirty ones, so a batch of 10 000 points costs one redraw, not 10 000.
+A thin view over ``LiveRunModel``: model signals only mark plots dirty; ``schedule_refresh()`` (called by the
+poller after each batch) redraws the dirty ones, one per event-loop pass (``PacedRefresh``), so a batch of
+10 000 points costs one redraw, not 10 000, and the redraws of several plots never block the loop together.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import QComboBox, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from nanocell_daq.gui.map_view import MapView
+from nanocell_daq.gui.paced_refresh import PacedRefresh
 from nanocell_daq.gui.theme import (
     E_COLOR,
     I_COLOR,
@@ -24,6 +26,7 @@ from nanocell_daq.gui.theme import (
 )
 from nanocell_daq.viewmodels import LiveRunModel, Signal
 from nanocell_daq.viewmodels.ranges import grow_range
+from nanocell_daq.viewmodels.trace import envelope
 
 PLOTS = ("E(t)", "I(t)", "E vs Q", "I-V", "log|I|-V", "G vs checkpoint", "spectrum", "map")
 
@@ -111,6 +114,10 @@ class TracePlots(pg.GraphicsLayoutWidget):
         if self.follow or not len(self.model.E):
             (ex, ey), (ix, iy) = self.model.E.envelope(), self.model.I.envelope()
             self._grow_x(ex)
+            # the envelope holds 2-4 blocks per pixel column: the min/max per column draws the same picture
+            # with a fraction of the points (drawing them is what a repaint of a long run costs)
+            columns = max(int(vb.width()), 200)
+            (ex, ey), (ix, iy) = envelope(ex, ey, columns), envelope(ix, iy, columns)
         else:
             (x0, x1) = vb.viewRange()[0]
             buckets = max(int(vb.width()), 200)
@@ -394,6 +401,9 @@ class LivePlotsWidget(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(rows)
 
+        self.pacer = PacedRefresh(
+            [self.traces, self.spectrum, self.map, self.halfcycles, self.iv, self.conductance], parent=self
+        )
         model.run_changed.connect(self._mark_all)
         model.cycling_changed.connect(self._cycling)
         model.iv_changed.connect(self._iv)
@@ -417,13 +427,13 @@ class LivePlotsWidget(QWidget):
         self.spectrum.show_pixel(self.model.map.axis, self.model.map.spectrum_at(ix, iy))
 
     def refresh(self) -> None:
-        """Redraw what changed since the last call."""
-        self.traces.refresh()
-        self.halfcycles.refresh()
-        self.iv.refresh()
-        self.conductance.refresh()
-        self.spectrum.refresh()
-        self.map.refresh()
+        """Redraw what changed since the last call, now."""
+        self.pacer.flush()
+
+    def schedule_refresh(self) -> None:
+        """Redraw what changed, one plot per event-loop pass from the next one (what the poller calls: the
+        loop never blocks for all the plots' redraws and repaints at once)."""
+        self.pacer.request()
 
     def plot_data(self) -> dict[str, int]:
         """Points currently drawn in each plot (``PLOTS`` keys): what a test checks after a run."""

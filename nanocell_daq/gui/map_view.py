@@ -9,7 +9,15 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QPaintEvent
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from nanocell_daq.gui.theme import MUTED, PIXEL_COLOR, style_plot
 from nanocell_daq.viewmodels.events import Signal as ModelSignal
@@ -66,8 +74,10 @@ class MapView(QWidget):
         bar = QHBoxLayout()
         for w in (QLabel("Map of"), self.quantity, self.lo, QLabel("–"), self.hi, self.grid_choice):
             bar.addWidget(w)
-        bar.addStretch(1)
-        bar.addWidget(self.filled)
+        # the texts change with every pixel and every hover: they must not change the view's size hints, or
+        # the splitters around it re-lay every plot of the window out (a full repaint at each map update)
+        self.filled.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        bar.addWidget(self.filled, 1)
 
         self.plot = _MapPlot()
         style_plot(self.plot.getPlotItem(), "Raman map", ("x", "µm"), ("y", "µm"))
@@ -90,6 +100,8 @@ class MapView(QWidget):
             line.setVisible(False)
             self.plot.addItem(line, ignoreBounds=True)
         self.readout = QLabel("")
+        for label in (self.filled, self.readout):
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.readout.setStyleSheet(f"color: {MUTED}")
         self.plot.scene().sigMouseMoved.connect(self._hover)
         self.image.mouseClickEvent = self._clicked  # type: ignore[method-assign]
