@@ -188,20 +188,31 @@ class HalfCyclePlot(pg.PlotWidget):
         self._fit()
 
     def _fit(self, force: bool = False) -> None:
-        boxes = [b for b in self._bounds if b is not None]
-        if not boxes or not (self.follow or force):
-            return
-        q0, q1 = min(b[0] for b in boxes), max(b[1] for b in boxes)
-        e0, e1 = min(b[2] for b in boxes), max(b[3] for b in boxes)
-        vb = self.getPlotItem().vb
-        (x0, x1), (y0, y1) = vb.viewRange()
-        view_x, view_y = (None, None) if force else ((x0, x1), (y0, y1))
-        new_x = grow_range(view_x, q0, q1)
-        new_y = grow_range(view_y, e0, e1, headroom=0.05)
-        if new_x is not None:
-            vb.setXRange(*new_x, padding=0)
-        if new_y is not None:
-            vb.setYRange(*new_y, padding=0)
+        if self.follow or force:
+            _grow_view(self.getPlotItem().vb, self._bounds, force)
+
+
+def _grow_view(
+    vb: pg.ViewBox,
+    boxes: list[tuple[float, float, float, float] | None],
+    force: bool = False,
+    x_headroom: float = 0.2,
+    y_headroom: float = 0.05,
+) -> None:
+    """Grow ``vb``'s range (``grow_range``) to hold the ``boxes`` (x0, x1, y0, y1); ``force``: fit anew."""
+    found = [b for b in boxes if b is not None]
+    if not found:
+        return
+    q0, q1 = min(b[0] for b in found), max(b[1] for b in found)
+    e0, e1 = min(b[2] for b in found), max(b[3] for b in found)
+    (x0, x1), (y0, y1) = vb.viewRange()
+    view_x, view_y = (None, None) if force else ((x0, x1), (y0, y1))
+    new_x = grow_range(view_x, q0, q1, headroom=x_headroom)
+    new_y = grow_range(view_y, e0, e1, headroom=y_headroom)
+    if new_x is not None:
+        vb.setXRange(*new_x, padding=0)
+    if new_y is not None:
+        vb.setYRange(*new_y, padding=0)
 
 
 def _bounds(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float] | None:
@@ -330,7 +341,12 @@ class ConductancePlot(pg.PlotWidget):
 
 
 class SpectrumPlot(pg.PlotWidget):
-    """The latest Raman spectrum and, once a map pixel is clicked, that pixel's spectrum."""
+    """The latest Raman spectrum and, once a map pixel is clicked, that pixel's spectrum.
+
+    The range grows in rounded steps (``grow_range``) to hold both, rather than fitting each new spectrum
+    (spectra arrive many times a second during a map: the axes would re-render at each); once the user zooms
+    or pans, the view stays until "A" is pressed.
+    """
 
     def __init__(self, model: LiveRunModel) -> None:
         super().__init__()
@@ -346,6 +362,24 @@ class SpectrumPlot(pg.PlotWidget):
             )
             self.addItem(band)
         self.dirty = True
+        self.follow = True
+        item = self.getPlotItem()
+        item.disableAutoRange()
+        item.vb.sigRangeChangedManually.connect(self._user_range)
+        item.autoBtn.clicked.connect(self._follow_again)
+
+    def _user_range(self, *_: object) -> None:
+        self.follow = False
+
+    def _follow_again(self, *_: object) -> None:
+        self.follow = True
+        self.getPlotItem().disableAutoRange()
+        self._fit(force=True)
+
+    def _fit(self, force: bool = False) -> None:
+        if self.follow or force:
+            boxes = [_bounds(*c.getData()) for c in (self.latest, self.pixel) if c.getData()[0] is not None]
+            _grow_view(self.getPlotItem().vb, boxes, force, x_headroom=0.02)
 
     def refresh(self) -> None:
         """Redraw the latest spectrum."""
@@ -359,6 +393,7 @@ class SpectrumPlot(pg.PlotWidget):
         axis, counts, (x, y, _) = self.model.latest_spectrum
         self.latest.setData(axis, counts)
         self.setTitle(f"Raman spectrum — latest ({x:.1f}, {y:.1f}) µm", size="10pt")
+        self._fit()
 
     def show_pixel(self, axis: np.ndarray, counts: np.ndarray | None) -> None:
         """Overlay a map pixel's spectrum (None clears it)."""
@@ -366,6 +401,7 @@ class SpectrumPlot(pg.PlotWidget):
             self.pixel.setData([], [])
         else:
             self.pixel.setData(axis, counts)
+            self._fit()
 
 
 class LivePlotsWidget(QWidget):
