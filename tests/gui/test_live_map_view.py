@@ -69,3 +69,23 @@ def _gui_thread() -> tuple[int, int]:
     import threading
 
     return os.getpid(), threading.main_thread().ident or 0
+
+
+def test_the_map_s_growing_texts_never_resize_the_plots_around_it(qt_ok, qtbot) -> None:
+    """The pixel count and the hover readout change with every pixel: the window's layout must not follow
+    them (it re-laid out and repainted every plot at each map update)."""
+    from nanocell_daq.gui.app import make_app
+    from nanocell_daq.gui.live_plots import LivePlotsWidget
+    from nanocell_daq.viewmodels import LiveRunModel
+
+    make_app()
+    plots = LivePlotsWidget(LiveRunModel())
+    qtbot.addWidget(plots)
+    plots.resize(1000, 600)
+    plots.show()
+    qtbot.wait(50)
+    before = [w.geometry() for w in (plots.traces, plots.halfcycles, plots.map, plots.spectrum)]
+    plots.map.filled.setText("10000/10000 pixels · fitted 9990, 5 pending, 5 failed · " * 3)
+    plots.map.readout.setText("x 100.00 µm, y 200.00 µm · pixel (10, 20) · no significant c-Si band " * 3)
+    qtbot.wait(50)
+    assert [w.geometry() for w in (plots.traces, plots.halfcycles, plots.map, plots.spectrum)] == before
