@@ -130,7 +130,7 @@ def _session(
     paints: list[tuple[float, int]] = []
     base = time.time()
     plots.map.plot.painted.connect(lambda: paints.append((time.time() - base, plots.map.drawn_generation)))
-    poller = RunPoller(model, plots.refresh, interval_ms)
+    poller = RunPoller(model, plots.schedule_refresh, interval_ms)
     tick_ms = 5
     last = [time.perf_counter()]
 

@@ -1,7 +1,8 @@
 """Live plots of one run: E(t) and I(t), E vs Q per half-cycle, I-V per checkpoint, G vs checkpoint, Raman.
 
-A thin view over ``LiveRunModel``: model signals only mark plots dirty; ``refresh()`` (called by the poller
-after each batch) redraws the dirty ones, so a batch of 10 000 points costs one redraw, not 10 000.
+A thin view over ``LiveRunModel``: model signals only mark plots dirty; ``schedule_refresh()`` (called by the
+poller after each batch) redraws the dirty ones, one per event-loop pass (``PacedRefresh``), so a batch of
+10 000 points costs one redraw, not 10 000, and the redraws of several plots never block the loop together.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import QComboBox, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from nanocell_daq.gui.map_view import MapView
+from nanocell_daq.gui.paced_refresh import PacedRefresh
 from nanocell_daq.gui.theme import (
     E_COLOR,
     I_COLOR,
@@ -24,6 +26,7 @@ from nanocell_daq.gui.theme import (
 )
 from nanocell_daq.viewmodels import LiveRunModel, Signal
 from nanocell_daq.viewmodels.ranges import grow_range
+from nanocell_daq.viewmodels.trace import envelope
 
 PLOTS = ("E(t)", "I(t)", "E vs Q", "I-V", "log|I|-V", "G vs checkpoint", "spectrum", "map")
 
@@ -111,6 +114,10 @@ class TracePlots(pg.GraphicsLayoutWidget):
         if self.follow or not len(self.model.E):
             (ex, ey), (ix, iy) = self.model.E.envelope(), self.model.I.envelope()
             self._grow_x(ex)
+            # the envelope holds 2-4 blocks per pixel column: the min/max per column draws the same picture
+            # with a fraction of the points (drawing them is what a repaint of a long run costs)
+            columns = max(int(vb.width()), 200)
+            (ex, ey), (ix, iy) = envelope(ex, ey, columns), envelope(ix, iy, columns)
         else:
             (x0, x1) = vb.viewRange()[0]
             buckets = max(int(vb.width()), 200)
@@ -181,20 +188,31 @@ class HalfCyclePlot(pg.PlotWidget):
         self._fit()
 
     def _fit(self, force: bool = False) -> None:
-        boxes = [b for b in self._bounds if b is not None]
-        if not boxes or not (self.follow or force):
-            return
-        q0, q1 = min(b[0] for b in boxes), max(b[1] for b in boxes)
-        e0, e1 = min(b[2] for b in boxes), max(b[3] for b in boxes)
-        vb = self.getPlotItem().vb
-        (x0, x1), (y0, y1) = vb.viewRange()
-        view_x, view_y = (None, None) if force else ((x0, x1), (y0, y1))
-        new_x = grow_range(view_x, q0, q1)
-        new_y = grow_range(view_y, e0, e1, headroom=0.05)
-        if new_x is not None:
-            vb.setXRange(*new_x, padding=0)
-        if new_y is not None:
-            vb.setYRange(*new_y, padding=0)
+        if self.follow or force:
+            _grow_view(self.getPlotItem().vb, self._bounds, force)
+
+
+def _grow_view(
+    vb: pg.ViewBox,
+    boxes: list[tuple[float, float, float, float] | None],
+    force: bool = False,
+    x_headroom: float = 0.2,
+    y_headroom: float = 0.05,
+) -> None:
+    """Grow ``vb``'s range (``grow_range``) to hold the ``boxes`` (x0, x1, y0, y1); ``force``: fit anew."""
+    found = [b for b in boxes if b is not None]
+    if not found:
+        return
+    q0, q1 = min(b[0] for b in found), max(b[1] for b in found)
+    e0, e1 = min(b[2] for b in found), max(b[3] for b in found)
+    (x0, x1), (y0, y1) = vb.viewRange()
+    view_x, view_y = (None, None) if force else ((x0, x1), (y0, y1))
+    new_x = grow_range(view_x, q0, q1, headroom=x_headroom)
+    new_y = grow_range(view_y, e0, e1, headroom=y_headroom)
+    if new_x is not None:
+        vb.setXRange(*new_x, padding=0)
+    if new_y is not None:
+        vb.setYRange(*new_y, padding=0)
 
 
 def _bounds(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float] | None:
@@ -323,7 +341,12 @@ class ConductancePlot(pg.PlotWidget):
 
 
 class SpectrumPlot(pg.PlotWidget):
-    """The latest Raman spectrum and, once a map pixel is clicked, that pixel's spectrum."""
+    """The latest Raman spectrum and, once a map pixel is clicked, that pixel's spectrum.
+
+    The range grows in rounded steps (``grow_range``) to hold both, rather than fitting each new spectrum
+    (spectra arrive many times a second during a map: the axes would re-render at each); once the user zooms
+    or pans, the view stays until "A" is pressed.
+    """
 
     def __init__(self, model: LiveRunModel) -> None:
         super().__init__()
@@ -339,6 +362,24 @@ class SpectrumPlot(pg.PlotWidget):
             )
             self.addItem(band)
         self.dirty = True
+        self.follow = True
+        item = self.getPlotItem()
+        item.disableAutoRange()
+        item.vb.sigRangeChangedManually.connect(self._user_range)
+        item.autoBtn.clicked.connect(self._follow_again)
+
+    def _user_range(self, *_: object) -> None:
+        self.follow = False
+
+    def _follow_again(self, *_: object) -> None:
+        self.follow = True
+        self.getPlotItem().disableAutoRange()
+        self._fit(force=True)
+
+    def _fit(self, force: bool = False) -> None:
+        if self.follow or force:
+            boxes = [_bounds(*c.getData()) for c in (self.latest, self.pixel) if c.getData()[0] is not None]
+            _grow_view(self.getPlotItem().vb, boxes, force, x_headroom=0.02)
 
     def refresh(self) -> None:
         """Redraw the latest spectrum."""
@@ -352,6 +393,7 @@ class SpectrumPlot(pg.PlotWidget):
         axis, counts, (x, y, _) = self.model.latest_spectrum
         self.latest.setData(axis, counts)
         self.setTitle(f"Raman spectrum — latest ({x:.1f}, {y:.1f}) µm", size="10pt")
+        self._fit()
 
     def show_pixel(self, axis: np.ndarray, counts: np.ndarray | None) -> None:
         """Overlay a map pixel's spectrum (None clears it)."""
@@ -359,6 +401,7 @@ class SpectrumPlot(pg.PlotWidget):
             self.pixel.setData([], [])
         else:
             self.pixel.setData(axis, counts)
+            self._fit()
 
 
 class LivePlotsWidget(QWidget):
@@ -394,6 +437,9 @@ class LivePlotsWidget(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(rows)
 
+        self.pacer = PacedRefresh(
+            [self.traces, self.spectrum, self.map, self.halfcycles, self.iv, self.conductance], parent=self
+        )
         model.run_changed.connect(self._mark_all)
         model.cycling_changed.connect(self._cycling)
         model.iv_changed.connect(self._iv)
@@ -417,13 +463,13 @@ class LivePlotsWidget(QWidget):
         self.spectrum.show_pixel(self.model.map.axis, self.model.map.spectrum_at(ix, iy))
 
     def refresh(self) -> None:
-        """Redraw what changed since the last call."""
-        self.traces.refresh()
-        self.halfcycles.refresh()
-        self.iv.refresh()
-        self.conductance.refresh()
-        self.spectrum.refresh()
-        self.map.refresh()
+        """Redraw what changed since the last call, now."""
+        self.pacer.flush()
+
+    def schedule_refresh(self) -> None:
+        """Redraw what changed, one plot per event-loop pass from the next one (what the poller calls: the
+        loop never blocks for all the plots' redraws and repaints at once)."""
+        self.pacer.request()
 
     def plot_data(self) -> dict[str, int]:
         """Points currently drawn in each plot (``PLOTS`` keys): what a test checks after a run."""

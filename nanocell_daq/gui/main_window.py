@@ -87,7 +87,9 @@ class MainWindow(QMainWindow):
         self.live.run_changed.connect(lambda _: self._show_status(self.live.status))
         self.live.cycling_changed.connect(lambda _: self._show_status(self.live.status))
 
-        self.poller = RunPoller(self.live, self.plots.refresh, interval_ms)
+        self.poller = RunPoller(
+            self.live, self.plots.schedule_refresh, interval_ms, draw_now=self.plots.refresh
+        )
         self.poller.error.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.slow = QTimer(self)
         self.slow.setInterval(1000)

@@ -9,7 +9,15 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QPaintEvent
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from nanocell_daq.gui.theme import MUTED, PIXEL_COLOR, style_plot
 from nanocell_daq.viewmodels.events import Signal as ModelSignal
@@ -66,8 +74,11 @@ class MapView(QWidget):
         bar = QHBoxLayout()
         for w in (QLabel("Map of"), self.quantity, self.lo, QLabel("–"), self.hi, self.grid_choice):
             bar.addWidget(w)
-        bar.addStretch(1)
-        bar.addWidget(self.filled)
+        # the texts change with every pixel and every hover: they must not change the view's size hints at
+        # each change, or the splitters around it re-lay every plot of the window out (a full repaint at each
+        # map update); the count's width only grows, in steps (``show_count``)
+        self.filled.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        bar.addWidget(self.filled, 1)
 
         self.plot = _MapPlot()
         style_plot(self.plot.getPlotItem(), "Raman map", ("x", "µm"), ("y", "µm"))
@@ -90,6 +101,8 @@ class MapView(QWidget):
             line.setVisible(False)
             self.plot.addItem(line, ignoreBounds=True)
         self.readout = QLabel("")
+        for label in (self.filled, self.readout):
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.readout.setStyleSheet(f"color: {MUTED}")
         self.plot.scene().sigMouseMoved.connect(self._hover)
         self.image.mouseClickEvent = self._clicked  # type: ignore[method-assign]
@@ -156,7 +169,7 @@ class MapView(QWidget):
         if gid is None or gid not in self.model.grids:
             self.image.clear()
             self.failed.setVisible(False)
-            self.filled.setText("no map yet")
+            self.show_count("no map yet")
             return
         if gid != self._shown_grid and self.grid_choice.findData(gid) >= 0:
             self.grid_choice.blockSignals(True)
@@ -190,7 +203,15 @@ class MapView(QWidget):
             self._shown_grid = gid
         n, total = self.model.filled_count(gid)
         fitted = self.model.fit_summary(gid)
-        self.filled.setText(f"{n}/{total} pixels" + (f" · {fitted}" if fitted else ""))
+        self.show_count(f"{n}/{total} pixels" + (f" · {fitted}" if fitted else ""))
+
+    def show_count(self, text: str, step_px: int = 40) -> None:
+        """Show the pixel count ``text`` in full; its room only grows, in ``step_px`` steps, so the window's
+        layout changes a few times per map rather than with every pixel."""
+        self.filled.setText(text)
+        need = self.filled.fontMetrics().horizontalAdvance(text) + 6
+        if need > self.filled.minimumWidth():
+            self.filled.setMinimumWidth(-(-need // step_px) * step_px)
 
     def _levels(self, img: np.ndarray, key: tuple[int, str]) -> tuple[float, float]:
         """Colour levels: 0..1 for Xc; otherwise the data's range, grown in rounded steps (``grow_range``) so

@@ -24,15 +24,23 @@ class RunPoller(QObject):
     second (heartbeat ages); on SQLite at every tick.
 
     ``error(text)`` is emitted when a read fails (e.g. the database is locked for long); polling goes on.
+    ``draw_now``: what ``flush()`` calls last, when ``after_apply`` only schedules the redraws.
     """
 
     error = Signal(str)
     applied = Signal()
 
-    def __init__(self, model: LiveRunModel, after_apply: Callable[[], None], interval_ms: int = 200) -> None:
+    def __init__(
+        self,
+        model: LiveRunModel,
+        after_apply: Callable[[], None],
+        interval_ms: int = 200,
+        draw_now: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__()
         self.model = model
         self.after_apply = after_apply
+        self.draw_now = draw_now
         self._pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-reader")
         self._future: cf.Future[PollBatch | None] | None = None
         self._last_error = ""
@@ -90,10 +98,13 @@ class RunPoller(QObject):
             self._future = self._pool.submit(self.model.fetch)
 
     def flush(self, timeout_s: float = 10.0) -> None:
-        """Wait for the read in flight and apply it, then read and apply once more (tests, benchmarks)."""
+        """Wait for the read in flight and apply it, then read and apply once more, and draw (tests,
+        benchmarks)."""
         for _ in range(2):
             if self._future is None:
                 self.tick(force=True)
             if self._future is not None:
                 cf.wait([self._future], timeout=timeout_s)
             self.tick(force=True)
+        if self.draw_now is not None:
+            self.draw_now()

@@ -55,7 +55,8 @@ def _block_extrema(y: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray, n
 
 
 def envelope(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
-    """Min/max decimation of ``(x, y)`` to at most ``2 * buckets`` points (raw if already that short)."""
+    """Min/max decimation of ``(x, y)`` to at most ``2 * buckets + 2`` points (raw if already that short);
+    the first and the last point are kept unless NaN (the drawn line spans the whole data)."""
     n = len(y)
     if n <= 2 * buckets:
         return x.copy(), y.copy()
@@ -64,7 +65,11 @@ def envelope(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np
     _, _, imin, imax = _block_extrema(y[:full], block)
     base = np.arange(0, full, block)
     idx = np.sort(np.stack([base + imin, base + imax], axis=1), axis=1).ravel()
-    idx = np.concatenate([idx, np.arange(full, n)])
+    ends = (
+        [0] if idx[0] and np.isfinite(y[0]) else [],
+        [n - 1] if full == n and idx[-1] != n - 1 and np.isfinite(y[-1]) else [],
+    )
+    idx = np.concatenate([ends[0], idx, np.arange(full, n), ends[1]]).astype(np.int64)
     return x[idx], y[idx]
 
 

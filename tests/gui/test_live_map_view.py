@@ -69,3 +69,30 @@ def _gui_thread() -> tuple[int, int]:
     import threading
 
     return os.getpid(), threading.main_thread().ident or 0
+
+
+
+def test_the_pixel_count_shows_in_full_without_re_laying_the_window_out_at_each_pixel(qt_ok, qtbot) -> None:
+    """The count changes with every pixel (and its "pending" part comes and goes): the plots around the map
+    must not be re-laid out (and repainted) at each change, and the count must stay readable."""
+    from nanocell_daq.gui.app import make_app
+    from nanocell_daq.gui.live_plots import LivePlotsWidget
+    from nanocell_daq.viewmodels import LiveRunModel
+
+    make_app()
+    plots = LivePlotsWidget(LiveRunModel())
+    qtbot.addWidget(plots)
+    plots.resize(1400, 800)
+    plots.show()
+    qtbot.wait(20)
+    layouts, label = set(), plots.map.filled
+    for k in range(1, 300, 7):
+        pending = f", {k % 13} pending" if k % 13 else ""
+        plots.map.show_count(f"{k}/10000 pixels · fitted {k - k % 13}{pending}")
+        qtbot.wait(1)
+        layouts.add(tuple(w.geometry().getRect() for w in (plots.traces, plots.halfcycles, plots.map)))
+        assert label.width() >= label.fontMetrics().horizontalAdvance(label.text()), label.text()
+    assert len(layouts) <= 4  # a few steps as the text grows, not one per update
+    plots.map.readout.setText("x 100.00 µm, y 200.00 µm · pixel (10, 20) · no significant c-Si band " * 3)
+    qtbot.wait(20)
+    assert tuple(w.geometry().getRect() for w in (plots.traces, plots.halfcycles, plots.map)) in layouts

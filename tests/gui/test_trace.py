@@ -58,3 +58,26 @@ def test_grow_range_keeps_the_view_until_data_leave_it_then_grows_in_rounded_ste
     grown = grow_range(first, 0.0, 2.0e-13)
     assert grown is not None and grown[1] >= 2.0e-13
     assert grow_range((0.0, 100.0), 1.0, 2.0) == (0.8, 2.2)  # a new, much smaller data set: shrink to it
+
+
+def test_the_trace_plot_draws_a_long_run_at_one_min_max_per_pixel_column_spikes_kept(qt_ok, qtbot) -> None:
+    from nanocell_daq.gui.app import make_app
+    from nanocell_daq.gui.live_plots import TracePlots
+    from nanocell_daq.viewmodels import LiveRunModel
+
+    make_app()
+    model = LiveRunModel()
+    plots = TracePlots(model)
+    qtbot.addWidget(plots)
+    plots.resize(500, 400)
+    plots.show()
+    t = np.arange(300_000) / 1000.0
+    e = 3.2 + 0.1 * np.sin(t)
+    e[123_457] = 9.0  # one spike in 300 000 points
+    model.E.extend(t, e)
+    model.I.extend(t, np.zeros_like(t))
+    plots.refresh()
+    x, y = plots.e_curve.getData()
+    columns = int(plots.e_plot.vb.width())
+    assert len(x) <= 2 * max(columns, 200) + model.E.block < len(model.E.envelope()[0])  # not 300 000
+    assert y.max() == 9.0 and x[-1] == t[-1]  # the spike and the newest point drawn
