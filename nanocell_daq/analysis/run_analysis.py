@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 ANALYSIS_VERSION = 7  # 2: weighted Raman fits, Xc upper limits, frames, axis offset; 3: whole-sweep G0 fits;
 # 4: absent Raman bands from the reduced model; 5: steps' and checkpoints' time_s on the engine clock;
 # 6: converged G0 fits, Schottky from 14 points, G0 errors from a column-scaled covariance; 7: the G0 fits'
-# starts solved by the batched solver (iv_solver; some sweeps reach another local minimum than scipy's path)
+# starts solved by the batched solver (iv_solver), with starts of unequal contacts where the first fits badly
 KIND_SUMMARY = "run_analysis"
 KIND_MAP_FIT = "raman_map_fit"
 KIND_CYCLING = "cycling_summary"
