@@ -124,8 +124,30 @@ class TracePlots(pg.GraphicsLayoutWidget):
             (ex, ey), (ix, iy) = self.model.E.window(x0, x1, buckets), self.model.I.window(x0, x1, buckets)
         self.e_curve.setData(*_break_gaps(ex, ey))
         self.i_curve.setData(*_break_gaps(ix, iy))
+        _flat_range(self.e_plot.vb, ey)
+        _flat_range(self.i_plot.vb, iy)
         if len(ex):
             self.drawn_x_end = max(float(ex[-1]), float(ix[-1]) if len(ix) else -np.inf)
+
+
+def _flat_range(vb: pg.ViewBox, y: np.ndarray) -> None:
+    """A constant trace (a galvanostatic step's 20 pA, a rest's 0 A) gets a y range around its value: the
+    auto-range gives a zero span ±0.5 in the axis unit, which showed 20 pA on a ±500 mA axis. The auto-range
+    takes over again as soon as the trace varies."""
+    finite = y[np.isfinite(y)] if len(y) else y
+    if not len(finite):
+        return
+    lo, hi = float(finite.min()), float(finite.max())
+    if hi > lo:
+        if vb.state["autoRange"][1] is False and getattr(vb, "_flat", False):
+            vb._flat = False
+            vb.enableAutoRange(pg.ViewBox.YAxis)
+        return
+    if vb.state["autoRange"][1] is False and not getattr(vb, "_flat", False):
+        return  # the user's own range
+    half = abs(lo) * 0.5 or 1e-12
+    vb._flat = True
+    vb.setYRange(lo - half, lo + half, padding=0)
 
 
 class HalfCyclePlot(pg.PlotWidget):

@@ -81,3 +81,30 @@ def test_the_trace_plot_draws_a_long_run_at_one_min_max_per_pixel_column_spikes_
     columns = int(plots.e_plot.vb.width())
     assert len(x) <= 2 * max(columns, 200) + model.E.block < len(model.E.envelope()[0])  # not 300 000
     assert y.max() == 9.0 and x[-1] == t[-1]  # the spike and the newest point drawn
+
+
+def test_a_constant_current_is_shown_on_an_axis_of_its_own_size_until_it_varies(qt_ok, qtbot) -> None:
+    """A galvanostatic step's 20 pA is constant: the plot's auto-range (zero span) showed it on a ±0.5 A
+    axis; it gets a range around its value, and the auto-range is back when the current changes."""
+    from nanocell_daq.gui.app import make_app
+    from nanocell_daq.gui.live_plots import TracePlots
+    from nanocell_daq.viewmodels import LiveRunModel
+
+    make_app()
+    model = LiveRunModel()
+    plots = TracePlots(model)
+    qtbot.addWidget(plots)
+    plots.resize(500, 400)
+    plots.show()
+    t = np.arange(100) / 10.0
+    model.E.extend(t, 3.2 + 0.01 * t)
+    model.I.extend(t, np.full(t.size, 2e-11))
+    plots.refresh()
+    lo, hi = plots.i_plot.vb.viewRange()[1]
+    assert lo < 2e-11 < hi and hi - lo < 1e-10
+    model.I.extend(t + 10.0, np.full(t.size, -2e-11))  # the discharge: auto-range again
+    plots.dirty = True
+    plots.refresh()
+    plots.i_plot.vb.updateAutoRange()
+    lo, hi = plots.i_plot.vb.viewRange()[1]
+    assert lo < -2e-11 and 2e-11 < hi < 1e-9
