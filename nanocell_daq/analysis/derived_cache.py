@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -96,21 +97,36 @@ class Reuse:
         self.computed: Counter[str] = Counter()
         self.reused: Counter[str] = Counter()
         self.seconds: Counter[str] = Counter()  # time spent computing each kind (s)
+        self.part_s: Counter[str] = Counter()  # wall time of each part of the analysis (s), see part()
+        self.part_cpu_s: Counter[str] = Counter()  # CPU time of each part, this process and its workers (s)
         self._stored: dict[tuple[int, str], dict[str, Any]] = {}
+
+    @contextmanager
+    def part(self, name: str) -> Iterator[None]:
+        """Count the wall and CPU time (this process) of the block as part ``name`` of the analysis."""
+        t0, c0 = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.part_s[name] += time.perf_counter() - t0
+            self.part_cpu_s[name] += time.process_time() - c0
+
+    def stored(self, store: Any, run_id: int, kind: str, key: dict[str, Any]) -> Any:
+        """The stored value of (run, ``kind``, ``key``) or None (a kind's rows are read once, then kept)."""
+        from nanocell_daq.storage.store import params_hash
+
+        if (run_id, kind) not in self._stored:
+            rows = store.derived(run_id, kind)
+            self._stored[run_id, kind] = {params_hash(r.params): r.value for r in rows}
+        return self._stored[run_id, kind].get(params_hash(key))
 
     def get_or_compute(
         self, store: Any, run_id: int, kind: str, key: dict[str, Any], compute: Callable[[], Any], *,
         use_cache: bool = True,
     ) -> Any:
         """The stored value of (run, ``kind``, ``key``), else ``compute()``, stored under that key."""
-        from nanocell_daq.storage.store import params_hash
-
-        digest = params_hash(key)
         if use_cache:
-            if (run_id, kind) not in self._stored:
-                rows = store.derived(run_id, kind)
-                self._stored[run_id, kind] = {params_hash(r.params): r.value for r in rows}
-            stored = self._stored[run_id, kind].get(digest)
+            stored = self.stored(store, run_id, kind, key)
             if stored is not None:
                 self.reused[kind] += 1
                 return stored
@@ -121,6 +137,8 @@ class Reuse:
         self.computed[kind] += 1
         return value
 
-    def as_dict(self) -> dict[str, dict[str, int]]:
+    def as_dict(self) -> dict[str, dict[str, float]]:
         return {"computed": dict(self.computed), "reused": dict(self.reused),
-                "compute_s": {k: round(v, 3) for k, v in self.seconds.items()}}
+                "compute_s": {k: round(v, 3) for k, v in self.seconds.items()},
+                "parts_s": {k: round(v, 3) for k, v in self.part_s.items()},
+                "parts_cpu_s": {k: round(v, 3) for k, v in self.part_cpu_s.items()}}
