@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 PACKED = "packed-frame-1"
+_PLAIN = frozenset({str, int, bool, type(None)})  # JSON values encode() leaves as they are
 
 
 def pack_frame(frame: pd.DataFrame) -> dict[str, Any]:
@@ -60,6 +61,8 @@ def encode(value: Any) -> Any:
             return {k: encode(v) for k, v in value.items()}
         return {"$items": [[encode(k), encode(v)] for k, v in value.items()]}
     if isinstance(value, (list, tuple)):
+        if set(map(type, value)) <= _PLAIN:  # a column of labels: nothing to tag (no per-item call)
+            return list(value)
         return [encode(v) for v in value]
     if isinstance(value, np.ndarray):
         return encode(value.tolist())
@@ -75,6 +78,8 @@ def encode(value: Any) -> Any:
 def decode(value: Any) -> Any:
     """Inverse of :func:`encode`."""
     if isinstance(value, list):
+        if not set(map(type, value)) & {list, dict}:  # numbers and labels: as they are
+            return list(value)
         return [decode(v) for v in value]
     if isinstance(value, dict):
         if "$frame" in value:

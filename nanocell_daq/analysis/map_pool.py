@@ -25,6 +25,9 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
+_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(256 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
+"""glibc settings of the worker: the fits' arrays of a few MB are reused from the heap, not mapped and
+unmapped (page faults) each time: ~10 % less CPU (other systems ignore them)."""
 _PENDING, _GIVEN, _DONE, _HERE = range(4)  # a map: not given yet, given to the worker, fitted there, here
 
 
@@ -53,7 +56,7 @@ class MapPool:
         self._cond = threading.Condition()
         self._closing = False
         ours, theirs = socket.socketpair()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), **_MALLOC}
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "nanocell_daq.analysis.map_worker", str(theirs.fileno())],
             pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL,

@@ -835,12 +835,12 @@ def _state_of_charge(result: RunAnalysis, rows: list[correlation.StepRow], charg
 
 def _segments(result: RunAnalysis, positions: dict[str, float]) -> None:
     """Conductance per segment of each I-V step and the contact/wire split of the checkpoint's I-V."""
-    frames = []
     if result.iv_table.empty or "pair" not in result.iv_table.columns:
         return
-    for sid, rows in result.iv_table.groupby("step_id", sort=False):
-        frames.append(segment_table(rows, positions).assign(step_id=int(sid)))
-    result.segments = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    # one table for every step at once (rows are independent), the steps in their order of appearance
+    order = np.argsort(result.iv_table.groupby("step_id", sort=False).ngroup().to_numpy(), kind="stable")
+    rows = result.iv_table.iloc[order]
+    result.segments = segment_table(rows, positions).assign(step_id=rows["step_id"].to_numpy(np.int64))
     for c in result.checkpoints:
         if c.get("iv_step_id") is None or len(c.get("per_pair") or {}) < 2:
             continue
