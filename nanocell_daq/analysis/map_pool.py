@@ -16,7 +16,6 @@ return (and meets the error itself if there is one in the data).
 from __future__ import annotations
 
 import os
-import pickle
 import socket
 import subprocess
 import sys
@@ -34,7 +33,7 @@ _PENDING, _GIVEN, _DONE, _HERE = range(4)  # a map: not given yet, given to the 
 def usable(store: Any) -> bool:
     """A store a worker process can open too (a database file or server), on a system with fork/exec pipes."""
     loc = getattr(store, "location", None)
-    return os.name == "posix" and loc is not None and hasattr(loc, "url")
+    return os.name == "posix" and bool(sys.executable) and loc is not None and hasattr(loc, "url")
 
 
 class MapPool:
@@ -63,12 +62,18 @@ class MapPool:
         )
         theirs.close()
         self._conn = Connection(ours.detach())
-        self._conn.send(store.location)
+        self._location = store.location
         self._thread = threading.Thread(target=self._feed, name="nanocell-map-pool", daemon=True)
         self._thread.start()
 
     def _feed(self) -> None:
         """Give the worker the last map nobody has taken, collect its fit, until none is left."""
+        try:
+            self._conn.send(self._location)
+        except OSError:  # the worker did not start: every map is fitted by the caller
+            with self._cond:
+                self._closing = True
+            return
         while True:
             with self._cond:
                 todo = [s for s in self._order if self._state[s] == _PENDING]
@@ -79,7 +84,7 @@ class MapPool:
             try:
                 self._conn.send((self._fit, self._run_id, step_id, self._args[step_id]))
                 ok, value, cpu = self._conn.recv()
-            except (OSError, EOFError, pickle.PickleError):
+            except Exception:  # noqa: BLE001 - the worker died or its answer is unreadable: fitted here
                 ok, value, cpu = False, None, 0.0
             with self._cond:
                 self.worker_cpu_s += cpu
@@ -110,12 +115,12 @@ class MapPool:
             busy = any(s == _GIVEN for s in self._state.values())
         if busy:
             self._proc.kill()
-        else:
+        self._thread.join()  # it gives no more jobs: the socket is ours alone
+        if not busy:
             try:
                 self._conn.send(None)
             except OSError:
                 self._proc.kill()
-        self._thread.join()
         self._conn.close()
         try:
             self._proc.wait(timeout=10)
