@@ -616,11 +616,16 @@ def analyze_run(
         raise UserError(f"run {rid} ({info.status}) has no steps yet: nothing to analyse")
     if info.status == "running":
         result.warnings.append(f"run {rid} is still running: this analysis covers the data recorded so far")
-    result.steps = steps_frame(steps, info.started, store.step_times(rid))
     result_key = _result_key(store, info, steps, params)
     stored = store.get_derived(rid, KIND_RESULT, result_key) if use_cache else None
+    stored = decode(stored) if stored is not None else None
+    # each step's first data time: stored with the whole result (the same rows), else from the data (a week:
+    # an aggregate over every cycling block, over a second)
+    first = stored.pop("step_time_s", None) if stored is not None else None
+    times = {int(k): (v,) for k, v in first.items()} if first is not None else store.step_times(rid)
+    result.steps = steps_frame(steps, info.started, times)
     if stored is not None:  # nothing the analysis reads has changed since it was stored
-        for name, value in decode(stored).items():
+        for name, value in stored.items():
             setattr(result, name, value)
         result.reuse.reused[KIND_RESULT] += 1
         _total_time(result.reuse, t0, c0)
@@ -784,7 +789,8 @@ def _compute(store: Any, info: Any, steps: list[Any], params: AnalysisParams, re
     result.notes += coulombic_flags(result.cycle_table, merged_hcs)
     if save:
         store.put_derived(rid, KIND_SUMMARY, params.key(), _summary_value(result))
-        whole = encode({k: getattr(result, k) for k in _RESULT_FIELDS})
+        first = {int(r.step_id): float(r.time_s) for r in result.steps.itertuples()}
+        whole = encode({**{k: getattr(result, k) for k in _RESULT_FIELDS}, "step_time_s": first})
         store.clear_derived(rid, KIND_RESULT)  # one whole result per run, the latest (a running run's grow)
         store.put_derived(rid, KIND_RESULT, result_key, whole)
     return result
