@@ -650,7 +650,8 @@ def _total_time(reuse: Reuse, t0: float, c0: float, worker_cpu: float = 0.0) -> 
     named = ("cycling", "iv", "raman")
     reuse.part_s["rest"] = max(wall - sum(reuse.part_s[k] for k in named), 0.0)
     reuse.part_cpu_s["rest"] = max(cpu - sum(reuse.part_cpu_s[k] for k in named), 0.0)
-    reuse.part_cpu_s["raman"] += worker_cpu
+    if worker_cpu:
+        reuse.part_cpu_s["raman"] += worker_cpu
     reuse.part_s["total"], reuse.part_cpu_s["total"] = wall, cpu + worker_cpu
 
 
