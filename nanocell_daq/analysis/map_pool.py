@@ -3,7 +3,8 @@
 :class:`MapPool` starts one worker process (``python -m nanocell_daq.analysis.map_worker``: a fresh
 interpreter that shares nothing with the caller and does not re-run the caller's script), which opens the
 store itself;
-a thread of the caller hands it the map steps to fit one at a time, from the last backwards. The caller, when
+a thread of the caller hands it the map steps to fit one at a time, from the last backwards (the last is
+its own from the start). The caller, when
 it comes to the maps (first to last), fits itself each one the worker has not been given and waits for the
 others: the two meet in the middle, so the two cores share the fits whatever else the caller had to do first.
 A map is fitted by the same function in either process, so the pixels are the same. The worker's CPU time per
@@ -51,6 +52,8 @@ class MapPool:
         self._args = dict(jobs)
         self._order = [step_id for step_id, _ in jobs]  # the worker takes from the end
         self._state = dict.fromkeys(self._order, _PENDING)
+        if self._order:  # the worker's first map, whatever the caller asks for before it starts
+            self._state[self._order[-1]] = _GIVEN
         self._values: dict[int, Any] = {}
         self._cond = threading.Condition()
         self._closing = False
@@ -68,24 +71,20 @@ class MapPool:
 
     def _feed(self) -> None:
         """Give the worker the last map nobody has taken, collect its fit, until none is left."""
+        step_id = self._order[-1] if self._order else None  # reserved for it in __init__
         try:
             self._conn.send(self._location)
         except OSError:  # the worker did not start: every map is fitted by the caller
-            with self._cond:
-                self._closing = True
-            return
-        while True:
-            with self._cond:
-                todo = [s for s in self._order if self._state[s] == _PENDING]
-                if self._closing or not todo:
-                    return
-                step_id = todo[-1]
-                self._state[step_id] = _GIVEN
-            try:
-                self._conn.send((self._fit, self._run_id, step_id, self._args[step_id]))
-                ok, value, cpu = self._conn.recv()
-            except Exception:  # noqa: BLE001 - the worker died or its answer is unreadable: fitted here
-                ok, value, cpu = False, None, 0.0
+            ok, value, cpu = False, None, 0.0
+        else:
+            ok = True
+        while step_id is not None:
+            if ok:
+                try:
+                    self._conn.send((self._fit, self._run_id, step_id, self._args[step_id]))
+                    ok, value, cpu = self._conn.recv()
+                except Exception:  # noqa: BLE001 - the worker died or its answer is unreadable: fitted here
+                    ok, value, cpu = False, None, 0.0
             with self._cond:
                 self.worker_cpu_s += cpu
                 if ok:
@@ -94,6 +93,11 @@ class MapPool:
                     self._state[step_id] = _HERE
                     self._closing = True
                 self._cond.notify_all()
+                todo = [s for s in self._order if self._state[s] == _PENDING]
+                if self._closing or not todo:
+                    return
+                step_id = todo[-1]
+                self._state[step_id] = _GIVEN
 
     def value(self, step_id: int, local: Callable[[], Any]) -> Any:
         """The fit of ``step_id``: the worker's if it was given it (waiting for it), else ``local()``."""
