@@ -104,6 +104,7 @@ class Reuse:
         self.seconds: Counter[str] = Counter()  # time spent computing each kind (s)
         self.part_s: Counter[str] = Counter()  # wall time of each part of the analysis (s), see part()
         self.part_cpu_s: Counter[str] = Counter()  # CPU time of each part, this process and its workers (s)
+        self.worker_peak_rss_mb = 0.0  # peak resident set of a worker process that fitted maps (MB)
         self._stored: dict[tuple[int, str], dict[str, Any]] = {}
 
     @contextmanager
@@ -142,8 +143,9 @@ class Reuse:
         self.computed[kind] += 1
         return value
 
-    def as_dict(self) -> dict[str, dict[str, float]]:
+    def as_dict(self) -> dict[str, Any]:
         return {"computed": dict(self.computed), "reused": dict(self.reused),
                 "compute_s": {k: round(v, 3) for k, v in self.seconds.items()},
                 "parts_s": {k: round(v, 3) for k, v in self.part_s.items()},
-                "parts_cpu_s": {k: round(v, 3) for k, v in self.part_cpu_s.items()}}
+                "parts_cpu_s": {k: round(v, 3) for k, v in self.part_cpu_s.items()},
+                "worker_peak_rss_mb": round(self.worker_peak_rss_mb, 1)}

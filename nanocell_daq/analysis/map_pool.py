@@ -47,6 +47,7 @@ class MapPool:
     def __init__(self, store: Any, run_id: int, fit: Callable[..., Any],
                  jobs: Sequence[tuple[int, tuple]]) -> None:
         self.worker_cpu_s = 0.0
+        self.worker_peak_rss_mb = 0.0  # the worker's peak resident set, as it last reported it
         self.from_worker = 0
         self._fit, self._run_id = fit, run_id
         self._args = dict(jobs)
@@ -75,18 +76,19 @@ class MapPool:
         try:
             self._conn.send(self._location)
         except OSError:  # the worker did not start: every map is fitted by the caller
-            ok, value, cpu = False, None, 0.0
+            ok, value, cpu, rss = False, None, 0.0, 0.0
         else:
             ok = True
         while step_id is not None:
             if ok:
                 try:
                     self._conn.send((self._fit, self._run_id, step_id, self._args[step_id]))
-                    ok, value, cpu = self._conn.recv()
+                    ok, value, cpu, rss = self._conn.recv()
                 except Exception:  # noqa: BLE001 - the worker died or its answer is unreadable: fitted here
-                    ok, value, cpu = False, None, 0.0
+                    ok, value, cpu, rss = False, None, 0.0, 0.0
             with self._cond:
                 self.worker_cpu_s += cpu
+                self.worker_peak_rss_mb = max(self.worker_peak_rss_mb, rss)
                 if ok:
                     self._state[step_id], self._values[step_id] = _DONE, value
                 else:  # the caller fits it (and the rest)
@@ -113,7 +115,8 @@ class MapPool:
         return local()
 
     def close(self) -> None:
-        """Stop the worker: at once if it is still fitting (nothing is waiting for it any more)."""
+        """Stop the worker: at once if it is still fitting (nothing is waiting for it any more); its exit is
+        collected by a thread."""
         with self._cond:
             self._closing = True
             busy = any(s == _GIVEN for s in self._state.values())
@@ -126,8 +129,12 @@ class MapPool:
             except OSError:
                 self._proc.kill()
         self._conn.close()
+        # the worker exits on its own (its interpreter's teardown: tenths of a second), not waited for here
+        threading.Thread(target=self._reap, name="nanocell-map-pool-exit", daemon=True).start()
+
+    def _reap(self) -> None:
         try:
-            self._proc.wait(timeout=10)
+            self._proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()

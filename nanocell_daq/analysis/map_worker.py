@@ -1,9 +1,11 @@
 """The worker process of :class:`~nanocell_daq.analysis.map_pool.MapPool` (``python -m`` this module, with the
 file descriptor of its socket to the caller): it opens the store it is sent, then fits each job it is sent
-until it is sent None. Nothing imports this module (it runs as ``__main__``)."""
+until it is sent None, answering (fitted, value, CPU seconds, its peak resident set MB). Nothing imports this
+module (it runs as ``__main__``)."""
 
 from __future__ import annotations
 
+import resource
 import sys
 import time
 from multiprocessing.connection import Connection
@@ -24,9 +26,11 @@ def serve(fd: int) -> None:
             try:
                 value = fit(store, run_id, step_id, *args)
             except Exception:  # noqa: BLE001 - the caller fits this map itself and meets the error there
-                conn.send((False, None, time.process_time() - c0))
-                continue
-            conn.send((True, value, time.process_time() - c0))
+                value, ok = None, False
+            else:
+                ok = True
+            rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kB
+            conn.send((ok, value, time.process_time() - c0, rss_mb))
     except EOFError:  # the caller is gone
         pass
     finally:

@@ -639,6 +639,7 @@ def analyze_run(
         if pool is not None:
             pool.close()
             worker_cpu = pool.worker_cpu_s
+            result.reuse.worker_peak_rss_mb = pool.worker_peak_rss_mb
             result.reuse.computed["maps_fitted_by_worker"] += pool.from_worker
         _total_time(result.reuse, t0, c0, worker_cpu)
 

@@ -235,7 +235,7 @@ def _phase(db: str, run_id: int, what: str, output: str) -> dict[str, Any]:
                      "plot_points": len(result.cycling_points), "checkpoints": len(result.checkpoints),
                      "pixels": sum(len(m) for m in result.maps.values()),
                      "parts_s": reuse.pop("parts_s"), "parts_cpu_s": reuse.pop("parts_cpu_s"),
-                     "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0}
+                     "worker_peak_rss_mb": reuse.pop("worker_peak_rss_mb")}
         else:  # what `nanocell report RUN -o FILE` does
             from nanocell_daq.analysis.report import write_report
 

@@ -29,6 +29,7 @@ def test_maps_fitted_in_a_worker_are_the_pixels_fitted_here(store):
     there = analyze_run(store, 1, use_cache=False, save=False, map_workers=1)
     assert "maps_fitted_by_worker" not in here.reuse.computed
     assert there.reuse.computed["maps_fitted_by_worker"] >= 1  # it starts with the last map: never idle
+    assert there.reuse.worker_peak_rss_mb > 50 and here.reuse.worker_peak_rss_mb == 0  # numpy: tens of MB
     assert there.reuse.computed["spectra_fitted"] == here.reuse.computed["spectra_fitted"] == 24
     assert here.maps.keys() == there.maps.keys() and len(here.maps) == 3
     for sid in here.maps:
