@@ -138,6 +138,8 @@ def timeline(
     charge each cycling step passed (C).
     """
     before = charge_before(steps, step_charge_C)
+    # each I-V step's rows, split once (a week: 500 steps, not a filter of the whole table for each)
+    by_step = dict(tuple(iv_metrics.groupby("step_id", sort=False))) if not iv_metrics.empty else {}
     rows = []
     for s in sorted(steps, key=lambda r: r.index):
         if s.kind not in PROBE_KINDS:
@@ -154,7 +156,7 @@ def timeline(
             "soc": q / nominal_capacity_C if nominal_capacity_C else float("nan"),
         }
         if s.kind == "iv":
-            sub = iv_metrics[iv_metrics["step_id"] == s.id] if not iv_metrics.empty else iv_metrics
+            sub = by_step.get(s.id, iv_metrics.iloc[0:0])
             for _, r in sub.iterrows():
                 rows.append(
                     {

@@ -10,13 +10,15 @@ from __future__ import annotations
 import base64
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 PACKED = "packed-frame-1"
+_PLAIN = frozenset({str, int, bool, type(None)})  # JSON values encode() leaves as they are
 
 
 def pack_frame(frame: pd.DataFrame) -> dict[str, Any]:
@@ -59,6 +61,8 @@ def encode(value: Any) -> Any:
             return {k: encode(v) for k, v in value.items()}
         return {"$items": [[encode(k), encode(v)] for k, v in value.items()]}
     if isinstance(value, (list, tuple)):
+        if set(map(type, value)) <= _PLAIN:  # a column of labels: nothing to tag (no per-item call)
+            return list(value)
         return [encode(v) for v in value]
     if isinstance(value, np.ndarray):
         return encode(value.tolist())
@@ -74,6 +78,8 @@ def encode(value: Any) -> Any:
 def decode(value: Any) -> Any:
     """Inverse of :func:`encode`."""
     if isinstance(value, list):
+        if not set(map(type, value)) & {list, dict}:  # numbers and labels: as they are
+            return list(value)
         return [decode(v) for v in value]
     if isinstance(value, dict):
         if "$frame" in value:
@@ -96,7 +102,30 @@ class Reuse:
         self.computed: Counter[str] = Counter()
         self.reused: Counter[str] = Counter()
         self.seconds: Counter[str] = Counter()  # time spent computing each kind (s)
+        self.part_s: Counter[str] = Counter()  # wall time of each part of the analysis (s), see part()
+        self.part_cpu_s: Counter[str] = Counter()  # CPU time of each part, this process and its workers (s)
+        self.worker_peak_rss_mb = 0.0  # peak resident set of a worker process (maps or I-V fits) (MB)
+        self.iv_worker_cpu_s = 0.0  # CPU time of the child process that fitted the I-V sweeps (s)
         self._stored: dict[tuple[int, str], dict[str, Any]] = {}
+
+    @contextmanager
+    def part(self, name: str) -> Iterator[None]:
+        """Count the wall and CPU time (this process) of the block as part ``name`` of the analysis."""
+        t0, c0 = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.part_s[name] += time.perf_counter() - t0
+            self.part_cpu_s[name] += time.process_time() - c0
+
+    def stored(self, store: Any, run_id: int, kind: str, key: dict[str, Any]) -> Any:
+        """The stored value of (run, ``kind``, ``key``) or None (a kind's rows are read once, then kept)."""
+        from nanocell_daq.storage.store import params_hash
+
+        if (run_id, kind) not in self._stored:
+            rows = store.derived(run_id, kind)
+            self._stored[run_id, kind] = {params_hash(r.params): r.value for r in rows}
+        return self._stored[run_id, kind].get(params_hash(key))
 
     def get_or_compute(
         self, store: Any, run_id: int, kind: str, key: dict[str, Any], compute: Callable[[], Any], *,
@@ -104,7 +133,7 @@ class Reuse:
     ) -> Any:
         """The stored value of (run, ``kind``, ``key``), else ``compute()``, stored under that key."""
         if use_cache:
-            stored = self._stored_value(store, run_id, kind, key)
+            stored = self.stored(store, run_id, kind, key)
             if stored is not None:
                 self.reused[kind] += 1
                 return stored
@@ -115,27 +144,11 @@ class Reuse:
         self.computed[kind] += 1
         return value
 
-    def get_many_or_compute(
-        self, store: Any, run_id: int, kind: str, keys: list[dict[str, Any]],
-        compute: Callable[[list[int]], list[Any]], *, use_cache: bool = True,
-    ) -> list[Any]:
-        """:meth:`get_or_compute` of many keys at once: ``compute(missing)`` gets the positions of the keys
-        not stored and returns their values in that order (computed together, e.g. fits in one batch)."""
-        values = self.lookup_many(store, run_id, kind, keys, use_cache=use_cache)
-        missing = [k for k, value in enumerate(values) if value is None]
-        if missing:
-            t0 = time.perf_counter()
-            fresh = compute(missing)
-            self.put_many(store, run_id, kind, [keys[k] for k in missing], fresh, time.perf_counter() - t0)
-            for k, value in zip(missing, fresh, strict=True):
-                values[k] = value
-        return values
-
     def lookup_many(self, store: Any, run_id: int, kind: str, keys: list[dict[str, Any]], *,
                     use_cache: bool = True) -> list[Any]:
         """The stored value of each key (None where there is none, or all None without ``use_cache``),
-        counted as reused."""
-        values = [self._stored_value(store, run_id, kind, key) if use_cache else None for key in keys]
+        counted as reused; what is missing is computed together and given to :meth:`put_many`."""
+        values = [self.stored(store, run_id, kind, key) if use_cache else None for key in keys]
         found = sum(value is not None for value in values)
         if found:
             self.reused[kind] += found
@@ -150,14 +163,9 @@ class Reuse:
             self.computed[kind] += len(keys)
             self.seconds[kind] += seconds
 
-    def _stored_value(self, store: Any, run_id: int, kind: str, key: dict[str, Any]) -> Any:
-        from nanocell_daq.storage.store import params_hash
-
-        if (run_id, kind) not in self._stored:
-            rows = store.derived(run_id, kind)
-            self._stored[run_id, kind] = {params_hash(r.params): r.value for r in rows}
-        return self._stored[run_id, kind].get(params_hash(key))
-
-    def as_dict(self) -> dict[str, dict[str, int]]:
+    def as_dict(self) -> dict[str, Any]:
         return {"computed": dict(self.computed), "reused": dict(self.reused),
-                "compute_s": {k: round(v, 3) for k, v in self.seconds.items()}}
+                "compute_s": {k: round(v, 3) for k, v in self.seconds.items()},
+                "parts_s": {k: round(v, 3) for k, v in self.part_s.items()},
+                "parts_cpu_s": {k: round(v, 3) for k, v in self.part_cpu_s.items()},
+                "worker_peak_rss_mb": round(self.worker_peak_rss_mb, 1)}

@@ -2,9 +2,11 @@
 cycling and Raman maps on the other: ``python -m nanocell_daq.analysis.iv_worker IN OUT``.
 
 ``IN`` holds a pickle of (points, group_by, kwargs) for :func:`~nanocell_daq.analysis.iv.iv_table`; the
-table is pickled to ``OUT``. A plain child interpreter (not ``multiprocessing``) because a "spawn" or
-"forkserver" child re-imports the parent's main script, which runs a user's unguarded script twice, and a
-"fork" child of a Qt or threaded process is unsafe. :class:`IVWorker` is the parent's side.
+table, the child's CPU seconds and its peak resident set (MB) are pickled to ``OUT``. A plain child
+interpreter (not ``multiprocessing``) because a "spawn" or "forkserver" child re-imports the parent's main
+script, which runs a user's unguarded script twice, and a "fork" child of a Qt or threaded process is
+unsafe (the Raman map worker, :mod:`~nanocell_daq.analysis.map_pool`, is started the same way).
+:class:`IVWorker` is the parent's side.
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ log = logging.getLogger(__name__)
 class IVWorker:
     """``iv_table(points, group_by, **kwargs)`` started in a child interpreter; :meth:`result` waits for it
     and gives the table, or None if the child could not run or failed (logged: the caller fits in-process).
-    """
+    ``cpu_s`` and ``peak_rss_mb``: what the child used (0 until it has reported)."""
 
     def __init__(self, points: pd.DataFrame, group_by: tuple[str, ...], kwargs: dict[str, Any]) -> None:
         self._folder = Path(tempfile.mkdtemp(prefix="nanocell-iv-"))
         self._out = self._folder / "table.pickle"
         self._proc: subprocess.Popen | None = None
+        self.cpu_s = 0.0
+        self.peak_rss_mb = 0.0
         try:
             src = self._folder / "points.pickle"
             with open(src, "wb") as f:
@@ -57,7 +61,8 @@ class IVWorker:
                             self._proc.returncode, last[0])
                 return None
             with open(self._out, "rb") as f:
-                return pickle.load(f)
+                table, self.cpu_s, self.peak_rss_mb = pickle.load(f)
+            return table
         finally:
             self.close()
 
@@ -76,14 +81,18 @@ def _stop(proc: subprocess.Popen | None, folder: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
+    import resource
+    import time
+
     from nanocell_daq.analysis.iv import iv_table
 
     src, out = argv
     with open(src, "rb") as f:
         points, group_by, kwargs = pickle.load(f)
     table = iv_table(points, group_by, **kwargs)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kB
     with open(out, "wb") as f:
-        pickle.dump(table, f, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump((table, time.process_time(), rss_mb), f, protocol=pickle.HIGHEST_PROTOCOL)
     return 0
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from nanocell_daq import __version__
-from nanocell_daq.analysis import correlation
+from nanocell_daq.analysis import correlation, map_pool
 from nanocell_daq.analysis.band_intensity import normalised_intensities
 from nanocell_daq.analysis.cycling import (
     HalfCycle,
@@ -73,6 +73,9 @@ MAX_PLOT_POINTS = 100_000
 at least MIN_PLOT_POINTS_PER_STEP each (a week: 249 steps with points, ~125,000 kept of 10 M): a step with
 more is thinned evenly (first, last and voltage extremes kept); the metrics always use every point."""
 MIN_PLOT_POINTS_PER_STEP = 500
+PARALLEL_MIN_SPECTRA = 3000
+"""With at least this many spectra to fit (and two cores), the maps are fitted in a worker process too, while
+this one computes the cycling and I-V (:class:`~nanocell_daq.analysis.map_pool.MapPool`)."""
 
 
 @dataclass(frozen=True)
@@ -484,15 +487,39 @@ def _frames(pixel: np.ndarray) -> list[np.ndarray] | None:
     return [np.nonzero(pixel == p)[0][:k] for p in uniq]
 
 
+def fit_map_step(store: Any, run_id: int, step_id: int, params: AnalysisParams,
+                 noise: NoiseModel | None = None) -> dict[str, Any]:
+    """The pixel fits of one map step as stored (a packed frame): its spectra read from the store, those that
+    share a pixel taken as frames of it (compared for cosmic rays and summed)."""
+    spectra = store.spectra(run_id, step_id=step_id)
+    groups = _frames(spectra.pixel)
+    first = np.arange(len(spectra)) if groups is None else np.array([g[0] for g in groups])
+    counts = spectra.counts if groups is None else np.stack([spectra.counts[g] for g in groups])
+    positions = np.column_stack([spectra.x_um[first], spectra.y_um[first]])
+    fitted = fit_map(
+        spectra.axis,
+        counts,
+        positions,
+        y=params.y,
+        window=params.fit_window_cm1,
+        spike_threshold=params.spike_threshold,
+        baseline=params.baseline,
+        noise=noise,
+    )
+    fitted["spectrum_id"] = spectra.id[first]
+    fitted["grid_pixel"] = spectra.pixel[first]
+    return pack_frame(fitted)
+
+
 def _map_pixels(
     store: Any, run_id: int, step_id: int, params: AnalysisParams, *, use_cache: bool,
-    noise: NoiseModel | None = None, reuse: Reuse | None = None,
+    noise: NoiseModel | None = None, reuse: Reuse | None = None, pool: map_pool.MapPool | None = None,
 ) -> tuple[pd.DataFrame | None, bool]:
     """Pixel fits of one map step (cached), with Xc for ``params.y``; (None, False) if it has no spectra.
 
     Spectra that share a pixel are frames of it: compared for cosmic rays and summed (``frames`` of the map).
     The cache is looked up before any spectrum is read (the key holds the count and last id of the step's
-    spectra, read from the index).
+    spectra, read from the index). With a ``pool``, a map its worker has fitted is taken from it.
     """
     reuse = reuse if reuse is not None else Reuse()
     n, last_id = store.extent("spectra", run_id, step_id)
@@ -501,25 +528,12 @@ def _map_pixels(
     key = params.map_fit_key(step_id, n, last_id)
 
     def fit() -> dict[str, Any]:
-        spectra = store.spectra(run_id, step_id=step_id)
-        groups = _frames(spectra.pixel)
-        first = np.arange(len(spectra)) if groups is None else np.array([g[0] for g in groups])
-        counts = spectra.counts if groups is None else np.stack([spectra.counts[g] for g in groups])
-        positions = np.column_stack([spectra.x_um[first], spectra.y_um[first]])
-        fitted = fit_map(
-            spectra.axis,
-            counts,
-            positions,
-            y=params.y,
-            window=params.fit_window_cm1,
-            spike_threshold=params.spike_threshold,
-            baseline=params.baseline,
-            noise=noise,
-        )
-        fitted["spectrum_id"] = spectra.id[first]
-        fitted["grid_pixel"] = spectra.pixel[first]
-        reuse.computed["spectra_fitted"] += len(counts)
-        return pack_frame(fitted)
+        def here() -> dict[str, Any]:
+            return fit_map_step(store, run_id, step_id, params, noise)
+
+        value = here() if pool is None else pool.value(step_id, here)
+        reuse.computed["spectra_fitted"] += int(value["n"])
+        return value
 
     before = reuse.computed[KIND_MAP_FIT]
     pixels = unpack_frame(reuse.get_or_compute(store, run_id, KIND_MAP_FIT, key, fit, use_cache=use_cache))
@@ -568,6 +582,9 @@ def _start_iv_table(store: Any, run_id: int, ivp: pd.DataFrame, params: Analysis
     def finish() -> pd.DataFrame:
         if missing:
             table = job.result() if job is not None else None
+            if job is not None:
+                reuse.iv_worker_cpu_s += job.cpu_s
+                reuse.worker_peak_rss_mb = max(reuse.worker_peak_rss_mb, job.peak_rss_mb)
             if table is None:
                 table = iv_table(points, ("step_id", "pair"), **kwargs)
             reuse.computed["iv_sweeps_fitted"] += len(table)
@@ -606,12 +623,18 @@ def analyze_run(
     params: AnalysisParams | None = None,
     use_cache: bool = True,
     save: bool = True,
+    map_workers: int | None = None,
 ) -> RunAnalysis:
     """Compute every metric of a run from the store, store the results back, return a :class:`RunAnalysis`.
 
     ``y`` is the a-Si/c-Si cross-section ratio (ignored if ``params`` is given). ``use_cache=False`` refits
     the Raman maps; ``save=False`` leaves the store untouched (apart from the map-fit cache when refitting).
+    ``map_workers``: 1 fits the maps in a worker process too (while this one computes the cycling and I-V),
+    0 only here, None (default) a worker when there are at least :data:`PARALLEL_MIN_SPECTRA` spectra to fit
+    and two cores. ``result.reuse.part_s`` / ``part_cpu_s`` say where the time went ("cycling", "iv",
+    "raman", "rest", "total"; the CPU of "raman" includes the worker's).
     """
+    t0, c0 = time.perf_counter(), time.process_time()
     params = params or AnalysisParams(y=y)
     info = load_run_or_fail(store, run_id)
     rid = int(info.id)
@@ -623,19 +646,108 @@ def analyze_run(
         raise UserError(f"run {rid} ({info.status}) has no steps yet: nothing to analyse")
     if info.status == "running":
         result.warnings.append(f"run {rid} is still running: this analysis covers the data recorded so far")
-    result.steps = steps_frame(steps, info.started, store.step_times(rid))
     result_key = _result_key(store, info, steps, params)
     stored = store.get_derived(rid, KIND_RESULT, result_key) if use_cache else None
+    stored = decode(stored) if stored is not None else None
+    # each step's first data time: stored with the whole result (the same rows), else from the data (a week:
+    # an aggregate over every cycling block, over a second)
+    first = stored.pop("step_time_s", None) if stored is not None else None
+    times = {int(k): (v,) for k, v in first.items()} if first is not None else store.step_times(rid)
+    result.steps = steps_frame(steps, info.started, times)
     if stored is not None:  # nothing the analysis reads has changed since it was stored
-        for name, value in decode(stored).items():
+        for name, value in stored.items():
             setattr(result, name, value)
         result.reuse.reused[KIND_RESULT] += 1
+        _total_time(result.reuse, t0, c0)
         return result
 
-    reuse = result.reuse
-    ivp = _iv_frame(store, rid, result.steps)
-    iv_done = _start_iv_table(store, rid, ivp, params, reuse, use_cache)  # fits run while the rest is done
-    cycling = _cycling_summary(store, rid, steps, params, reuse, use_cache)
+    pool = _map_pool(store, info, rid, steps, params, result.reuse, use_cache, map_workers)
+    try:
+        return _compute(store, info, steps, params, result, result_key, use_cache, save, pool)
+    finally:
+        worker_cpu = 0.0
+        if pool is not None:
+            pool.close()
+            worker_cpu = pool.worker_cpu_s
+            result.reuse.worker_peak_rss_mb = max(result.reuse.worker_peak_rss_mb, pool.worker_peak_rss_mb)
+            result.reuse.computed["maps_fitted_by_worker"] += pool.from_worker
+        _total_time(result.reuse, t0, c0, worker_cpu)
+
+
+def _total_time(reuse: Reuse, t0: float, c0: float, worker_cpu: float = 0.0) -> None:
+    """The analysis' total wall and CPU time and "rest", what the named parts do not cover; the CPU time of a
+    map worker counts in "raman" and "total", that of the I-V child process in "iv" and "total"."""
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    named = ("cycling", "iv", "raman")
+    reuse.part_s["rest"] = max(wall - sum(reuse.part_s[k] for k in named), 0.0)
+    reuse.part_cpu_s["rest"] = max(cpu - sum(reuse.part_cpu_s[k] for k in named), 0.0)
+    if worker_cpu:
+        reuse.part_cpu_s["raman"] += worker_cpu
+    if reuse.iv_worker_cpu_s:
+        reuse.part_cpu_s["iv"] += reuse.iv_worker_cpu_s
+    reuse.part_s["total"], reuse.part_cpu_s["total"] = wall, cpu + worker_cpu + reuse.iv_worker_cpu_s
+
+
+def _map_noise(info: Any, step: Any) -> NoiseModel | None:
+    accumulations = (step.parameters or {}).get("accumulations", 1)
+    return spectrometer_noise(info.station, accumulations if isinstance(accumulations, int) else 1)
+
+
+def _map_pool(store: Any, info: Any, rid: int, steps: list[Any], params: AnalysisParams, reuse: Reuse,
+              use_cache: bool, workers: int | None) -> map_pool.MapPool | None:
+    """A worker process fitting the maps not in the store's derived results (see ``map_workers`` of
+    :func:`analyze_run`), or None."""
+    if workers == 0 or not map_pool.usable(store):
+        return None
+    jobs, n_spectra = [], 0
+    for s in steps:
+        if s.kind != "raman_map":
+            continue
+        n, last_id = store.extent("spectra", rid, s.id)
+        key = params.map_fit_key(s.id, n, last_id)
+        if n == 0 or (use_cache and reuse.stored(store, rid, KIND_MAP_FIT, key) is not None):
+            continue
+        jobs.append((s.id, (params, _map_noise(info, s))))
+        n_spectra += n
+    if not jobs or (workers is None and (n_spectra < PARALLEL_MIN_SPECTRA or (os.cpu_count() or 1) < 2)):
+        return None
+    return map_pool.MapPool(store, rid, fit_map_step, jobs)
+
+
+def _maps(store: Any, info: Any, steps: list[Any], params: AnalysisParams, result: RunAnalysis,
+          use_cache: bool, pool: map_pool.MapPool | None) -> None:
+    """Pixel fits, summaries and profiles of every map step into ``result``."""
+    rid, wire, reuse = result.run_id, result.wire, result.reuse
+    offsets = axis_offsets(store, rid, steps)
+    for s in steps:
+        if s.kind != "raman_map":
+            continue
+        pixels, refitted = _map_pixels(store, rid, s.id, params, use_cache=use_cache,
+                                       noise=_map_noise(info, s), reuse=reuse, pool=pool)
+        if pixels is None:
+            continue
+        offset = offsets.get(s.id, float("nan"))
+        if np.isfinite(offset):  # positions on the Si-calibrated axis
+            pixels["c_position"] = pixels["c_position"] + offset
+            pixels["a_position"] = pixels["a_position"] + offset
+        result.maps_refitted += int(refitted)
+        result.maps[s.id] = pixels
+        result.map_summaries[s.id] = {**map_summary(pixels, params.y), "axis_offset_cm1": offset}
+        start, end = wire if wire else (None, None)
+        result.profiles[s.id] = profile_along_wire(pixels, "xc", start=start, end=end)
+
+
+def _compute(store: Any, info: Any, steps: list[Any], params: AnalysisParams, result: RunAnalysis,
+             result_key: dict[str, Any], use_cache: bool, save: bool,
+             pool: map_pool.MapPool | None) -> RunAnalysis:
+    """The analysis of :func:`analyze_run` once no stored whole result applies."""
+    rid = result.run_id
+    capacity_ah, reuse = result.nominal_capacity_Ah, result.reuse
+    with reuse.part("iv"):  # the I-V fits start first: in a child process they run alongside the rest
+        ivp = _iv_frame(store, rid, result.steps)
+        iv_done = _start_iv_table(store, rid, ivp, params, reuse, use_cache)
+    with reuse.part("cycling"):
+        cycling = _cycling_summary(store, rid, steps, params, reuse, use_cache)
     map_like = [s.id for s in steps if s.kind in ("raman_map", "raman_reference")]
     if cycling["n_points"] == 0 and ivp.empty and not any(store.extent("spectra", rid, k)[0]
                                                           for k in map_like):
@@ -675,27 +787,10 @@ def analyze_run(
                 f"step {s.index} '{s.label}' ({s.status}) was redone: the analysis uses its completed repeat"
             )
 
-    offsets = axis_offsets(store, rid, steps)
-    for s in steps:
-        if s.kind != "raman_map":
-            continue
-        accumulations = (s.parameters or {}).get("accumulations", 1)
-        noise = spectrometer_noise(info.station, accumulations if isinstance(accumulations, int) else 1)
-        pixels, refitted = _map_pixels(store, rid, s.id, params, use_cache=use_cache, noise=noise,
-                                       reuse=reuse)
-        if pixels is None:
-            continue
-        offset = offsets.get(s.id, float("nan"))
-        if np.isfinite(offset):  # positions on the Si-calibrated axis
-            pixels["c_position"] = pixels["c_position"] + offset
-            pixels["a_position"] = pixels["a_position"] + offset
-        result.maps_refitted += int(refitted)
-        result.maps[s.id] = pixels
-        result.map_summaries[s.id] = {**map_summary(pixels, params.y), "axis_offset_cm1": offset}
-        start, end = wire if wire else (None, None)
-        result.profiles[s.id] = profile_along_wire(pixels, "xc", start=start, end=end)
-
-    result.iv_table = iv_done()  # the I-V fits ran alongside the cycling and the maps
+    with reuse.part("raman"):
+        _maps(store, info, steps, params, result, use_cache, pool)
+    with reuse.part("iv"):
+        result.iv_table = iv_done()  # the I-V fits ran alongside the cycling and the maps
     if "g0_converged" in result.iv_table.columns:  # a G0 that is where the solver stopped, not a minimum
         label_of = {s.id: s.label for s in steps}
         for r in result.iv_table[result.iv_table["g0_converged"] == False].itertuples():  # noqa: E712
@@ -728,7 +823,8 @@ def analyze_run(
     result.notes += coulombic_flags(result.cycle_table, merged_hcs)
     if save:
         store.put_derived(rid, KIND_SUMMARY, params.key(), _summary_value(result))
-        whole = encode({k: getattr(result, k) for k in _RESULT_FIELDS})
+        first = {int(r.step_id): float(r.time_s) for r in result.steps.itertuples()}
+        whole = encode({**{k: getattr(result, k) for k in _RESULT_FIELDS}, "step_time_s": first})
         store.clear_derived(rid, KIND_RESULT)  # one whole result per run, the latest (a running run's grow)
         store.put_derived(rid, KIND_RESULT, result_key, whole)
     return result
@@ -779,12 +875,12 @@ def _state_of_charge(result: RunAnalysis, rows: list[correlation.StepRow], charg
 
 def _segments(result: RunAnalysis, positions: dict[str, float]) -> None:
     """Conductance per segment of each I-V step and the contact/wire split of the checkpoint's I-V."""
-    frames = []
     if result.iv_table.empty or "pair" not in result.iv_table.columns:
         return
-    for sid, rows in result.iv_table.groupby("step_id", sort=False):
-        frames.append(segment_table(rows, positions).assign(step_id=int(sid)))
-    result.segments = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    # one table for every step at once (rows are independent), the steps in their order of appearance
+    order = np.argsort(result.iv_table.groupby("step_id", sort=False).ngroup().to_numpy(), kind="stable")
+    rows = result.iv_table.iloc[order]
+    result.segments = segment_table(rows, positions).assign(step_id=rows["step_id"].to_numpy(np.int64))
     for c in result.checkpoints:
         if c.get("iv_step_id") is None or len(c.get("per_pair") or {}) < 2:
             continue

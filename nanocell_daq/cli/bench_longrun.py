@@ -233,7 +233,9 @@ def _phase(db: str, run_id: int, what: str, output: str) -> dict[str, Any]:
             reuse = result.reuse.as_dict()
             extra = {"summary_lines": len(text.splitlines()), "n_cycling_points": result.n_cycling_points,
                      "plot_points": len(result.cycling_points), "checkpoints": len(result.checkpoints),
-                     "pixels": sum(len(m) for m in result.maps.values())}
+                     "pixels": sum(len(m) for m in result.maps.values()),
+                     "parts_s": reuse.pop("parts_s"), "parts_cpu_s": reuse.pop("parts_cpu_s"),
+                     "worker_peak_rss_mb": reuse.pop("worker_peak_rss_mb")}
         else:  # what `nanocell report RUN -o FILE` does
             from nanocell_daq.analysis.report import write_report
 
@@ -345,6 +347,12 @@ def bench_longrun(scale: float = 1.0, db: str | None = None, block: int = 8, rep
         "reuse": {k: v["reuse"] for k, v in phases.items() if v["reuse"]},
         "analysis": {k: v for k, v in phases["analyze"].items()
                      if k not in ("seconds", "peak_rss_mb", "reuse")},
+        "analysis_parts": "parts_s: wall seconds of the cold analyze per part (cycling summary; I-V fits: "
+                          "starting and waiting for the child process that fits them alongside the rest; "
+                          "Raman maps: the time the analysis waited for or fitted them itself while a worker "
+                          "process fitted maps too; rest); parts_cpu_s: CPU seconds per part, the map "
+                          "worker's included in raman, the I-V child's in iv, both in total; "
+                          "worker_peak_rss_mb: the larger peak resident set of the two worker processes",
         "baseline": {"read_cycling_s": float(f"{read_cycling_s:.4g}"),
                      "read_spectra_s": float(f"{read_spectra_s:.4g}"),
                      "bytes": cyc_bytes + spec_bytes,
@@ -356,7 +364,8 @@ def bench_longrun(scale: float = 1.0, db: str | None = None, block: int = 8, rep
             "analyze_s": seconds["analyze"] <= TARGETS["analyze_s"],
             "report_s": seconds["report"] <= TARGETS["report_s"],
             "analyze_again_s": seconds["analyze_again"] <= TARGETS["analyze_again_s"],
-            "peak_rss_mb": max(rss[k] for k in phases) <= TARGETS["peak_rss_mb"],
+            "peak_rss_mb": max(*(rss[k] for k in phases), phases["analyze"].get("worker_peak_rss_mb", 0.0))
+            <= TARGETS["peak_rss_mb"],
         },
     }
 

@@ -47,6 +47,9 @@ def _postgresql_session(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.rollback()
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def json_safe(value: Any) -> Any:
     """``value`` with every non-finite float (NaN, +-inf) replaced by None, numpy scalars and arrays made
     plain: JSON has no NaN, and PostgreSQL (like SQLite's json_extract) rejects the bare ``NaN`` Python's
@@ -56,6 +59,8 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
+        if set(map(type, value)) <= _PLAIN:  # e.g. a column of labels: nothing to replace (no call per item)
+            return list(value)
         return [json_safe(v) for v in value]
     if isinstance(value, np.ndarray):
         return json_safe(value.tolist())

@@ -117,3 +117,12 @@ def test_points_thinned_for_plots_keep_the_metrics(store, monkeypatch):
         assert kept["t_s"].iloc[0] == seg["t_s"].iloc[0] and kept["t_s"].iloc[-1] == seg["t_s"].iloc[-1]
         exact = seg.set_index("t_s")["charge_curve_C"]
         assert np.allclose(kept["charge_curve_C"], exact.loc[kept["t_s"]].to_numpy())  # full-data curve
+
+
+def test_a_stored_result_gives_the_steps_times_without_an_aggregate_over_the_data(store, monkeypatch):
+    fresh = analyze_run(store, 1)
+    monkeypatch.setattr(type(store), "step_times", lambda *a: pytest.fail("step times read from the data"))
+    again = analyze_run(store, 1)
+    assert again.reuse.reused == {"run_analysis_result": 1}
+    assert fresh.steps["time_s"].notna().sum() > 3
+    pd.testing.assert_frame_equal(again.steps, fresh.steps)

@@ -36,6 +36,10 @@ def test_bench_longrun_builds_the_run_times_each_phase_and_reuses_the_fits(capsy
     assert again["reused"] == {"run_analysis_result": 1}
     assert figures["analysis"]["n_cycling_points"] == sizes["cycling_points"]
     assert figures["analysis"]["pixels"] == sizes["spectra"]
+    parts = figures["analysis"]["parts_s"]  # where the cold analyze spent its time
+    assert set(parts) == set(figures["analysis"]["parts_cpu_s"]) == {"cycling", "iv", "raman", "rest",
+                                                                      "total"}
+    assert parts["total"] <= figures["analyze_s"] and parts["raman"] > 0 and parts["iv"] > 0
 
 
 def test_bench_longrun_refuses_a_bad_scale_in_one_line(capsys):
