@@ -150,7 +150,31 @@ def _flat_range(vb: pg.ViewBox, y: np.ndarray) -> None:
     vb.setYRange(lo - half, lo + half, padding=0)
 
 
-class HalfCyclePlot(pg.PlotWidget):
+class _FollowingPlot(pg.PlotWidget):
+    """A plot whose range follows its data in rounded steps (``_fit``, by the subclass) until the user zooms
+    or pans; "A" follows again."""
+
+    def _follow_data(self) -> None:
+        self.dirty = True
+        self.follow = True
+        item = self.getPlotItem()
+        item.disableAutoRange()
+        item.vb.sigRangeChangedManually.connect(self._user_range)
+        item.autoBtn.clicked.connect(self._follow_again)
+
+    def _user_range(self, *_: object) -> None:
+        self.follow = False
+
+    def _follow_again(self, *_: object) -> None:
+        self.follow = True
+        self.getPlotItem().disableAutoRange()
+        self._fit(force=True)
+
+    def _fit(self, force: bool = False) -> None:
+        raise NotImplementedError
+
+
+class HalfCyclePlot(_FollowingPlot):
     """E vs Q of the last 20 half-cycles, early ones cool, late ones warm.
 
     Only curves whose half-cycle grew are redrawn, and the range grows in rounded steps (``grow_range``)
@@ -167,19 +191,7 @@ class HalfCyclePlot(pg.PlotWidget):
         self.curves: list[pg.PlotDataItem] = []
         self._shown: list[tuple[int, int, str, int] | None] = []  # (step id, points, label, curves) per curve
         self._bounds: list[tuple[float, float, float, float] | None] = []
-        self.dirty = True
-        self.follow = True
-        item.disableAutoRange()
-        item.vb.sigRangeChangedManually.connect(self._user_range)
-        item.autoBtn.clicked.connect(self._follow_again)
-
-    def _user_range(self, *_: object) -> None:
-        self.follow = False
-
-    def _follow_again(self, *_: object) -> None:
-        self.follow = True
-        self.getPlotItem().disableAutoRange()
-        self._fit(force=True)
+        self._follow_data()
 
     def refresh(self) -> None:
         """Redraw the half-cycles that changed, then grow the range if the data left it."""
@@ -362,7 +374,7 @@ class ConductancePlot(pg.PlotWidget):
             self.curves[pair].setData(x[ok], g[ok])
 
 
-class SpectrumPlot(pg.PlotWidget):
+class SpectrumPlot(_FollowingPlot):
     """The latest Raman spectrum and, once a map pixel is clicked, that pixel's spectrum.
 
     The range grows in rounded steps (``grow_range``) to hold both, rather than fitting each new spectrum
@@ -383,20 +395,7 @@ class SpectrumPlot(pg.PlotWidget):
                 (lo, hi), movable=False, brush=pg.mkBrush(120, 130, 150, 28), pen=pg.mkPen(MUTED, width=0.5)
             )
             self.addItem(band)
-        self.dirty = True
-        self.follow = True
-        item = self.getPlotItem()
-        item.disableAutoRange()
-        item.vb.sigRangeChangedManually.connect(self._user_range)
-        item.autoBtn.clicked.connect(self._follow_again)
-
-    def _user_range(self, *_: object) -> None:
-        self.follow = False
-
-    def _follow_again(self, *_: object) -> None:
-        self.follow = True
-        self.getPlotItem().disableAutoRange()
-        self._fit(force=True)
+        self._follow_data()
 
     def _fit(self, force: bool = False) -> None:
         if self.follow or force:

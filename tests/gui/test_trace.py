@@ -60,7 +60,8 @@ def test_grow_range_keeps_the_view_until_data_leave_it_then_grows_in_rounded_ste
     assert grow_range((0.0, 100.0), 1.0, 2.0) == (0.8, 2.2)  # a new, much smaller data set: shrink to it
 
 
-def test_the_trace_plot_draws_a_long_run_at_one_min_max_per_pixel_column_spikes_kept(qt_ok, qtbot) -> None:
+def _trace_plots(qtbot):
+    """A shown TracePlots of an empty live model: (model, plots)."""
     from nanocell_daq.gui.app import make_app
     from nanocell_daq.gui.live_plots import TracePlots
     from nanocell_daq.viewmodels import LiveRunModel
@@ -71,6 +72,11 @@ def test_the_trace_plot_draws_a_long_run_at_one_min_max_per_pixel_column_spikes_
     qtbot.addWidget(plots)
     plots.resize(500, 400)
     plots.show()
+    return model, plots
+
+
+def test_the_trace_plot_draws_a_long_run_at_one_min_max_per_pixel_column_spikes_kept(qt_ok, qtbot) -> None:
+    model, plots = _trace_plots(qtbot)
     t = np.arange(300_000) / 1000.0
     e = 3.2 + 0.1 * np.sin(t)
     e[123_457] = 9.0  # one spike in 300 000 points
@@ -86,16 +92,7 @@ def test_the_trace_plot_draws_a_long_run_at_one_min_max_per_pixel_column_spikes_
 def test_a_constant_current_is_shown_on_an_axis_of_its_own_size_until_it_varies(qt_ok, qtbot) -> None:
     """A galvanostatic step's 20 pA is constant: the plot's auto-range (zero span) showed it on a ±0.5 A
     axis; it gets a range around its value, and the auto-range is back when the current changes."""
-    from nanocell_daq.gui.app import make_app
-    from nanocell_daq.gui.live_plots import TracePlots
-    from nanocell_daq.viewmodels import LiveRunModel
-
-    make_app()
-    model = LiveRunModel()
-    plots = TracePlots(model)
-    qtbot.addWidget(plots)
-    plots.resize(500, 400)
-    plots.show()
+    model, plots = _trace_plots(qtbot)
     t = np.arange(100) / 10.0
     model.E.extend(t, 3.2 + 0.01 * t)
     model.I.extend(t, np.full(t.size, 2e-11))
