@@ -386,20 +386,19 @@ def _weighted_line(v: np.ndarray, i: np.ndarray):
     return p, err, chi2_red, floor, rel
 
 
-def _padded(preps: Sequence[_Prepared]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(v, i, valid) as (K, n_max) arrays; padding points have v = i = 0 and no weight."""
+def _padded(preps: Sequence[_Prepared]) -> tuple[np.ndarray, np.ndarray]:
+    """(v, i) as (K, n_max) arrays; padding points have v = i = 0 (and no weight, see :func:`_weights`)."""
     n = max(p.v.size for p in preps)
     v = np.zeros((len(preps), n))
     i = np.zeros((len(preps), n))
-    valid = np.zeros((len(preps), n), dtype=bool)
     for k, p in enumerate(preps):
-        v[k, : p.v.size], i[k, : p.i.size], valid[k, : p.v.size] = p.v, p.i, True
-    return v, i, valid
+        v[k, : p.v.size], i[k, : p.i.size] = p.v, p.i
+    return v, i
 
 
-def _weights(preps: Sequence[_Prepared], sigmas: Sequence[np.ndarray], scales: np.ndarray,
-             n: int) -> np.ndarray:
-    w = np.zeros((len(preps), n))
+def _weights(sigmas: Sequence[np.ndarray], scales: np.ndarray, n: int) -> np.ndarray:
+    """Weights scale/σ as a (K, n) array, 0 on the padding."""
+    w = np.zeros((len(sigmas), n))
     for k, s in enumerate(sigmas):
         w[k, : s.size] = scales[k] / s
     return w
@@ -432,13 +431,12 @@ def _weighted_schottky_many(preps: Sequence[_Prepared]) -> list[tuple | None]:
     refitted together. Each sweep's last fit is then handed to scipy's ``least_squares``
     (:func:`_schottky_fit`): it starts at the minimum and stops within a few evaluations, and its
     convergence test decides ``converged``."""
-    k_n = len(preps)
-    v, i, _ = _padded(preps)
+    v, i = _padded(preps)
     n = v.shape[1]
     scales = np.array([float(np.max(np.abs(p.i))) or 1.0 for p in preps])
     y = i / scales[:, None]
     starts = np.stack([np.stack(_starts(p.v, p.i, s)) for p, s in zip(preps, scales, strict=True)])  # (K,3,7)
-    w = _weights(preps, [p.noise for p in preps], scales, n)
+    w = _weights([p.noise for p in preps], scales, n)
     dof = np.array([max(p.v.size - _N_PAR, 1) for p in preps])
     # the thermionic start first; where it leaves χ²_red above 1.5, the lowest χ² of every start
     theta, chi2, _ = solve_batch(v, y, w, starts[:, 0], _LOWER, _UPPER)
@@ -455,10 +453,9 @@ def _weighted_schottky_many(preps: Sequence[_Prepared]) -> list[tuple | None]:
         theta[more[lower]] = t_x[np.arange(more.size), best][lower]
         chi2[more[lower]] = c_best[lower]
     found = np.isfinite(chi2)
-    sigmas = [p.noise for p in preps]
-    noise_models = [(np.nan, np.nan)] * k_n
-    for _ in range(2):  # reweight with the noise model of the fit's residuals, refit (as iv_fit does)
-        sigmas, noise_models = [], []
+    for _ in range(2):  # reweight with the noise model of the fit's residuals, refit
+        sigmas: list[np.ndarray] = []
+        noise_models: list[tuple[float, float]] = []
         for k, p in enumerate(preps):
             if not found[k]:
                 sigmas.append(p.noise)
@@ -468,7 +465,7 @@ def _weighted_schottky_many(preps: Sequence[_Prepared]) -> list[tuple | None]:
             floor, rel = _noise_model(p.i - model, model, _N_PAR)
             sigmas.append(_sigma(floor, rel, model))
             noise_models.append((floor, rel))
-        w = _weights(preps, sigmas, scales, n)
+        w = _weights(sigmas, scales, n)
         refit, chi2_r, _ = solve_batch(v, y, w, theta, _LOWER, _UPPER)
         better = np.isfinite(chi2_r) & found
         theta = np.where(better[:, None], refit, theta)

@@ -78,12 +78,10 @@ def _solve_batch(v, y, w, theta0, lo, hi, max_iter, ftol):
         g = np.matmul(rr[:, None, :], jj)[:, 0, :]  # ½ dχ²/dθ
         # Coleman-Li scaling (as scipy's "trf"): a parameter the gradient drives towards a bound is scaled
         # by the square root of its distance to it, so that it slows down there instead of sticking
-        dist = np.ones_like(th)
-        dv = np.zeros_like(th)
         to_hi = (g < 0) & np.isfinite(hi)
         to_lo = (g > 0) & np.isfinite(lo)
-        dist = np.where(to_hi, hi - th, np.where(to_lo, th - lo, dist))
-        dv = np.where(to_hi, -1.0, np.where(to_lo, 1.0, dv))
+        dist = np.where(to_hi, hi - th, np.where(to_lo, th - lo, 1.0))
+        dv = np.where(to_hi, -1.0, np.where(to_lo, 1.0, 0.0))
         cn = colnorm[alive]
         d = np.where(dv != 0, np.sqrt(np.maximum(dist, 0.0) / cn), 1.0 / cn)
         jh = jj * d[:, None, :]
