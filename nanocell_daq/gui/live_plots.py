@@ -71,6 +71,7 @@ class TracePlots(pg.GraphicsLayoutWidget):
         for p in (self.e_plot, self.i_plot):
             p.autoBtn.clicked.connect(self._follow_again)
         self.drawn_x_end = float("nan")  # x (s) of the newest point handed to the curves
+        self._flat: dict[str, bool] = {}  # per plot ("E", "I"): its y range was set around a constant trace
         self.painted = Signal("painted")  # painted(drawn_x_end) after each repaint (benchmark latency)
 
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -124,30 +125,30 @@ class TracePlots(pg.GraphicsLayoutWidget):
             (ex, ey), (ix, iy) = self.model.E.window(x0, x1, buckets), self.model.I.window(x0, x1, buckets)
         self.e_curve.setData(*_break_gaps(ex, ey))
         self.i_curve.setData(*_break_gaps(ix, iy))
-        _flat_range(self.e_plot.vb, ey)
-        _flat_range(self.i_plot.vb, iy)
+        self._flat = {name: _flat_range(plot.vb, y, self._flat.get(name, False))
+                      for name, plot, y in (("E", self.e_plot, ey), ("I", self.i_plot, iy))}
         if len(ex):
             self.drawn_x_end = max(float(ex[-1]), float(ix[-1]) if len(ix) else -np.inf)
 
 
-def _flat_range(vb: pg.ViewBox, y: np.ndarray) -> None:
+def _flat_range(vb: pg.ViewBox, y: np.ndarray, flat: bool) -> bool:
     """A constant trace (a galvanostatic step's 20 pA, a rest's 0 A) gets a y range around its value: the
     auto-range gives a zero span ±0.5 in the axis unit, which showed 20 pA on a ±500 mA axis. The auto-range
-    takes over again as soon as the trace varies."""
+    takes over again as soon as the trace varies. ``flat``: whether this function set the range last time;
+    returns the same for this time."""
     finite = y[np.isfinite(y)] if len(y) else y
     if not len(finite):
-        return
+        return flat
     lo, hi = float(finite.min()), float(finite.max())
     if hi > lo:
-        if vb.state["autoRange"][1] is False and getattr(vb, "_flat", False):
-            vb._flat = False
+        if flat and vb.state["autoRange"][1] is False:
             vb.enableAutoRange(pg.ViewBox.YAxis)
-        return
-    if vb.state["autoRange"][1] is False and not getattr(vb, "_flat", False):
-        return  # the user's own range
+        return False
+    if vb.state["autoRange"][1] is False and not flat:
+        return False  # the user's own range
     half = abs(lo) * 0.5 or 1e-12
-    vb._flat = True
     vb.setYRange(lo - half, lo + half, padding=0)
+    return True
 
 
 class _FollowingPlot(pg.PlotWidget):
